@@ -1,0 +1,82 @@
+//! Builds the provider components for `wasm32-wasip2` as part of the ordinary workspace build, so a fresh
+//! clone needs nothing but cargo (and the target from rust-toolchain.toml).
+//!
+//! The pattern is wasmtime's `crates/test-programs/artifacts/build.rs`: a nested `cargo build` with its own
+//! target directory under `OUT_DIR` (sharing the outer one deadlocks on cargo's build-directory lock), and
+//! without the outer build's flags, which are meant for the host target.
+
+use std::env;
+use std::error::Error;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// (package, library file stem, constant prefix)
+const COMPONENTS: [(&str, &str, &str); 2] = [
+    ("wasm-secrets-kubernetes", "wasm_secrets_kubernetes", "KUBERNETES_PROVIDER"),
+    ("rogue-provider", "rogue_provider", "ROGUE_PROVIDER"),
+];
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
+    let root = manifest_dir.parent().ok_or("artifacts/ has no parent directory")?;
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    let target_dir = out_dir.join("wasm-target");
+
+    for watched in [
+        "guest/src",
+        "guest/Cargo.toml",
+        "airflow-compat/src",
+        "airflow-compat/Cargo.toml",
+        "tests/fixtures/rogue-provider/src",
+        "tests/fixtures/rogue-provider/Cargo.toml",
+        "wit",
+        "Cargo.lock",
+    ] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .args(["--target", "wasm32-wasip2", "--profile", "guest"])
+        .env("CARGO_TARGET_DIR", &target_dir);
+    for (package, _, _) in COMPONENTS {
+        cmd.args(["-p", package]);
+    }
+    for var in
+        ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER", "RUSTC_WRAPPER"]
+    {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status()?;
+    if !status.success() {
+        return Err(format!(
+            "building the provider components for wasm32-wasip2 failed ({status}); \
+             is the target installed? run `rustup toolchain install` in the repository"
+        )
+        .into());
+    }
+
+    let mut code = String::new();
+    for (package, stem, prefix) in COMPONENTS {
+        let path = target_dir.join("wasm32-wasip2").join("guest").join(format!("{stem}.wasm"));
+        check_component(&path, package)?;
+        let path = path.to_str().ok_or("non-UTF-8 build path")?;
+        writeln!(code, "/// Path of the `{package}` component built for this workspace.")?;
+        writeln!(code, "pub const {prefix}_PATH: &str = {path:?};")?;
+    }
+    std::fs::write(out_dir.join("artifacts.rs"), code)?;
+    Ok(())
+}
+
+/// A component (not a core module) starts with `\0asm` and the component-model layer `0d 00 01 00`.
+fn check_component(path: &Path, package: &str) -> Result<(), Box<dyn Error>> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{package}: cannot read {}: {e}", path.display()))?;
+    if bytes.get(..8) != Some(&[0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00][..]) {
+        return Err(format!("{} is not a WebAssembly component", path.display()).into());
+    }
+    Ok(())
+}

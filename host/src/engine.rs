@@ -1,0 +1,184 @@
+//! Loading a provider component: compile once (or load the cached compilation), link, and keep an
+//! `InstancePre` from which every lookup instantiates a fresh, isolated store.
+//!
+//! Compiling a component with Cranelift takes 100 ms to 1.5 s; a CLI that did it on every start would be
+//! slow. So the compiled artifact is cached on disk, keyed by the component's SHA-256 and by wasmtime's
+//! engine-compatibility hash. Deserializing is `unsafe` in wasmtime because the bytes are trusted to be
+//! wasmtime's own output: the cache directory is created private (0700) and only this host writes to it.
+
+use std::hash::{Hash as _, Hasher as _};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sha2::{Digest as _, Sha256};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
+use wasmtime::{Config, Engine, EngineWeak};
+
+use crate::bindings::{ProviderPre, host, types};
+use crate::error::LoadError;
+use crate::state::State;
+
+/// How often the engine's epoch advances; guest deadlines are counted in these ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// A compiled and linked provider component, ready to instantiate.
+#[derive(Clone)]
+pub struct ProviderComponent {
+    engine: Engine,
+    pre: ProviderPre<State>,
+    name: String,
+}
+
+impl std::fmt::Debug for ProviderComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderComponent").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+/// Where compiled artifacts are cached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArtifactCache {
+    /// Compile on every load.
+    Disabled,
+    /// Cache in this directory.
+    Dir(PathBuf),
+}
+
+impl ArtifactCache {
+    /// `$XDG_CACHE_HOME/wasm-secrets`, else `$HOME/.cache/wasm-secrets`, else no cache.
+    pub fn default_dir(env: impl Fn(&str) -> Option<String>) -> Self {
+        let base = env("XDG_CACHE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| env("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache")));
+        base.map_or(Self::Disabled, |b| Self::Dir(b.join("wasm-secrets")))
+    }
+}
+
+impl ProviderComponent {
+    /// Loads the component at `path`.
+    pub fn from_file(path: &Path, cache: &ArtifactCache) -> Result<Self, LoadError> {
+        let bytes = std::fs::read(path).map_err(|e| LoadError::ReadComponent(e, path.to_owned()))?;
+        Self::from_bytes(&bytes, &path.display().to_string(), cache)
+    }
+
+    /// Loads a component from its bytes; `name` is used in messages.
+    pub fn from_bytes(bytes: &[u8], name: &str, cache: &ArtifactCache) -> Result<Self, LoadError> {
+        let engine = new_engine()?;
+        let component = match cache {
+            ArtifactCache::Disabled => compile(&engine, bytes, name)?,
+            ArtifactCache::Dir(dir) => cached_compile(&engine, bytes, name, dir)?,
+        };
+        let mut linker = Linker::<State>::new(&engine);
+        let link = |e: wasmtime::Error| LoadError::Link(name.to_owned(), format!("{e:#}"));
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link)?;
+        host::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(link)?;
+        types::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(link)?;
+        let instance_pre: InstancePre<State> = linker.instantiate_pre(&component).map_err(link)?;
+        let pre = ProviderPre::new(instance_pre).map_err(link)?;
+        spawn_epoch_ticker(engine.weak());
+        Ok(Self { engine, pre, name: name.to_owned() })
+    }
+
+    /// The engine (to create stores).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The pre-linked instance.
+    pub fn pre(&self) -> &ProviderPre<State> {
+        &self.pre
+    }
+
+    /// The name used in messages (the component's path, or `built-in kubernetes provider`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+fn new_engine() -> Result<Engine, LoadError> {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config.wasm_component_model(true);
+    Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
+fn spawn_epoch_ticker(engine: EngineWeak) {
+    std::thread::spawn(move || {
+        while let Some(engine) = engine.upgrade() {
+            engine.increment_epoch();
+            drop(engine);
+            std::thread::sleep(EPOCH_TICK);
+        }
+    });
+}
+
+fn compile(engine: &Engine, bytes: &[u8], name: &str) -> Result<Component, LoadError> {
+    Component::new(engine, bytes).map_err(|e| LoadError::Compile(name.to_owned(), format!("{e:#}")))
+}
+
+/// The cache file for `bytes` under `engine`'s configuration.
+fn cache_path(engine: &Engine, bytes: &[u8], dir: &Path) -> PathBuf {
+    let mut compat = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut compat);
+    let digest = Sha256::digest(bytes);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    dir.join(format!("{hex}-{:016x}.cwasm", compat.finish()))
+}
+
+fn cached_compile(engine: &Engine, bytes: &[u8], name: &str, dir: &Path) -> Result<Component, LoadError> {
+    let path = cache_path(engine, bytes, dir);
+    if path.is_file() {
+        #[expect(unsafe_code, reason = "the cache holds only artifacts this host serialized (see module docs)")]
+        // SAFETY: files in the private cache directory are written only by `store_artifact` below, from
+        // `Engine::precompile_component` output keyed by the engine-compatibility hash.
+        let loaded = unsafe { Component::deserialize_file(engine, &path) };
+        match loaded {
+            Ok(component) => return Ok(component),
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "ignoring an unusable cached artifact"),
+        }
+    }
+    let serialized =
+        engine.precompile_component(bytes).map_err(|e| LoadError::Compile(name.to_owned(), format!("{e:#}")))?;
+    if let Err(e) = store_artifact(dir, &path, &serialized) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot write the compiled-component cache");
+    }
+    #[expect(unsafe_code, reason = "the bytes were produced by this engine a moment ago")]
+    // SAFETY: `serialized` is the output of `precompile_component` on this very engine.
+    let component = unsafe { Component::deserialize(engine, &serialized) };
+    component.map_err(|e| LoadError::Compile(name.to_owned(), format!("{e:#}")))
+}
+
+fn store_artifact(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
+    let tmp = dir.join(format!(".tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_cache_dir() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+        };
+        assert_eq!(
+            ArtifactCache::default_dir(env(&[("XDG_CACHE_HOME", "/c"), ("HOME", "/h")])),
+            ArtifactCache::Dir(PathBuf::from("/c/wasm-secrets"))
+        );
+        assert_eq!(
+            ArtifactCache::default_dir(env(&[("HOME", "/h")])),
+            ArtifactCache::Dir(PathBuf::from("/h/.cache/wasm-secrets"))
+        );
+        assert_eq!(ArtifactCache::default_dir(env(&[])), ArtifactCache::Disabled);
+    }
+}

@@ -1,0 +1,112 @@
+//! Error types, one enum per concern. None of them ever holds a secret value.
+
+use std::path::PathBuf;
+
+/// Loading, compiling or linking a provider component.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The component file could not be read.
+    #[error("cannot read the provider component {1}: {0}")]
+    ReadComponent(#[source] std::io::Error, PathBuf),
+    /// wasmtime could not build its engine.
+    #[error("cannot configure the WebAssembly engine: {0}")]
+    Engine(String),
+    /// The bytes are not a valid component, or do not compile.
+    #[error("the provider component {0} is not a valid WebAssembly component: {1}")]
+    Compile(String, String),
+    /// The component imports something the host does not provide, or exports the wrong world.
+    #[error("the provider component {0} does not fit the wasm-secrets:provider world: {1}")]
+    Link(String, String),
+}
+
+/// Reading the in-cluster or kubeconfig settings. The messages of the in-cluster cases are those of the
+/// Python client that Airflow uses, so operators recognise them.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterConfigError {
+    /// `KUBERNETES_SERVICE_HOST` or `KUBERNETES_SERVICE_PORT` is not set: not running in a pod.
+    #[error(
+        "Service host/port is not set. (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are read inside a pod; outside a cluster use --kubeconfig)"
+    )]
+    ServiceHostNotSet,
+    /// One of them is set but empty.
+    #[error("Service host/port is set but empty.")]
+    ServiceHostEmpty,
+    /// The service host and port do not make a valid URL.
+    #[error("the API server address is not valid: {0}")]
+    InvalidServer(String),
+    /// The token file does not exist.
+    #[error("Service token file does not exist: {}", .0.display())]
+    TokenMissing(PathBuf),
+    /// The token file is empty.
+    #[error("Token file exists but empty: {}", .0.display())]
+    TokenEmpty(PathBuf),
+    /// The token file could not be read.
+    #[error("cannot read the token file {path}: {source}", path = .1.display(), source = .0)]
+    ReadTokenFile(#[source] std::io::Error, PathBuf),
+    /// The token cache was poisoned by a panic in another thread.
+    #[error("the token cache is unusable after a panic in another thread")]
+    TokenLock,
+    /// The CA file does not exist.
+    #[error("Service certification file does not exist: {}", .0.display())]
+    CaMissing(PathBuf),
+    /// The CA file is empty.
+    #[error("Cert file exists but empty: {}", .0.display())]
+    CaEmpty(PathBuf),
+    /// The CA file could not be read.
+    #[error("cannot read the CA file {path}: {source}", path = .1.display(), source = .0)]
+    ReadCa(#[source] std::io::Error, PathBuf),
+    /// The CA bundle holds no usable certificate.
+    #[error("the CA bundle {0} holds no valid PEM certificate")]
+    InvalidCa(String),
+    /// The kubeconfig could not be loaded.
+    #[error("cannot load the kubeconfig: {0}")]
+    Kubeconfig(String),
+    /// The kubeconfig asks for an authentication method this host does not support.
+    #[error("the kubeconfig user uses {0}, which is not supported; use a `token` or `tokenFile` user")]
+    UnsupportedAuth(&'static str),
+    /// The TLS client could not be built.
+    #[error("cannot set up TLS for the API server: {0}")]
+    Tls(String),
+}
+
+/// Why a lookup failed: the WIT `error` cases, plus what the host itself detects about the guest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LookupError {
+    /// The provider configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    InvalidConfiguration(String),
+    /// The store rejected the request built from the key.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The stored value could not be decoded or parsed.
+    #[error("malformed secret payload: {0}")]
+    MalformedPayload(String),
+    /// The store refused the credentials.
+    #[error("access denied: {0}")]
+    AccessDenied(String),
+    /// The host refused the provider's request.
+    #[error("denied by the host: {0}")]
+    DeniedByHost(String),
+    /// The store answered with an unexpected status or body.
+    #[error("upstream error: {0}")]
+    Upstream(String),
+    /// The store could not be reached.
+    #[error("secret store unavailable: {0}")]
+    Unavailable(String),
+    /// The lookup took too long.
+    #[error("timeout: {0}")]
+    Timeout(String),
+    /// The provider component crashed, or exceeded the memory or time the host allows it.
+    #[error("the provider component failed: {0}")]
+    Provider(String),
+}
+
+impl LookupError {
+    /// Whether the operator's configuration (or the caller's input) is at fault rather than the store.
+    pub fn is_configuration(&self) -> bool {
+        matches!(self, Self::InvalidConfiguration(_) | Self::InvalidRequest(_))
+    }
+}

@@ -1,0 +1,125 @@
+//! The service-account token, re-read from its file so the host follows the kubelet's rotation.
+//!
+//! The kubelet rotates projected tokens (an atomic swap of the `..data` symlink). Like kube-rs's `TokenFile`
+//! and the Python client, we re-read the file when the cached copy is older than [`TOKEN_REFRESH`], and keep
+//! the last good token when a re-read fails or finds an empty file (kubernetes/kubernetes#68164): a
+//! half-rotated volume must not break lookups. Unlike the Python client we strip trailing whitespace, so a
+//! token file written with a trailing newline works instead of failing every request.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::error::ClusterConfigError;
+use crate::secret::SecretString;
+
+/// How long a token read from disk is used before the file is read again.
+pub const TOKEN_REFRESH: Duration = Duration::from_secs(60);
+
+/// Where the bearer token comes from.
+#[derive(Debug)]
+pub enum TokenSource {
+    /// A fixed token (from a kubeconfig `token` field).
+    Static(SecretString),
+    /// A token file re-read every [`TOKEN_REFRESH`].
+    File(TokenFile),
+}
+
+impl TokenSource {
+    /// The token to send now.
+    pub fn token(&self) -> Result<SecretString, ClusterConfigError> {
+        match self {
+            Self::Static(token) => Ok(token.clone()),
+            Self::File(file) => file.token(Instant::now()),
+        }
+    }
+}
+
+/// A token file with its cached content.
+#[derive(Debug)]
+pub struct TokenFile {
+    path: PathBuf,
+    refresh: Duration,
+    cached: Mutex<Option<(SecretString, Instant)>>,
+}
+
+impl TokenFile {
+    /// Reads the token file once, failing as Airflow's in-cluster loader does when it is missing or empty.
+    pub fn open(path: &Path) -> Result<Self, ClusterConfigError> {
+        Self::with_refresh(path, TOKEN_REFRESH)
+    }
+
+    /// [`TokenFile::open`] with another refresh period (tests).
+    pub fn with_refresh(path: &Path, refresh: Duration) -> Result<Self, ClusterConfigError> {
+        let token = read(path)?;
+        Ok(Self { path: path.to_owned(), refresh, cached: Mutex::new(Some((token, Instant::now()))) })
+    }
+
+    /// The cached token, re-read first when it is older than the refresh period.
+    pub fn token(&self, now: Instant) -> Result<SecretString, ClusterConfigError> {
+        let mut cached = self.cached.lock().map_err(|_| ClusterConfigError::TokenLock)?;
+        match cached.as_ref() {
+            Some((token, read_at)) if now.saturating_duration_since(*read_at) < self.refresh => Ok(token.clone()),
+            previous => match read(&self.path) {
+                Ok(token) => {
+                    *cached = Some((token.clone(), now));
+                    Ok(token)
+                }
+                Err(e) => match previous {
+                    Some((token, _)) => {
+                        tracing::warn!(path = %self.path.display(), error = %e, "re-reading the token file failed; keeping the last good token");
+                        Ok(token.clone())
+                    }
+                    None => Err(e),
+                },
+            },
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<SecretString, ClusterConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ClusterConfigError::TokenMissing(path.to_owned()),
+        _ => ClusterConfigError::ReadTokenFile(e, path.to_owned()),
+    })?;
+    let token = text.trim_end();
+    if token.is_empty() {
+        return Err(ClusterConfigError::TokenEmpty(path.to_owned()));
+    }
+    Ok(SecretString::new(token.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rereads_after_refresh_and_keeps_last_good() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "first\n").unwrap();
+        let file = TokenFile::with_refresh(&path, Duration::from_secs(60)).unwrap();
+        let t0 = Instant::now();
+        assert_eq!(file.token(t0).unwrap().expose(), "first", "trailing newline tolerated");
+
+        std::fs::write(&path, "second").unwrap();
+        assert_eq!(file.token(t0 + Duration::from_secs(30)).unwrap().expose(), "first", "cached within the period");
+        assert_eq!(file.token(t0 + Duration::from_secs(61)).unwrap().expose(), "second", "re-read after the period");
+
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(file.token(t0 + Duration::from_secs(200)).unwrap().expose(), "second", "last good token kept");
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(file.token(t0 + Duration::from_secs(300)).unwrap().expose(), "second", "empty file ignored");
+    }
+
+    #[test]
+    fn missing_and_empty_files_fail_like_airflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        let e = TokenFile::open(&path).unwrap_err();
+        assert_eq!(e.to_string(), format!("Service token file does not exist: {}", path.display()));
+        std::fs::write(&path, "\n").unwrap();
+        let e = TokenFile::open(&path).unwrap_err();
+        assert_eq!(e.to_string(), format!("Token file exists but empty: {}", path.display()));
+    }
+}

@@ -1,0 +1,305 @@
+//! The host's HTTP transport for providers: the security boundary between an untrusted component and the
+//! Kubernetes API.
+//!
+//! Threat model: the provider component is untrusted code. It may try to reach any host, to read or forge
+//! credentials, or to stall. So, in this order:
+//! 1. **Policy before transport.** Only `https://kubernetes.default.svc` (the in-cluster name of the API
+//!    server) is accepted; every other scheme or authority is refused with `HttpRequestDenied`, which the
+//!    guest sees. The host maps that name to the API server it is configured for, so the guest never learns
+//!    or chooses a real address.
+//! 2. **The host owns the credential.** `authorization` is a forbidden header for the guest (it cannot set or
+//!    read it); the host injects `Authorization: Bearer <token>`, marked sensitive, on the way out.
+//! 3. **Our own transport.** wasmtime-wasi-http's default trusts only public web roots, opens one connection
+//!    per request and waits up to 600 s. We replace it with one pooled keep-alive client that trusts only the
+//!    cluster CA and has explicit connect and request timeouts, and we read the whole answer (bounded in size)
+//!    before handing it to the guest.
+//!
+//! All wasi-http hook code lives in this file, so a wasmtime upgrade touches one place.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{ACCEPT, AUTHORIZATION, HOST, HeaderName, HeaderValue};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use wasmtime_wasi_http::{DEFAULT_FORBIDDEN_HEADERS, Error as HttpError, RequestOptions};
+use wasmtime_wasi_http::{ForbiddenHeaderFilter, WasiBody, WasiHttpHooks};
+
+use crate::cluster::ClusterConfig;
+use crate::error::ClusterConfigError;
+use crate::token::TokenSource;
+
+/// The only authority a provider may address; the host maps it to the configured API server.
+pub const API_AUTHORITY: &str = "kubernetes.default.svc";
+
+/// Timeouts and limits of the transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransportOptions {
+    /// Time allowed to open the TCP connection and finish the TLS handshake.
+    pub connect_timeout: Duration,
+    /// Time allowed for one request, from sending it to the last byte of the answer.
+    pub request_timeout: Duration,
+    /// Largest answer body handed to a provider.
+    pub max_response_bytes: usize,
+}
+
+impl Default for TransportOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            max_response_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A pooled HTTPS client bound to one API server, shared by every lookup.
+pub struct KubeTransport {
+    client: HttpsClient,
+    server_scheme: Scheme,
+    server_authority: Authority,
+    token: TokenSource,
+    options: TransportOptions,
+}
+
+impl std::fmt::Debug for KubeTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeTransport")
+            .field("server", &format_args!("{}://{}", self.server_scheme, self.server_authority))
+            .field("token", &self.token)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KubeTransport {
+    /// A client that trusts only `cluster.root_certs` and authenticates with `cluster.token`.
+    pub fn new(cluster: ClusterConfig, options: TransportOptions) -> Result<Self, ClusterConfigError> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in &cluster.root_certs {
+            roots.add(cert.clone()).map_err(|e| ClusterConfigError::InvalidCa(e.to_string()))?;
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ClusterConfigError::Tls(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(options.connect_timeout));
+        http.set_nodelay(true);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_only()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(90)).build(https);
+        let server_scheme = cluster.server.scheme().cloned().unwrap_or(Scheme::HTTPS);
+        let server_authority = cluster
+            .server
+            .authority()
+            .cloned()
+            .ok_or_else(|| ClusterConfigError::InvalidServer(format!("{} has no host", cluster.server)))?;
+        Ok(Self { client, server_scheme, server_authority, token: cluster.token, options })
+    }
+
+    /// The transport options in force.
+    pub fn options(&self) -> TransportOptions {
+        self.options
+    }
+
+    /// Sends `GET`-style `parts` (already checked by [`check_request`]) to the API server, with the token.
+    async fn send(&self, mut parts: http::request::Parts, body: Bytes) -> Result<http::Response<WasiBody>, HttpError> {
+        let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
+        parts.uri = http::Uri::builder()
+            .scheme(self.server_scheme.clone())
+            .authority(self.server_authority.clone())
+            .path_and_query(path)
+            .build()
+            .map_err(|_| HttpError::HttpRequestUriInvalid)?;
+        let token = self.token.token().map_err(|e| HttpError::InternalError(Some(e.to_string())))?;
+        let mut auth = HeaderValue::try_from(format!("Bearer {}", token.expose()))
+            .map_err(|_| HttpError::InternalError(Some("the token is not a valid header value".into())))?;
+        auth.set_sensitive(true);
+        parts.headers.insert(AUTHORIZATION, auth);
+        parts.headers.remove(HOST);
+        if !parts.headers.contains_key(ACCEPT) {
+            parts.headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        }
+        let request = http::Request::from_parts(parts, Full::new(body));
+        let max = self.options.max_response_bytes;
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(classify_client_error)?;
+            let (parts, body) = response.into_parts();
+            let body = Limited::new(body, max)
+                .collect()
+                .await
+                .map_err(|_| HttpError::HttpResponseBodySize(u64::try_from(max).ok()))?
+                .to_bytes();
+            Ok::<_, HttpError>(http::Response::from_parts(parts, body))
+        };
+        let response = tokio::time::timeout(self.options.request_timeout, exchange)
+            .await
+            .map_err(|_| HttpError::ConnectionReadTimeout)??;
+        Ok(response.map(|b| Full::new(b).map_err(|never| match never {}).boxed_unsync()))
+    }
+}
+
+fn classify_client_error(e: hyper_util::client::legacy::Error) -> HttpError {
+    use std::error::Error as _;
+    if e.is_connect() {
+        let text = e.source().map(ToString::to_string).unwrap_or_default();
+        if text.contains("timed out") || text.contains("timeout") {
+            return HttpError::ConnectionTimeout;
+        }
+        if text.contains("certificate") || text.contains("InvalidCertificate") {
+            return HttpError::TlsCertificateError;
+        }
+        return HttpError::ConnectionRefused;
+    }
+    HttpError::HttpProtocolError
+}
+
+/// Why the policy refused a request (for the host's log; the guest sees `HttpRequestDenied`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyViolation {
+    /// The scheme is not `https`.
+    #[error("scheme `{0}` is not allowed; providers must use https")]
+    Scheme(String),
+    /// The authority is not the API server's.
+    #[error("authority `{0}` is not allowed; providers may only reach {API_AUTHORITY}")]
+    Authority(String),
+    /// The guest tried to send its own credentials.
+    #[error("providers may not set the `{0}` header; the host supplies credentials")]
+    Header(String),
+}
+
+/// The policy: only `https://kubernetes.default.svc[:443]`, and no guest-supplied credentials.
+pub fn check_request<B>(request: &http::Request<B>) -> Result<(), PolicyViolation> {
+    let uri = request.uri();
+    match uri.scheme() {
+        Some(s) if *s == Scheme::HTTPS => {}
+        other => return Err(PolicyViolation::Scheme(other.map(ToString::to_string).unwrap_or_default())),
+    }
+    let authority = uri.authority().map(Authority::as_str).unwrap_or_default();
+    let allowed = authority == API_AUTHORITY || authority == format!("{API_AUTHORITY}:443");
+    if !allowed {
+        return Err(PolicyViolation::Authority(authority.to_owned()));
+    }
+    for name in [AUTHORIZATION, HeaderName::from_static("proxy-authorization"), HeaderName::from_static("cookie")] {
+        if request.headers().contains_key(&name) {
+            return Err(PolicyViolation::Header(name.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// Headers a guest may neither set nor read: wasi-http's defaults plus every credential header.
+pub fn is_forbidden_guest_header(name: &HeaderName) -> bool {
+    DEFAULT_FORBIDDEN_HEADERS.contains(name)
+        || name == AUTHORIZATION
+        || name.as_str() == "cookie"
+        || name.as_str() == "proxy-authorization"
+}
+
+/// The wasi-http hooks of one store: policy, then credentials, then the shared transport.
+pub struct ProviderHooks {
+    transport: Arc<KubeTransport>,
+}
+
+impl ProviderHooks {
+    /// Hooks sending through `transport`.
+    pub fn new(transport: Arc<KubeTransport>) -> Self {
+        Self { transport }
+    }
+}
+
+impl WasiHttpHooks for ProviderHooks {
+    fn forbidden_header_filter(&mut self) -> ForbiddenHeaderFilter {
+        Arc::new(is_forbidden_guest_header)
+    }
+
+    fn is_supported_scheme(&mut self, scheme: &Scheme) -> bool {
+        *scheme == Scheme::HTTPS
+    }
+
+    fn set_host_header(&mut self) -> bool {
+        false
+    }
+
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        _options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>),
+                    HttpError,
+                >,
+            > + Send,
+    > {
+        let transport = Arc::clone(&self.transport);
+        Box::new(async move {
+            if let Err(violation) = check_request(&request) {
+                tracing::warn!(%violation, "refused a provider request");
+                return Err(HttpError::HttpRequestDenied);
+            }
+            let (parts, body) = request.into_parts();
+            let body = body.collect().await?.to_bytes();
+            let response = transport.send(parts, body).await?;
+            let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> = Box::new(async { Ok(()) });
+            Ok((response, done))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(uri: &str, headers: &[(&str, &str)]) -> http::Request<()> {
+        let mut b = http::Request::get(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap()
+    }
+
+    #[test]
+    fn policy_allows_only_the_api_server_without_credentials() {
+        assert_eq!(check_request(&req("https://kubernetes.default.svc/api/v1/namespaces", &[])), Ok(()));
+        assert_eq!(check_request(&req("https://kubernetes.default.svc:443/x?y=1", &[])), Ok(()));
+        assert_eq!(
+            check_request(&req("https://example.com/", &[])),
+            Err(PolicyViolation::Authority("example.com".into()))
+        );
+        assert_eq!(
+            check_request(&req("https://kubernetes.default.svc:6443/", &[])),
+            Err(PolicyViolation::Authority("kubernetes.default.svc:6443".into()))
+        );
+        assert_eq!(
+            check_request(&req("http://kubernetes.default.svc/", &[])),
+            Err(PolicyViolation::Scheme("http".into()))
+        );
+        assert_eq!(
+            check_request(&req("https://kubernetes.default.svc/", &[("Authorization", "Bearer x")])),
+            Err(PolicyViolation::Header("authorization".into()))
+        );
+    }
+
+    #[test]
+    fn credential_headers_are_forbidden_to_the_guest() {
+        for name in ["authorization", "cookie", "proxy-authorization", "host", "connection"] {
+            assert!(is_forbidden_guest_header(&HeaderName::from_static(name)), "{name}");
+        }
+        assert!(!is_forbidden_guest_header(&ACCEPT));
+    }
+}

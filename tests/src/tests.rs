@@ -1,0 +1,502 @@
+//! End-to-end tests of the emulator over real HTTPS, with a client that trusts only `ca_pem()`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::client::conn::http1::SendRequest;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::{Value, json};
+
+use crate::{Access, Emulator, EmulatorConfig, EmulatorError, Fault};
+
+/// One HTTP/1.1 keep-alive connection over TLS, verifying the server against the emulator's CA.
+struct Client {
+    sender: SendRequest<Full<Bytes>>,
+    token: Option<String>,
+}
+
+struct Answer {
+    status: u16,
+    headers: hyper::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap()
+    }
+}
+
+impl Client {
+    async fn connect(emulator: &Emulator, server_name: &str) -> Result<Client, String> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(emulator.ca_pem().as_bytes()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(emulator.addr()).await.map_err(|e| e.to_string())?;
+        let name = ServerName::try_from(server_name.to_owned()).unwrap();
+        let tls = connector.connect(name, tcp).await.map_err(|e| e.to_string())?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(connection);
+        Ok(Client { sender, token: None })
+    }
+
+    async fn with_token(emulator: &Emulator, token: &str) -> Client {
+        let mut client = Client::connect(emulator, "127.0.0.1").await.unwrap();
+        client.token = Some(token.to_owned());
+        client
+    }
+
+    async fn send(
+        &mut self,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Answer {
+        let mut builder = hyper::Request::builder().method(method).uri(uri).header("host", "127.0.0.1");
+        if let Some(token) = &self.token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let body = match body {
+            Some((content_type, bytes)) => {
+                builder = builder.header("content-type", content_type);
+                Full::new(Bytes::from(bytes))
+            }
+            None => Full::new(Bytes::new()),
+        };
+        let response = self.sender.send_request(builder.body(body).unwrap()).await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Answer { status, headers, body: String::from_utf8(body.to_vec()).unwrap() }
+    }
+
+    async fn get(&mut self, uri: &str) -> Answer {
+        self.send("GET", uri, &[], None).await
+    }
+}
+
+async fn emulator() -> Emulator {
+    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    emulator.create_namespace("airflow");
+    emulator
+        .insert_secret(
+            "airflow",
+            json!({"metadata":{"name":"smtp","labels":{"airflow.apache.org/connection-id":"smtp_default"}},
+                   "stringData":{"value":"smtp://user:password@smtp.example.com:587"}}),
+        )
+        .unwrap();
+    emulator
+        .insert_secret(
+            "airflow",
+            json!({"metadata":{"name":"db","labels":{"airflow.apache.org/connection-id":"my_db"}},
+                   "data":{"value":"cG9zdGdyZXM6Ly8="}}),
+        )
+        .unwrap();
+    emulator
+}
+
+const UNAUTHORIZED: &str = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#;
+
+#[tokio::test]
+async fn authentication_over_https() {
+    let emulator = emulator().await;
+    let mut anonymous = Client::connect(&emulator, "127.0.0.1").await.unwrap();
+    let answer = anonymous.get("/api/v1/namespaces/airflow/secrets").await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.body, UNAUTHORIZED);
+    assert_eq!(answer.headers["content-type"], "application/json");
+
+    // /version is anonymous.
+    let version = anonymous.get("/version?timeout=5s").await;
+    assert_eq!(version.status, 200);
+    assert_eq!(version.json()["minor"], "32");
+    assert_eq!(version.json()["gitVersion"], "v1.32.4");
+
+    // The Python client's lower-case header name and scheme.
+    emulator.add_token("T0k3n", Access::All);
+    let answer =
+        anonymous.send("GET", "/api/v1/namespaces/airflow/secrets", &[("authorization", "bearer T0k3n")], None).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let answer = anonymous.send("GET", "/api", &[("authorization", "Bearer wrong")], None).await;
+    assert_eq!(answer.status, 401);
+
+    // Revocation takes effect on the same keep-alive connection.
+    let mut client = Client::with_token(&emulator, "T0k3n").await;
+    assert_eq!(client.get("/api/v1/namespaces/airflow").await.status, 200);
+    emulator.revoke_token("T0k3n");
+    let answer = client.get("/api/v1/namespaces/airflow").await;
+    assert_eq!((answer.status, answer.body.as_str()), (401, UNAUTHORIZED));
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn certificate_is_valid_for_localhost_too() {
+    let emulator = emulator().await;
+    emulator.add_token("t", Access::All);
+    let mut client = Client::connect(&emulator, "localhost").await.unwrap();
+    client.token = Some("t".into());
+    assert_eq!(client.get("/api").await.status, 200);
+    assert!(Client::connect(&emulator, "example.com").await.is_err());
+}
+
+#[tokio::test]
+async fn authorization_returns_the_real_403() {
+    let emulator = emulator().await;
+    emulator.create_namespace("other");
+    emulator.add_token_as("reader", "system:serviceaccount:airflow:reader", Access::ReadOnly(vec!["airflow".into()]));
+    let mut client = Client::with_token(&emulator, "reader").await;
+    assert_eq!(client.get("/api/v1/namespaces/airflow/secrets").await.status, 200);
+    assert_eq!(client.get("/api/v1/namespaces/airflow/secrets/smtp").await.status, 200);
+    let answer = client.get("/api/v1/namespaces/other/secrets").await;
+    assert_eq!(answer.status, 403);
+    assert_eq!(
+        answer.body,
+        r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"secrets is forbidden: User \"system:serviceaccount:airflow:reader\" cannot list resource \"secrets\" in API group \"\" in the namespace \"other\"","reason":"Forbidden","details":{"kind":"secrets"},"code":403}"#
+    );
+    let answer = client.send("DELETE", "/api/v1/namespaces/airflow/secrets/smtp", &[], None).await;
+    assert_eq!(answer.status, 403);
+    assert_eq!(
+        answer.json()["message"],
+        r#"secrets "smtp" is forbidden: User "system:serviceaccount:airflow:reader" cannot delete resource "secrets" in API group "" in the namespace "airflow""#
+    );
+    // Discovery stays allowed for every authenticated user, like system:discovery.
+    emulator.add_token("nothing", Access::Nothing);
+    let mut nothing = Client::with_token(&emulator, "nothing").await;
+    assert_eq!(nothing.get("/api").await.status, 200);
+    let answer = nothing.get("/api/v1/namespaces/airflow/secrets?labelSelector=a%3Db").await;
+    assert_eq!(answer.status, 403);
+    assert!(
+        answer.json()["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("secrets is forbidden: User \"system:serviceaccount:default:emulator-")
+    );
+}
+
+#[tokio::test]
+async fn list_with_label_selector_and_request_log() {
+    let emulator = emulator().await;
+    emulator.add_token("T0k3n", Access::All);
+    let mut client = Client::with_token(&emulator, "T0k3n").await;
+    emulator.clear_requests();
+
+    // Airflow / Python form.
+    let python = "labelSelector=airflow.apache.org%2Fconnection-id%3Dsmtp_default&resourceVersion=0";
+    let answer = client.get(&format!("/api/v1/namespaces/airflow/secrets?{python}")).await;
+    assert_eq!(answer.status, 200);
+    let list = answer.json();
+    assert_eq!(list["kind"], "SecretList");
+    assert_eq!(list["metadata"]["resourceVersion"], "102");
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["metadata"]["name"], "smtp");
+    assert_eq!(items[0]["data"]["value"], "c210cDovL3VzZXI6cGFzc3dvcmRAc210cC5leGFtcGxlLmNvbTo1ODc=");
+    assert!(answer.body.starts_with(r#"{"kind":"SecretList","apiVersion":"v1","metadata":{"resourceVersion":"102"},"items":[{"kind":"Secret","apiVersion":"v1","metadata":{"name":"smtp","namespace":"airflow","uid":""#));
+
+    // kube-rs form: empty first pair.
+    let kube_rs =
+        "&labelSelector=airflow.apache.org%2Fconnection-id%3Dmy_db&resourceVersion=0&resourceVersionMatch=NotOlderThan";
+    let answer = client.get(&format!("/api/v1/namespaces/airflow/secrets?{kube_rs}")).await;
+    assert_eq!(answer.json()["items"][0]["metadata"]["name"], "db");
+
+    // kubectl form: spaces as '+', set-based operators.
+    let kubectl =
+        "labelSelector=airflow.apache.org%2Fconnection-id+in+%28db%2Cmy_db%2Csmtp_default%29%2C%21legacy&limit=500";
+    let answer = client.get(&format!("/api/v1/namespaces/airflow/secrets?{kubectl}")).await;
+    let names: Vec<_> = answer.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["db", "smtp"], "ordered by name");
+
+    // No match and unknown namespace: `items` is still a list.
+    let answer = client.get("/api/v1/namespaces/airflow/secrets?labelSelector=nothing%3Dhere").await;
+    assert!(answer.body.ends_with(r#""items":[]}"#), "{}", answer.body);
+    let answer = client.get("/api/v1/namespaces/nope/secrets").await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json()["items"], json!([]));
+
+    // Parse error: 400 with the real message.
+    let answer = client.get("/api/v1/namespaces/airflow/secrets?labelSelector=a%3Db+c").await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(
+        answer.body,
+        r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"found 'c', expected: ',' or 'end of string'","reason":"BadRequest","code":400}"#
+    );
+
+    let log = emulator.requests();
+    assert_eq!(log.len(), 6);
+    assert_eq!(log[0].method, "GET");
+    assert_eq!(log[0].path, "/api/v1/namespaces/airflow/secrets");
+    assert_eq!(log[0].query.as_deref(), Some(python));
+    assert_eq!(log[0].header("Authorization"), Some("Bearer T0k3n"));
+    assert_eq!(log[0].status, 200);
+    assert_eq!(log[1].query.as_deref(), Some(kube_rs));
+    assert_eq!(log[2].query.as_deref(), Some(kubectl));
+    assert_eq!(log[4].path, "/api/v1/namespaces/nope/secrets");
+    assert_eq!(log[4].query, None);
+    assert_eq!(log[5].status, 400);
+    assert!(log.iter().all(|r| r.headers.iter().all(|(n, _)| *n == n.to_lowercase())));
+    emulator.clear_requests();
+    assert!(emulator.requests().is_empty());
+}
+
+#[tokio::test]
+async fn crud_round_trip() {
+    let emulator = emulator().await;
+    emulator.add_token("t", Access::All);
+    let mut client = Client::with_token(&emulator, "t").await;
+    let body = br#"{"apiVersion":"v1","kind":"Secret","metadata":{"labels":{"airflow-conn":"rust"},"name":"from-rust"},"stringData":{"value":"hello"}}"#;
+    let answer = client
+        .send("POST", "/api/v1/namespaces/airflow/secrets?", &[], Some(("application/json", body.to_vec())))
+        .await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    let created = answer.json();
+    assert_eq!(created["data"], json!({"value":"aGVsbG8="}));
+    assert!(created.get("stringData").is_none());
+    assert_eq!(created["type"], "Opaque");
+    assert_eq!(created["metadata"]["resourceVersion"], "103");
+
+    let again =
+        client.send("POST", "/api/v1/namespaces/airflow/secrets", &[], Some(("application/json", body.to_vec()))).await;
+    assert_eq!(again.status, 409);
+    assert_eq!(again.json()["reason"], "AlreadyExists");
+
+    let answer =
+        client.send("POST", "/api/v1/namespaces/nope/secrets", &[], Some(("application/json", body.to_vec()))).await;
+    assert_eq!(answer.status, 404);
+    assert_eq!(
+        answer.body,
+        r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"namespaces \"nope\" not found","reason":"NotFound","details":{"name":"nope","kind":"namespaces"},"code":404}"#
+    );
+
+    let malformed = client
+        .send("POST", "/api/v1/namespaces/airflow/secrets", &[], Some(("application/json", b"{nope".to_vec())))
+        .await;
+    assert_eq!(malformed.status, 400);
+    assert_eq!(malformed.json()["reason"], "BadRequest");
+
+    let unsupported =
+        client.send("POST", "/api/v1/namespaces/airflow/secrets", &[], Some(("text/plain", b"x".to_vec()))).await;
+    assert_eq!(unsupported.status, 415);
+
+    let patch = br#"{"metadata":{"labels":{"airflow.apache.org/connection-id":"smtp_default"}}}"#;
+    let answer = client
+        .send(
+            "PATCH",
+            "/api/v1/namespaces/airflow/secrets/from-rust?fieldManager=kubectl-label",
+            &[],
+            Some(("application/merge-patch+json", patch.to_vec())),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        answer.json()["metadata"]["labels"],
+        json!({"airflow-conn":"rust","airflow.apache.org/connection-id":"smtp_default"})
+    );
+    let answer = client
+        .send(
+            "PATCH",
+            "/api/v1/namespaces/airflow/secrets/from-rust",
+            &[],
+            Some((
+                "application/strategic-merge-patch+json",
+                br#"{"metadata":{"labels":{"airflow-conn":null}}}"#.to_vec(),
+            )),
+        )
+        .await;
+    assert_eq!(answer.json()["metadata"]["labels"], json!({"airflow.apache.org/connection-id":"smtp_default"}));
+    let uid = answer.json()["metadata"]["uid"].as_str().unwrap().to_owned();
+
+    let answer = client.get("/api/v1/namespaces/airflow/secrets/from-rust").await;
+    assert_eq!(answer.json()["data"]["value"], "aGVsbG8=");
+
+    let answer = client
+        .send(
+            "DELETE",
+            "/api/v1/namespaces/airflow/secrets/from-rust",
+            &[],
+            Some(("application/json", br#"{"propagationPolicy":"Background"}"#.to_vec())),
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer.body,
+        format!(
+            r#"{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Success","details":{{"name":"from-rust","kind":"secrets","uid":"{uid}"}}}}"#
+        )
+    );
+    let answer = client.get("/api/v1/namespaces/airflow/secrets/from-rust").await;
+    assert_eq!(answer.status, 404);
+    assert_eq!(
+        answer.body,
+        r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"secrets \"from-rust\" not found","reason":"NotFound","details":{"name":"from-rust","kind":"secrets"},"code":404}"#
+    );
+    let answer = client.get("/api/v1/namespaces/nope").await;
+    assert_eq!(answer.status, 404);
+    assert_eq!(answer.json()["details"], json!({"name":"nope","kind":"namespaces"}));
+    let answer = client.get("/apis/apps/v1/deployments").await;
+    assert_eq!(
+        answer.body,
+        r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server could not find the requested resource","reason":"NotFound","details":{},"code":404}"#
+    );
+}
+
+#[tokio::test]
+async fn discovery_documents() {
+    let emulator = emulator().await;
+    emulator.add_token("t", Access::All);
+    let mut client = Client::with_token(&emulator, "t").await;
+    let legacy = client.get("/api?timeout=32s").await;
+    assert_eq!(legacy.json()["kind"], "APIVersions");
+    let aggregated = client
+        .send("GET", "/api", &[("accept", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json")], None)
+        .await;
+    assert_eq!(aggregated.json()["kind"], "APIGroupDiscoveryList");
+    assert_eq!(
+        aggregated.headers["content-type"],
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    );
+    assert_eq!(client.get("/apis").await.json()["kind"], "APIGroupList");
+    let v1 = client.get("/api/v1").await.json();
+    assert_eq!(v1["resources"][1]["name"], "secrets");
+}
+
+#[tokio::test]
+async fn faults() {
+    let emulator = emulator().await;
+    emulator.add_token("t", Access::All);
+    let mut client = Client::with_token(&emulator, "t").await;
+
+    emulator.set_fault(Some(Fault::Status(500)));
+    let answer = client.get("/api/v1/namespaces/airflow/secrets").await;
+    assert_eq!(answer.status, 500);
+    assert_eq!(
+        answer.body,
+        r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Internal error occurred: emulated fault","reason":"InternalError","details":{"causes":[{"message":"emulated fault"}]},"code":500}"#
+    );
+    assert_eq!(client.get("/version").await.status, 200, "/version is exempt");
+    emulator.set_fault(Some(Fault::Status(503)));
+    assert_eq!(client.get("/api").await.json()["reason"], "ServiceUnavailable");
+
+    emulator.set_fault(Some(Fault::TooManyRequests { retry_after_secs: 2 }));
+    let answer = client.get("/api/v1/namespaces/airflow/secrets").await;
+    assert_eq!(answer.status, 429);
+    assert_eq!(answer.body, "Too many requests, please try again later.\n");
+    assert_eq!(answer.headers["retry-after"], "2");
+    assert_eq!(answer.headers["content-type"], "text/plain; charset=utf-8");
+
+    emulator.set_fault(Some(Fault::Latency(Duration::from_millis(200))));
+    let started = Instant::now();
+    assert_eq!(client.get("/api/v1/namespaces/airflow/secrets").await.status, 200);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+
+    emulator.set_fault(None);
+    assert_eq!(client.get("/api/v1/namespaces/airflow/secrets").await.status, 200);
+    let statuses: Vec<u16> = emulator.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [500, 200, 503, 429, 200, 200]);
+}
+
+#[tokio::test]
+async fn paging_with_limit_and_continue() {
+    let emulator = emulator().await;
+    emulator.insert_secret("airflow", json!({"metadata":{"name":"zz"}})).unwrap();
+    emulator.add_token("t", Access::All);
+    let mut client = Client::with_token(&emulator, "t").await;
+    let first = client.get("/api/v1/namespaces/airflow/secrets?limit=2").await.json();
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    assert_eq!(first["metadata"]["remainingItemCount"], 1);
+    let token = first["metadata"]["continue"].as_str().unwrap();
+    let second = client.get(&format!("/api/v1/namespaces/airflow/secrets?continue={token}&limit=2")).await.json();
+    assert_eq!(second["items"][0]["metadata"]["name"], "zz");
+    assert!(second["metadata"].get("continue").is_none());
+    let bad = client.get("/api/v1/namespaces/airflow/secrets?continue=%21%21").await;
+    assert_eq!(bad.status, 400);
+    let invalid = client.get("/api/v1/namespaces/airflow/secrets?resourceVersionMatch=NotOlderThan").await;
+    assert_eq!(invalid.status, 422);
+    assert_eq!(
+        invalid.json()["message"],
+        "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"
+    );
+    let too_large =
+        client.get("/api/v1/namespaces/airflow/secrets?resourceVersion=999&resourceVersionMatch=NotOlderThan").await;
+    assert_eq!(too_large.status, 504);
+    assert_eq!(too_large.headers["retry-after"], "1");
+}
+
+#[tokio::test]
+async fn insert_and_manifests_validate_like_the_api() {
+    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let err = emulator.insert_secret("nope", json!({"metadata":{"name":"a"}})).unwrap_err();
+    assert!(matches!(err, EmulatorError::Api { code: 404, .. }), "{err}");
+    let yaml = r#"
+apiVersion: v1
+kind: Secret
+metadata:
+  name: airflow-conn-smtp
+  labels: {airflow.apache.org/connection-id: smtp_default}
+stringData:
+  value: smtp://user:password@smtp.example.com:587
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: airflow-var-x
+  namespace: team
+  labels: {airflow.apache.org/variable-key: x}
+data:
+  value: eA==
+"#;
+    assert_eq!(emulator.load_manifests(yaml, "airflow").unwrap(), 2);
+    let stored = emulator.get_secret("airflow", "airflow-conn-smtp").unwrap();
+    assert_eq!(stored["type"], "Opaque");
+    assert!(emulator.get_secret("team", "airflow-var-x").is_some());
+    assert!(matches!(emulator.load_manifests(yaml, "airflow"), Err(EmulatorError::Api { code: 409, .. })));
+}
+
+#[tokio::test]
+async fn files_for_clients() {
+    let emulator = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sa = dir.path().join("serviceaccount");
+    emulator.write_service_account_dir(&sa, "tok", "airflow").unwrap();
+    assert_eq!(std::fs::read_to_string(sa.join("token")).unwrap(), "tok");
+    assert_eq!(std::fs::read_to_string(sa.join("namespace")).unwrap(), "airflow");
+    assert_eq!(std::fs::read_to_string(sa.join("ca.crt")).unwrap(), emulator.ca_pem());
+    let kubeconfig = dir.path().join("kubeconfig");
+    emulator.write_kubeconfig(&kubeconfig, "tok", "airflow").unwrap();
+    let parsed: Value = serde_yaml::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
+    assert_eq!(parsed["clusters"][0]["cluster"]["server"], format!("https://127.0.0.1:{}", emulator.addr().port()));
+    assert_eq!(parsed["users"][0]["user"]["token"], "tok");
+    assert_eq!(parsed["contexts"][0]["context"]["namespace"], "airflow");
+    assert_eq!(parsed["current-context"], "kube-emulator");
+}
+
+#[tokio::test]
+async fn shutdown_closes_the_listener() {
+    let emulator = emulator().await;
+    let addr = emulator.addr();
+    let handle = emulator.clone();
+    emulator.shutdown().await;
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    assert!(Client::connect(&handle, "127.0.0.1").await.is_err());
+}
