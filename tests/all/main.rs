@@ -1,1 +1,9 @@
+//! End-to-end tests: the real Kubernetes provider component, run by the real host, against the local
+//! Kubernetes API emulator over HTTPS with a CA generated at test time.
+//!
+//! One test binary (every binary is a separate link on a 2-core CI machine), one module per concern.
 
+mod cli;
+mod lookup;
+mod security;
+mod support;

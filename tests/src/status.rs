@@ -19,7 +19,7 @@ pub(crate) struct Status {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub(crate) reason: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<Details>,
+    details: Option<Box<Details>>,
     #[serde(skip_serializing_if = "is_zero")]
     pub(crate) code: u16,
 }
@@ -173,6 +173,7 @@ pub(crate) fn go_quote(value: &str) -> String {
 
 impl Status {
     fn failure(code: u16, reason: &str, message: String, details: Option<Details>) -> Status {
+        let details = details.map(Box::new);
         Status {
             kind: "Status",
             api_version: "v1",
@@ -381,12 +382,12 @@ impl Status {
             status: "Success",
             message: String::new(),
             reason: String::new(),
-            details: Some(Details {
+            details: Some(Box::new(Details {
                 name: name.to_owned(),
                 kind: resource.to_owned(),
                 uid: uid.to_owned(),
                 ..Details::default()
-            }),
+            })),
             code: 0,
         }
     }

@@ -282,16 +282,14 @@ fn validate_secret(input: &SecretInput) -> Vec<FieldError> {
             require(&mut errs, "tls.key");
         }
         "kubernetes.io/ssh-auth" => require(&mut errs, "ssh-privatekey"),
-        "kubernetes.io/basic-auth" => {
-            if !input.data.contains_key("username") && !input.data.contains_key("password") {
-                errs.push(FieldError::required("data[username]", ""));
-                errs.push(FieldError::required("data[password]", ""));
-            }
+        "kubernetes.io/basic-auth" if !input.data.contains_key("username") && !input.data.contains_key("password") => {
+            errs.push(FieldError::required("data[username]", ""));
+            errs.push(FieldError::required("data[password]", ""));
         }
-        "kubernetes.io/service-account-token" => {
-            if !input.annotations.contains_key("kubernetes.io/service-account.name") {
-                errs.push(FieldError::required("metadata.annotations[kubernetes.io/service-account.name]", ""));
-            }
+        "kubernetes.io/service-account-token"
+            if !input.annotations.contains_key("kubernetes.io/service-account.name") =>
+        {
+            errs.push(FieldError::required("metadata.annotations[kubernetes.io/service-account.name]", ""));
         }
         _ => {}
     }

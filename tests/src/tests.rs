@@ -203,12 +203,12 @@ async fn list_with_label_selector_and_request_log() {
     assert_eq!(answer.status, 200);
     let list = answer.json();
     assert_eq!(list["kind"], "SecretList");
-    assert_eq!(list["metadata"]["resourceVersion"], "102");
+    assert_eq!(list["metadata"]["resourceVersion"], "103");
     let items = list["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["metadata"]["name"], "smtp");
     assert_eq!(items[0]["data"]["value"], "c210cDovL3VzZXI6cGFzc3dvcmRAc210cC5leGFtcGxlLmNvbTo1ODc=");
-    assert!(answer.body.starts_with(r#"{"kind":"SecretList","apiVersion":"v1","metadata":{"resourceVersion":"102"},"items":[{"kind":"Secret","apiVersion":"v1","metadata":{"name":"smtp","namespace":"airflow","uid":""#));
+    assert!(answer.body.starts_with(r#"{"kind":"SecretList","apiVersion":"v1","metadata":{"resourceVersion":"103"},"items":[{"kind":"Secret","apiVersion":"v1","metadata":{"name":"smtp","namespace":"airflow","uid":""#));
 
     // kube-rs form: empty first pair.
     let kube_rs =
@@ -274,7 +274,7 @@ async fn crud_round_trip() {
     assert_eq!(created["data"], json!({"value":"aGVsbG8="}));
     assert!(created.get("stringData").is_none());
     assert_eq!(created["type"], "Opaque");
-    assert_eq!(created["metadata"]["resourceVersion"], "103");
+    assert_eq!(created["metadata"]["resourceVersion"], "104", "namespace 101, secrets 102 and 103");
 
     let again =
         client.send("POST", "/api/v1/namespaces/airflow/secrets", &[], Some(("application/json", body.to_vec()))).await;

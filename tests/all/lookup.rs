@@ -1,0 +1,319 @@
+//! Lookups through the component, with the exact requests the API server saw.
+
+use serde_json::json;
+use wasm_secrets::LookupError;
+use wasm_secrets::state::LogLevel;
+
+use crate::support::{Cluster, assert_list_requests, b64, list_query};
+
+const SMTP_QUERY: &str = "airflow.apache.org%2Fconnection-id%3Dsmtp_default%2C%21airflow.apache.org%2Fteam";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_default_uri_connection() {
+    let cluster = Cluster::start().await;
+    let provider = cluster.provider("");
+    let conn = provider.get_connection("smtp_default", None).await.unwrap().expect("found");
+    assert_eq!(conn.conn_type.as_deref(), Some("smtp"));
+    assert_eq!(conn.host.as_deref(), Some("smtp.example.com"));
+    assert_eq!(conn.schema.as_deref(), Some(""));
+    assert_eq!(conn.login.as_deref(), Some("user"));
+    assert_eq!(conn.password.as_deref(), Some("password"));
+    assert_eq!(conn.port, Some(587));
+    assert_eq!(conn.extra, None);
+    assert_eq!(conn.description, None);
+    assert_eq!(conn.get_uri(airflow_compat::Dialect::Server), "smtp://user:password@smtp.example.com:587");
+    assert_list_requests(&cluster.requests(), &[&list_query(SMTP_QUERY)]);
+    assert!(cluster.logs().is_empty(), "{:?}", cluster.logs());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn raw_conn_value_is_returned_verbatim() {
+    let cluster = Cluster::start().await;
+    let value = cluster.provider("").get_conn_value("smtp_default", None).await.unwrap();
+    assert_eq!(value.as_deref(), Some("smtp://user:password@smtp.example.com:587"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn my_postgres_db_json_connection() {
+    let cluster = Cluster::start().await;
+    let conn = cluster.provider("").get_connection("my_postgres_db", None).await.unwrap().expect("found");
+    assert_eq!(conn.conn_type.as_deref(), Some("postgres"));
+    assert_eq!(conn.host.as_deref(), Some("db.example.com"));
+    assert_eq!(conn.login.as_deref(), Some("user"));
+    assert_eq!(conn.password.as_deref(), Some("pass"));
+    assert_eq!(conn.port, Some(5432));
+    assert_eq!(conn.schema.as_deref(), Some("mydb"));
+    assert_eq!(conn.extra, None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn my_var_variable_and_namespace_autodetected() {
+    let cluster = Cluster::start().await;
+    // No namespace in backend_kwargs: it comes from the service account's `namespace` file.
+    let value = cluster.provider("{}").get_variable("my_var", None).await.unwrap();
+    assert_eq!(value.as_deref(), Some("my_secret_value"));
+    assert_list_requests(
+        &cluster.requests(),
+        &[&list_query("airflow.apache.org%2Fvariable-key%3Dmy_var%2C%21airflow.apache.org%2Fteam")],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn variables_and_config_keep_trailing_newlines() {
+    let cluster = Cluster::start().await;
+    cluster.insert("v", json!({"airflow.apache.org/variable-key": "nl"}), json!({"value": b64("line\n\n")}));
+    cluster.insert(
+        "c",
+        json!({"airflow.apache.org/config-key": "sql_alchemy_conn"}),
+        json!({"value": b64("postgresql://x\n")}),
+    );
+    let provider = cluster.provider("");
+    assert_eq!(provider.get_variable("nl", None).await.unwrap().as_deref(), Some("line\n\n"));
+    assert_eq!(provider.get_config("sql_alchemy_conn").await.unwrap().as_deref(), Some("postgresql://x\n"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn custom_label_keys() {
+    let cluster = Cluster::start().await;
+    cluster.insert("org-conn", json!({"my-org.io/connection": "warehouse"}), json!({"value": b64("postgres://h/db")}));
+    cluster.insert("org-var", json!({"my-org.io/variable": "region"}), json!({"value": b64("eu-west-1")}));
+    let provider =
+        cluster.provider(r#"{"connections_label": "my-org.io/connection", "variables_label": "my-org.io/variable"}"#);
+    assert_eq!(provider.get_conn_value("warehouse", None).await.unwrap().as_deref(), Some("postgres://h/db"));
+    assert_eq!(provider.get_variable("region", None).await.unwrap().as_deref(), Some("eu-west-1"));
+    // The default label no longer finds the seed's connection.
+    assert_eq!(provider.get_conn_value("smtp_default", None).await.unwrap(), None);
+    assert_list_requests(
+        &cluster.requests(),
+        &[
+            &list_query("my-org.io%2Fconnection%3Dwarehouse%2C%21airflow.apache.org%2Fteam"),
+            &list_query("my-org.io%2Fvariable%3Dregion%2C%21airflow.apache.org%2Fteam"),
+            &list_query("my-org.io%2Fconnection%3Dsmtp_default%2C%21airflow.apache.org%2Fteam"),
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn custom_data_key() {
+    let cluster = Cluster::start().await;
+    cluster.insert(
+        "two-keys",
+        json!({"airflow.apache.org/connection-id": "multi"}),
+        json!({"value": b64("http://wrong"), "uri": b64("http://right:8080")}),
+    );
+    let provider = cluster.provider(r#"{"connections_data_key": "uri"}"#);
+    let conn = provider.get_connection("multi", None).await.unwrap().expect("found");
+    assert_eq!((conn.host.as_deref(), conn.port), (Some("right"), Some(8080)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn disabled_kind_sends_no_request() {
+    let cluster = Cluster::start().await;
+    let provider = cluster.provider(r#"{"variables_label": null, "config_label": null}"#);
+    assert_eq!(provider.get_variable("my_var", None).await.unwrap(), None);
+    assert_eq!(provider.get_config("anything").await.unwrap(), None);
+    assert!(cluster.requests().is_empty(), "no request for disabled kinds: {:?}", cluster.requests());
+    // Connections still work.
+    assert!(provider.get_conn_value("smtp_default", None).await.unwrap().is_some());
+    assert_eq!(cluster.requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn team_scoped_id_without_team_sends_no_request() {
+    let cluster = Cluster::start().await;
+    assert_eq!(cluster.provider("").get_conn_value("_blue___db", None).await.unwrap(), None);
+    assert!(cluster.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn team_secret_first_then_global() {
+    let cluster = Cluster::start().await;
+    cluster.insert(
+        "blue-db",
+        json!({"airflow.apache.org/connection-id": "db", "airflow.apache.org/team": "blue"}),
+        json!({"value": b64("postgres://blue-host/db")}),
+    );
+    cluster.insert(
+        "global-db",
+        json!({"airflow.apache.org/connection-id": "db"}),
+        json!({"value": b64("postgres://global-host/db")}),
+    );
+    let provider = cluster.provider("");
+    assert_eq!(provider.get_conn_value("db", Some("blue")).await.unwrap().as_deref(), Some("postgres://blue-host/db"));
+    assert_eq!(provider.get_conn_value("db", Some("red")).await.unwrap().as_deref(), Some("postgres://global-host/db"));
+    assert_eq!(provider.get_conn_value("db", None).await.unwrap().as_deref(), Some("postgres://global-host/db"));
+    assert_list_requests(
+        &cluster.requests(),
+        &[
+            &list_query("airflow.apache.org%2Fconnection-id%3Ddb%2Cairflow.apache.org%2Fteam%3Dblue"),
+            &list_query("airflow.apache.org%2Fconnection-id%3Ddb%2Cairflow.apache.org%2Fteam%3Dred"),
+            &list_query("airflow.apache.org%2Fconnection-id%3Ddb%2C%21airflow.apache.org%2Fteam"),
+            &list_query("airflow.apache.org%2Fconnection-id%3Ddb%2C%21airflow.apache.org%2Fteam"),
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn several_matches_first_wins_with_warning() {
+    let cluster = Cluster::start().await;
+    cluster.insert("a-first", json!({"airflow.apache.org/variable-key": "dup"}), json!({"value": b64("first")}));
+    cluster.insert("b-second", json!({"airflow.apache.org/variable-key": "dup"}), json!({"value": b64("second")}));
+    let value = cluster.provider(r#"{"namespace": "airflow"}"#).get_variable("dup", None).await.unwrap();
+    assert_eq!(value.as_deref(), Some("first"));
+    assert_eq!(
+        cluster.logs(),
+        vec![(
+            LogLevel::Warning,
+            "Multiple secrets found with label airflow.apache.org/variable-key=dup,!airflow.apache.org/team in namespace airflow. Using the first one.".to_owned()
+        )]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_data_key_is_none_with_warning() {
+    let cluster = Cluster::start().await;
+    cluster.insert("no-value", json!({"airflow.apache.org/variable-key": "k"}), json!({"other": b64("x")}));
+    assert_eq!(cluster.provider("").get_variable("k", None).await.unwrap(), None);
+    assert_eq!(
+        cluster.logs(),
+        vec![(LogLevel::Warning, "Secret 'no-value' does not have data key 'value'.".to_owned())]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn not_found_is_none_with_airflow_warning() {
+    let cluster = Cluster::start().await;
+    assert_eq!(cluster.provider("").get_connection("nope", None).await.unwrap(), None);
+    assert_eq!(
+        cluster.logs(),
+        vec![(
+            LogLevel::Warning,
+            "No secret found with label airflow.apache.org/connection-id=nope,!airflow.apache.org/team in namespace airflow.".to_owned()
+        )]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forbidden_namespace_is_access_denied() {
+    let cluster = Cluster::start().await;
+    cluster.emulator.create_namespace("other");
+    let e = cluster.provider(r#"{"namespace": "other"}"#).get_variable("my_var", None).await.unwrap_err();
+    let LookupError::AccessDenied(message) = &e else { panic!("expected access denied, got {e:?}") };
+    assert!(
+        message.starts_with("the Kubernetes API answered 403 (Forbidden): secrets is forbidden: User "),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("cannot list resource \"secrets\" in API group \"\" in the namespace \"other\""),
+        "{message}"
+    );
+    let requests = cluster.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revoked_token_is_access_denied() {
+    let cluster = Cluster::start().await;
+    cluster.emulator.revoke_token(crate::support::TOKEN);
+    let e = cluster.provider("").get_variable("my_var", None).await.unwrap_err();
+    assert_eq!(e, LookupError::AccessDenied("the Kubernetes API answered 401 (Unauthorized): Unauthorized".into()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_errors_say_upstream_or_unavailable() {
+    let cluster = Cluster::start().await;
+    let provider = cluster.provider("");
+    cluster.emulator.set_fault(Some(kube_emulator::Fault::Status(500)));
+    assert!(matches!(provider.get_variable("my_var", None).await, Err(LookupError::Upstream(_))));
+    cluster.emulator.set_fault(Some(kube_emulator::Fault::TooManyRequests { retry_after_secs: 1 }));
+    assert_eq!(
+        provider.get_variable("my_var", None).await,
+        Err(LookupError::Unavailable(
+            "the Kubernetes API answered 429: Too many requests, please try again later.".into()
+        ))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn undecodable_value_is_malformed_payload() {
+    let cluster = Cluster::start().await;
+    // Valid base64 (the API server only stores valid base64) of bytes that are not UTF-8.
+    cluster.insert("latin1", json!({"airflow.apache.org/variable-key": "latin1"}), json!({"value": "/w=="}));
+    let e = cluster.provider("").get_variable("latin1", None).await.unwrap_err();
+    let LookupError::MalformedPayload(message) = &e else { panic!("{e:?}") };
+    assert!(message.starts_with("data key 'value' of secret 'latin1': "), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_json_connection_never_echoes_the_password() {
+    let cluster = Cluster::start().await;
+    let value = r#"{"conn_type": "postgres", "password": "hunter2-secret", "port": "not-a-port"}"#;
+    cluster.insert("bad-json", json!({"airflow.apache.org/connection-id": "bad_json"}), json!({"value": b64(value)}));
+    cluster.insert(
+        "bad-uri",
+        json!({"airflow.apache.org/connection-id": "bad_uri"}),
+        json!({"value": b64("postgres://user:pa/ss-hunter2@host:5432/db")}),
+    );
+    let provider = cluster.provider("");
+    for id in ["bad_json", "bad_uri"] {
+        let e = provider.get_connection(id, None).await.unwrap_err();
+        let LookupError::MalformedPayload(message) = &e else { panic!("{id}: {e:?}") };
+        assert!(message.starts_with(&format!("connection `{id}`: ")), "{message}");
+        for text in [message.clone(), format!("{e:?}"), e.to_string()] {
+            assert!(!text.contains("hunter2"), "secret leaked: {text}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_backend_kwargs_are_rejected_up_front() {
+    let cluster = Cluster::start().await;
+    let e = cluster.provider(r#"{"connections_prefix": "x"}"#).validate_config().await.unwrap_err();
+    assert!(
+        matches!(&e, LookupError::InvalidConfiguration(m) if m.starts_with("unknown key `connections_prefix`")),
+        "{e:?}"
+    );
+    let e = cluster.provider(r#"{"namespace": 42}"#).validate_config().await.unwrap_err();
+    assert_eq!(
+        e,
+        LookupError::InvalidConfiguration(
+            "`namespace` in backend_kwargs must be a string or null, got a number".into()
+        )
+    );
+    assert!(cluster.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_namespace_file_gives_airflows_error() {
+    let cluster = Cluster::start().await;
+    std::fs::remove_file(cluster.sa_dir.path().join("namespace")).unwrap();
+    let e = cluster.provider("").get_variable("my_var", None).await.unwrap_err();
+    assert_eq!(
+        e,
+        LookupError::InvalidConfiguration(format!(
+            "Could not auto-detect Kubernetes namespace from {}. Is automountServiceAccountToken disabled for this pod? Set the 'namespace' parameter explicitly in backend_kwargs.",
+            cluster.sa_dir.path().join("namespace").display()
+        ))
+    );
+    // An explicit namespace needs no file.
+    let value = cluster.provider(r#"{"namespace": "airflow"}"#).get_variable("my_var", None).await.unwrap();
+    assert_eq!(value.as_deref(), Some("my_secret_value"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubeconfig_outside_the_cluster() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    cluster.emulator.write_kubeconfig(&kubeconfig, crate::support::TOKEN, "airflow").unwrap();
+    let config = wasm_secrets::ClusterConfig::from_kubeconfig(&kubeconfig).await.unwrap();
+    let provider = wasm_secrets::Provider::new(
+        crate::support::kubernetes_provider(),
+        config,
+        "",
+        wasm_secrets::ProviderOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(provider.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+}

@@ -1,0 +1,83 @@
+//! The host's security boundary, tested with a hostile component: it may reach only the API server, it cannot
+//! bring its own credentials, and its time and memory are bounded.
+
+use std::time::Duration;
+
+use wasm_secrets::{LookupError, Provider, ProviderOptions};
+
+use crate::support::{Cluster, TOKEN, rogue_provider};
+
+fn rogue(cluster: &Cluster, attempt: serde_json::Value) -> Provider {
+    cluster.provider_with(rogue_provider(), &attempt.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn well_behaved_request_reaches_the_api_with_the_hosts_token() {
+    let cluster = Cluster::start().await;
+    let result = rogue(&cluster, serde_json::json!({})).get_conn_value("x", None).await;
+    assert_eq!(result, Ok(Some("200".to_owned())));
+    let requests = cluster.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].path, "/api/v1/namespaces/airflow/secrets");
+    assert_eq!(requests[0].header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn other_hosts_are_refused() {
+    let cluster = Cluster::start().await;
+    let real_address = cluster.emulator.addr().to_string();
+    for authority in
+        ["example.com", "example.com:443", real_address.as_str(), "kubernetes.default.svc:6443", "10.96.0.1"]
+    {
+        let result = rogue(&cluster, serde_json::json!({"authority": authority})).get_conn_value("x", None).await;
+        assert_eq!(
+            result,
+            Err(LookupError::DeniedByHost("HttpRequestDenied".into())),
+            "a request to {authority} must be refused"
+        );
+    }
+    assert!(cluster.requests().is_empty(), "nothing reached the API server: {:?}", cluster.requests());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_http_is_refused() {
+    let cluster = Cluster::start().await;
+    let result = rogue(&cluster, serde_json::json!({"scheme": "http"})).get_conn_value("x", None).await;
+    assert!(result.is_err(), "{result:?}");
+    assert!(cluster.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guest_cannot_set_authorization() {
+    let cluster = Cluster::start().await;
+    for header in ["authorization", "Authorization", "proxy-authorization", "cookie"] {
+        let attempt = serde_json::json!({"headers": [[header, "Bearer stolen-or-forged"]]});
+        let result = rogue(&cluster, attempt).get_conn_value("x", None).await;
+        let Err(LookupError::DeniedByHost(message)) = &result else { panic!("{header}: {result:?}") };
+        assert!(message.contains("Forbidden"), "{header}: {message}");
+    }
+    assert!(cluster.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runaway_guest_is_stopped_by_the_deadline() {
+    let cluster = Cluster::start().await;
+    let options = ProviderOptions { lookup_timeout: Duration::from_millis(300), ..ProviderOptions::default() };
+    let provider = Provider::new(rogue_provider(), cluster.cluster_config(), "{}", options).unwrap();
+    let started = std::time::Instant::now();
+    let result = provider.get_config("spin").await;
+    assert!(
+        matches!(&result, Err(LookupError::Provider(m)) if m.ends_with("exceeded its time limit and was stopped")),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10), "stopped promptly: {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn memory_hungry_guest_is_stopped_by_the_limit() {
+    let cluster = Cluster::start().await;
+    let options = ProviderOptions { memory_limit_bytes: 16 * 1024 * 1024, ..ProviderOptions::default() };
+    let provider = Provider::new(rogue_provider(), cluster.cluster_config(), "{}", options).unwrap();
+    let result = provider.get_config("allocate").await;
+    assert!(matches!(&result, Err(LookupError::Provider(m)) if m.contains("trapped")), "{result:?}");
+}
