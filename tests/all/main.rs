@@ -3,6 +3,13 @@
 //!
 //! One test binary (every binary is a separate link on a 2-core CI machine), one module per concern.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is the test failing"
+)]
+
 mod cli;
 mod lookup;
 mod security;

@@ -492,7 +492,7 @@ mod tests {
     fn invalid_body_follows_new_invalid() {
         let err = FieldError::invalid("metadata.labels", "bad value", "a valid label must be x");
         assert_eq!(
-            Status::invalid("Secret", "", "db-pass", &[err.clone()]).to_json(),
+            Status::invalid("Secret", "", "db-pass", std::slice::from_ref(&err)).to_json(),
             r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Secret \"db-pass\" is invalid: metadata.labels: Invalid value: \"bad value\": a valid label must be x","reason":"Invalid","details":{"name":"db-pass","kind":"Secret","causes":[{"reason":"FieldValueInvalid","message":"Invalid value: \"bad value\": a valid label must be x","field":"metadata.labels"}]},"code":422}"#
         );
         let two = Status::invalid(
