@@ -91,6 +91,12 @@ impl ProviderComponent {
         &self.pre
     }
 
+    /// The names of the interfaces the component imports, for example `wasi:http/outgoing-handler@0.2.12`.
+    pub fn imports(&self) -> Vec<String> {
+        let component = self.pre.instance_pre().component();
+        component.component_type().imports(&self.engine).map(|(name, _)| name.to_owned()).collect()
+    }
+
     /// The name used in messages (the component's path, or `built-in kubernetes provider`).
     pub fn name(&self) -> &str {
         &self.name

@@ -81,3 +81,26 @@ async fn memory_hungry_guest_is_stopped_by_the_limit() {
     let result = provider.get_config("allocate").await;
     assert!(matches!(&result, Err(LookupError::Provider(m)) if m.contains("trapped")), "{result:?}");
 }
+
+/// The world imports `wasi:http/outgoing-handler` and the `host` interface; Rust's standard library adds the
+/// `wasi:cli` interfaces it links (environment, exit, stdio) and `wasi:random/insecure-seed` (the seed of
+/// `HashMap`'s hasher). The host's WASI context grants nothing through them: no variables, no arguments,
+/// no stdio. No filesystem, no sockets.
+#[test]
+fn provider_imports_nothing_beyond_the_world_and_std_stubs() {
+    let mut imports = crate::support::kubernetes_provider().imports();
+    imports.sort();
+    println!("imports: {imports:#?}");
+    for name in &imports {
+        let allowed = name.starts_with("wasi:http/")
+            || name.starts_with("wasi:io/")
+            || name.starts_with("wasi:clocks/monotonic-clock")
+            || name.starts_with("wasm-secrets:provider/")
+            || name.starts_with("wasi:cli/")
+            || name.starts_with("wasi:random/insecure-seed@");
+        assert!(allowed, "unexpected import {name}");
+        assert!(!name.starts_with("wasi:filesystem") && !name.starts_with("wasi:sockets"), "{name}");
+    }
+    assert!(imports.iter().any(|n| n.starts_with("wasi:http/outgoing-handler@")));
+    assert!(imports.iter().any(|n| n == "wasm-secrets:provider/host@0.1.0"));
+}

@@ -367,4 +367,6 @@ impl Emulator {
 }
 
 #[cfg(test)]
+mod clients;
+#[cfg(test)]
 mod tests;

@@ -580,6 +580,7 @@ fn patch_secret(shared: &Shared, namespace: &str, name: &str, request: &ApiReque
     let patch_type = match request.content_type().as_str() {
         "application/merge-patch+json" => PatchType::Merge,
         "application/strategic-merge-patch+json" => PatchType::Strategic,
+        "application/json-patch+json" => PatchType::Json,
         _ => return Status::unsupported_media_type(PATCH_TYPES).into(),
     };
     let patch: Value = match serde_json::from_slice(request.body) {

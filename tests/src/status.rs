@@ -319,6 +319,11 @@ impl Status {
         )
     }
 
+    /// 422 from `NewGenericServerResponse` (patch application errors): no details.
+    pub(crate) fn invalid_generic(message: &str) -> Status {
+        Status::failure(422, "Invalid", message.to_owned(), None)
+    }
+
     /// 500 (`NewInternalError`).
     pub(crate) fn internal_error(message: &str) -> Status {
         Status::failure(

@@ -303,6 +303,113 @@ pub(crate) enum PatchType {
     Merge,
     /// Strategic merge patch; for Secret this is a merge patch plus a few `$` directives.
     Strategic,
+    /// RFC 6902 JSON patch.
+    Json,
+}
+
+/// Splits an RFC 6901 JSON pointer into unescaped tokens.
+fn pointer_tokens(pointer: &str) -> Result<Vec<String>, String> {
+    if pointer.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(rest) = pointer.strip_prefix('/') else {
+        return Err(format!("JSON pointer must be empty or start with a \"/\": {pointer:?}"));
+    };
+    Ok(rest.split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect())
+}
+
+/// The parent container of `tokens` and the last token.
+fn parent_mut<'a>(doc: &'a mut Value, tokens: &'a [String]) -> Result<(&'a mut Value, &'a str), String> {
+    let Some((last, parents)) = tokens.split_last() else {
+        return Err("cannot operate on the document root".to_owned());
+    };
+    let mut current = doc;
+    for token in parents {
+        current = match current {
+            Value::Object(map) => map.get_mut(token),
+            Value::Array(items) => token.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
+            _ => None,
+        }
+        .ok_or_else(|| format!("doc is missing path: {token}"))?;
+    }
+    Ok((current, last.as_str()))
+}
+
+fn pointer_remove(doc: &mut Value, path: &str) -> Result<Value, String> {
+    let tokens = pointer_tokens(path)?;
+    let (parent, last) = parent_mut(doc, &tokens)?;
+    match parent {
+        Value::Object(map) => map.shift_remove(last),
+        Value::Array(items) => last.parse::<usize>().ok().filter(|i| *i < items.len()).map(|i| items.remove(i)),
+        _ => None,
+    }
+    .ok_or_else(|| format!("unable to remove nonexistent key: {last}: missing value"))
+}
+
+fn pointer_add(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {
+    let tokens = pointer_tokens(path)?;
+    if tokens.is_empty() {
+        *doc = value;
+        return Ok(());
+    }
+    let (parent, last) = parent_mut(doc, &tokens)?;
+    match parent {
+        Value::Object(map) => {
+            map.insert(last.to_owned(), value);
+            Ok(())
+        }
+        Value::Array(items) => {
+            let index = if last == "-" { Some(items.len()) } else { last.parse::<usize>().ok() };
+            match index {
+                Some(i) if i <= items.len() => {
+                    items.insert(i, value);
+                    Ok(())
+                }
+                _ => Err(format!("add operation does not apply: doc is missing path: {path}")),
+            }
+        }
+        _ => Err(format!("add operation does not apply: doc is missing path: {path}")),
+    }
+}
+
+/// RFC 6902: `add`, `remove`, `replace`, `move`, `copy` and `test`.
+pub(crate) fn json_patch(doc: &mut Value, patch: &Value) -> Result<(), String> {
+    let Value::Array(operations) = patch else {
+        return Err("json: cannot unmarshal object into Go value of type jsonpatch.Patch".to_owned());
+    };
+    for operation in operations {
+        let field = |name: &str| operation.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let path = field("path");
+        let value = || operation.get("value").cloned().ok_or_else(|| format!("missing value for {path}"));
+        match field("op").as_str() {
+            "add" => pointer_add(doc, &path, value()?)?,
+            "remove" => {
+                pointer_remove(doc, &path)?;
+            }
+            "replace" => {
+                pointer_remove(doc, &path)
+                    .map_err(|_| format!("replace operation does not apply: doc is missing key: {path}"))?;
+                pointer_add(doc, &path, value()?)?;
+            }
+            "move" => {
+                let moved = pointer_remove(doc, &field("from"))?;
+                pointer_add(doc, &path, moved)?;
+            }
+            "copy" => {
+                let copied = doc.pointer(&field("from")).cloned().ok_or_else(|| {
+                    format!("copy operation does not apply: doc is missing from path: {}", field("from"))
+                })?;
+                pointer_add(doc, &path, copied)?;
+            }
+            "test" => {
+                if doc.pointer(&path) != Some(&value()?) {
+                    return Err(format!("testing value {path} failed: test failed"));
+                }
+            }
+            other => return Err(format!("Unexpected kind: {other}")),
+        }
+    }
+    Ok(())
 }
 
 /// RFC 7386 JSON merge patch; `strategic` also honours `$patch: replace|delete` on maps and drops
@@ -615,11 +722,19 @@ impl Store {
         let Some(old) = self.secret(namespace, name) else {
             return Err(Status::not_found("secrets", name));
         };
-        if !patch.is_object() {
-            return Err(Status::bad_request("error decoding patch: json: cannot unmarshal into a map"));
-        }
         let mut document = old.to_json();
-        merge_patch(&mut document, patch, patch_type == PatchType::Strategic);
+        if patch_type == PatchType::Json {
+            json_patch(&mut document, patch).map_err(|message| {
+                Status::invalid_generic(&format!(
+                    "the server rejected our request due to an error in our request: {message}"
+                ))
+            })?;
+        } else {
+            if !patch.is_object() {
+                return Err(Status::bad_request("error decoding patch: json: cannot unmarshal into a map"));
+            }
+            merge_patch(&mut document, patch, patch_type == PatchType::Strategic);
+        }
         let input = decode_secret_json(&document)?;
         self.update_secret(namespace, name, input, dry_run)
     }
@@ -774,6 +889,37 @@ mod tests {
             store.patch_secret("ns1", "zz", PatchType::Merge, &json!({}), false).unwrap_err(),
             Status::not_found("secrets", "zz")
         );
+    }
+
+    #[test]
+    fn json_patch_operations() {
+        let mut store = store();
+        create(&mut store, json!({"metadata":{"name":"a","labels":{"x":"1"}},"stringData":{"v":"1"}})).unwrap();
+        let patch = json!([
+            {"op":"test","path":"/metadata/labels/x","value":"1"},
+            {"op":"add","path":"/metadata/labels/airflow.apache.org~1connection-id","value":"c"},
+            {"op":"replace","path":"/data/v","value":"Mg=="},
+            {"op":"copy","from":"/data/v","path":"/data/w"},
+            {"op":"move","from":"/metadata/labels/x","path":"/metadata/labels/y"},
+            {"op":"remove","path":"/data/w"}
+        ]);
+        let patched = store.patch_secret("ns1", "a", PatchType::Json, &patch, false).unwrap();
+        assert_eq!(
+            patched.labels,
+            BTreeMap::from([
+                ("airflow.apache.org/connection-id".to_owned(), "c".to_owned()),
+                ("y".to_owned(), "1".to_owned())
+            ])
+        );
+        assert_eq!(patched.data, BTreeMap::from([("v".to_owned(), b"2".to_vec())]));
+        let failed = store
+            .patch_secret("ns1", "a", PatchType::Json, &json!([{"op":"test","path":"/type","value":"x"}]), false)
+            .unwrap_err();
+        assert_eq!(failed.code, 422);
+        let missing = store
+            .patch_secret("ns1", "a", PatchType::Json, &json!([{"op":"remove","path":"/nope"}]), false)
+            .unwrap_err();
+        assert_eq!(missing.code, 422);
     }
 
     #[test]
