@@ -6,6 +6,12 @@ cd "$(dirname "$0")/.."
 # rust-toolchain.toml pins the toolchain and lists the wasm32-wasip2 target; cargo alone does not install it.
 rustup toolchain install >/dev/null
 
+# The emulator's conformance tests run the real Python `kubernetes` client (tests/python), which
+# is not a cargo dependency: keep it in a virtualenv under target/ (created once, reused after).
+if ! target/py/bin/python -c 'import kubernetes' 2>/dev/null; then
+    python3 -m venv target/py && target/py/bin/pip install --quiet -r tests/python/requirements.txt
+fi
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace

@@ -19,5 +19,5 @@ wasmtime::component::bindgen!({
     require_store_data_send: true,
 });
 
+pub use self::wasm_secrets::provider::{host, types};
 pub use exports::wasm_secrets::provider::lookup;
-pub use wasm_secrets::provider::{host, types};

@@ -7,6 +7,8 @@
 //!    server) is accepted; every other scheme or authority is refused with `HttpRequestDenied`, which the
 //!    guest sees. The host maps that name to the API server it is configured for, so the guest never learns
 //!    or chooses a real address.
+//!    Only `GET` on `/api/v1/namespaces/<ns>/secrets[/<name>]` passes, and only with a few plain headers: a
+//!    compromised provider cannot write, read other resources, or impersonate, even where RBAC would allow it.
 //! 2. **The host owns the credential.** `authorization` is a forbidden header for the guest (it cannot set or
 //!    read it); the host injects `Authorization: Bearer <token>`, marked sensitive, on the way out.
 //! 3. **Our own transport.** wasmtime-wasi-http's default trusts only public web roots, opens one connection
@@ -175,12 +177,24 @@ pub enum PolicyViolation {
     /// The authority is not the API server's.
     #[error("authority `{0}` is not allowed; providers may only reach {API_AUTHORITY}")]
     Authority(String),
-    /// The guest tried to send its own credentials.
-    #[error("providers may not set the `{0}` header; the host supplies credentials")]
+    /// Providers only read.
+    #[error("method {0} is not allowed; providers may only read (GET)")]
+    Method(String),
+    /// The path is not a Secrets read in some namespace.
+    #[error("path `{0}` is not allowed; providers may only read /api/v1/namespaces/<namespace>/secrets[/<name>]")]
+    Path(String),
+    /// A header outside the allowlist (credentials, impersonation, ...).
+    #[error("header `{0}` is not allowed; the host supplies credentials and identity")]
     Header(String),
 }
 
-/// The policy: only `https://kubernetes.default.svc[:443]`, and no guest-supplied credentials.
+/// Request headers a provider may send; everything else (credentials, `Impersonate-*`, ...) is refused.
+pub const ALLOWED_GUEST_HEADERS: [&str; 4] = ["accept", "user-agent", "content-type", "content-length"];
+
+/// The policy, checked before anything is sent: `GET https://kubernetes.default.svc[:443]` on a Secrets list or
+/// get path, with no header outside [`ALLOWED_GUEST_HEADERS`]. RBAC stays the primary control; this keeps a
+/// compromised provider from using the service account for anything but reading Secrets, even where RBAC
+/// would allow more.
 pub fn check_request<B>(request: &http::Request<B>) -> Result<(), PolicyViolation> {
     let uri = request.uri();
     match uri.scheme() {
@@ -192,12 +206,31 @@ pub fn check_request<B>(request: &http::Request<B>) -> Result<(), PolicyViolatio
     if !allowed {
         return Err(PolicyViolation::Authority(authority.to_owned()));
     }
-    for name in [AUTHORIZATION, HeaderName::from_static("proxy-authorization"), HeaderName::from_static("cookie")] {
-        if request.headers().contains_key(&name) {
-            return Err(PolicyViolation::Header(name.to_string()));
-        }
+    if request.method() != http::Method::GET {
+        return Err(PolicyViolation::Method(request.method().to_string()));
+    }
+    if !is_secrets_read_path(uri.path()) {
+        return Err(PolicyViolation::Path(uri.path().to_owned()));
+    }
+    if let Some(name) = request.headers().keys().find(|n| !ALLOWED_GUEST_HEADERS.contains(&n.as_str())) {
+        return Err(PolicyViolation::Header(name.to_string()));
     }
     Ok(())
+}
+
+/// `/api/v1/namespaces/<ns>/secrets` or `/api/v1/namespaces/<ns>/secrets/<name>`, with non-empty segments
+/// that are not `.` or `..`.
+fn is_secrets_read_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("/api/v1/namespaces/") else {
+        return false;
+    };
+    let segments: Vec<&str> = rest.split('/').collect();
+    let plain = |s: &&str| !s.is_empty() && *s != "." && *s != "..";
+    match segments.as_slice() {
+        [ns, "secrets"] => plain(ns),
+        [ns, "secrets", name] => plain(ns) && plain(name),
+        _ => false,
+    }
 }
 
 /// Headers a guest may neither set nor read: wasi-http's defaults plus every credential header.
@@ -206,6 +239,7 @@ pub fn is_forbidden_guest_header(name: &HeaderName) -> bool {
         || name == AUTHORIZATION
         || name.as_str() == "cookie"
         || name.as_str() == "proxy-authorization"
+        || name.as_str().starts_with("impersonate-")
 }
 
 /// The wasi-http hooks of one store: policy, then credentials, then the shared transport.
@@ -274,30 +308,59 @@ mod tests {
     }
 
     #[test]
-    fn policy_allows_only_the_api_server_without_credentials() {
-        assert_eq!(check_request(&req("https://kubernetes.default.svc/api/v1/namespaces", &[])), Ok(()));
-        assert_eq!(check_request(&req("https://kubernetes.default.svc:443/x?y=1", &[])), Ok(()));
+    fn policy_allows_only_secret_reads_on_the_api_server_without_credentials() {
+        let list = "https://kubernetes.default.svc/api/v1/namespaces/airflow/secrets?labelSelector=a%3Db";
+        assert_eq!(check_request(&req(list, &[("accept", "application/json")])), Ok(()));
         assert_eq!(
-            check_request(&req("https://example.com/", &[])),
+            check_request(&req("https://kubernetes.default.svc:443/api/v1/namespaces/a/secrets/b", &[])),
+            Ok(())
+        );
+        for path in [
+            "/api/v1/namespaces",
+            "/api/v1/namespaces/airflow/configmaps",
+            "/api/v1/namespaces/airflow/secrets/a/b",
+            "/api/v1/namespaces/../secrets",
+            "/api/v1/namespaces//secrets",
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+            "/version",
+        ] {
+            assert_eq!(
+                check_request(&req(&format!("https://kubernetes.default.svc{path}"), &[])),
+                Err(PolicyViolation::Path(path.into())),
+                "{path}"
+            );
+        }
+        let delete =
+            http::Request::delete("https://kubernetes.default.svc/api/v1/namespaces/a/secrets/b").body(()).unwrap();
+        assert_eq!(check_request(&delete), Err(PolicyViolation::Method("DELETE".into())));
+        assert_eq!(
+            check_request(&req(list, &[("impersonate-user", "system:admin")])),
+            Err(PolicyViolation::Header("impersonate-user".into()))
+        );
+        assert_eq!(
+            check_request(&req("https://example.com/api/v1/namespaces/a/secrets", &[])),
             Err(PolicyViolation::Authority("example.com".into()))
         );
         assert_eq!(
-            check_request(&req("https://kubernetes.default.svc:6443/", &[])),
+            check_request(&req("https://kubernetes.default.svc:6443/api/v1/namespaces/a/secrets", &[])),
             Err(PolicyViolation::Authority("kubernetes.default.svc:6443".into()))
         );
         assert_eq!(
-            check_request(&req("http://kubernetes.default.svc/", &[])),
+            check_request(&req("http://kubernetes.default.svc/api/v1/namespaces/a/secrets", &[])),
             Err(PolicyViolation::Scheme("http".into()))
         );
         assert_eq!(
-            check_request(&req("https://kubernetes.default.svc/", &[("Authorization", "Bearer x")])),
+            check_request(&req(
+                "https://kubernetes.default.svc/api/v1/namespaces/a/secrets",
+                &[("Authorization", "Bearer x")]
+            )),
             Err(PolicyViolation::Header("authorization".into()))
         );
     }
 
     #[test]
     fn credential_headers_are_forbidden_to_the_guest() {
-        for name in ["authorization", "cookie", "proxy-authorization", "host", "connection"] {
+        for name in ["authorization", "cookie", "proxy-authorization", "impersonate-user", "host", "connection"] {
             assert!(is_forbidden_guest_header(&HeaderName::from_static(name)), "{name}");
         }
         assert!(!is_forbidden_guest_header(&ACCEPT));

@@ -317,3 +317,15 @@ async fn kubeconfig_outside_the_cluster() {
     .unwrap();
     assert_eq!(provider.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resource_version_zero_may_be_served_stale_like_airflow() {
+    // Airflow lists with resourceVersion=0, which the API server may answer from a lagging watch cache.
+    let cluster = Cluster::start().await;
+    cluster.emulator.freeze_watch_cache();
+    cluster.insert("late", json!({"airflow.apache.org/variable-key": "late"}), json!({"value": b64("new")}));
+    let provider = cluster.provider("");
+    assert_eq!(provider.get_variable("late", None).await.unwrap(), None, "the stale cache does not have it yet");
+    cluster.emulator.thaw_watch_cache();
+    assert_eq!(provider.get_variable("late", None).await.unwrap().as_deref(), Some("new"));
+}

@@ -11,6 +11,7 @@
 )]
 
 mod cli;
+mod kubectl;
 mod lookup;
 mod security;
 mod support;

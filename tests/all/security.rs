@@ -40,6 +40,24 @@ async fn other_hosts_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn only_secret_reads_are_allowed() {
+    let cluster = Cluster::start().await;
+    for attempt in [
+        serde_json::json!({"method": "DELETE", "path": "/api/v1/namespaces/airflow/secrets/my-var-secret"}),
+        serde_json::json!({"method": "POST", "path": "/api/v1/namespaces/airflow/secrets"}),
+        serde_json::json!({"path": "/api/v1/namespaces/airflow/configmaps"}),
+        serde_json::json!({"path": "/apis/rbac.authorization.k8s.io/v1/clusterroles"}),
+        serde_json::json!({"headers": [["impersonate-user", "system:admin"]]}),
+        serde_json::json!({"headers": [["x-remote-user", "admin"]]}),
+    ] {
+        let result = rogue(&cluster, attempt.clone()).get_conn_value("x", None).await;
+        assert!(matches!(result, Err(LookupError::DeniedByHost(_))), "{attempt}: {result:?}");
+    }
+    assert!(cluster.requests().is_empty(), "nothing reached the API server: {:?}", cluster.requests());
+    assert!(cluster.emulator.get_secret("airflow", "my-var-secret").is_some(), "nothing was deleted");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn plain_http_is_refused() {
     let cluster = Cluster::start().await;
     let result = rogue(&cluster, serde_json::json!({"scheme": "http"})).get_conn_value("x", None).await;

@@ -52,11 +52,19 @@ pub struct Cluster {
 
 impl Cluster {
     pub async fn start() -> Self {
-        let emulator = Emulator::start(EmulatorConfig::default()).await.expect("emulator starts");
+        let cluster = Self::start_empty("32").await;
+        let loaded = cluster.emulator.load_manifests(SEED, NAMESPACE).expect("seed manifests load");
+        assert_eq!(loaded, 4, "namespace + 3 secrets");
+        cluster.emulator.clear_requests();
+        cluster
+    }
+
+    /// An emulator reporting Kubernetes `1.<minor>`, with the `airflow` namespace and no secrets.
+    pub async fn start_empty(minor: &str) -> Self {
+        let config = EmulatorConfig { minor_version: minor.to_owned(), ..EmulatorConfig::default() };
+        let emulator = Emulator::start(config).await.expect("emulator starts");
         emulator.create_namespace(NAMESPACE);
         emulator.add_token(TOKEN, Access::Namespaces(vec![NAMESPACE.to_owned()]));
-        let loaded = emulator.load_manifests(SEED, NAMESPACE).expect("seed manifests load");
-        assert_eq!(loaded, 4, "namespace + 3 secrets");
         let sa_dir = tempfile::tempdir().expect("temp dir");
         emulator.write_service_account_dir(sa_dir.path(), TOKEN, NAMESPACE).expect("service account dir");
         emulator.clear_requests();

@@ -15,6 +15,8 @@
 //!   per-token authorization with the real 401 and 403 `Status` bodies;
 //! - the Secrets API: list with the full label-selector grammar, get, create (JSON and the
 //!   Protobuf body `kubectl` ≥ 1.32 sends), update, merge and strategic-merge patch, delete;
+//! - watch streams (`?watch=true`): chunked newline-delimited events, selector enter/leave
+//!   transitions, bookmarks, `410 Expired` after history compaction, `timeoutSeconds`;
 //! - discovery documents and `/version`, so `kubectl` works unchanged;
 //! - a request log, so tests can assert the exact requests a client made, and fault injection
 //!   (5xx `Status`, plain-text 429 with `Retry-After`, latency).
@@ -35,6 +37,7 @@
 //! ```
 
 mod auth;
+pub mod kubectl;
 mod manifest;
 mod protobuf;
 mod selector;
@@ -42,6 +45,7 @@ mod server;
 mod status;
 mod store;
 mod tls;
+mod watch;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -49,7 +53,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use base64::Engine as _;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use auth::Access;
@@ -161,13 +164,36 @@ impl RequestLog {
     }
 }
 
+/// The injected fault and how many more requests it applies to (`None`: until cleared).
+#[derive(Debug, Default)]
+pub(crate) struct FaultState {
+    fault: Option<Fault>,
+    remaining: Option<u32>,
+}
+
+impl FaultState {
+    /// The fault to apply to this request, counting it against the budget.
+    pub(crate) fn take_one(&mut self) -> Option<Fault> {
+        let fault = self.fault.clone()?;
+        if let Some(remaining) = self.remaining.as_mut() {
+            *remaining = remaining.saturating_sub(1);
+            if *remaining == 0 {
+                self.fault = None;
+                self.remaining = None;
+            }
+        }
+        Some(fault)
+    }
+}
+
 /// State shared by the accept loop, the connections and the [`Emulator`] handles.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) store: Mutex<Store>,
     pub(crate) tokens: Mutex<Tokens>,
     pub(crate) log: Mutex<RequestLog>,
-    pub(crate) fault: Mutex<Option<Fault>>,
+    pub(crate) fault: Mutex<FaultState>,
+    pub(crate) bookmark_interval: Mutex<Duration>,
     pub(crate) minor: String,
     pub(crate) addr: SocketAddr,
 }
@@ -181,7 +207,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Inner {
     shared: Arc<Shared>,
     ca_pem: String,
-    shutdown: watch::Sender<bool>,
+    shutdown: tokio::sync::watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -202,11 +228,12 @@ impl Emulator {
             store: Mutex::new(Store::new()),
             tokens: Mutex::new(Tokens::default()),
             log: Mutex::new(RequestLog::default()),
-            fault: Mutex::new(None),
+            fault: Mutex::new(FaultState::default()),
+            bookmark_interval: Mutex::new(watch::DEFAULT_BOOKMARK_INTERVAL),
             minor: config.minor_version,
             addr,
         });
-        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config);
         let task = tokio::spawn(server::accept_loop(listener, acceptor, Arc::clone(&shared), shutdown_rx));
         Ok(Emulator { inner: Arc::new(Inner { shared, ca_pem: tls.ca_pem, shutdown, task: Mutex::new(Some(task)) }) })
@@ -273,6 +300,19 @@ impl Emulator {
         lock(&self.shared().store).secret(namespace, name).map(store::Secret::to_json)
     }
 
+    /// Applies a JSON merge patch (RFC 7386, what `kubectl label` sends) to a stored Secret, with
+    /// the same validation as a PATCH; returns the updated object.
+    pub fn patch_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        merge_patch: &serde_json::Value,
+    ) -> Result<serde_json::Value, EmulatorError> {
+        let patched =
+            lock(&self.shared().store).patch_secret(namespace, name, store::PatchType::Merge, merge_patch, false)?;
+        Ok(patched.to_json())
+    }
+
     /// Deletes a Secret; returns whether it existed.
     pub fn delete_secret(&self, namespace: &str, name: &str) -> bool {
         lock(&self.shared().store).delete_secret(namespace, name, false).is_ok()
@@ -315,7 +355,50 @@ impl Emulator {
 
     /// Injects a fault into every API request (not `/version`), or clears it with `None`.
     pub fn set_fault(&self, fault: Option<Fault>) {
-        *lock(&self.shared().fault) = fault;
+        *lock(&self.shared().fault) = FaultState { fault, remaining: None };
+    }
+
+    /// Injects a fault into the next `times` API requests only (e.g. one 429 that a client's
+    /// retry then gets past); `times == 0` clears the fault.
+    pub fn set_fault_times(&self, fault: Fault, times: u32) {
+        let fault = (times > 0).then_some(fault);
+        *lock(&self.shared().fault) = FaultState { fault, remaining: Some(times) };
+    }
+
+    /// Forgets the watch event history, as an etcd compaction would: a watch resuming from any
+    /// older resourceVersion gets a `410 Expired` `ERROR` event, and open watches behind the
+    /// current revision are ended the same way.
+    pub fn compact_history(&self) {
+        lock(&self.shared().store).compact_history();
+    }
+
+    /// Freezes the watch cache: lists with `resourceVersion=0` (Airflow's backend sends exactly that) are
+    /// answered from the Secrets as they are now, with this revision, until [`Emulator::thaw_watch_cache`].
+    /// Reads without `resourceVersion=0` keep seeing the current state, as on a real server whose watch
+    /// cache lags behind etcd.
+    pub fn freeze_watch_cache(&self) {
+        lock(&self.shared().store).freeze_cache();
+    }
+
+    /// Ends [`Emulator::freeze_watch_cache`].
+    pub fn thaw_watch_cache(&self) {
+        lock(&self.shared().store).thaw_cache();
+    }
+
+    /// Bounds the watch event history to the last `limit` Secret writes (default 1000).
+    pub fn set_history_limit(&self, limit: usize) {
+        lock(&self.shared().store).set_history_limit(limit);
+    }
+
+    /// How often watches with `allowWatchBookmarks=true` get a `BOOKMARK` (default 60 s; one is
+    /// also sent just before a watch times out).
+    pub fn set_bookmark_interval(&self, interval: Duration) {
+        *lock(&self.shared().bookmark_interval) = interval;
+    }
+
+    /// The current revision: the `resourceVersion` a list would return now.
+    pub fn resource_version(&self) -> u64 {
+        lock(&self.shared().store).revision()
     }
 
     /// Writes an in-cluster style service-account directory: `token` (no trailing newline),

@@ -2,19 +2,21 @@
 //! the handlers for discovery, namespaces and secrets.
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt as _, Limited};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
@@ -22,7 +24,8 @@ use crate::auth::Identity;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{FieldError, Status};
 use crate::store::{self, PatchType, SecretInput};
-use crate::{Fault, RecordedRequest, Shared, lock};
+use crate::watch::WatchParams;
+use crate::{RecordedRequest, Shared, lock};
 
 /// The apiserver's request body limit (`--max-request-bytes` default, 3 MiB).
 const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -58,7 +61,7 @@ pub(crate) async fn accept_loop(
                     let Ok(tls) = acceptor.accept(stream).await else { return };
                     let service = service_fn(move |request| {
                         let shared = Arc::clone(&shared);
-                        async move { Ok::<_, Infallible>(handle(&shared, request).await) }
+                        async move { Ok::<_, Infallible>(handle(shared, request).await) }
                     });
                     // Connection errors (client went away, bad HTTP) only end this connection.
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -68,6 +71,60 @@ pub(crate) async fn accept_loop(
                 });
             }
         }
+    }
+}
+
+/// A response body: complete, or a watch stream sent chunk by chunk (chunked encoding).
+#[derive(Debug)]
+pub(crate) enum ResponseBody {
+    /// The whole body; `None` once sent.
+    Full(Option<Bytes>),
+    /// One chunk per item; ends when the sender is dropped.
+    Stream(mpsc::Receiver<Bytes>),
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            ResponseBody::Full(body) => Poll::Ready(body.take().map(|b| Ok(Frame::data(b)))),
+            ResponseBody::Stream(chunks) => chunks.poll_recv(cx).map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, ResponseBody::Full(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ResponseBody::Full(Some(body)) => SizeHint::with_exact(body.len() as u64),
+            ResponseBody::Full(None) => SizeHint::with_exact(0),
+            ResponseBody::Stream(_) => SizeHint::default(),
+        }
+    }
+}
+
+/// What a request is answered with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// A complete response.
+    Reply(Reply),
+    /// A 200 watch stream.
+    Watch(WatchParams),
+}
+
+impl From<Reply> for Outcome {
+    fn from(reply: Reply) -> Self {
+        Outcome::Reply(reply)
+    }
+}
+
+impl From<Status> for Outcome {
+    fn from(status: Status) -> Self {
+        Outcome::Reply(status.into())
     }
 }
 
@@ -139,7 +196,7 @@ impl ApiRequest<'_> {
     }
 
     /// First value of a query parameter, form-urlencoded (`+` is a space); empty pairs ignored.
-    fn param(&self, name: &str) -> Option<String> {
+    pub(crate) fn param(&self, name: &str) -> Option<String> {
         let query = self.query?;
         form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
     }
@@ -157,7 +214,7 @@ impl ApiRequest<'_> {
     }
 }
 
-async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<ResponseBody> {
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().map(str::to_owned);
@@ -176,14 +233,29 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<Full<By
         status: 0,
     });
     let body = Limited::new(request.into_body(), MAX_BODY).collect().await;
-    let reply = match body {
+    let outcome = match body {
         Ok(body) => {
             let body = body.to_bytes();
             let api_request =
                 ApiRequest { method: &method, path: &path, query: query.as_deref(), headers: &headers, body: &body };
-            respond(shared, &api_request).await
+            respond(&shared, &api_request).await
         }
         Err(_) => Status::request_entity_too_large(MAX_BODY).into(),
+    };
+    let (reply, body) = match outcome {
+        Outcome::Reply(mut reply) => {
+            let body = ResponseBody::Full(Some(Bytes::from(std::mem::take(&mut reply.body))));
+            (reply, body)
+        }
+        Outcome::Watch(params) => {
+            let reply = Reply {
+                status: 200,
+                content_type: "application/json".to_owned(),
+                body: Vec::new(),
+                headers: Vec::new(),
+            };
+            (reply, ResponseBody::Stream(crate::watch::spawn(Arc::clone(&shared), params)))
+        }
     };
     lock(&shared.log).finish(id, reply.status);
     let mut builder = Response::builder()
@@ -195,11 +267,12 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<Full<By
     for (name, value) in &reply.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    match builder.body(Full::new(Bytes::from(reply.body))) {
+    match builder.body(body) {
         Ok(response) => response,
         Err(_) => {
-            let mut response =
-                Response::new(Full::new(Bytes::from(Status::internal_error("invalid response").to_json())));
+            let mut response = Response::new(ResponseBody::Full(Some(Bytes::from(
+                Status::internal_error("invalid response").to_json(),
+            ))));
             *response.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
             response
         }
@@ -290,11 +363,11 @@ fn attributes<'a>(route: &Route<'a>, request: &ApiRequest<'_>) -> Option<Attribu
 }
 
 /// Authenticates, applies faults, authorizes and dispatches one request.
-pub(crate) async fn respond(shared: &Shared, request: &ApiRequest<'_>) -> Reply {
+pub(crate) async fn respond(shared: &Shared, request: &ApiRequest<'_>) -> Outcome {
     let route = route(request.path);
     if route == Route::Version {
         return match request.method {
-            "GET" | "HEAD" => version(shared),
+            "GET" | "HEAD" => version(shared).into(),
             _ => Status::method_not_allowed().into(),
         };
     }
@@ -302,13 +375,13 @@ pub(crate) async fn respond(shared: &Shared, request: &ApiRequest<'_>) -> Reply 
     let Some(identity) = identity else {
         return Status::unauthorized().into();
     };
-    let fault = lock(&shared.fault).clone();
+    let fault = lock(&shared.fault).take_one();
     match fault {
-        Some(Fault::Status(code)) => return Status::for_code(code).into(),
-        Some(Fault::TooManyRequests { retry_after_secs }) => {
-            return Reply::too_many_requests(retry_after_secs);
+        Some(crate::Fault::Status(code)) => return Status::for_code(code).into(),
+        Some(crate::Fault::TooManyRequests { retry_after_secs }) => {
+            return Reply::too_many_requests(retry_after_secs).into();
         }
-        Some(Fault::Latency(delay)) => tokio::time::sleep(delay).await,
+        Some(crate::Fault::Latency(delay)) => tokio::time::sleep(delay).await,
         None => {}
     }
     if let Some(attrs) = attributes(&route, request)
@@ -316,7 +389,15 @@ pub(crate) async fn respond(shared: &Shared, request: &ApiRequest<'_>) -> Reply 
     {
         return Status::forbidden(&identity.user, attrs.verb, attrs.resource, attrs.name, attrs.namespace).into();
     }
-    dispatch(shared, &identity, &route, request)
+    if let (Route::Secrets(namespace), "GET") = (&route, request.method)
+        && is_watch(request)
+    {
+        return match WatchParams::parse(*namespace, |name| request.param(name)) {
+            Ok(params) => Outcome::Watch(params),
+            Err(status) => status.into(),
+        };
+    }
+    dispatch(shared, &identity, &route, request).into()
 }
 
 fn dispatch(shared: &Shared, _identity: &Identity, route: &Route<'_>, request: &ApiRequest<'_>) -> Reply {
@@ -445,9 +526,6 @@ fn decode_continue(token: &str) -> Result<(u64, String), String> {
 }
 
 fn list_secrets(shared: &Shared, namespace: Option<&str>, request: &ApiRequest<'_>) -> Reply {
-    if is_watch(request) {
-        return Status::bad_request("watch is not supported by this emulator").into();
-    }
     let labels = match LabelSelector::parse(&request.param("labelSelector").unwrap_or_default()) {
         Ok(selector) => selector,
         Err(message) => return Status::bad_request(message).into(),
@@ -482,7 +560,12 @@ fn list_secrets(shared: &Shared, namespace: Option<&str>, request: &ApiRequest<'
         _ => 0,
     };
     let store = lock(&shared.store);
-    let current = store.revision();
+    // `resourceVersion=0` may be served from the watch cache, which a fault can freeze (stale reads).
+    let (current, secrets) = if resource_version == "0" {
+        store.cached_secrets(namespace)
+    } else {
+        (store.revision(), Box::new(store.secrets(namespace)) as Box<dyn Iterator<Item = &store::Secret>>)
+    };
     if !resource_version.is_empty() && resource_version != "0" {
         let Ok(requested) = resource_version.parse::<u64>() else {
             return Status::bad_request(format!(
@@ -513,8 +596,7 @@ fn list_secrets(shared: &Shared, namespace: Option<&str>, request: &ApiRequest<'
         }
     };
     let key = |s: &store::Secret| format!("{}/{}", s.namespace, s.name);
-    let mut matching: Vec<&store::Secret> = store
-        .secrets(namespace)
+    let mut matching: Vec<&store::Secret> = secrets
         .filter(|s| labels.matches(&s.labels))
         .filter(|s| fields.matches(&s.name, &s.namespace, &s.secret_type))
         .filter(|s| start.as_deref().is_none_or(|start| key(s).as_str() >= start))

@@ -1,7 +1,7 @@
 //! The in-memory object store: namespaces and secrets, a global revision counter (the etcd
 //! revision), server-managed fields, validation and the JSON shape the real server returns.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -13,6 +13,21 @@ use crate::status::{FieldError, Status};
 
 /// `corev1.MaxSecretSize`.
 const MAX_SECRET_SIZE: usize = 1024 * 1024;
+
+/// How many Secret events the store keeps for watch resumption by default (the watch cache's
+/// default capacity is of this order).
+pub(crate) const DEFAULT_HISTORY_LIMIT: usize = 1000;
+
+/// One write to a Secret, as the watch cache records it: the state before and after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Change {
+    /// The revision of the write (the deletion revision for a delete).
+    pub(crate) revision: u64,
+    /// The object before the write (`None` for a create).
+    pub(crate) old: Option<Secret>,
+    /// The object after the write (`None` for a delete).
+    pub(crate) new: Option<Secret>,
+}
 
 /// A stored Secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -545,6 +560,16 @@ pub(crate) struct Store {
     secrets: BTreeMap<(String, String), Secret>,
     revision: u64,
     pub(crate) rng: Rng,
+    /// Secret writes with a revision above `history_start`, oldest first.
+    history: VecDeque<Change>,
+    /// Every Secret write with a revision above this one is in `history`.
+    history_start: u64,
+    history_limit: usize,
+    /// Publishes the revision after every Secret write, to wake the watches.
+    changes: tokio::sync::watch::Sender<u64>,
+    /// While set, lists with `resourceVersion=0` are answered from this snapshot (revision, secrets): the
+    /// API server's watch cache lagging behind etcd.
+    stale: Option<(u64, BTreeMap<(String, String), Secret>)>,
 }
 
 impl Default for Store {
@@ -556,7 +581,87 @@ impl Default for Store {
 impl Store {
     /// An empty store; the first write gets resourceVersion 101 as in the recordings.
     pub(crate) fn new() -> Store {
-        Store { namespaces: BTreeMap::new(), secrets: BTreeMap::new(), revision: 100, rng: Rng::from_os() }
+        Store {
+            namespaces: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            revision: 100,
+            rng: Rng::from_os(),
+            history: VecDeque::new(),
+            history_start: 100,
+            history_limit: DEFAULT_HISTORY_LIMIT,
+            changes: tokio::sync::watch::Sender::new(100),
+            stale: None,
+        }
+    }
+
+    /// From now on, `resourceVersion=0` lists see the Secrets as they are now, until [`Store::thaw_cache`].
+    pub(crate) fn freeze_cache(&mut self) {
+        self.stale = Some((self.revision, self.secrets.clone()));
+    }
+
+    /// `resourceVersion=0` lists see the current Secrets again.
+    pub(crate) fn thaw_cache(&mut self) {
+        self.stale = None;
+    }
+
+    /// The revision and Secrets a `resourceVersion=0` list is answered from: the frozen snapshot if any.
+    pub(crate) fn cached_secrets<'a>(
+        &'a self,
+        namespace: Option<&'a str>,
+    ) -> (u64, Box<dyn Iterator<Item = &'a Secret> + 'a>) {
+        match &self.stale {
+            Some((revision, secrets)) => {
+                (*revision, Box::new(secrets.values().filter(move |s| namespace.is_none_or(|ns| s.namespace == ns))))
+            }
+            None => (self.revision, Box::new(self.secrets(namespace))),
+        }
+    }
+
+    /// Records a Secret write at the current revision and wakes the watches.
+    fn record(&mut self, old: Option<Secret>, new: Option<Secret>) {
+        self.history.push_back(Change { revision: self.revision, old, new });
+        self.trim_history();
+        self.changes.send_replace(self.revision);
+    }
+
+    fn trim_history(&mut self) {
+        while self.history.len() > self.history_limit {
+            if let Some(dropped) = self.history.pop_front() {
+                self.history_start = dropped.revision;
+            }
+        }
+    }
+
+    /// Forgets every recorded event, as an etcd compaction would: watches from any revision
+    /// older than the current one then get `410 Expired`.
+    pub(crate) fn compact_history(&mut self) {
+        self.history.clear();
+        self.history_start = self.revision;
+    }
+
+    /// Keeps at most `limit` events (older ones are compacted away).
+    pub(crate) fn set_history_limit(&mut self, limit: usize) {
+        self.history_limit = limit;
+        self.trim_history();
+    }
+
+    /// The oldest revision a watch may start from: every Secret write after it is recorded.
+    pub(crate) fn history_start(&self) -> u64 {
+        self.history_start
+    }
+
+    /// The recorded Secret writes with a revision above `after` (`None` when some were
+    /// compacted away).
+    pub(crate) fn changes_since(&self, after: u64) -> Option<Vec<Change>> {
+        if after < self.history_start {
+            return None;
+        }
+        Some(self.history.iter().filter(|c| c.revision > after).cloned().collect())
+    }
+
+    /// A receiver woken after every Secret write.
+    pub(crate) fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// The current revision (the list resourceVersion).
@@ -645,6 +750,7 @@ impl Store {
         if !dry_run {
             self.revision += 1;
             self.secrets.insert(key, secret.clone());
+            self.record(None, Some(secret.clone()));
         }
         Ok(secret)
     }
@@ -705,7 +811,8 @@ impl Store {
         updated.resource_version = self.revision + 1;
         if !dry_run {
             self.revision += 1;
-            self.secrets.insert(key, updated.clone());
+            let old = self.secrets.insert(key, updated.clone());
+            self.record(old, Some(updated.clone()));
         }
         Ok(updated)
     }
@@ -748,7 +855,8 @@ impl Store {
         let status = Status::delete_success("secrets", name, &old.uid);
         if !dry_run {
             self.revision += 1;
-            self.secrets.remove(&key);
+            let old = self.secrets.remove(&key);
+            self.record(old, None);
         }
         Ok(status)
     }
@@ -945,6 +1053,33 @@ mod tests {
         assert_eq!(status, Status::delete_success("secrets", "a", &secret.uid));
         assert!(store.secret("ns1", "a").is_none());
         assert_eq!(store.delete_secret("ns1", "a", false).unwrap_err().code, 404);
+    }
+
+    #[test]
+    fn history_records_writes_and_compacts() {
+        let mut store = store();
+        let start = store.revision();
+        create(&mut store, json!({"metadata":{"name":"a"}})).unwrap();
+        store.patch_secret("ns1", "a", PatchType::Merge, &json!({"stringData":{"v":"1"}}), false).unwrap();
+        store.patch_secret("ns1", "a", PatchType::Merge, &json!({"stringData":{"v":"1"}}), false).unwrap();
+        create(&mut store, json!({"metadata":{"name":"dry"}})).map(|_| ()).unwrap();
+        store.delete_secret("ns1", "dry", true).unwrap();
+        store.delete_secret("ns1", "a", false).unwrap();
+        let changes = store.changes_since(start).unwrap();
+        let shape: Vec<(bool, bool)> = changes.iter().map(|c| (c.old.is_some(), c.new.is_some())).collect();
+        assert_eq!(
+            shape,
+            [(false, true), (true, true), (false, true), (true, false)],
+            "no-op and dry-run writes are not events"
+        );
+        assert_eq!(changes.last().unwrap().revision, store.revision());
+        assert_eq!(store.changes_since(store.revision()).unwrap(), []);
+        store.set_history_limit(2);
+        assert!(store.changes_since(start).is_none(), "trimmed");
+        assert_eq!(store.changes_since(store.revision() - 2).unwrap().len(), 2);
+        store.compact_history();
+        assert!(store.changes_since(store.revision() - 1).is_none());
+        assert_eq!(store.history_start(), store.revision());
     }
 
     #[test]

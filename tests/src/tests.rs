@@ -500,3 +500,243 @@ async fn shutdown_closes_the_listener() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
     assert!(Client::connect(&handle, "127.0.0.1").await.is_err());
 }
+
+/// A watch response read event by event.
+struct WatchStream {
+    status: u16,
+    headers: hyper::HeaderMap,
+    body: hyper::body::Incoming,
+    buffer: Vec<u8>,
+}
+
+impl WatchStream {
+    /// The next event, or `None` when the server ended the stream. Panics after 5 s.
+    async fn next(&mut self) -> Option<Value> {
+        tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = self.buffer.drain(..=end).collect();
+                    return Some(serde_json::from_slice(&line).unwrap());
+                }
+                match self.body.frame().await {
+                    Some(frame) => {
+                        if let Ok(data) = frame.unwrap().into_data() {
+                            self.buffer.extend_from_slice(&data);
+                        }
+                    }
+                    None => {
+                        assert!(self.buffer.is_empty(), "unterminated event {:?}", self.buffer);
+                        return None;
+                    }
+                }
+            }
+        })
+        .await
+        .expect("no watch event within 5 s")
+    }
+
+    /// The next event's type and object name (`-` for none).
+    async fn next_summary(&mut self) -> Option<(String, String)> {
+        let event = self.next().await?;
+        let name = event["object"]["metadata"]["name"].as_str().unwrap_or("-").to_owned();
+        Some((event["type"].as_str().unwrap().to_owned(), name))
+    }
+}
+
+impl Client {
+    async fn watch(&mut self, uri: &str) -> WatchStream {
+        let mut builder = hyper::Request::builder().method("GET").uri(uri).header("host", "127.0.0.1");
+        if let Some(token) = &self.token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        let response = self.sender.send_request(builder.body(Full::new(Bytes::new())).unwrap()).await.unwrap();
+        WatchStream {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: response.into_body(),
+            buffer: Vec::new(),
+        }
+    }
+}
+
+fn pair(kind: &str, name: &str) -> Option<(String, String)> {
+    Some((kind.to_owned(), name.to_owned()))
+}
+
+#[tokio::test]
+async fn watch_streams_live_events_with_selector_transitions() {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        let emulator = emulator().await;
+        emulator.add_token("t", Access::All);
+        let mut watcher = Client::with_token(&emulator, "t").await;
+        let mut writer = Client::with_token(&emulator, "t").await;
+        let mut stream = watcher
+            .watch(
+                "/api/v1/namespaces/airflow/secrets?allowWatchBookmarks=true&labelSelector=airflow.apache.org%2Fconnection-id&resourceVersion=0&timeoutSeconds=2&watch=true",
+            )
+            .await;
+        assert_eq!(stream.status, 200);
+        assert_eq!(stream.headers["content-type"], "application/json");
+        assert_eq!(stream.headers["transfer-encoding"], "chunked");
+        // Synthetic ADDED for the current state, in key order.
+        assert_eq!(stream.next_summary().await, pair("ADDED", "db"));
+        assert_eq!(stream.next_summary().await, pair("ADDED", "smtp"));
+
+        let merge = |patch: Value| Some(("application/merge-patch+json", patch.to_string().into_bytes()));
+        emulator.insert_secret("airflow", json!({"metadata":{"name":"unlabeled"}})).unwrap();
+        emulator
+            .insert_secret(
+                "airflow",
+                json!({"metadata":{"name":"live","labels":{"airflow.apache.org/connection-id":"live"}},"stringData":{"value":"1"}}),
+            )
+            .unwrap();
+        let added = stream.next().await.unwrap();
+        assert_eq!(added["type"], "ADDED");
+        assert_eq!(added["object"]["data"]["value"], "MQ==");
+        let uri = "/api/v1/namespaces/airflow/secrets/live";
+        let answer = writer.send("PATCH", uri, &[], merge(json!({"data":{"value":"Mg=="}}))).await;
+        assert_eq!(answer.status, 200);
+        let modified = stream.next().await.unwrap();
+        assert_eq!(modified["type"], "MODIFIED");
+        assert_eq!(modified["object"]["data"]["value"], "Mg==");
+        assert_eq!(modified["object"]["metadata"]["resourceVersion"], answer.json()["metadata"]["resourceVersion"]);
+
+        // Leaving the selector is a DELETED with the previous content at the new revision.
+        let answer = writer
+            .send("PATCH", uri, &[], merge(json!({"metadata":{"labels":{"airflow.apache.org/connection-id":null}}})))
+            .await;
+        let left = stream.next().await.unwrap();
+        assert_eq!(left["type"], "DELETED");
+        assert_eq!(left["object"]["metadata"]["labels"]["airflow.apache.org/connection-id"], "live");
+        assert_eq!(left["object"]["metadata"]["resourceVersion"], answer.json()["metadata"]["resourceVersion"]);
+        // Entering it again is an ADDED.
+        writer
+            .send("PATCH", uri, &[], merge(json!({"metadata":{"labels":{"airflow.apache.org/connection-id":"again"}}})))
+            .await;
+        assert_eq!(stream.next_summary().await, pair("ADDED", "live"));
+        assert_eq!(writer.send("DELETE", uri, &[], None).await.status, 200);
+        let deleted = stream.next().await.unwrap();
+        assert_eq!(deleted["type"], "DELETED");
+        let revision = emulator.resource_version();
+        assert_eq!(deleted["object"]["metadata"]["resourceVersion"], revision.to_string());
+
+        // timeoutSeconds: a bookmark at the current revision, then the end of the stream.
+        let bookmark = stream.next().await.unwrap();
+        assert_eq!(
+            bookmark,
+            json!({"type":"BOOKMARK","object":{"kind":"Secret","apiVersion":"v1","metadata":{"resourceVersion":revision.to_string(),"creationTimestamp":null}}})
+        );
+        assert_eq!(stream.next().await, None);
+        // The keep-alive connection is usable again after the stream.
+        assert_eq!(watcher.get("/api/v1/namespaces/airflow/secrets").await.status, 200);
+        emulator.shutdown().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn watch_resumes_from_history_and_expires_after_compaction() {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        let emulator = emulator().await;
+        emulator.create_namespace("other");
+        emulator.add_token("t", Access::All);
+        emulator.add_token("reader", Access::ReadOnly(vec!["other".into()]));
+        let mut client = Client::with_token(&emulator, "t").await;
+        let start = emulator.resource_version();
+        emulator.insert_secret("other", json!({"metadata":{"name":"elsewhere"}})).unwrap();
+        emulator.insert_secret("airflow", json!({"metadata":{"name":"x"}})).unwrap();
+        assert!(emulator.delete_secret("airflow", "x"));
+
+        // Resume from a revision: only the later events, no synthetic ADDED.
+        let mut stream = client.watch(&format!("/api/v1/namespaces/airflow/secrets?watch=1&resourceVersion={start}")).await;
+        assert_eq!(stream.next_summary().await, pair("ADDED", "x"));
+        assert_eq!(stream.next_summary().await, pair("DELETED", "x"));
+        drop(stream);
+        // All namespaces, with a field selector.
+        let mut client = Client::with_token(&emulator, "t").await;
+        let mut stream = client
+            .watch(&format!("/api/v1/secrets?watch=true&resourceVersion={start}&fieldSelector=metadata.namespace%3Dother"))
+            .await;
+        assert_eq!(stream.next_summary().await, pair("ADDED", "elsewhere"));
+        drop(stream);
+
+        // A watch is authorized with the `watch` verb.
+        let mut reader = Client::with_token(&emulator, "reader").await;
+        let forbidden = reader.get("/api/v1/namespaces/airflow/secrets?watch=true").await;
+        assert_eq!(forbidden.status, 403);
+        assert_eq!(
+            forbidden.json()["message"],
+            "secrets is forbidden: User \"system:serviceaccount:default:emulator-2\" cannot watch resource \"secrets\" in API group \"\" in the namespace \"airflow\""
+        );
+        // Parameter errors are plain HTTP errors, before any streaming.
+        let mut client = Client::with_token(&emulator, "t").await;
+        assert_eq!(client.get("/api/v1/namespaces/airflow/secrets?watch=true&labelSelector=a%20in%20(b").await.status, 400);
+
+        // After a compaction the old revision is gone: 200, one ERROR 410 event, end of stream.
+        emulator.compact_history();
+        let current = emulator.resource_version();
+        let mut stream = client.watch(&format!("/api/v1/namespaces/airflow/secrets?watch=true&resourceVersion={start}")).await;
+        assert_eq!(stream.status, 200);
+        assert_eq!(
+            stream.next().await.unwrap(),
+            json!({"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+                "message":format!("too old resource version: {start} ({current})"),"reason":"Expired","code":410}})
+        );
+        assert_eq!(stream.next().await, None);
+        // A bounded history compacts by itself.
+        emulator.set_history_limit(1);
+        let before = emulator.resource_version();
+        emulator.insert_secret("airflow", json!({"metadata":{"name":"y"}})).unwrap();
+        emulator.insert_secret("airflow", json!({"metadata":{"name":"z"}})).unwrap();
+        let mut stream =
+            client.watch(&format!("/api/v1/namespaces/airflow/secrets?watch=true&resourceVersion={before}")).await;
+        assert_eq!(stream.next().await.unwrap()["object"]["code"], 410);
+        assert_eq!(stream.next().await, None);
+        let mut stream =
+            client.watch(&format!("/api/v1/namespaces/airflow/secrets?watch=true&resourceVersion={}", before + 1)).await;
+        assert_eq!(stream.next_summary().await, pair("ADDED", "z"));
+        drop(stream);
+        // A revision from the future.
+        let mut client = Client::with_token(&emulator, "t").await;
+        let mut stream = client.watch("/api/v1/namespaces/airflow/secrets?watch=true&resourceVersion=999999").await;
+        assert_eq!(stream.next().await.unwrap()["object"]["code"], 504);
+        emulator.shutdown().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn watch_bookmarks_and_streaming_lists() {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        let emulator = emulator().await;
+        emulator.add_token("t", Access::All);
+        emulator.set_bookmark_interval(Duration::from_millis(50));
+        let mut client = Client::with_token(&emulator, "t").await;
+        let revision = emulator.resource_version().to_string();
+        let mut stream = client
+            .watch("/api/v1/namespaces/airflow/secrets?watch=true&allowWatchBookmarks=true&resourceVersion=0&labelSelector=nothing%3Dmatches")
+            .await;
+        let bookmark = stream.next().await.unwrap();
+        assert_eq!(bookmark["type"], "BOOKMARK");
+        assert_eq!(bookmark["object"]["metadata"]["resourceVersion"], revision);
+        assert_eq!(stream.next().await.unwrap()["type"], "BOOKMARK", "bookmarks are periodic");
+        drop(stream);
+
+        emulator.set_bookmark_interval(Duration::from_secs(60));
+        let mut client = Client::with_token(&emulator, "t").await;
+        let mut stream = client
+            .watch("/api/v1/namespaces/airflow/secrets?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&resourceVersion=")
+            .await;
+        assert_eq!(stream.next_summary().await, pair("ADDED", "db"));
+        assert_eq!(stream.next_summary().await, pair("ADDED", "smtp"));
+        let end = stream.next().await.unwrap();
+        assert_eq!(end["type"], "BOOKMARK");
+        assert_eq!(end["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+        assert_eq!(end["object"]["metadata"]["resourceVersion"], revision);
+        emulator.shutdown().await;
+    })
+    .await
+    .unwrap();
+}
