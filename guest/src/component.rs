@@ -43,10 +43,10 @@ impl Api for HostApi {
 
 fn with_backend<T>(
     config: &str,
-    f: impl FnOnce(&mut Backend<'_, HostApi>) -> Result<T, LookupError>,
+    f: impl FnOnce(&mut Backend<'_, HostApi>, Dialect) -> Result<T, LookupError>,
 ) -> Result<T, WitError> {
     let config = BackendConfig::from_json(config).map_err(to_wit)?;
-    f(&mut Backend::new(&config, HostApi)).map_err(to_wit)
+    f(&mut Backend::new(&config, HostApi), config.dialect).map_err(to_wit)
 }
 
 fn to_wit(e: LookupError) -> WitError {
@@ -68,7 +68,7 @@ impl Guest for KubernetesProvider {
     }
 
     fn get_conn_value(config: String, conn_id: String, team_name: Option<String>) -> Result<Option<String>, WitError> {
-        with_backend(&config, |b| b.get_secret(Kind::Connection, &conn_id, team_name.as_deref()))
+        with_backend(&config, |b, _| b.get_secret(Kind::Connection, &conn_id, team_name.as_deref()))
     }
 
     fn get_connection(
@@ -76,7 +76,7 @@ impl Guest for KubernetesProvider {
         conn_id: String,
         team_name: Option<String>,
     ) -> Result<Option<WitConnection>, WitError> {
-        let conn = with_backend(&config, |b| b.get_connection(&conn_id, team_name.as_deref(), Dialect::Server))?;
+        let conn = with_backend(&config, |b, dialect| b.get_connection(&conn_id, team_name.as_deref(), dialect))?;
         Ok(conn.map(|c| WitConnection {
             conn_type: c.conn_type,
             description: c.description,
@@ -90,11 +90,11 @@ impl Guest for KubernetesProvider {
     }
 
     fn get_variable(config: String, key: String, team_name: Option<String>) -> Result<Option<String>, WitError> {
-        with_backend(&config, |b| b.get_secret(Kind::Variable, &key, team_name.as_deref()))
+        with_backend(&config, |b, _| b.get_secret(Kind::Variable, &key, team_name.as_deref()))
     }
 
     fn get_config(config: String, key: String) -> Result<Option<String>, WitError> {
-        with_backend(&config, |b| b.get_secret(Kind::Config, &key, None))
+        with_backend(&config, |b, _| b.get_secret(Kind::Config, &key, None))
     }
 }
 

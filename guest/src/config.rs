@@ -4,7 +4,16 @@
 //! built; we reject them too, and also reject values of the wrong type (Airflow would fail later, or silently
 //! look up a label named `None`). Only `null` disables a kind of lookup, exactly like Airflow: an empty label
 //! string is kept and produces a selector such as `=my_db`.
+//!
+//! One key is a wasm-secrets extension, not an Airflow keyword argument (Airflow would reject it with a
+//! `TypeError`): `dialect`, `"server"` (the default) or `"worker"`, chooses which Airflow `Connection` class
+//! `get-connection` reproduces. `"server"` is airflow-core's `airflow.models.connection.Connection` (what
+//! `airflow connections get` and the scheduler see); `"worker"` is the Task SDK's
+//! `airflow.sdk.definitions.connection.Connection` (what tasks and triggerers see). The two differ for a
+//! few values, e.g. query parameters that look like JSON (see `airflow_compat::Dialect`). The other
+//! lookups return the stored value verbatim and ignore it.
 
+use airflow_compat::Dialect;
 use serde_json::{Map, Value};
 
 use crate::error::LookupError;
@@ -20,8 +29,12 @@ pub const DEFAULT_TEAM_LABEL: &str = "airflow.apache.org/team";
 /// Airflow's default data key inside `secret.data`.
 pub const DEFAULT_DATA_KEY: &str = "value";
 
-/// The keys `backend_kwargs` may hold, in the order the documentation lists them.
-pub const KNOWN_KEYS: [&str; 8] = [
+/// The wasm-secrets extension key selecting the connection dialect (see the module documentation).
+pub const DIALECT_KEY: &str = "dialect";
+
+/// The keys `backend_kwargs` may hold: Airflow's, in the order its documentation lists them, then the
+/// wasm-secrets extension [`DIALECT_KEY`].
+pub const KNOWN_KEYS: [&str; 9] = [
     "namespace",
     "connections_label",
     "variables_label",
@@ -30,6 +43,7 @@ pub const KNOWN_KEYS: [&str; 8] = [
     "connections_data_key",
     "variables_data_key",
     "config_data_key",
+    DIALECT_KEY,
 ];
 
 /// The validated configuration of the Kubernetes provider.
@@ -51,6 +65,8 @@ pub struct BackendConfig {
     pub variables_data_key: String,
     /// Data key holding a config value.
     pub config_data_key: String,
+    /// Which Airflow `Connection` class `get-connection` reproduces (wasm-secrets extension `dialect`).
+    pub dialect: Dialect,
 }
 
 impl Default for BackendConfig {
@@ -64,6 +80,7 @@ impl Default for BackendConfig {
             connections_data_key: DEFAULT_DATA_KEY.to_owned(),
             variables_data_key: DEFAULT_DATA_KEY.to_owned(),
             config_data_key: DEFAULT_DATA_KEY.to_owned(),
+            dialect: Dialect::Server,
         }
     }
 }
@@ -133,8 +150,27 @@ impl BackendConfig {
                 };
             }
         }
+        if let Some(v) = map.get(DIALECT_KEY) {
+            config.dialect = match v {
+                Value::String(s) => s.parse().map_err(|_| invalid_dialect(Some(s)))?,
+                _ => return Err(invalid_dialect(None)),
+            };
+        }
         Ok(config)
     }
+}
+
+/// The `dialect` value is not one of the allowed strings. A wrong string is echoed (it is configuration,
+/// not a secret), unless it is long enough to be something pasted by mistake.
+fn invalid_dialect(got: Option<&str>) -> LookupError {
+    let got = match got {
+        Some(s) if s.chars().count() <= 40 => format!("{s:?}"),
+        Some(_) => "a longer string".to_owned(),
+        None => "a non-string value".to_owned(),
+    };
+    LookupError::InvalidConfiguration(format!(
+        "`{DIALECT_KEY}` in backend_kwargs must be \"server\" or \"worker\", got {got}"
+    ))
 }
 
 fn nullable_string(value: &Value, key: &str) -> Result<Option<String>, LookupError> {
@@ -178,6 +214,28 @@ mod tests {
         assert_eq!(d.config_label.as_deref(), Some("airflow.apache.org/config-key"));
         assert_eq!(d.team_label.as_deref(), Some("airflow.apache.org/team"));
         assert_eq!(d.connections_data_key, "value");
+        assert_eq!(d.dialect, Dialect::Server);
+    }
+
+    #[test]
+    fn dialect_extension_key() {
+        assert_eq!(BackendConfig::from_json(r#"{"dialect": "worker"}"#).unwrap().dialect, Dialect::Worker);
+        assert_eq!(BackendConfig::from_json(r#"{"dialect": "server"}"#).unwrap().dialect, Dialect::Server);
+        let c = BackendConfig::from_json(r#"{"namespace": "ns", "dialect": "worker"}"#).unwrap();
+        assert_eq!(
+            c,
+            BackendConfig { namespace: Some("ns".into()), dialect: Dialect::Worker, ..BackendConfig::default() }
+        );
+    }
+
+    #[test]
+    fn dialect_errors_name_the_key_and_the_allowed_values() {
+        let prefix = r#"invalid configuration: `dialect` in backend_kwargs must be "server" or "worker", got "#;
+        assert_eq!(err(r#"{"dialect": "Worker"}"#), format!(r#"{prefix}"Worker""#));
+        assert_eq!(err(r#"{"dialect": ""}"#), format!(r#"{prefix}"""#));
+        assert_eq!(err(r#"{"dialect": null}"#), format!("{prefix}a non-string value"));
+        assert_eq!(err(r#"{"dialect": 1}"#), format!("{prefix}a non-string value"));
+        assert_eq!(err(&format!(r#"{{"dialect": "{}"}}"#, "w".repeat(41))), format!("{prefix}a longer string"));
     }
 
     #[test]
@@ -216,7 +274,7 @@ mod tests {
     fn errors_name_the_problem() {
         assert_eq!(
             err(r#"{"connections_prefix": "x"}"#),
-            "invalid configuration: unknown key `connections_prefix` in backend_kwargs (known keys: namespace, connections_label, variables_label, config_label, team_label, connections_data_key, variables_data_key, config_data_key)"
+            "invalid configuration: unknown key `connections_prefix` in backend_kwargs (known keys: namespace, connections_label, variables_label, config_label, team_label, connections_data_key, variables_data_key, config_data_key, dialect)"
         );
         assert_eq!(
             err(r#"{"namespace": 3}"#),

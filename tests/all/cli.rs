@@ -4,13 +4,14 @@ use wasm_secrets::cli::{EXIT_FOUND, EXIT_MALFORMED, EXIT_NOT_FOUND, EXIT_UPSTREA
 
 use crate::support::Cluster;
 
-struct Output {
-    code: u8,
-    stdout: String,
-    stderr: String,
+/// What a CLI run produced (shared with other test modules).
+pub(crate) struct Output {
+    pub(crate) code: u8,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
-async fn secrets(cluster: &Cluster, args: &[&str]) -> Output {
+pub(crate) async fn secrets(cluster: &Cluster, args: &[&str]) -> Output {
     let sa = cluster.sa_path();
     let mut argv: Vec<String> =
         vec!["secrets".into(), "--cache-dir".into(), shared_cache_dir(), "--service-account-dir".into()];
@@ -30,14 +31,19 @@ fn shared_cache_dir() -> String {
 
 /// `airflow connections get smtp_default` (Airflow 3.3.2), from shared/fixtures/airflow-vectors.json.
 const AIRFLOW_SMTP_TABLE: &str = "id   | conn_id      | conn_type | description | host             | schema | login | password | port | is_encrypted | is_extra_encrypted | extra_dejson | get_uri                                  \n=====+==============+===========+=============+==================+========+=======+==========+======+==============+====================+==============+==========================================\nNone | smtp_default | smtp      | None        | smtp.example.com |        | user  | password | 587  | False        | False              | {}           | smtp://user:password@smtp.example.com:587\n";
-const AIRFLOW_SMTP_JSON: &str = "[{\"id\": null, \"conn_id\": \"smtp_default\", \"conn_type\": \"smtp\", \"description\": null, \"host\": \"smtp.example.com\", \"schema\": \"\", \"login\": \"user\", \"password\": \"password\", \"port\": \"587\", \"is_encrypted\": \"False\", \"is_extra_encrypted\": \"False\", \"extra_dejson\": {}, \"get_uri\": \"smtp://user:password@smtp.example.com:587\"}]\n";
+pub(crate) const AIRFLOW_SMTP_JSON: &str = "[{\"id\": null, \"conn_id\": \"smtp_default\", \"conn_type\": \"smtp\", \"description\": null, \"host\": \"smtp.example.com\", \"schema\": \"\", \"login\": \"user\", \"password\": \"password\", \"port\": \"587\", \"is_encrypted\": \"False\", \"is_extra_encrypted\": \"False\", \"extra_dejson\": {}, \"get_uri\": \"smtp://user:password@smtp.example.com:587\"}]\n";
+
+/// The recorded table ends with rich's caption `" "`, centred on the table's width (194 cells).
+fn smtp_table_with_caption() -> String {
+    format!("{AIRFLOW_SMTP_TABLE}{}\n", " ".repeat(194))
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn connections_get_smtp_default_matches_airflow() {
     let cluster = Cluster::start().await;
     let out = secrets(&cluster, &["connections", "get", "smtp_default"]).await;
     assert_eq!(out.code, EXIT_FOUND, "stderr: {}", out.stderr);
-    assert!(out.stdout.starts_with(AIRFLOW_SMTP_TABLE), "stdout:\n{}", out.stdout);
+    assert_eq!(out.stdout, smtp_table_with_caption(), "the whole table, with rich's blank caption line");
     assert_eq!(out.stderr, "");
     let out = secrets(&cluster, &["connections", "get", "smtp_default", "-o", "json"]).await;
     assert_eq!((out.code, out.stdout.as_str()), (EXIT_FOUND, AIRFLOW_SMTP_JSON));
@@ -141,4 +147,98 @@ async fn compiled_component_is_cached() {
         .filter(|n| n.ends_with(".cwasm"))
         .collect();
     assert_eq!(artifacts.len(), 1, "one cached artifact: {artifacts:?}");
+}
+
+/// `secrets connections parse ...` run in-process with `stdin`: offline, so no cluster and no environment.
+async fn parse(args: &[&str], stdin: &str) -> Output {
+    let mut argv = vec!["secrets", "connections", "parse"];
+    argv.extend_from_slice(args);
+    let no_env = |_: &str| None;
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = wasm_secrets::cli::run_with_input(argv, &no_env, &mut stdin.as_bytes(), &mut out, &mut err).await;
+    Output { code, stdout: String::from_utf8(out).unwrap(), stderr: String::from_utf8(err).unwrap() }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_parse_prints_what_get_would_print() {
+    let value = "smtp://user:password@smtp.example.com:587";
+    let out = parse(&["--conn-id", "smtp_default", "-o", "json", value], "").await;
+    assert_eq!((out.code, out.stdout.as_str(), out.stderr.as_str()), (EXIT_FOUND, AIRFLOW_SMTP_JSON, ""));
+    let out = parse(&["--conn-id", "smtp_default", "-"], &format!("{value}\n")).await;
+    assert_eq!(out.code, EXIT_FOUND, "{}", out.stderr);
+    assert_eq!(out.stdout, smtp_table_with_caption());
+    let out = parse(&["-o", "plain"], value).await;
+    assert_eq!(
+        out.stdout,
+        "id    conn_id    conn_type    description    host              schema    login    password      port  is_encrypted    is_extra_encrypted    extra_dejson    get_uri\n      <parsed>   smtp                        smtp.example.com            user     password       587  False           False                 {}              smtp://user:password@smtp.example.com:587\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_parse_dialect_changes_get_uri() {
+    let value = "postgres://u:p@h/db?n=1";
+    let server = parse(&["-o", "yaml", value], "").await;
+    assert_eq!(server.code, EXIT_FOUND);
+    assert!(
+        server.stdout.contains("  get_uri: postgres://u:p@h/db?__extra__=%7B%22n%22%3A+1%7D\n"),
+        "{}",
+        server.stdout
+    );
+    assert!(server.stdout.contains("  extra_dejson:\n    n: '1'\n"), "{}", server.stdout);
+    let worker = parse(&["--dialect", "worker", "-o", "yaml", value], "").await;
+    assert!(worker.stdout.contains("  get_uri: postgres://u:p@h/db?n=1\n"), "{}", worker.stdout);
+    let from_kwargs = parse(&["--backend-kwargs", r#"{"dialect": "worker"}"#, "-o", "yaml", value], "").await;
+    assert_eq!(from_kwargs.stdout, worker.stdout);
+    let bad = parse(&["--dialect", "both", value], "").await;
+    assert_eq!(bad.code, EXIT_USAGE);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_parse_rejects_malformed_values_without_echoing_them() {
+    for (value, message) in [
+        (
+            "mysql://u:s3cr3t/x@h:1/db",
+            "error: invalid connection value (server dialect): the port in the connection URI is not an integer\n",
+        ),
+        (
+            "   \n",
+            "error: invalid connection value (server dialect): the connection value is empty or contains only whitespace\n",
+        ),
+        (
+            r#"{"password": "s3cr3t", "port": "x"}"#,
+            "error: invalid connection value (server dialect): the `port` field of the connection JSON is not an integer\n",
+        ),
+    ] {
+        let out = parse(&[], value).await;
+        assert_eq!((out.code, out.stdout.as_str(), out.stderr.as_str()), (EXIT_MALFORMED, "", message));
+    }
+    let out = parse(&["--dialect", "worker", "a://b:c://d@e://f"], "").await;
+    assert_eq!(out.code, EXIT_MALFORMED);
+    assert_eq!(
+        out.stderr,
+        "error: invalid connection value (worker dialect): invalid connection URI: more than two `://` separators\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dialect_option_reaches_the_provider() {
+    let cluster = Cluster::start().await;
+    cluster.insert(
+        "q",
+        serde_json::json!({"airflow.apache.org/connection-id": "q"}),
+        serde_json::json!({"value": crate::support::b64("postgres://u:p@h/db?n=1")}),
+    );
+    let out = secrets(&cluster, &["--dialect", "worker", "connections", "get", "q", "-o", "json"]).await;
+    assert_eq!(out.code, EXIT_FOUND, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(r#""extra_dejson": {"n": "1"}, "get_uri": "postgres://u:p@h/db?n=1"}]"#),
+        "{}",
+        out.stdout
+    );
+    let out = secrets(&cluster, &["--backend-kwargs", r#"{"dialect": "client"}"#, "connections", "get", "q"]).await;
+    assert_eq!(out.code, EXIT_USAGE);
+    assert_eq!(
+        out.stderr,
+        "error: invalid configuration: `dialect` in backend_kwargs must be \"server\" or \"worker\", got \"client\"\n"
+    );
 }

@@ -553,11 +553,14 @@ fn format_rfc3339(secs: u64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem / 60) % 60, rem % 60)
 }
 
+/// Secrets by (namespace, name).
+type SecretMap = BTreeMap<(String, String), Secret>;
+
 /// Namespaces, secrets and the revision counter.
 #[derive(Debug)]
 pub(crate) struct Store {
     namespaces: BTreeMap<String, Namespace>,
-    secrets: BTreeMap<(String, String), Secret>,
+    secrets: SecretMap,
     revision: u64,
     pub(crate) rng: Rng,
     /// Secret writes with a revision above `history_start`, oldest first.
@@ -569,7 +572,7 @@ pub(crate) struct Store {
     changes: tokio::sync::watch::Sender<u64>,
     /// While set, lists with `resourceVersion=0` are answered from this snapshot (revision, secrets): the
     /// API server's watch cache lagging behind etcd.
-    stale: Option<(u64, BTreeMap<(String, String), Secret>)>,
+    stale: Option<(u64, SecretMap)>,
 }
 
 impl Default for Store {

@@ -4,14 +4,18 @@
 //! `airflow config get-value`) against any provider component, by default the built-in Kubernetes provider.
 
 mod output;
+mod plain_table;
+mod rich_table;
+mod yaml;
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use airflow_compat::Dialect;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::cluster::{ClusterConfig, DEFAULT_SERVICE_ACCOUNT_DIR};
 use crate::engine::{ArtifactCache, ProviderComponent};
@@ -29,7 +33,8 @@ pub const EXIT_NOT_FOUND: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit status: the secret store or the transport failed (access denied, unreachable, timeout, ...).
 pub const EXIT_UPSTREAM: u8 = 3;
-/// Exit status: the stored value is malformed (bad base64, invalid connection URI or JSON).
+/// Exit status: the stored (or, for `connections parse`, given) value is malformed (bad base64, invalid
+/// connection URI or JSON).
 pub const EXIT_MALFORMED: u8 = 4;
 
 const AFTER_HELP: &str = "\
@@ -38,13 +43,16 @@ Exit status:
   1  not found (message on stderr)
   2  usage or configuration error (flags, backend kwargs, cluster settings, component)
   3  upstream error: access denied, API server unreachable or failing, timeout, provider failure
-  4  the stored value is malformed (bad base64, invalid connection URI or JSON)
+  4  the stored value is malformed (bad base64, invalid connection URI or JSON); for
+     `connections parse`, the given value is one Airflow would reject
 
 Configuration:
   In a pod, the API server comes from KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT and the service
   account's token, ca.crt and namespace files. Outside a cluster, pass --kubeconfig.
   --backend-kwargs takes Airflow's KubernetesSecretsBackend backend_kwargs JSON, for example
-  '{\"namespace\": \"airflow\", \"variables_label\": null}'.";
+  '{\"namespace\": \"airflow\", \"variables_label\": null}'. The wasm-secrets extension key
+  \"dialect\" (\"server\" or \"worker\", also set by --dialect) picks which Airflow Connection class the
+  value is parsed and serialized (get_uri) like.";
 
 /// Look up Airflow connections, variables and config values through a WebAssembly secrets provider.
 #[derive(Debug, Parser)]
@@ -85,6 +93,30 @@ struct GlobalArgs {
     /// Compile the component on every start instead of caching the compiled artifact.
     #[arg(long, global = true)]
     no_cache: bool,
+
+    /// Parse connections like Airflow's server (airflow-core `Connection`, as `airflow connections get`) or
+    /// worker (Task SDK `Connection`, as tasks and triggerers) class. Sets the `dialect` key of the backend
+    /// kwargs, overriding it. Default: the backend kwargs' `dialect`, else server.
+    #[arg(long, global = true, value_enum, value_name = "DIALECT")]
+    dialect: Option<DialectArg>,
+}
+
+/// `--dialect` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DialectArg {
+    /// airflow-core `airflow.models.connection.Connection` (`airflow connections get`, scheduler, API).
+    Server,
+    /// Task SDK `airflow.sdk.definitions.connection.Connection` (task runner, triggerer, `BaseHook`).
+    Worker,
+}
+
+impl From<DialectArg> for Dialect {
+    fn from(d: DialectArg) -> Self {
+        match d {
+            DialectArg::Server => Self::Server,
+            DialectArg::Worker => Self::Worker,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,6 +145,26 @@ enum ConnectionsCommand {
         #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },
+    /// Check a connection value offline, as Airflow would parse it from a secret, and print the result.
+    ///
+    /// VALUE is what a secret's data key holds after base64 decoding: a connection URI or a JSON document.
+    /// Nothing is looked up: no cluster, component or network is used. The output is exactly what
+    /// `connections get` would print for a secret holding VALUE (the `get_uri` field is the URI Airflow
+    /// would serialize it to, in the chosen --dialect); the connection id shown is --conn-id. When Airflow
+    /// would reject the value, a message naming the problem (never any part of the value) goes to stderr and
+    /// the exit status is 4.
+    #[command(after_help = "Prefer stdin for real credentials: command-line arguments are visible to other \
+                            processes.\nExample: printf '%s' \"$VALUE\" | secrets connections parse --dialect worker -o json")]
+    Parse {
+        /// The connection value; read from stdin when absent or `-`.
+        value: Option<String>,
+        /// The connection id to show in the output.
+        #[arg(long, value_name = "ID", default_value = "<parsed>")]
+        conn_id: String,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,11 +189,22 @@ enum ConfigCommand {
 }
 
 /// Runs the CLI with `args` (including the program name). `env` supplies `KUBERNETES_SERVICE_HOST`,
-/// `KUBERNETES_SERVICE_PORT`, `HOME` and `XDG_CACHE_HOME`; output goes to `out` and `err`. Returns the exit
-/// status.
+/// `KUBERNETES_SERVICE_PORT`, `HOME` and `XDG_CACHE_HOME`; output goes to `out` and `err`; `connections
+/// parse` without a value reads the process's stdin. Returns the exit status.
 pub async fn run(
     args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    run_with_input(args, env, &mut std::io::stdin(), out, err).await
+}
+
+/// [`run`] with `input` as stdin.
+pub async fn run_with_input(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    input: &mut dyn Read,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
@@ -155,7 +218,7 @@ pub async fn run(
             return code;
         }
     };
-    match execute(cli, env, out, err).await {
+    match execute(cli, env, input, out, err).await {
         Ok(code) => code,
         Err(Failure { code, message }) => {
             let _ = writeln!(err, "error: {message}");
@@ -186,22 +249,35 @@ impl From<LookupError> for Failure {
     }
 }
 
+fn write(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
+    out.write_all(text.as_bytes())
+        .map_err(|e| Failure { code: EXIT_UPSTREAM, message: format!("cannot write the output: {e}") })
+}
+
 async fn execute(
     cli: Cli,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
+    input: &mut dyn Read,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let provider = open_provider(&cli.global, env).await?;
-    let write = |out: &mut dyn Write, text: &str| {
-        out.write_all(text.as_bytes())
-            .map_err(|e| Failure { code: EXIT_UPSTREAM, message: format!("cannot write the output: {e}") })
+    // `parse` is offline: it must not need a cluster, a component or a valid backend configuration.
+    let command = match cli.command {
+        Command::Connections(ConnectionsCommand::Parse { value, conn_id, output }) => {
+            let dialect = offline_dialect(&cli.global)?;
+            return parse_command(value.as_deref(), &conn_id, output, dialect, input, out);
+        }
+        other => other,
     };
-    match cli.command {
+    let backend_kwargs = effective_backend_kwargs(&cli.global)?;
+    let dialect = cli.global.dialect.map_or_else(|| dialect_of(&backend_kwargs), Dialect::from);
+    let provider = open_provider(&cli.global, &backend_kwargs, env).await?;
+    match command {
+        Command::Connections(ConnectionsCommand::Parse { .. }) => Err(Failure::usage("unreachable: handled above")),
         Command::Connections(ConnectionsCommand::Get { conn_id, team, output }) => {
             match provider.get_connection(&conn_id, team.as_deref()).await? {
                 Some(conn) => {
-                    write(out, &output::render_connection(&conn_id, &conn, output))?;
+                    write(out, &output::render_connection(&conn_id, &conn, dialect, output))?;
                     Ok(EXIT_FOUND)
                 }
                 None => {
@@ -235,8 +311,85 @@ async fn execute(
     }
 }
 
+/// `connections parse`: Airflow's `_deserialize_connection_value` on VALUE (or stdin), then the same output
+/// as `connections get`.
+fn parse_command(
+    value: Option<&str>,
+    conn_id: &str,
+    output: OutputFormat,
+    dialect: Dialect,
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let value = match value {
+        Some(v) if v != "-" => v.to_owned(),
+        _ => {
+            let mut bytes = Vec::new();
+            input
+                .read_to_end(&mut bytes)
+                .map_err(|e| Failure::usage(format_args!("cannot read the connection value from stdin: {e}")))?;
+            String::from_utf8(bytes).map_err(|_| Failure {
+                code: EXIT_MALFORMED,
+                message: "invalid connection value: it is not valid UTF-8".to_owned(),
+            })?
+        }
+    };
+    let conn = airflow_compat::parse_connection(&value, dialect).map_err(|e| Failure {
+        code: EXIT_MALFORMED,
+        message: format!("invalid connection value ({dialect} dialect): {e}"),
+    })?;
+    write(out, &output::render_connection(conn_id, &conn, dialect, output))?;
+    Ok(EXIT_FOUND)
+}
+
+/// The backend kwargs passed to the provider: `--backend-kwargs` with `dialect` set by `--dialect`.
+fn effective_backend_kwargs(global: &GlobalArgs) -> Result<String, Failure> {
+    let Some(dialect) = global.dialect else {
+        return Ok(global.backend_kwargs.clone());
+    };
+    let dialect = Dialect::from(dialect).as_str();
+    if global.backend_kwargs.trim().is_empty() {
+        return Ok(format!(r#"{{"dialect": "{dialect}"}}"#));
+    }
+    match serde_json::from_str::<serde_json::Value>(&global.backend_kwargs) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            map.insert("dialect".to_owned(), serde_json::Value::String(dialect.to_owned()));
+            serde_json::to_string(&map).map_err(Failure::usage)
+        }
+        // Not an object: the provider's validation reports the problem.
+        _ => Ok(global.backend_kwargs.clone()),
+    }
+}
+
+/// The `dialect` of backend kwargs the provider accepted (server when absent).
+fn dialect_of(backend_kwargs: &str) -> Dialect {
+    serde_json::from_str::<serde_json::Value>(backend_kwargs)
+        .ok()
+        .and_then(|v| v.get("dialect").and_then(|d| d.as_str()).and_then(|d| d.parse().ok()))
+        .unwrap_or_default()
+}
+
+/// The dialect of `connections parse`: `--dialect`, else a `dialect` key of `--backend-kwargs` (which must
+/// then be valid), else server. Other backend kwargs are not looked at.
+fn offline_dialect(global: &GlobalArgs) -> Result<Dialect, Failure> {
+    if let Some(d) = global.dialect {
+        return Ok(d.into());
+    }
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&global.backend_kwargs) else {
+        return Ok(Dialect::Server);
+    };
+    match map.get("dialect") {
+        None => Ok(Dialect::Server),
+        Some(serde_json::Value::String(s)) if s == "server" || s == "worker" => s.parse().map_err(Failure::usage),
+        Some(_) => {
+            Err(Failure::usage("invalid configuration: `dialect` in backend_kwargs must be \"server\" or \"worker\""))
+        }
+    }
+}
+
 async fn open_provider(
     global: &GlobalArgs,
+    backend_kwargs: &str,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Provider, Failure> {
     let cache = match (&global.cache_dir, global.no_cache) {
@@ -269,7 +422,7 @@ async fn open_provider(
         }),
         ..ProviderOptions::default()
     };
-    let provider = Provider::new(component, cluster, &global.backend_kwargs, options).map_err(Failure::usage)?;
+    let provider = Provider::new(component, cluster, backend_kwargs, options).map_err(Failure::usage)?;
     provider.validate_config().await?;
     Ok(provider)
 }

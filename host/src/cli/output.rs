@@ -1,12 +1,21 @@
 //! `connections get` output in Airflow's fields, order and value formatting.
 //!
-//! Airflow's `ConnectionDisplayMapper` yields `id, conn_id, conn_type, description, host, schema, login,
-//! password, port, is_encrypted, is_extra_encrypted, extra_dejson, get_uri`. For a connection that comes from
-//! a secrets backend `id` is `None` and both encryption flags are `False`. In `json` and `yaml` output every
-//! non-dict value is stringified with Python's `str()` (`"port": "587"`), and `yaml` sorts the keys.
-
+//! Airflow's `_connection_mapper` yields `id, conn_id, conn_type, description, host, schema, login, password,
+//! port, is_encrypted, is_extra_encrypted, extra_dejson, get_uri`. For a connection that comes from a
+//! secrets backend `id` is `None` and both encryption flags are `False`. `AirflowConsole.print_as` then runs
+//! `_normalize_data` on every value: for `json`, `yaml` and `plain`, containers are kept (recursively) and
+//! every other value except `None` becomes its Python `str()` (`"port": "587"`, `{"n": "1"}`); for `table`,
+//! every value becomes a string (a list is joined with `,`, a dict prints as its Python `repr`).
+//!
+//! Each format then goes through the library Airflow uses: `json.dumps` ([`pyjson::dumps`]), PyYAML's
+//! libyaml dumper ([`super::yaml`]), rich's table on a 200-cell console ([`super::rich_table`]) and
+//! tabulate's `plain` format ([`super::plain_table`]).
 use airflow_compat::pyjson::{self, PyObject};
 use airflow_compat::{Connection, Dialect};
+
+use super::plain_table::{self, Cell};
+use super::rich_table;
+use super::yaml::{self, Node};
 
 /// Output formats of `connections get`, as in `airflow connections get -o`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -21,8 +30,8 @@ pub enum OutputFormat {
     Plain,
 }
 
-/// The fields of `airflow connections get`, in order, as Python objects.
-fn fields(conn_id: &str, conn: &Connection) -> Vec<(&'static str, PyObject)> {
+/// The value of one field as `_connection_mapper` returns it.
+fn fields(conn_id: &str, conn: &Connection, dialect: Dialect) -> Vec<(&'static str, PyObject)> {
     let text = |v: &Option<String>| v.clone().map_or(PyObject::None, PyObject::Str);
     vec![
         ("id", PyObject::None),
@@ -37,149 +46,67 @@ fn fields(conn_id: &str, conn: &Connection) -> Vec<(&'static str, PyObject)> {
         ("is_encrypted", PyObject::Bool(false)),
         ("is_extra_encrypted", PyObject::Bool(false)),
         ("extra_dejson", conn.extra_dejson_py()),
-        ("get_uri", PyObject::Str(conn.get_uri(Dialect::Server))),
+        ("get_uri", PyObject::Str(conn.get_uri(dialect))),
     ]
 }
 
-/// Renders one connection as `airflow connections get <id> -o <format>` prints it.
-pub fn render_connection(conn_id: &str, conn: &Connection, format: OutputFormat) -> String {
-    let fields = fields(conn_id, conn);
+/// Renders one connection as `airflow connections get <id> -o <format>` prints it, with `get_uri` in
+/// `dialect`.
+pub fn render_connection(conn_id: &str, conn: &Connection, dialect: Dialect, format: OutputFormat) -> String {
+    let fields = fields(conn_id, conn, dialect);
+    let headers: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
     match format {
         OutputFormat::Json => {
-            let row = PyObject::Dict(fields.into_iter().map(|(k, v)| (k.to_owned(), stringify(v))).collect());
+            let row = PyObject::Dict(fields.iter().map(|(k, v)| ((*k).to_owned(), to_py(&normalize(v)))).collect());
             format!("{}\n", pyjson::dumps(&PyObject::List(vec![row])))
         }
         OutputFormat::Yaml => {
-            let mut row: Vec<(String, PyObject)> =
-                fields.into_iter().map(|(k, v)| (k.to_owned(), stringify(v))).collect();
-            row.sort_by(|a, b| a.0.cmp(&b.0));
-            let mut out = String::new();
-            for (i, (key, value)) in row.iter().enumerate() {
-                out.push_str(if i == 0 { "- " } else { "  " });
-                yaml_entry(&mut out, key, value, 1);
-            }
-            out.push('\n');
-            out
+            let row = Node::Dict(fields.iter().map(|(k, v)| ((*k).to_owned(), normalize(v))).collect());
+            // `print` of rich `Syntax` adds a newline after the dump's own.
+            format!("{}\n", yaml::dump(&Node::List(vec![row])))
         }
-        OutputFormat::Table => table(&fields),
-        OutputFormat::Plain => plain(&fields),
+        OutputFormat::Table => {
+            let cells: Vec<String> = fields.iter().map(|(_, v)| normalize_for_table(v)).collect();
+            rich_table::render(&headers, &cells)
+        }
+        OutputFormat::Plain => {
+            let cells: Vec<Cell> = fields
+                .iter()
+                .map(|(_, v)| match normalize(v) {
+                    Node::Null => Cell::Missing,
+                    Node::Str(s) => Cell::Text(s),
+                    container => Cell::Container(to_py(&container).repr()),
+                })
+                .collect();
+            plain_table::render(&headers, &cells)
+        }
     }
 }
 
-/// Python `str()` of every non-dict value (`None` stays `None`), as Airflow's `_format_connections` does.
-fn stringify(value: PyObject) -> PyObject {
+/// `_normalize_data(value, "json"|"yaml"|"plain")`.
+fn normalize(value: &PyObject) -> Node {
     match value {
-        PyObject::None | PyObject::Dict(_) => value,
-        other => PyObject::Str(other.py_str()),
+        PyObject::None => Node::Null,
+        PyObject::List(items) => Node::List(items.iter().map(normalize).collect()),
+        PyObject::Dict(items) => Node::Dict(items.iter().map(|(k, v)| (k.clone(), normalize(v))).collect()),
+        other => Node::Str(other.py_str()),
     }
 }
 
-/// The cell text of a value in table and plain output: Python's `str()`.
-fn cell(value: &PyObject) -> String {
-    value.py_str()
-}
-
-/// A table like the one `airflow connections get` prints: ` | ` between columns, a `=` rule under the header.
-fn table(fields: &[(&'static str, PyObject)]) -> String {
-    let cells: Vec<(&str, String)> = fields.iter().map(|(k, v)| (*k, cell(v))).collect();
-    let widths: Vec<usize> = cells.iter().map(|(k, v)| k.chars().count().max(v.chars().count())).collect();
-    let line =
-        |texts: Vec<&str>| texts.iter().zip(&widths).map(|(t, w)| format!("{t:<w$}")).collect::<Vec<_>>().join(" | ");
-    let header = line(cells.iter().map(|(k, _)| *k).collect());
-    let values = line(cells.iter().map(|(_, v)| v.as_str()).collect());
-    let last = widths.len().saturating_sub(1);
-    let rule = widths
-        .iter()
-        .enumerate()
-        .map(|(i, w)| "=".repeat(w + if i == 0 || i == last { 1 } else { 2 }))
-        .collect::<Vec<_>>()
-        .join("+");
-    let blank = " ".repeat(header.chars().count());
-    format!("{header}\n{rule}\n{values}\n{blank}\n")
-}
-
-/// Header and values, left-aligned, two spaces apart.
-fn plain(fields: &[(&'static str, PyObject)]) -> String {
-    let cells: Vec<(&str, String)> = fields.iter().map(|(k, v)| (*k, cell(v))).collect();
-    let widths: Vec<usize> = cells.iter().map(|(k, v)| k.chars().count().max(v.chars().count())).collect();
-    let line = |texts: Vec<&str>| {
-        let joined = texts.iter().zip(&widths).map(|(t, w)| format!("{t:<w$}")).collect::<Vec<_>>().join("  ");
-        joined.trim_end().to_owned()
-    };
-    format!(
-        "{}\n{}\n",
-        line(cells.iter().map(|(k, _)| *k).collect()),
-        line(cells.iter().map(|(_, v)| v.as_str()).collect())
-    )
-}
-
-/// One `key: value` of a block mapping at `depth` (2 spaces per level), PyYAML `safe_dump` style.
-fn yaml_entry(out: &mut String, key: &str, value: &PyObject, depth: usize) {
-    out.push_str(&yaml_scalar(key));
-    out.push(':');
+/// `str(_normalize_data(value, "table"))`, the cell text `print_as_table` adds.
+fn normalize_for_table(value: &PyObject) -> String {
     match value {
-        PyObject::Dict(items) if !items.is_empty() => {
-            out.push('\n');
-            let mut items = items.clone();
-            items.sort_by(|a, b| a.0.cmp(&b.0));
-            for (k, v) in &items {
-                out.push_str(&"  ".repeat(depth + 1));
-                yaml_entry(out, k, v, depth + 1);
-            }
-        }
-        PyObject::Dict(_) => out.push_str(" {}\n"),
-        PyObject::List(items) if items.is_empty() => out.push_str(" []\n"),
-        PyObject::List(items) => {
-            out.push('\n');
-            for item in items {
-                out.push_str(&"  ".repeat(depth));
-                out.push_str("- ");
-                out.push_str(&yaml_flow(item));
-                out.push('\n');
-            }
-        }
-        other => {
-            out.push(' ');
-            out.push_str(&yaml_flow(other));
-            out.push('\n');
-        }
+        PyObject::List(items) => items.iter().map(normalize_for_table).collect::<Vec<_>>().join(","),
+        other => other.py_str(),
     }
 }
 
-fn yaml_flow(value: &PyObject) -> String {
-    match value {
-        PyObject::None => "null".to_owned(),
-        PyObject::Bool(b) => if *b { "true" } else { "false" }.to_owned(),
-        PyObject::Int(i) => i.clone(),
-        PyObject::Float(f) => airflow_compat::pyjson::float_repr(*f),
-        PyObject::Str(s) => yaml_scalar(s),
-        PyObject::List(items) => format!("[{}]", items.iter().map(yaml_flow).collect::<Vec<_>>().join(", ")),
-        PyObject::Dict(items) => format!(
-            "{{{}}}",
-            items.iter().map(|(k, v)| format!("{}: {}", yaml_scalar(k), yaml_flow(v))).collect::<Vec<_>>().join(", ")
-        ),
-    }
-}
-
-/// A string scalar, single-quoted when PyYAML would read it back as something else or could not write it
-/// plain (`''`, `'587'`, `'False'`, `'null'`, leading indicators, `: ` and ` #`).
-fn yaml_scalar(s: &str) -> String {
-    let lower = s.to_ascii_lowercase();
-    let resolves_to_other_type =
-        matches!(lower.as_str(), "" | "~" | "null" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n")
-            || s.parse::<f64>().is_ok()
-            || s.starts_with("0x")
-            || s.starts_with("0o");
-    let first_is_indicator = s.starts_with(|c: char| "-?:,[]{}#&*!|>'\"%@`".contains(c) || c.is_whitespace());
-    let awkward = s.contains(": ")
-        || s.contains(" #")
-        || s.ends_with(':')
-        || s.ends_with(char::is_whitespace)
-        || s.chars().any(|c| c.is_control() || !c.is_ascii());
-    if resolves_to_other_type || first_is_indicator || awkward {
-        format!("'{}'", s.replace('\'', "''"))
-    } else {
-        s.to_owned()
+fn to_py(node: &Node) -> PyObject {
+    match node {
+        Node::Null => PyObject::None,
+        Node::Str(s) => PyObject::Str(s.clone()),
+        Node::List(items) => PyObject::List(items.iter().map(to_py).collect()),
+        Node::Dict(items) => PyObject::Dict(items.iter().map(|(k, v)| (k.clone(), to_py(v))).collect()),
     }
 }
 
@@ -187,37 +114,106 @@ fn yaml_scalar(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn smtp() -> Connection {
-        airflow_compat::parse_connection("smtp://user:password@smtp.example.com:587", Dialect::Server).unwrap()
+    /// Airflow 3.3.2's recorded `airflow connections get` output (`cli_connections_get`), from
+    /// shared/fixtures/airflow-vectors.json, the copy kept in airflow-compat/tests/fixtures.
+    const VECTORS: &str = include_str!("../../../airflow-compat/tests/fixtures/airflow-vectors.json");
+
+    /// `-o plain` for the two recorded connections: the fixture has no plain output, so these are the output
+    /// of `tabulate([row.values()], tablefmt="plain", headers=list(row))` (tabulate 0.10.0, as
+    /// `AirflowConsole.print_as_plain_table` calls it) on the recorded rows, plus `print`'s newline.
+    const PLAIN: [(&str, &str); 2] = [
+        (
+            "smtp_default",
+            "id    conn_id       conn_type    description    host              schema    login    password      port  is_encrypted    is_extra_encrypted    extra_dejson    get_uri\n      smtp_default  smtp                        smtp.example.com            user     password       587  False           False                 {}              smtp://user:password@smtp.example.com:587\n",
+        ),
+        (
+            "k8s_json",
+            "id    conn_id    conn_type    description    host            schema    login    password      port  is_encrypted    is_extra_encrypted    extra_dejson            get_uri\n      k8s_json   postgres                    db.example.com  mydb      user     pass          5432  False           False                 {'sslmode': 'require'}  postgres://user:pass@db.example.com:5432/mydb?sslmode=require\n",
+        ),
+    ];
+
+    /// The recorded cases as (conn_id, value, {format: output}); the fixture holds `NaN`, so it is read with
+    /// the Python-compatible JSON parser.
+    /// (conn_id, value, [(format, output)]).
+    type Case = (String, String, Vec<(String, String)>);
+
+    fn recorded() -> Vec<Case> {
+        let PyObject::Dict(vectors) = pyjson::loads(VECTORS).unwrap() else { panic!("fixture is an object") };
+        let (_, PyObject::List(cases)) = vectors.iter().find(|(k, _)| k == "cli_connections_get").unwrap() else {
+            panic!("cli_connections_get is a list")
+        };
+        cases
+            .iter()
+            .map(|case| {
+                let PyObject::Dict(fields) = case else { panic!("case is an object") };
+                let text = |key: &str| match fields.iter().find(|(k, _)| k == key) {
+                    Some((_, PyObject::Str(s))) => s.clone(),
+                    _ => panic!("{key} is a string"),
+                };
+                let outputs = ["table", "json", "yaml"].iter().map(|f| ((*f).to_owned(), text(f))).collect();
+                (text("conn_id"), text("value"), outputs)
+            })
+            .collect()
     }
 
-    /// Expected outputs are those of `airflow connections get smtp_default` (Airflow 3.3.2), recorded in
-    /// shared/fixtures/airflow-vectors.json (`cli_connections_get`).
     #[test]
-    fn smtp_default_json_yaml_table_match_airflow() {
-        assert_eq!(
-            render_connection("smtp_default", &smtp(), OutputFormat::Json),
-            "[{\"id\": null, \"conn_id\": \"smtp_default\", \"conn_type\": \"smtp\", \"description\": null, \"host\": \"smtp.example.com\", \"schema\": \"\", \"login\": \"user\", \"password\": \"password\", \"port\": \"587\", \"is_encrypted\": \"False\", \"is_extra_encrypted\": \"False\", \"extra_dejson\": {}, \"get_uri\": \"smtp://user:password@smtp.example.com:587\"}]\n"
-        );
-        assert_eq!(
-            render_connection("smtp_default", &smtp(), OutputFormat::Yaml),
-            "- conn_id: smtp_default\n  conn_type: smtp\n  description: null\n  extra_dejson: {}\n  get_uri: smtp://user:password@smtp.example.com:587\n  host: smtp.example.com\n  id: null\n  is_encrypted: 'False'\n  is_extra_encrypted: 'False'\n  login: user\n  password: password\n  port: '587'\n  schema: ''\n\n"
-        );
-        let table = render_connection("smtp_default", &smtp(), OutputFormat::Table);
-        let expected = "id   | conn_id      | conn_type | description | host             | schema | login | password | port | is_encrypted | is_extra_encrypted | extra_dejson | get_uri                                  \n=====+==============+===========+=============+==================+========+=======+==========+======+==============+====================+==============+==========================================\nNone | smtp_default | smtp      | None        | smtp.example.com |        | user  | password | 587  | False        | False              | {}           | smtp://user:password@smtp.example.com:587\n";
-        assert!(table.starts_with(expected), "{table}");
+    fn every_format_matches_airflow_for_the_recorded_connections() {
+        let cases = recorded();
+        assert_eq!(cases.len(), 2);
+        for (conn_id, value, outputs) in &cases {
+            let conn = airflow_compat::parse_connection(value, Dialect::Server).unwrap();
+            for (key, expected) in outputs {
+                let format = match key.as_str() {
+                    "table" => OutputFormat::Table,
+                    "json" => OutputFormat::Json,
+                    _ => OutputFormat::Yaml,
+                };
+                assert_eq!(&render_connection(conn_id, &conn, Dialect::Server, format), expected, "{conn_id} -o {key}");
+            }
+            let plain = PLAIN.iter().find(|(id, _)| id == conn_id).unwrap().1;
+            assert_eq!(
+                render_connection(conn_id, &conn, Dialect::Server, OutputFormat::Plain),
+                plain,
+                "{conn_id} -o plain"
+            );
+        }
     }
 
     #[test]
-    fn json_form_with_extra() {
-        let conn = airflow_compat::parse_connection(
-            r#"{"conn_type": "postgres", "host": "db.example.com", "login": "user", "password": "pass", "port": 5432, "schema": "mydb", "extra": {"sslmode": "require"}}"#,
-            Dialect::Server,
-        )
-        .unwrap();
+    fn the_wrapped_table_is_exactly_the_console_width() {
+        let (conn_id, _, outputs) = &recorded()[1];
+        assert_eq!(conn_id, "k8s_json");
+        let table = &outputs[0].1;
+        assert_eq!(table.lines().count(), 5, "header, rule, two wrapped lines, caption");
+        assert!(table.lines().all(|l| l.chars().count() == rich_table::CONSOLE_WIDTH));
+    }
+
+    fn render(value: &str, dialect: Dialect, format: OutputFormat) -> String {
+        let conn = airflow_compat::parse_connection(value, dialect).unwrap();
+        render_connection("c", &conn, dialect, format)
+    }
+
+    /// Expected values were produced with rich 15.0.0, tabulate 0.10.0 and PyYAML 6.0.3 (CSafeDumper) fed
+    /// with the rows `_connection_mapper` + `_normalize_data` build for these connections.
+    #[test]
+    fn nested_extra_values_are_stringified_except_in_table_output() {
+        let value = r#"{"conn_type": "http", "extra": {"n": 1, "ok": true, "none": null, "l": [1, "a"], "f": 1.5}}"#;
         assert_eq!(
-            render_connection("k8s_json", &conn, OutputFormat::Yaml),
-            "- conn_id: k8s_json\n  conn_type: postgres\n  description: null\n  extra_dejson:\n    sslmode: require\n  get_uri: postgres://user:pass@db.example.com:5432/mydb?sslmode=require\n  host: db.example.com\n  id: null\n  is_encrypted: 'False'\n  is_extra_encrypted: 'False'\n  login: user\n  password: pass\n  port: '5432'\n  schema: mydb\n\n"
+            render(value, Dialect::Server, OutputFormat::Json),
+            "[{\"id\": null, \"conn_id\": \"c\", \"conn_type\": \"http\", \"description\": null, \"host\": null, \"schema\": null, \"login\": null, \"password\": null, \"port\": null, \"is_encrypted\": \"False\", \"is_extra_encrypted\": \"False\", \"extra_dejson\": {\"n\": \"1\", \"ok\": \"True\", \"none\": null, \"l\": [\"1\", \"a\"], \"f\": \"1.5\"}, \"get_uri\": \"http:///?__extra__=%7B%22n%22%3A+1%2C+%22ok%22%3A+true%2C+%22none%22%3A+null%2C+%22l%22%3A+%5B1%2C+%22a%22%5D%2C+%22f%22%3A+1.5%7D\"}]\n"
         );
+        assert_eq!(
+            render(value, Dialect::Server, OutputFormat::Yaml),
+            "- conn_id: c\n  conn_type: http\n  description: null\n  extra_dejson:\n    f: '1.5'\n    l:\n    - '1'\n    - a\n    n: '1'\n    none: null\n    ok: 'True'\n  get_uri: http:///?__extra__=%7B%22n%22%3A+1%2C+%22ok%22%3A+true%2C+%22none%22%3A+null%2C+%22l%22%3A+%5B1%2C+%22a%22%5D%2C+%22f%22%3A+1.5%7D\n  host: null\n  id: null\n  is_encrypted: 'False'\n  is_extra_encrypted: 'False'\n  login: null\n  password: null\n  port: null\n  schema: null\n\n"
+        );
+    }
+
+    #[test]
+    fn dialect_selects_get_uri() {
+        let value = "postgres://u:p@h/db?n=1";
+        let server = render(value, Dialect::Server, OutputFormat::Json);
+        let worker = render(value, Dialect::Worker, OutputFormat::Json);
+        assert!(server.ends_with("\"get_uri\": \"postgres://u:p@h/db?__extra__=%7B%22n%22%3A+1%7D\"}]\n"), "{server}");
+        assert!(worker.ends_with("\"get_uri\": \"postgres://u:p@h/db?n=1\"}]\n"), "{worker}");
     }
 }
