@@ -15,3 +15,6 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace
+# Benchmarks in criterion's test mode (each case once, debug build): keeps them compiling and working.
+# The numbers come from `cargo bench -p wasm-secrets-e2e --bench lookup` (see BENCHMARKS.md).
+cargo test -p wasm-secrets-e2e --bench lookup

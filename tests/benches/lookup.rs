@@ -1,0 +1,204 @@
+//! Lookup-latency benchmarks (criterion). See `BENCHMARKS.md` at the workspace root for how to run them and
+//! what the numbers mean.
+//!
+//! - `parse`: the native, pure steps of a lookup (Airflow connection parsing, base64 decoding, the guest's
+//!   selector, request path and Secret-list selection), without wasm.
+//! - `startup`: loading the provider component, compiled from scratch vs loaded from the artifact cache.
+//! - `end_to_end`: a variable lookup through the component against the local API emulator over HTTPS, next to
+//!   the same list request made natively with kube-rs, so the ratio shows the component's overhead.
+//!
+//! Every fixture (emulator, provider, client, runtime) is built outside the timed closures. Smoke mode (each
+//! benchmark runs once, used by CI): `cargo bench -p wasm-secrets-e2e --bench lookup -- --test`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark setup: a failure aborts the run")]
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use airflow_compat::Dialect;
+use criterion::{Criterion, SamplingMode, criterion_main};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::ListParams;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+use kube_emulator::{Access, Emulator, EmulatorConfig};
+use wasm_secrets::{ArtifactCache, ClusterConfig, Provider, ProviderComponent, ProviderOptions};
+use wasm_secrets_kubernetes::config::{DEFAULT_TEAM_LABEL, DEFAULT_VARIABLES_LABEL};
+
+/// The namespace of the seeded secrets and of the service account.
+const NAMESPACE: &str = "airflow";
+/// The token the emulator accepts in `airflow`.
+const TOKEN: &str = "bench-service-account-token";
+/// The Airflow documentation's sample secrets (the same seed as the demo and the end-to-end tests).
+const SEED: &str = include_str!("../../examples/secrets/airflow-seed.yaml");
+/// The selector Airflow (and our provider) sends for `get_variable("my_var")` with team handling on.
+const MY_VAR_SELECTOR: &str = "airflow.apache.org/variable-key=my_var,!airflow.apache.org/team";
+
+/// A connection URI as stored in the seed's `my-smtp-secret`.
+const CONNECTION_URI: &str = "smtp://user:password@smtp.example.com:587";
+/// A JSON connection as stored in the seed's `my-postgres-secret`.
+const CONNECTION_JSON: &str = r#"{"conn_type": "postgres", "host": "db.example.com", "login": "user", "password": "pass", "port": 5432, "schema": "mydb"}"#;
+/// The base64 value of the seed's `my-var-secret` (`my_secret_value`).
+const VARIABLE_B64: &str = "bXlfc2VjcmV0X3ZhbHVl";
+
+/// A Secret list as a real API server answers the `my_var` query: one item created with `kubectl create
+/// secret` and `kubectl label`, so with `managedFields` (the emulator omits those; real servers send them).
+const SECRET_LIST_BODY: &str = r#"{"kind":"SecretList","apiVersion":"v1","metadata":{"resourceVersion":"48213"},"items":[{"metadata":{"name":"my-var-secret","namespace":"airflow","uid":"6f1c2d7e-3b1a-4c9e-9a55-0d6c1e2b7f41","resourceVersion":"48190","creationTimestamp":"2026-11-20T09:14:03Z","labels":{"airflow.apache.org/variable-key":"my_var"},"managedFields":[{"manager":"kubectl-create","operation":"Update","apiVersion":"v1","time":"2026-11-20T09:14:03Z","fieldsType":"FieldsV1","fieldsV1":{"f:data":{".":{},"f:value":{}},"f:type":{}}},{"manager":"kubectl-label","operation":"Update","apiVersion":"v1","time":"2026-11-20T09:14:04Z","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:labels":{".":{},"f:airflow.apache.org/variable-key":{}}}}}]},"data":{"value":"bXlfc2VjcmV0X3ZhbHVl"},"type":"Opaque"}]}"#;
+
+/// The native, pure steps of a lookup.
+fn parse(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parse");
+    group.bench_function("airflow_compat/parse_connection/uri", |b| {
+        b.iter(|| airflow_compat::parse_connection(black_box(CONNECTION_URI), Dialect::Server).unwrap());
+    });
+    group.bench_function("airflow_compat/parse_connection/json", |b| {
+        b.iter(|| airflow_compat::parse_connection(black_box(CONNECTION_JSON), Dialect::Server).unwrap());
+    });
+    group.bench_function("airflow_compat/decode_secret_value", |b| {
+        b.iter(|| airflow_compat::decode_secret_value(black_box(VARIABLE_B64)).unwrap());
+    });
+    group.bench_function("guest/selector/queries", |b| {
+        b.iter(|| {
+            wasm_secrets_kubernetes::selector::queries(
+                black_box(DEFAULT_VARIABLES_LABEL),
+                black_box("my_var"),
+                Some(DEFAULT_TEAM_LABEL),
+                None,
+            )
+        });
+    });
+    group.bench_function("guest/request/list_secrets_path", |b| {
+        b.iter(|| {
+            wasm_secrets_kubernetes::request::list_secrets_path(black_box(NAMESPACE), black_box(MY_VAR_SELECTOR))
+        });
+    });
+    group.bench_function("guest/secrets/select", |b| {
+        b.iter(|| {
+            wasm_secrets_kubernetes::secrets::select(
+                black_box(SECRET_LIST_BODY.as_bytes()),
+                "value",
+                MY_VAR_SELECTOR,
+                NAMESPACE,
+                true,
+            )
+            .unwrap()
+        });
+    });
+    group.finish();
+}
+
+/// The Kubernetes provider component built by this workspace.
+fn component_path() -> &'static Path {
+    Path::new(wasm_secrets_artifacts::KUBERNETES_PROVIDER_PATH)
+}
+
+/// Loading the provider component: Cranelift compilation vs loading the cached artifact.
+fn startup(c: &mut Criterion) {
+    let mut group = c.benchmark_group("startup");
+    // One compilation takes a large fraction of a second: few samples, one iteration each.
+    group.sample_size(10).sampling_mode(SamplingMode::Flat).measurement_time(Duration::from_secs(20));
+    group.bench_function("from_file/compile", |b| {
+        b.iter(|| ProviderComponent::from_file(component_path(), &ArtifactCache::Disabled).unwrap());
+    });
+    group.finish();
+
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = ArtifactCache::Dir(cache_dir.path().join("wasm-secrets"));
+    // Warm-up: compile once and write the artifact, so every timed load is a cache hit.
+    drop(ProviderComponent::from_file(component_path(), &cache).unwrap());
+    let written = std::fs::read_dir(cache_dir.path().join("wasm-secrets")).unwrap().count();
+    assert_eq!(written, 1, "the warm-up wrote one cached artifact");
+    let mut group = c.benchmark_group("startup");
+    group.bench_function("from_file/cached_artifact", |b| {
+        b.iter(|| ProviderComponent::from_file(component_path(), &cache).unwrap());
+    });
+    group.finish();
+}
+
+/// The running emulator, seeded, with a service-account directory and a kubeconfig for the same token.
+struct Fixture {
+    emulator: Emulator,
+    /// Holds `sa` and `kubeconfig`; removed on drop.
+    _dir: tempfile::TempDir,
+    sa_dir: PathBuf,
+    kubeconfig: PathBuf,
+}
+
+impl Fixture {
+    async fn start() -> Self {
+        let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        emulator.create_namespace(NAMESPACE);
+        emulator.add_token(TOKEN, Access::Namespaces(vec![NAMESPACE.to_owned()]));
+        let loaded = emulator.load_manifests(SEED, NAMESPACE).unwrap();
+        assert_eq!(loaded, 4, "namespace + 3 secrets");
+        let dir = tempfile::tempdir().unwrap();
+        let sa_dir = dir.path().join("sa");
+        emulator.write_service_account_dir(&sa_dir, TOKEN, NAMESPACE).unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        emulator.write_kubeconfig(&kubeconfig, TOKEN, NAMESPACE).unwrap();
+        Self { emulator, _dir: dir, sa_dir, kubeconfig }
+    }
+
+    /// Our provider, configured as in a pod whose API server is the emulator.
+    fn provider(&self) -> Provider {
+        let port = self.emulator.addr().port().to_string();
+        let env = move |key: &str| match key {
+            "KUBERNETES_SERVICE_HOST" => Some("127.0.0.1".to_owned()),
+            "KUBERNETES_SERVICE_PORT" => Some(port.clone()),
+            _ => None,
+        };
+        let cluster = ClusterConfig::in_cluster(&self.sa_dir, env).unwrap();
+        let component = ProviderComponent::from_file(component_path(), &ArtifactCache::Disabled).unwrap();
+        Provider::new(component, cluster, "", ProviderOptions::default()).unwrap()
+    }
+
+    /// A kube-rs client from the emulator's kubeconfig (as `tests/src/clients.rs` builds it).
+    async fn kube_client(&self) -> Client {
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).unwrap();
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.unwrap();
+        Client::try_from(config).unwrap()
+    }
+}
+
+/// A variable lookup through the component vs the same list request made natively with kube-rs.
+fn end_to_end(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let fixture = rt.block_on(Fixture::start());
+    let provider = {
+        let _guard = rt.enter();
+        fixture.provider()
+    };
+    let api: Api<Secret> = rt.block_on(async { Api::namespaced(fixture.kube_client().await, NAMESPACE) });
+    let params = ListParams::default().labels(MY_VAR_SELECTOR);
+
+    // Check both paths answer, and open their pooled connections, before timing.
+    let value = rt.block_on(provider.get_variable("my_var", None)).unwrap();
+    assert_eq!(value.as_deref(), Some("my_secret_value"));
+    let list = rt.block_on(api.list(&params)).unwrap();
+    assert_eq!(list.items.len(), 1, "one secret labelled my_var");
+
+    // The emulator logs every request; start the measurement with an empty log.
+    fixture.emulator.clear_requests();
+    let mut group = c.benchmark_group("end_to_end");
+    group.bench_function("wasm_provider/get_variable", |b| {
+        b.iter(|| rt.block_on(provider.get_variable(black_box("my_var"), None)).unwrap());
+    });
+    group.bench_function("kube_rs/list", |b| {
+        b.iter(|| rt.block_on(api.list(black_box(&params))).unwrap());
+    });
+    group.finish();
+
+    drop((provider, api));
+    rt.block_on(fixture.emulator.clone().shutdown());
+}
+
+/// Every group, in order (what `criterion_group!` would generate, with documentation).
+fn benches() {
+    let mut criterion = Criterion::default().configure_from_args();
+    parse(&mut criterion);
+    startup(&mut criterion);
+    end_to_end(&mut criterion);
+}
+
+criterion_main!(benches);
