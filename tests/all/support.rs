@@ -15,32 +15,25 @@ pub const NAMESPACE: &str = "airflow";
 /// The Airflow documentation's sample secrets.
 pub const SEED: &str = include_str!("../../examples/secrets/airflow-seed.yaml");
 
+/// Compiles the component at `path` the first time, then hands out clones (one compile per test binary).
+fn load_once(cell: &'static OnceLock<ProviderComponent>, path: &str) -> ProviderComponent {
+    cell.get_or_init(|| {
+        ProviderComponent::from_file(Path::new(path), &ArtifactCache::Disabled)
+            .unwrap_or_else(|e| panic!("the component {path} loads: {e}"))
+    })
+    .clone()
+}
+
 /// The Kubernetes provider, compiled once.
 pub fn kubernetes_provider() -> ProviderComponent {
     static COMPONENT: OnceLock<ProviderComponent> = OnceLock::new();
-    COMPONENT
-        .get_or_init(|| {
-            ProviderComponent::from_file(
-                Path::new(wasm_secrets_artifacts::KUBERNETES_PROVIDER_PATH),
-                &ArtifactCache::Disabled,
-            )
-            .expect("the Kubernetes provider component loads")
-        })
-        .clone()
+    load_once(&COMPONENT, wasm_secrets_artifacts::KUBERNETES_PROVIDER_PATH)
 }
 
 /// The rogue fixture, compiled once.
 pub fn rogue_provider() -> ProviderComponent {
     static COMPONENT: OnceLock<ProviderComponent> = OnceLock::new();
-    COMPONENT
-        .get_or_init(|| {
-            ProviderComponent::from_file(
-                Path::new(wasm_secrets_artifacts::ROGUE_PROVIDER_PATH),
-                &ArtifactCache::Disabled,
-            )
-            .expect("the rogue component loads")
-        })
-        .clone()
+    load_once(&COMPONENT, wasm_secrets_artifacts::ROGUE_PROVIDER_PATH)
 }
 
 /// A running emulator with the seed loaded, a token allowed in `airflow`, and a service-account directory.
