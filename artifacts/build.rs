@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// (package, library file stem, constant prefix)
-const COMPONENTS: [(&str, &str, &str); 2] = [
+const COMPONENTS: [(&str, &str, &str); 4] = [
     ("wasm-secrets-kubernetes", "wasm_secrets_kubernetes", "KUBERNETES_PROVIDER"),
+    ("wasm-secrets-environment", "wasm_secrets_environment", "ENVIRONMENT_PROVIDER"),
+    ("wasm-secrets-local-files", "wasm_secrets_local_files", "LOCAL_FILES_PROVIDER"),
     ("rogue-provider", "rogue_provider", "ROGUE_PROVIDER"),
 ];
 
@@ -26,6 +28,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     for watched in [
         "guest/src",
         "guest/Cargo.toml",
+        "providers/environment/src",
+        "providers/environment/Cargo.toml",
+        "providers/local-files/src",
+        "providers/local-files/Cargo.toml",
         "airflow-compat/src",
         "airflow-compat/Cargo.toml",
         "tests/fixtures/rogue-provider/src",

@@ -96,6 +96,10 @@ impl Guest for KubernetesProvider {
     fn get_config(config: String, key: String) -> Result<Option<String>, WitError> {
         with_backend(&config, |b, _| b.get_secret(Kind::Config, &key, None))
     }
+
+    fn get_secret(config: String, group: String, key: String) -> Result<Option<String>, WitError> {
+        with_backend(&config, |b, _| b.get_flyte_secret(&group, &key))
+    }
 }
 
 export!(KubernetesProvider);

@@ -5,10 +5,13 @@
 //! query, the first matching item wins, its data key is base64-decoded, and a connection value is parsed as
 //! Airflow's URI or JSON form. It never sees a credential: the host injects the service account token.
 //!
+//! It also serves Flyte's Kubernetes secrets (`get-secret(group, key)`): the data key `key` of the Secret
+//! named `group`, read with `GET /api/v1/namespaces/{ns}/secrets/{group}`.
+//!
 //! Everything but two modules is pure and unit-tested on the native target:
 //! - [`config`]: `backend_kwargs` validation,
 //! - [`selector`]: label selectors and the team-scoped-id guard,
-//! - [`request`]: the request path and query, encoded like Airflow's Python client,
+//! - [`request`]: the request paths and query, encoded like Airflow's Python client, and Secret names,
 //! - [`secrets`]: Secret-list parsing and first-match selection,
 //! - [`lookup`]: the lookup algorithm over an [`lookup::Api`] trait.
 //!

@@ -5,8 +5,8 @@ use airflow_compat::{Connection, Dialect, parse_connection, pybase64};
 
 use crate::config::BackendConfig;
 use crate::error::LookupError;
-use crate::request::list_secrets_path;
-use crate::secrets::select;
+use crate::request::{MAX_OBJECT_NAME_LEN, is_object_name, list_secrets_path, read_secret_path};
+use crate::secrets::{secret_data, select};
 use crate::selector::{is_team_scoped_id, queries};
 
 /// An HTTP answer from the Kubernetes API.
@@ -116,6 +116,36 @@ impl<'c, A: Api> Backend<'c, A> {
             .map_err(|e| LookupError::MalformedPayload(format!("connection `{conn_id}`: {e}")))
     }
 
+    /// Flyte's Kubernetes secret `group`/`key` (flytekit's `Secret(group=..., key=...)`): the data key `key`
+    /// of the Secret named `group`, read with one `GET /api/v1/namespaces/{ns}/secrets/{group}` and
+    /// base64-decoded like the other lookups. The namespace is resolved as for the other lookups.
+    ///
+    /// A `group` that is not a valid Secret name (a DNS-1123 subdomain, at most 253 characters) is an
+    /// `invalid-request` error and nothing is sent: such a Secret cannot exist, and the name goes into the
+    /// request path. A missing Secret (404) or a Secret without `key` is `None`; other statuses map as for the
+    /// list calls. The value is returned as stored (flytekit's `SecretsManager.get` strips it).
+    pub fn get_flyte_secret(&mut self, group: &str, key: &str) -> Result<Option<String>, LookupError> {
+        if !is_object_name(group) {
+            return Err(LookupError::InvalidRequest(format!(
+                "the secret group must be a valid Kubernetes Secret name (lowercase letters, digits, '-' and '.', \
+                 starting and ending with a letter or digit, at most {MAX_OBJECT_NAME_LEN} characters), got {}",
+                describe_name(group)
+            )));
+        }
+        let namespace = self.namespace()?;
+        let response = self.api.get(&read_secret_path(&namespace, group))?;
+        if response.status == 404 {
+            return Ok(None);
+        }
+        check_status(&response)?;
+        let Some(encoded) = secret_data(&response.body, key, group)? else {
+            return Ok(None);
+        };
+        pybase64::decode_secret_value(&encoded)
+            .map(Some)
+            .map_err(|e| LookupError::MalformedPayload(format!("data key '{key}' of secret '{group}': {e}")))
+    }
+
     fn namespace(&mut self) -> Result<String, LookupError> {
         if let Some(ns) = self.config.namespace.as_ref().or(self.namespace.as_ref()) {
             return Ok(ns.clone());
@@ -124,6 +154,13 @@ impl<'c, A: Api> Backend<'c, A> {
         self.namespace = Some(ns.clone());
         Ok(ns)
     }
+}
+
+/// A rejected Secret name for an error message: quoted and printable when short, else only its length (a
+/// caller who pasted a value in place of a group name does not get it echoed into logs).
+fn describe_name(name: &str) -> String {
+    let length = name.chars().count();
+    if length <= 80 { format!("{:?}", printable(name, 80)) } else { format!("a name of {length} characters") }
 }
 
 /// Maps a non-2xx answer to the error that says who is at fault. Airflow catches no API error; neither do we.
@@ -348,5 +385,95 @@ mod tests {
         let LookupError::MalformedPayload(msg) = &e else { panic!("{e:?}") };
         assert!(msg.starts_with("connection `bad`: "), "{msg}");
         assert!(!msg.contains("hunter2"), "{msg}");
+    }
+
+    #[test]
+    fn flyte_secret_reads_one_secret_by_name() {
+        // "s3cr3t\n": the value is returned as stored, trailing newline included.
+        let body = r#"{"kind":"Secret","metadata":{"name":"db-creds"},"data":{"password":"czNjcjN0Cg=="}}"#;
+        let mut fake = Fake { answers: vec![ok(body)], namespace: Some("flyte".into()), ..Fake::default() };
+        let c = BackendConfig::default();
+        let v = Backend::new(&c, &mut fake).get_flyte_secret("db-creds", "password").unwrap();
+        assert_eq!(v.as_deref(), Some("s3cr3t\n"));
+        assert_eq!(fake.requests, vec!["/api/v1/namespaces/flyte/secrets/db-creds"]);
+        assert_eq!(fake.namespace_calls, 1);
+        assert!(fake.logs.is_empty());
+    }
+
+    #[test]
+    fn flyte_secret_uses_the_configured_namespace_quoted() {
+        let mut fake = Fake { answers: vec![ok(r#"{"data":{}}"#)], ..Fake::default() };
+        let c = config(r#"{"namespace":"a b"}"#);
+        assert_eq!(Backend::new(&c, &mut fake).get_flyte_secret("g.v1", "k").unwrap(), None);
+        assert_eq!(fake.requests, vec!["/api/v1/namespaces/a%20b/secrets/g.v1"]);
+        assert_eq!(fake.namespace_calls, 0);
+    }
+
+    #[test]
+    fn flyte_secret_missing_secret_or_key_is_none() {
+        let not_found = r#"{"kind":"Status","status":"Failure","message":"secrets \"g\" not found","reason":"NotFound","code":404}"#;
+        let mut fake = Fake {
+            answers: vec![
+                Response { status: 404, body: not_found.as_bytes().to_vec() },
+                ok(r#"{"metadata":{"name":"g"}}"#),
+            ],
+            ..Fake::default()
+        };
+        let c = config(r#"{"namespace":"ns"}"#);
+        let mut b = Backend::new(&c, &mut fake);
+        assert_eq!(b.get_flyte_secret("g", "k").unwrap(), None);
+        assert_eq!(b.get_flyte_secret("g", "k").unwrap(), None);
+        assert_eq!(fake.requests, vec!["/api/v1/namespaces/ns/secrets/g", "/api/v1/namespaces/ns/secrets/g"]);
+    }
+
+    #[test]
+    fn flyte_secret_invalid_group_sends_nothing() {
+        let mut fake = Fake { namespace: Some("ns".into()), ..Fake::default() };
+        let c = BackendConfig::default();
+        let mut b = Backend::new(&c, &mut fake);
+        let prefix = "the secret group must be a valid Kubernetes Secret name (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters), got ";
+        for (group, shown) in [
+            ("../nodes", r#""../nodes""#.to_owned()),
+            ("", r#""""#.to_owned()),
+            ("Upper", r#""Upper""#.to_owned()),
+            ("a/b", r#""a/b""#.to_owned()),
+            ("a?watch=1", r#""a?watch=1""#.to_owned()),
+            (&"a".repeat(254), "a name of 254 characters".to_owned()),
+        ] {
+            assert_eq!(
+                b.get_flyte_secret(group, "k").unwrap_err(),
+                LookupError::InvalidRequest(format!("{prefix}{shown}")),
+                "{group:?}"
+            );
+        }
+        assert!(fake.requests.is_empty());
+        assert_eq!(fake.namespace_calls, 0, "no namespace resolution without a request");
+    }
+
+    #[test]
+    fn flyte_secret_statuses_and_bad_values() {
+        let c = config(r#"{"namespace":"ns"}"#);
+        for (status, expected) in [
+            (403, LookupError::AccessDenied("the Kubernetes API answered 403 (Forbidden): no".into())),
+            (401, LookupError::AccessDenied("the Kubernetes API answered 401 (Forbidden): no".into())),
+            (500, LookupError::Upstream("the Kubernetes API answered 500 (Forbidden): no".into())),
+            (503, LookupError::Unavailable("the Kubernetes API answered 503 (Forbidden): no".into())),
+        ] {
+            let body = br#"{"reason":"Forbidden","message":"no"}"#.to_vec();
+            let mut fake = Fake { answers: vec![Response { status, body }], ..Fake::default() };
+            assert_eq!(Backend::new(&c, &mut fake).get_flyte_secret("g", "k").unwrap_err(), expected);
+        }
+        // "c2VjcmV0YQ": base64 of "secreta" without its padding.
+        let mut fake = Fake { answers: vec![ok(r#"{"data":{"k":"c2VjcmV0YQ"}}"#)], ..Fake::default() };
+        let e = Backend::new(&c, &mut fake).get_flyte_secret("g", "k").unwrap_err();
+        assert_eq!(
+            e,
+            LookupError::MalformedPayload("data key 'k' of secret 'g': invalid base64: incorrect padding".into())
+        );
+        let mut fake = Fake { answers: vec![ok(r#"{"data":{"k":null}}"#)], ..Fake::default() };
+        assert_eq!(
+            Backend::new(&c, &mut fake).get_flyte_secret("g", "k").unwrap_err(),
+            LookupError::MalformedPayload("data key 'k' of secret 'g' is null".into())
+        );
     }
 }

@@ -83,6 +83,27 @@ pub fn select(
     }
 }
 
+/// The base64 text under `data_key` in a single Secret body (the answer of a read call for `secret_name`):
+/// `None` when the Secret has no `data` or no such key. A `null` value is a malformed payload, as in
+/// [`select`].
+pub fn secret_data(body: &[u8], data_key: &str, secret_name: &str) -> Result<Option<String>, LookupError> {
+    let secret: Secret = serde_json::from_slice(body).map_err(|e| {
+        LookupError::Upstream(format!(
+            "the Kubernetes API answered with a Secret that is not valid (line {}, column {}: {})",
+            e.line(),
+            e.column(),
+            classify(&e)
+        ))
+    })?;
+    match secret.data.as_ref().and_then(|d| d.get(data_key)) {
+        None => Ok(None),
+        Some(None) => {
+            Err(LookupError::MalformedPayload(format!("data key '{data_key}' of secret '{secret_name}' is null")))
+        }
+        Some(Some(encoded)) => Ok(Some(encoded.clone())),
+    }
+}
+
 /// A serde error category without the offending text (the body may hold secret data).
 fn classify(e: &serde_json::Error) -> &'static str {
     match e.classify() {
@@ -134,6 +155,21 @@ mod tests {
     fn missing_data_is_missing_key() {
         let s = sel(r#"{"items":[{"metadata":{"name":"a"}}]}"#).unwrap();
         assert_eq!(s.warnings, vec!["Secret 'a' does not have data key 'value'.".to_owned()]);
+    }
+
+    #[test]
+    fn single_secret_data() {
+        let body = br#"{"kind":"Secret","metadata":{"name":"g"},"data":{"k":"dg==","n":null}}"#;
+        assert_eq!(secret_data(body, "k", "g").unwrap().as_deref(), Some("dg=="));
+        assert_eq!(secret_data(body, "other", "g").unwrap(), None);
+        assert_eq!(secret_data(br#"{"kind":"Secret"}"#, "k", "g").unwrap(), None);
+        assert_eq!(
+            secret_data(body, "n", "g").unwrap_err(),
+            LookupError::MalformedPayload("data key 'n' of secret 'g' is null".into())
+        );
+        let e = secret_data(br#"{"data":{"k":"c2VjcmV0"}, oops"#, "k", "g").unwrap_err().to_string();
+        assert!(e.starts_with("upstream error: the Kubernetes API answered with a Secret that is not valid"), "{e}");
+        assert!(!e.contains("c2VjcmV0"), "{e}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
-use wasmtime::{Config, Engine, EngineWeak};
+use wasmtime::{Config, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::bindings::{ProviderPre, host, types};
 use crate::error::LoadError;
@@ -33,6 +33,25 @@ impl std::fmt::Debug for ProviderComponent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProviderComponent").field("name", &self.name).finish_non_exhaustive()
     }
+}
+
+/// How instance memory is allocated.
+///
+/// Each lookup instantiates the component afresh (isolation between lookups). With on-demand allocation that
+/// means `mmap`/`munmap` of linear memories and tables per lookup; the pooling allocator reserves slots once
+/// and recycles them, which wasmtime recommends for instance-per-request hosts. Pooling reserves address
+/// space up front (about `slots` x the memory reservation), so it is opt-in for embedders that know their
+/// concurrency; on-demand is the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Allocation {
+    /// Allocate and free per instance.
+    #[default]
+    OnDemand,
+    /// Recycle pre-reserved slots for up to this many concurrent instances.
+    Pooling {
+        /// Concurrent instances (lookups in flight) the pool holds.
+        slots: u32,
+    },
 }
 
 /// Where compiled artifacts are cached.
@@ -64,7 +83,17 @@ impl ProviderComponent {
 
     /// Loads a component from its bytes; `name` is used in messages.
     pub fn from_bytes(bytes: &[u8], name: &str, cache: &ArtifactCache) -> Result<Self, LoadError> {
-        let engine = new_engine()?;
+        Self::from_bytes_with(bytes, name, cache, Allocation::OnDemand)
+    }
+
+    /// [`ProviderComponent::from_bytes`] with an instance allocation strategy.
+    pub fn from_bytes_with(
+        bytes: &[u8],
+        name: &str,
+        cache: &ArtifactCache,
+        allocation: Allocation,
+    ) -> Result<Self, LoadError> {
+        let engine = new_engine(allocation)?;
         let component = match cache {
             ArtifactCache::Disabled => compile(&engine, bytes, name)?,
             ArtifactCache::Dir(dir) => cached_compile(&engine, bytes, name, dir)?,
@@ -103,10 +132,25 @@ impl ProviderComponent {
     }
 }
 
-fn new_engine() -> Result<Engine, LoadError> {
+/// The largest linear memory a pooled slot holds; [`crate::ProviderOptions::memory_limit_bytes`] bounds
+/// it further per store.
+const POOLED_MEMORY_BYTES: usize = 64 * 1024 * 1024;
+
+fn new_engine(allocation: Allocation) -> Result<Engine, LoadError> {
     let mut config = Config::new();
     config.epoch_interruption(true);
     config.wasm_component_model(true);
+    if let Allocation::Pooling { slots } = allocation {
+        let mut pool = PoolingAllocationConfig::default();
+        // A provider component holds a few core instances (the program, WASI shims and fix-ups), one or two
+        // memories and a handful of tables.
+        pool.total_component_instances(slots)
+            .total_core_instances(slots.saturating_mul(8))
+            .total_memories(slots.saturating_mul(2))
+            .total_tables(slots.saturating_mul(8))
+            .max_memory_size(POOLED_MEMORY_BYTES);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
     Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))
 }
 

@@ -24,17 +24,26 @@
 //! ```
 
 pub mod bindings;
+pub mod cache;
+pub mod chain;
 pub mod cli;
 pub mod cluster;
 pub mod engine;
 pub mod error;
+pub mod grants;
+pub mod host_config;
 pub mod provider;
 pub mod secret;
+pub mod setup;
 pub mod state;
 pub mod token;
 pub mod transport;
 
+pub use cache::{Cache, CacheSettings};
+pub use chain::{Chain, ChainError, Link};
 pub use cluster::ClusterConfig;
-pub use engine::{ArtifactCache, ProviderComponent};
+pub use engine::{Allocation, ArtifactCache, ProviderComponent};
 pub use error::{ClusterConfigError, LoadError, LookupError};
-pub use provider::{Provider, ProviderOptions};
+pub use grants::Grants;
+pub use host_config::{ChainSpec, HostConfigError};
+pub use provider::{Answer, Lookup, Provider, ProviderInstance, ProviderOptions};

@@ -1,6 +1,7 @@
 //! The typed lookup API: one [`Provider`] per (component, cluster, configuration); each lookup runs in a fresh
 //! store, bounded in time (epoch deadline and an overall timeout) and memory.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +12,8 @@ use crate::bindings::{self, types};
 use crate::cluster::{ClusterConfig, DetectedNamespace};
 use crate::engine::{EPOCH_TICK, ProviderComponent};
 use crate::error::{ClusterConfigError, LookupError};
-use crate::state::{LogLevel, LogSink, State};
+use crate::grants::Grants;
+use crate::state::{LogLevel, LogSink, State, StoreGrants};
 use crate::transport::{KubeTransport, ProviderHooks, TransportOptions};
 
 /// Limits and hooks of a [`Provider`].
@@ -51,28 +53,79 @@ impl std::fmt::Debug for ProviderOptions {
     }
 }
 
-/// A provider component bound to a cluster and a configuration (Airflow's `backend_kwargs`).
+/// A provider component bound to what the host grants it (a cluster, environment variables, files) and to
+/// a configuration (Airflow's `backend_kwargs`).
 #[derive(Debug)]
 pub struct Provider {
     component: ProviderComponent,
-    transport: Arc<KubeTransport>,
+    transport: Option<Arc<KubeTransport>>,
     namespace: DetectedNamespace,
+    env: Arc<[(String, String)]>,
+    files: Arc<[PathBuf]>,
     config: String,
     options: ProviderOptions,
 }
 
 impl Provider {
-    /// Binds `component` to `cluster` with `backend_kwargs` (JSON text; empty means defaults). Call
-    /// [`Provider::validate_config`] to reject a bad configuration before the first lookup.
+    /// Binds `component` to `cluster` with `backend_kwargs` (JSON text; empty means defaults), granting it
+    /// nothing else. Call [`Provider::validate_config`] to reject a bad configuration before the first lookup.
     pub fn new(
         component: ProviderComponent,
         cluster: ClusterConfig,
         backend_kwargs: &str,
         options: ProviderOptions,
     ) -> Result<Self, ClusterConfigError> {
-        let namespace = cluster.namespace.clone();
-        let transport = Arc::new(KubeTransport::new(cluster, options.transport)?);
-        Ok(Self { component, transport, namespace, config: backend_kwargs.to_owned(), options })
+        Self::with_grants(component, Grants::kubernetes(cluster), backend_kwargs, options)
+    }
+
+    /// Binds `component` to `grants` with `backend_kwargs`.
+    pub fn with_grants(
+        component: ProviderComponent,
+        grants: Grants,
+        backend_kwargs: &str,
+        options: ProviderOptions,
+    ) -> Result<Self, ClusterConfigError> {
+        let (transport, namespace) = match grants.cluster {
+            Some(cluster) => {
+                let namespace = cluster.namespace.clone();
+                (Some(Arc::new(KubeTransport::new(cluster, options.transport)?)), namespace)
+            }
+            None => (None, DetectedNamespace::Missing("the host grants this provider no Kubernetes access".to_owned())),
+        };
+        Ok(Self {
+            component,
+            transport,
+            namespace,
+            env: grants.env.into(),
+            files: grants.files.into(),
+            config: backend_kwargs.to_owned(),
+            options,
+        })
+    }
+
+    /// Binds `component` to an existing transport (for example [`KubeTransport::in_memory`]) and `namespace`,
+    /// granting nothing else.
+    pub fn with_transport(
+        component: ProviderComponent,
+        transport: Arc<KubeTransport>,
+        namespace: DetectedNamespace,
+        backend_kwargs: &str,
+        options: ProviderOptions,
+    ) -> Self {
+        Self {
+            component,
+            transport: Some(transport),
+            namespace,
+            env: Arc::new([]),
+            files: Arc::new([]),
+            config: backend_kwargs.to_owned(),
+            options,
+        }
+    }
+
+    /// The component's name (its path, or `built-in ... provider`).
+    pub fn component_name(&self) -> &str {
+        self.component.name()
     }
 
     /// Asks the provider to validate its configuration; sends no request.
@@ -82,12 +135,23 @@ impl Provider {
         self.finish(call).await
     }
 
+    /// Runs one lookup in a fresh store (the isolation every lookup gets by default).
+    pub async fn lookup(&self, lookup: Lookup<'_>) -> Result<Answer, LookupError> {
+        let (mut store, guest) = self.instantiate().await?;
+        self.run(&mut store, &guest, lookup).await
+    }
+
+    /// One instance for several lookups, saving the instantiation (a few microseconds with the pooling
+    /// allocator). Lookups on it share the guest's memory, so use it only for lookups of one trust domain;
+    /// after any failure it refuses further lookups.
+    pub async fn instance(&self) -> Result<ProviderInstance<'_>, LookupError> {
+        let (store, guest) = self.instantiate().await?;
+        Ok(ProviderInstance { provider: self, store, guest, poisoned: false })
+    }
+
     /// The raw stored connection value (Airflow's `get_conn_value`).
     pub async fn get_conn_value(&self, conn_id: &str, team_name: Option<&str>) -> Result<Option<String>, LookupError> {
-        let (mut store, guest) = self.instantiate().await?;
-        let call =
-            guest.wasm_secrets_provider_lookup().call_get_conn_value(&mut store, &self.config, conn_id, team_name);
-        self.finish(call).await
+        self.lookup(Lookup::ConnValue(conn_id, team_name)).await.map(Answer::into_text)
     }
 
     /// The connection parsed as Airflow's `get_connection` does.
@@ -96,33 +160,48 @@ impl Provider {
         conn_id: &str,
         team_name: Option<&str>,
     ) -> Result<Option<Connection>, LookupError> {
-        let (mut store, guest) = self.instantiate().await?;
-        let call =
-            guest.wasm_secrets_provider_lookup().call_get_connection(&mut store, &self.config, conn_id, team_name);
-        Ok(self.finish(call).await?.map(|c| Connection {
-            conn_type: c.conn_type,
-            description: c.description,
-            host: c.host,
-            schema: c.schema,
-            login: c.login,
-            password: c.password,
-            port: c.port,
-            extra: c.extra,
-        }))
+        self.lookup(Lookup::Connection(conn_id, team_name)).await.map(Answer::into_connection)
     }
 
     /// A variable, verbatim (Airflow's `get_variable`).
     pub async fn get_variable(&self, key: &str, team_name: Option<&str>) -> Result<Option<String>, LookupError> {
-        let (mut store, guest) = self.instantiate().await?;
-        let call = guest.wasm_secrets_provider_lookup().call_get_variable(&mut store, &self.config, key, team_name);
-        self.finish(call).await
+        self.lookup(Lookup::Variable(key, team_name)).await.map(Answer::into_text)
     }
 
     /// A config value, verbatim (Airflow's `get_config`).
     pub async fn get_config(&self, key: &str) -> Result<Option<String>, LookupError> {
-        let (mut store, guest) = self.instantiate().await?;
-        let call = guest.wasm_secrets_provider_lookup().call_get_config(&mut store, &self.config, key);
-        self.finish(call).await
+        self.lookup(Lookup::Config(key)).await.map(Answer::into_text)
+    }
+
+    /// A Flyte secret by group and key (flytekit's `SecretsManager.get`).
+    pub async fn get_secret(&self, group: &str, key: &str) -> Result<Option<String>, LookupError> {
+        self.lookup(Lookup::Secret(group, key)).await.map(Answer::into_text)
+    }
+
+    async fn run(
+        &self,
+        store: &mut Store<State>,
+        guest: &bindings::Provider,
+        lookup: Lookup<'_>,
+    ) -> Result<Answer, LookupError> {
+        let api = guest.wasm_secrets_provider_lookup();
+        let config = self.config.as_str();
+        match lookup {
+            Lookup::ConnValue(id, team) => {
+                self.finish(api.call_get_conn_value(store, config, id, team)).await.map(Answer::Text)
+            }
+            Lookup::Connection(id, team) => {
+                let conn = self.finish(api.call_get_connection(store, config, id, team)).await?;
+                Ok(Answer::Connection(conn.map(from_wit_connection)))
+            }
+            Lookup::Variable(key, team) => {
+                self.finish(api.call_get_variable(store, config, key, team)).await.map(Answer::Text)
+            }
+            Lookup::Config(key) => self.finish(api.call_get_config(store, config, key)).await.map(Answer::Text),
+            Lookup::Secret(group, key) => {
+                self.finish(api.call_get_secret(store, config, group, key)).await.map(Answer::Text)
+            }
+        }
     }
 
     async fn instantiate(&self) -> Result<(Store<State>, bindings::Provider), LookupError> {
@@ -133,21 +212,29 @@ impl Provider {
             .tables(32)
             .table_elements(100_000)
             .build();
-        let state = State::new(
-            ProviderHooks::new(Arc::clone(&self.transport)),
-            limits,
-            self.namespace.to_result(),
-            Arc::clone(&self.options.log),
-        );
+        let hooks = self.transport.as_ref().map_or_else(ProviderHooks::deny_all, |t| ProviderHooks::new(Arc::clone(t)));
+        let grants = StoreGrants {
+            hooks,
+            namespace: self.namespace.to_result(),
+            env: Arc::clone(&self.env),
+            files: Arc::clone(&self.files),
+            log: Arc::clone(&self.options.log),
+        };
+        let state = State::new(grants, limits);
         let mut store = Store::new(self.component.engine(), state);
         store.limiter(|s| &mut s.limits);
-        let ticks = self.options.lookup_timeout.as_millis() / EPOCH_TICK.as_millis().max(1) + 1;
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
-        store.epoch_deadline_trap();
+        self.arm_deadline(&mut store);
         let guest = self.component.pre().instantiate_async(&mut store).await.map_err(|e| {
             LookupError::Provider(format!("cannot instantiate {}: {}", self.component.name(), trap_text(&e)))
         })?;
         Ok((store, guest))
+    }
+
+    /// Sets the epoch deadline of the next call to the lookup timeout.
+    fn arm_deadline(&self, store: &mut Store<State>) {
+        let ticks = self.options.lookup_timeout.as_millis() / EPOCH_TICK.as_millis().max(1) + 1;
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        store.epoch_deadline_trap();
     }
 
     async fn finish<T>(
@@ -161,6 +248,108 @@ impl Provider {
             Ok(Err(trap)) => Err(LookupError::Provider(format!("{} {}", self.component.name(), trap_text(&trap)))),
             Ok(Ok(result)) => result.map_err(from_wit),
         }
+    }
+}
+
+/// One lookup and its arguments (ids, keys, team).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup<'a> {
+    /// `get-conn-value(conn_id, team)`.
+    ConnValue(&'a str, Option<&'a str>),
+    /// `get-connection(conn_id, team)`.
+    Connection(&'a str, Option<&'a str>),
+    /// `get-variable(key, team)`.
+    Variable(&'a str, Option<&'a str>),
+    /// `get-config(key)`.
+    Config(&'a str),
+    /// `get-secret(group, key)`.
+    Secret(&'a str, &'a str),
+}
+
+/// What a lookup found.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// A text value (raw connection value, variable, config value, Flyte secret), or not found.
+    Text(Option<String>),
+    /// A parsed connection, or not found.
+    Connection(Option<Connection>),
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the value itself.
+        f.write_str(if self.is_found() { "Answer(<found>)" } else { "Answer(<not found>)" })
+    }
+}
+
+impl Answer {
+    /// Whether a value was found.
+    pub fn is_found(&self) -> bool {
+        match self {
+            Self::Text(v) => v.is_some(),
+            Self::Connection(c) => c.is_some(),
+        }
+    }
+
+    /// The text value (`None` for a connection answer).
+    pub fn into_text(self) -> Option<String> {
+        match self {
+            Self::Text(v) => v,
+            Self::Connection(_) => None,
+        }
+    }
+
+    /// The connection (`None` for a text answer).
+    pub fn into_connection(self) -> Option<Connection> {
+        match self {
+            Self::Connection(c) => c,
+            Self::Text(_) => None,
+        }
+    }
+}
+
+/// A provider instance kept for several lookups (see [`Provider::instance`]).
+pub struct ProviderInstance<'p> {
+    provider: &'p Provider,
+    store: Store<State>,
+    guest: bindings::Provider,
+    poisoned: bool,
+}
+
+impl std::fmt::Debug for ProviderInstance<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderInstance").field("provider", &self.provider).field("poisoned", &self.poisoned).finish()
+    }
+}
+
+impl ProviderInstance<'_> {
+    /// Runs one lookup on this instance, with a fresh deadline.
+    pub async fn lookup(&mut self, lookup: Lookup<'_>) -> Result<Answer, LookupError> {
+        if self.poisoned {
+            return Err(LookupError::Provider(
+                "this provider instance failed earlier and cannot be reused; create a new one".to_owned(),
+            ));
+        }
+        self.provider.arm_deadline(&mut self.store);
+        let result = self.provider.run(&mut self.store, &self.guest, lookup).await;
+        // A trap or a timeout may leave the instance mid-call; a reported error is an ordinary answer.
+        if matches!(result, Err(LookupError::Provider(_) | LookupError::Timeout(_))) {
+            self.poisoned = true;
+        }
+        result
+    }
+}
+
+fn from_wit_connection(c: types::Connection) -> Connection {
+    Connection {
+        conn_type: c.conn_type,
+        description: c.description,
+        host: c.host,
+        schema: c.schema,
+        login: c.login,
+        password: c.password,
+        port: c.port,
+        extra: c.extra,
     }
 }
 

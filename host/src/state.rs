@@ -1,6 +1,7 @@
-//! What a store holds for one lookup: a WASI context that grants nothing, the HTTP hooks, resource limits,
-//! and the host functions of the `host` interface.
+//! What a store holds for one lookup: a WASI context that grants only the provider's environment variables,
+//! the HTTP hooks, resource limits, and the host functions of the `host` interface.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use wasmtime::StoreLimits;
@@ -9,6 +10,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bindings::{host, types};
+use crate::grants::{FileReadError, read_granted_file};
 use crate::transport::ProviderHooks;
 
 /// Severity of a provider log record.
@@ -32,19 +34,38 @@ pub struct State {
     pub(crate) limits: StoreLimits,
     namespace: Result<String, String>,
     log: LogSink,
+    files: Arc<[PathBuf]>,
+}
+
+/// What one store is given besides its limits.
+pub struct StoreGrants {
+    /// The HTTP hooks (policy, credentials, transport).
+    pub hooks: ProviderHooks,
+    /// The answer of `detected-namespace`.
+    pub namespace: Result<String, String>,
+    /// The WASI environment: only the granted variables.
+    pub env: Arc<[(String, String)]>,
+    /// The files `read-file` may read.
+    pub files: Arc<[PathBuf]>,
+    /// Where log records go.
+    pub log: LogSink,
 }
 
 impl State {
-    /// A store state whose WASI context grants nothing: no environment, no arguments, no files, no stdio.
-    pub fn new(hooks: ProviderHooks, limits: StoreLimits, namespace: Result<String, String>, log: LogSink) -> Self {
+    /// A store state whose WASI context holds the granted environment variables and nothing else: no
+    /// arguments, no directories, no stdio, no sockets.
+    pub fn new(grants: StoreGrants, limits: StoreLimits) -> Self {
+        let mut wasi = WasiCtx::builder();
+        wasi.envs(&grants.env);
         Self {
-            wasi: WasiCtx::builder().build(),
+            wasi: wasi.build(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            hooks,
+            hooks: grants.hooks,
             limits,
-            namespace,
-            log,
+            namespace: grants.namespace,
+            log: grants.log,
+            files: grants.files,
         }
     }
 }
@@ -75,5 +96,16 @@ impl host::Host for State {
 
     fn detected_namespace(&mut self) -> wasmtime::Result<Result<String, String>> {
         Ok(self.namespace.clone())
+    }
+
+    fn read_file(&mut self, path: String) -> wasmtime::Result<Result<Vec<u8>, host::FileError>> {
+        Ok(read_granted_file(&path, &self.files).map_err(|e| match e {
+            FileReadError::NotFound(_) => host::FileError::NotFound,
+            FileReadError::Denied(_) => {
+                tracing::warn!(path = %path, "refused a provider file read");
+                host::FileError::Denied(e.to_string())
+            }
+            FileReadError::Io(..) => host::FileError::Io(e.to_string()),
+        }))
     }
 }

@@ -61,9 +61,18 @@ impl Default for TransportOptions {
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
+/// An in-memory API server: answers a request (already checked by the policy, token injected) without any
+/// network. For benchmarks that measure the host and the guest without the network, and for embedding tests.
+pub type Responder = Arc<dyn Fn(&http::request::Parts) -> http::Response<Bytes> + Send + Sync>;
+
+enum Sender {
+    Https(Box<HttpsClient>),
+    Memory(Responder),
+}
+
 /// A pooled HTTPS client bound to one API server, shared by every lookup.
 pub struct KubeTransport {
-    client: HttpsClient,
+    client: Sender,
     server_scheme: Scheme,
     server_authority: Authority,
     token: TokenSource,
@@ -108,7 +117,25 @@ impl KubeTransport {
             .authority()
             .cloned()
             .ok_or_else(|| ClusterConfigError::InvalidServer(format!("{} has no host", cluster.server)))?;
-        Ok(Self { client, server_scheme, server_authority, token: cluster.token, options })
+        Ok(Self {
+            client: Sender::Https(Box::new(client)),
+            server_scheme,
+            server_authority,
+            token: cluster.token,
+            options,
+        })
+    }
+
+    /// A transport whose API server is `responder`, in memory. Policy and token injection run as for the
+    /// real one; only the network exchange is replaced.
+    pub fn in_memory(responder: Responder, token: TokenSource, options: TransportOptions) -> Self {
+        Self {
+            client: Sender::Memory(responder),
+            server_scheme: Scheme::HTTPS,
+            server_authority: Authority::from_static("in-memory.invalid"),
+            token,
+            options,
+        }
     }
 
     /// The transport options in force.
@@ -134,10 +161,16 @@ impl KubeTransport {
         if !parts.headers.contains_key(ACCEPT) {
             parts.headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         }
+        let client = match &self.client {
+            Sender::Https(client) => client,
+            Sender::Memory(responder) => {
+                return Ok(responder(&parts).map(|b| Full::new(b).map_err(|never| match never {}).boxed_unsync()));
+            }
+        };
         let request = http::Request::from_parts(parts, Full::new(body));
         let max = self.options.max_response_bytes;
         let exchange = async {
-            let response = self.client.request(request).await.map_err(classify_client_error)?;
+            let response = client.request(request).await.map_err(classify_client_error)?;
             let (parts, body) = response.into_parts();
             let body = Limited::new(body, max)
                 .collect()
@@ -244,13 +277,18 @@ pub fn is_forbidden_guest_header(name: &HeaderName) -> bool {
 
 /// The wasi-http hooks of one store: policy, then credentials, then the shared transport.
 pub struct ProviderHooks {
-    transport: Arc<KubeTransport>,
+    transport: Option<Arc<KubeTransport>>,
 }
 
 impl ProviderHooks {
     /// Hooks sending through `transport`.
     pub fn new(transport: Arc<KubeTransport>) -> Self {
-        Self { transport }
+        Self { transport: Some(transport) }
+    }
+
+    /// Hooks of a provider granted no HTTP access: every request is refused.
+    pub fn deny_all() -> Self {
+        Self { transport: None }
     }
 }
 
@@ -280,8 +318,12 @@ impl WasiHttpHooks for ProviderHooks {
                 >,
             > + Send,
     > {
-        let transport = Arc::clone(&self.transport);
+        let transport = self.transport.clone();
         Box::new(async move {
+            let Some(transport) = transport else {
+                tracing::warn!("refused a provider request: the host grants this provider no HTTP access");
+                return Err(HttpError::HttpRequestDenied);
+            };
             if let Err(violation) = check_request(&request) {
                 tracing::warn!(%violation, "refused a provider request");
                 return Err(HttpError::HttpRequestDenied);

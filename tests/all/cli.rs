@@ -24,7 +24,7 @@ pub(crate) async fn secrets(cluster: &Cluster, args: &[&str]) -> Output {
 }
 
 /// One compiled-artifact cache for the whole test run, so the CLI compiles the component once, not per test.
-fn shared_cache_dir() -> String {
+pub(crate) fn shared_cache_dir() -> String {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     DIR.get_or_init(|| tempfile::tempdir().expect("cache dir")).path().display().to_string()
 }
@@ -74,14 +74,18 @@ async fn configuration_errors_exit_2() {
     let out =
         secrets(&cluster, &["--backend-kwargs", r#"{"connection_label": "x"}"#, "variables", "get", "my_var"]).await;
     assert_eq!(out.code, EXIT_USAGE);
-    assert!(out.stderr.starts_with("error: invalid configuration: unknown key `connection_label`"), "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("error: provider `kubernetes`: invalid configuration: unknown key `connection_label`"),
+        "{}",
+        out.stderr
+    );
     assert!(cluster.requests().is_empty());
 
     let (mut o, mut e) = (Vec::new(), Vec::new());
     let no_env = |_: &str| None;
     let code = run(["secrets", "--no-cache", "variables", "get", "x"], &no_env, &mut o, &mut e).await;
     assert_eq!(code, EXIT_USAGE);
-    assert!(String::from_utf8(e).unwrap().starts_with("error: Service host/port is not set."));
+    assert!(String::from_utf8(e).unwrap().starts_with("error: provider `kubernetes`: Service host/port is not set."));
 
     let out = secrets(&cluster, &["variables"]).await;
     assert_eq!(out.code, EXIT_USAGE, "missing subcommand is a usage error");
@@ -95,7 +99,8 @@ async fn access_denied_exits_3() {
         secrets(&cluster, &["--backend-kwargs", r#"{"namespace": "kube-system"}"#, "variables", "get", "x"]).await;
     assert_eq!(out.code, EXIT_UPSTREAM);
     assert!(
-        out.stderr.starts_with("error: access denied: the Kubernetes API answered 403 (Forbidden)"),
+        out.stderr
+            .starts_with("error: provider `kubernetes`: access denied: the Kubernetes API answered 403 (Forbidden)"),
         "{}",
         out.stderr
     );
@@ -146,7 +151,7 @@ async fn compiled_component_is_cached() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| n.ends_with(".cwasm"))
         .collect();
-    assert_eq!(artifacts.len(), 1, "one cached artifact: {artifacts:?}");
+    assert_eq!(artifacts.len(), 2, "one cached artifact per component of the default chain: {artifacts:?}");
 }
 
 /// `secrets connections parse ...` run in-process with `stdin`: offline, so no cluster and no environment.
@@ -239,6 +244,6 @@ async fn dialect_option_reaches_the_provider() {
     assert_eq!(out.code, EXIT_USAGE);
     assert_eq!(
         out.stderr,
-        "error: invalid configuration: `dialect` in backend_kwargs must be \"server\" or \"worker\", got \"client\"\n"
+        "error: provider `kubernetes`: invalid configuration: `dialect` in backend_kwargs must be \"server\" or \"worker\", got \"client\"\n"
     );
 }

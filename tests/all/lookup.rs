@@ -329,3 +329,14 @@ async fn resource_version_zero_may_be_served_stale_like_airflow() {
     cluster.emulator.thaw_watch_cache();
     assert_eq!(provider.get_variable("late", None).await.unwrap().as_deref(), Some("new"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lookups_share_one_kept_alive_connection() {
+    let cluster = Cluster::start().await;
+    let provider = cluster.provider("");
+    for _ in 0..5 {
+        assert_eq!(provider.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+    }
+    assert_eq!(cluster.requests().len(), 5);
+    assert_eq!(cluster.emulator.connections_accepted(), 1, "one TLS connection, kept alive across lookups");
+}

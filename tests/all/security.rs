@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use wasm_secrets::{LookupError, Provider, ProviderOptions};
+use wasm_secrets::grants::env_with_prefixes;
+use wasm_secrets::{Grants, LookupError, Provider, ProviderOptions};
 
 use crate::support::{Cluster, TOKEN, rogue_provider};
 
@@ -120,5 +121,52 @@ fn provider_imports_nothing_beyond_the_world_and_std_stubs() {
         assert!(!name.starts_with("wasi:filesystem") && !name.starts_with("wasi:sockets"), "{name}");
     }
     assert!(imports.iter().any(|n| n.starts_with("wasi:http/outgoing-handler@")));
-    assert!(imports.iter().any(|n| n == "wasm-secrets:provider/host@0.1.0"));
+    assert!(imports.iter().any(|n| n == "wasm-secrets:provider/host@0.2.0"));
+}
+
+/// The rogue component with `grants` and its default configuration (no cluster unless granted).
+fn rogue_with(grants: Grants) -> Provider {
+    Provider::with_grants(rogue_provider(), grants, "{}", ProviderOptions::default()).expect("provider")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_sees_only_the_environment_variables_granted_to_it() {
+    let process_env = [
+        ("AIRFLOW_VAR_REGION", "eu"),
+        ("AIRFLOW_CONN_DB", "postgres://u:p@h/db"),
+        ("AWS_SECRET_ACCESS_KEY", "do-not-leak"),
+        ("HOME", "/root"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    let grants = Grants { env: env_with_prefixes(process_env, &["AIRFLOW_VAR_"]), ..Grants::default() };
+    let seen = rogue_with(grants).get_config("env").await.unwrap();
+    assert_eq!(seen.as_deref(), Some("AIRFLOW_VAR_REGION"));
+    let nothing = rogue_with(Grants::default()).get_config("env").await.unwrap();
+    assert_eq!(nothing.as_deref(), Some(""));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_reads_only_the_files_granted_to_it_and_no_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let granted = dir.path().join("connections.env");
+    let sibling = dir.path().join("id_rsa");
+    std::fs::write(&granted, "smtp_default=smtp://u:p@h\n").unwrap();
+    std::fs::write(&sibling, "PRIVATE KEY").unwrap();
+    let provider = rogue_with(Grants { files: vec![granted.clone()], ..Grants::default() });
+    let read = |path: &std::path::Path| format!("read:{}", path.display());
+    assert_eq!(provider.get_config(&read(&granted)).await.unwrap().as_deref(), Some("read 26 bytes"));
+    for refused in [sibling.as_path(), dir.path(), std::path::Path::new("/etc/passwd")] {
+        let answer = provider.get_config(&read(refused)).await.unwrap().unwrap();
+        assert!(answer.starts_with("refused: FileError::Denied(\"the host grants this provider no file "), "{answer}");
+    }
+    let fs = provider.get_config("fs").await.unwrap().unwrap();
+    assert!(fs.starts_with("refused: "), "no directory is pre-opened: {fs}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_without_the_kubernetes_grant_reaches_nothing() {
+    let cluster = Cluster::start().await;
+    let result = rogue_with(Grants::default()).get_conn_value("x", None).await;
+    assert!(matches!(&result, Err(LookupError::DeniedByHost(_))), "{result:?}");
+    assert!(cluster.requests().is_empty());
 }

@@ -3,6 +3,10 @@
 //!
 //! - `parse`: the native, pure steps of a lookup (Airflow connection parsing, base64 decoding, the guest's
 //!   selector, request path and Secret-list selection), without wasm.
+//! - `guest_call`: one lookup through the component with the API server answering from memory (no network):
+//!   a fresh instance per lookup with the pooling allocator and with on-demand allocation, a reused instance,
+//!   instantiation alone, and the same steps done natively (the baseline of the guest's overhead).
+//! - `cache`: a lookup answered by the host's cache.
 //! - `startup`: loading the provider component, compiled from scratch vs loaded from the artifact cache.
 //! - `end_to_end`: a variable lookup through the component against the local API emulator over HTTPS, next to
 //!   the same list request made natively with kube-rs, so the ratio shows the component's overhead.
@@ -14,16 +18,25 @@
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use airflow_compat::Dialect;
+use bytes::Bytes;
 use criterion::{Criterion, SamplingMode, criterion_main};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::ListParams;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use kube_emulator::{Access, Emulator, EmulatorConfig};
-use wasm_secrets::{ArtifactCache, ClusterConfig, Provider, ProviderComponent, ProviderOptions};
+use wasm_secrets::cluster::DetectedNamespace;
+use wasm_secrets::secret::SecretString;
+use wasm_secrets::token::TokenSource;
+use wasm_secrets::transport::{KubeTransport, Responder, TransportOptions};
+use wasm_secrets::{
+    Allocation, ArtifactCache, Cache, CacheSettings, Chain, ClusterConfig, Link, Lookup, Provider, ProviderComponent,
+    ProviderOptions,
+};
 use wasm_secrets_kubernetes::config::{DEFAULT_TEAM_LABEL, DEFAULT_VARIABLES_LABEL};
 
 /// The namespace of the seeded secrets and of the service account.
@@ -193,10 +206,116 @@ fn end_to_end(c: &mut Criterion) {
     rt.block_on(fixture.emulator.clone().shutdown());
 }
 
+/// The query our provider sends for `get_variable("my_var")`, as the in-memory API server expects it.
+const MY_VAR_PATH_AND_QUERY: &str = "/api/v1/namespaces/airflow/secrets?labelSelector=airflow.apache.org%2Fvariable-key%3Dmy_var%2C%21airflow.apache.org%2Fteam&resourceVersion=0";
+
+/// A provider on `allocation` whose API server answers from memory: [`SECRET_LIST_BODY`] for the `my_var`
+/// query (checked, token included), 404 for anything else. Policy, token injection, the wasi-http plumbing
+/// and the guest all run; only the network does not.
+fn in_memory_provider(allocation: Allocation) -> Provider {
+    let responder: Responder = Arc::new(|parts: &http::request::Parts| {
+        let expected = parts.uri.path_and_query().map(|pq| pq.as_str()) == Some(MY_VAR_PATH_AND_QUERY)
+            && parts.headers.get(http::header::AUTHORIZATION).map(|v| v.as_bytes())
+                == Some(format!("Bearer {TOKEN}").as_bytes());
+        let (status, body) = if expected { (200, SECRET_LIST_BODY) } else { (404, "{}") };
+        http::Response::builder()
+            .status(status)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Bytes::from_static(body.as_bytes()))
+            .unwrap()
+    });
+    let token = TokenSource::Static(SecretString::new(TOKEN.to_owned()));
+    let transport = Arc::new(KubeTransport::in_memory(responder, token, TransportOptions::default()));
+    let bytes = std::fs::read(component_path()).unwrap();
+    let component =
+        ProviderComponent::from_bytes_with(&bytes, "kubernetes provider", &ArtifactCache::Disabled, allocation)
+            .unwrap();
+    let namespace = DetectedNamespace::Found(NAMESPACE.to_owned());
+    Provider::with_transport(component, transport, namespace, "", ProviderOptions::default())
+}
+
+/// One lookup through the component with the API server in memory: the host's and the guest's cost
+/// without the network, per allocation strategy, and with the instance reused.
+fn guest_call(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let pooled = rt.block_on(async { in_memory_provider(Allocation::Pooling { slots: 16 }) });
+    let on_demand = rt.block_on(async { in_memory_provider(Allocation::OnDemand) });
+    for provider in [&pooled, &on_demand] {
+        let value = rt.block_on(provider.get_variable("my_var", None)).unwrap();
+        assert_eq!(value.as_deref(), Some("my_secret_value"));
+    }
+    let mut reused = rt.block_on(pooled.instance()).unwrap();
+    let lookup = Lookup::Variable("my_var", None);
+    let answer = rt.block_on(reused.lookup(lookup)).unwrap();
+    assert_eq!(answer.into_text().as_deref(), Some("my_secret_value"));
+
+    let mut group = c.benchmark_group("guest_call");
+    group.bench_function("pooling/fresh_instance", |b| {
+        b.iter(|| rt.block_on(pooled.get_variable(black_box("my_var"), None)).unwrap());
+    });
+    group.bench_function("on_demand/fresh_instance", |b| {
+        b.iter(|| rt.block_on(on_demand.get_variable(black_box("my_var"), None)).unwrap());
+    });
+    group.bench_function("pooling/reused_instance", |b| {
+        b.iter(|| rt.block_on(reused.lookup(black_box(lookup))).unwrap());
+    });
+    group.bench_function("pooling/instantiate_only", |b| {
+        b.iter(|| rt.block_on(pooled.instance()).unwrap());
+    });
+    group.bench_function("on_demand/instantiate_only", |b| {
+        b.iter(|| rt.block_on(on_demand.instance()).unwrap());
+    });
+    // The same work done natively (selector, request path, list parsing, base64): the baseline the guest
+    // overhead is measured against.
+    group.bench_function("native/same_steps", |b| {
+        b.iter(|| {
+            let queries = wasm_secrets_kubernetes::selector::queries(
+                DEFAULT_VARIABLES_LABEL,
+                black_box("my_var"),
+                Some(DEFAULT_TEAM_LABEL),
+                None,
+            );
+            let path = wasm_secrets_kubernetes::request::list_secrets_path(NAMESPACE, MY_VAR_SELECTOR);
+            let selected = wasm_secrets_kubernetes::secrets::select(
+                black_box(SECRET_LIST_BODY.as_bytes()),
+                "value",
+                MY_VAR_SELECTOR,
+                NAMESPACE,
+                true,
+            )
+            .unwrap();
+            black_box((queries, path, selected))
+        });
+    });
+    group.finish();
+    drop(reused);
+}
+
+/// A lookup answered by the host's cache: a chain with the cache on, after the first (missing) lookup.
+fn cache_hit(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let provider = rt.block_on(async { in_memory_provider(Allocation::OnDemand) });
+    let settings = CacheSettings { enabled: true, ..CacheSettings::default() };
+    let chain = Chain::new(
+        vec![Link { name: "kubernetes".to_owned(), provider }],
+        Some(Cache::new(settings)),
+        ProviderOptions::default().log,
+    );
+    let value = rt.block_on(chain.get_variable("my_var", None)).unwrap();
+    assert_eq!(value.as_deref(), Some("my_secret_value"));
+    let mut group = c.benchmark_group("cache");
+    group.bench_function("hit/get_variable", |b| {
+        b.iter(|| rt.block_on(chain.get_variable(black_box("my_var"), None)).unwrap());
+    });
+    group.finish();
+}
+
 /// Every group, in order (what `criterion_group!` would generate, with documentation).
 fn benches() {
     let mut criterion = Criterion::default().configure_from_args();
     parse(&mut criterion);
+    guest_call(&mut criterion);
+    cache_hit(&mut criterion);
     startup(&mut criterion);
     end_to_end(&mut criterion);
 }

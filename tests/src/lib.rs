@@ -196,6 +196,8 @@ pub(crate) struct Shared {
     pub(crate) bookmark_interval: Mutex<Duration>,
     pub(crate) minor: String,
     pub(crate) addr: SocketAddr,
+    /// TCP connections accepted so far (keep-alive shows as fewer connections than requests).
+    pub(crate) connections: std::sync::atomic::AtomicU64,
 }
 
 /// Locks a mutex, ignoring poisoning: every critical section leaves the data consistent.
@@ -232,6 +234,7 @@ impl Emulator {
             bookmark_interval: Mutex::new(watch::DEFAULT_BOOKMARK_INTERVAL),
             minor: config.minor_version,
             addr,
+            connections: std::sync::atomic::AtomicU64::new(0),
         });
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config);
@@ -271,6 +274,11 @@ impl Emulator {
     /// The user a token authenticates as, if it is valid.
     pub fn token_user(&self, token: &str) -> Option<String> {
         lock(&self.shared().tokens).authenticate(Some(&format!("Bearer {token}"))).map(|identity| identity.user)
+    }
+
+    /// How many TCP connections the server has accepted: with keep-alive, fewer than requests.
+    pub fn connections_accepted(&self) -> u64 {
+        self.shared().connections.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Stops accepting `token`: later requests with it get 401.

@@ -55,6 +55,7 @@ pub(crate) async fn accept_loop(
             }
             accepted = listener.accept() => {
                 let Ok((stream, _peer)) = accepted else { continue };
+                shared.connections.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let acceptor = acceptor.clone();
                 let shared = Arc::clone(&shared);
                 connections.spawn(async move {

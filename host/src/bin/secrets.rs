@@ -12,11 +12,10 @@ fn main() -> ExitCode {
             return ExitCode::from(wasm_secrets::cli::EXIT_UPSTREAM);
         }
     };
-    let env = |k: &str| std::env::var(k).ok();
     let code = runtime.block_on(async {
         let mut out = std::io::stdout().lock();
         let mut err = std::io::stderr();
-        wasm_secrets::cli::run(std::env::args_os(), &env, &mut out, &mut err).await
+        wasm_secrets::cli::run(std::env::args_os(), &wasm_secrets::cli::ProcessEnvironment, &mut out, &mut err).await
     });
     ExitCode::from(code)
 }

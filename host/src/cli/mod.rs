@@ -17,11 +17,16 @@ use std::time::Duration;
 use airflow_compat::Dialect;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::cluster::{ClusterConfig, DEFAULT_SERVICE_ACCOUNT_DIR};
-use crate::engine::{ArtifactCache, ProviderComponent};
+use crate::cache::Kind;
+use crate::chain::{Chain, ChainError};
+use crate::cluster::DEFAULT_SERVICE_ACCOUNT_DIR;
+use crate::engine::ArtifactCache;
 use crate::error::LookupError;
-use crate::provider::{Provider, ProviderOptions};
-use crate::state::LogLevel;
+use crate::grants::DEFAULT_ENV_PREFIXES;
+use crate::host_config::{Builtin, ChainSpec, ComponentSource, KubernetesAccess, ProviderSpec};
+use crate::provider::ProviderOptions;
+use crate::setup::OpenContext;
+use crate::state::{LogLevel, LogSink};
 
 pub use output::OutputFormat;
 
@@ -46,6 +51,13 @@ Exit status:
   4  the stored value is malformed (bad base64, invalid connection URI or JSON); for
      `connections parse`, the given value is one Airflow would reject
 
+Providers:
+  Without --config, lookups ask the Kubernetes provider (or --component) and then the environment
+  (AIRFLOW_CONN_{ID}, AIRFLOW_VAR_{KEY}, _FSEC_{GROUP}_{KEY}), in Airflow's order. The first provider
+  that has the value wins; a provider's error is reported and the next one is asked; access denied
+  stops the lookup. With --config FILE (TOML), the file lists the providers, their order, what each
+  may reach, and the cache; see `secrets providers list` and docs/host-configuration.md.
+
 Configuration:
   In a pod, the API server comes from KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT and the service
   account's token, ca.crt and namespace files. Outside a cluster, pass --kubeconfig.
@@ -66,6 +78,11 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 struct GlobalArgs {
+    /// Host configuration (TOML) listing the providers in order, their grants and the cache. Replaces
+    /// --component, --backend-kwargs, --service-account-dir and --kubeconfig.
+    #[arg(long, global = true, env = "WASM_SECRETS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
     /// Provider component (.wasm) to load. Default: the built-in Kubernetes provider.
     #[arg(long, global = true, env = "WASM_SECRETS_COMPONENT", value_name = "PATH")]
     component: Option<PathBuf>,
@@ -130,6 +147,30 @@ enum Command {
     /// Configuration values stored as secrets (Airflow's `*_secret` options).
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Flyte secrets, by group and key (flytekit's `current_context().secrets.get(group, key)`).
+    #[command(subcommand, name = "flyte-secrets")]
+    FlyteSecrets(FlyteSecretsCommand),
+    /// The provider chain.
+    #[command(subcommand)]
+    Providers(ProvidersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum FlyteSecretsCommand {
+    /// Print a Flyte secret's value verbatim.
+    Get {
+        /// The secret group (for Kubernetes: the Secret's name).
+        group: String,
+        /// The secret key (for Kubernetes: the data key).
+        key: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProvidersCommand {
+    /// Show the providers in lookup order, what each may reach, and the cache settings. Loads nothing and
+    /// contacts nothing; kwargs values are not shown (a custom provider's kwargs may hold credentials).
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,12 +229,59 @@ enum ConfigCommand {
     },
 }
 
+/// The process environment as the CLI reads it. A closure `|name| ...` is one whose variables cannot be
+/// listed, so environment providers see none of them; [`ProcessEnvironment`] is the real one.
+pub trait Environment: Sync {
+    /// One variable.
+    fn var(&self, name: &str) -> Option<String>;
+    /// Every variable (environment providers get those their prefixes grant).
+    fn vars(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
+impl<F: Fn(&str) -> Option<String> + Sync> Environment for F {
+    fn var(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+/// The environment of this process.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessEnvironment;
+
+impl Environment for ProcessEnvironment {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
+    fn vars(&self) -> Vec<(String, String)> {
+        // Variables whose name or value is not Unicode cannot be Airflow or Flyte secrets; skip them.
+        std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect()
+    }
+}
+
+/// A fixed set of variables (for tests and embedding).
+#[derive(Debug, Clone, Default)]
+pub struct FixedEnvironment(pub Vec<(String, String)>);
+
+impl Environment for FixedEnvironment {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    fn vars(&self) -> Vec<(String, String)> {
+        self.0.clone()
+    }
+}
+
 /// Runs the CLI with `args` (including the program name). `env` supplies `KUBERNETES_SERVICE_HOST`,
-/// `KUBERNETES_SERVICE_PORT`, `HOME` and `XDG_CACHE_HOME`; output goes to `out` and `err`; `connections
-/// parse` without a value reads the process's stdin. Returns the exit status.
+/// `KUBERNETES_SERVICE_PORT`, `HOME`, `XDG_CACHE_HOME` and the variables of environment providers; output
+/// goes to `out` and `err` (provider log records too); `connections parse` without a value reads the
+/// process's stdin. Returns the exit status.
 pub async fn run(
     args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
-    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    env: &dyn Environment,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
@@ -203,7 +291,7 @@ pub async fn run(
 /// [`run`] with `input` as stdin.
 pub async fn run_with_input(
     args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
-    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    env: &dyn Environment,
     input: &mut dyn Read,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -238,9 +326,9 @@ impl Failure {
     }
 }
 
-impl From<LookupError> for Failure {
-    fn from(e: LookupError) -> Self {
-        let code = match &e {
+impl From<ChainError> for Failure {
+    fn from(e: ChainError) -> Self {
+        let code = match &e.error {
             LookupError::InvalidConfiguration(_) | LookupError::InvalidRequest(_) => EXIT_USAGE,
             LookupError::MalformedPayload(_) => EXIT_MALFORMED,
             _ => EXIT_UPSTREAM,
@@ -256,7 +344,7 @@ fn write(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
 
 async fn execute(
     cli: Cli,
-    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    env: &dyn Environment,
     input: &mut dyn Read,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -269,45 +357,70 @@ async fn execute(
         }
         other => other,
     };
-    let backend_kwargs = effective_backend_kwargs(&cli.global)?;
-    let dialect = cli.global.dialect.map_or_else(|| dialect_of(&backend_kwargs), Dialect::from);
-    let provider = open_provider(&cli.global, &backend_kwargs, env).await?;
+    let spec = chain_spec(&cli.global)?;
+    if let Command::Providers(ProvidersCommand::List) = command {
+        write(out, &describe_chain(&spec))?;
+        return Ok(EXIT_FOUND);
+    }
+    let dialect = cli.global.dialect.map_or_else(
+        || spec.providers.first().map_or(Dialect::Server, |p| dialect_of(&p.backend_kwargs)),
+        Dialect::from,
+    );
+    // Provider log records are collected and written to `err` after the lookup (before its result), so
+    // the CLI writes to the streams it was given, never to the process's own.
+    let records: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let result = lookup(command, &cli.global, &spec, env, Arc::clone(&records), dialect, out).await;
+    let records = std::mem::take(&mut *records.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    let _ = err.write_all(records.concat().as_bytes());
+    let (code, not_found) = result?;
+    if let Some(message) = not_found {
+        let _ = writeln!(err, "{message}");
+    }
+    Ok(code)
+}
+
+/// Opens the chain and runs one lookup; returns the exit status and the not-found message to print.
+async fn lookup(
+    command: Command,
+    global: &GlobalArgs,
+    spec: &ChainSpec,
+    env: &dyn Environment,
+    records: Arc<std::sync::Mutex<Vec<String>>>,
+    dialect: Dialect,
+    out: &mut dyn Write,
+) -> Result<(u8, Option<String>), Failure> {
+    let chain = open_chain(global, spec, env, records).await?;
+    let found = |out: &mut dyn Write, text: Option<String>, missing: String| match text {
+        Some(value) => write(out, &format!("{value}\n")).map(|()| (EXIT_FOUND, None)),
+        None => Ok((EXIT_NOT_FOUND, Some(missing))),
+    };
     match command {
-        Command::Connections(ConnectionsCommand::Parse { .. }) => Err(Failure::usage("unreachable: handled above")),
+        Command::Connections(ConnectionsCommand::Parse { .. }) | Command::Providers(ProvidersCommand::List) => {
+            Err(Failure::usage("unreachable: handled above"))
+        }
         Command::Connections(ConnectionsCommand::Get { conn_id, team, output }) => {
-            match provider.get_connection(&conn_id, team.as_deref()).await? {
+            match chain.get_connection(&conn_id, team.as_deref()).await? {
                 Some(conn) => {
                     write(out, &output::render_connection(&conn_id, &conn, dialect, output))?;
-                    Ok(EXIT_FOUND)
+                    Ok((EXIT_FOUND, None))
                 }
                 None => {
-                    let _ = writeln!(err, "Connection not found: the conn_id `{conn_id}` isn't defined");
-                    Ok(EXIT_NOT_FOUND)
+                    Ok((EXIT_NOT_FOUND, Some(format!("Connection not found: the conn_id `{conn_id}` isn't defined"))))
                 }
             }
         }
         Command::Variables(VariablesCommand::Get { key, team }) => {
-            match provider.get_variable(&key, team.as_deref()).await? {
-                Some(value) => {
-                    write(out, &format!("{value}\n"))?;
-                    Ok(EXIT_FOUND)
-                }
-                None => {
-                    let _ = writeln!(err, "Variable {key} does not exist");
-                    Ok(EXIT_NOT_FOUND)
-                }
-            }
+            let value = chain.get_variable(&key, team.as_deref()).await?;
+            found(out, value, format!("Variable {key} does not exist"))
         }
-        Command::Config(ConfigCommand::GetValue { key }) => match provider.get_config(&key).await? {
-            Some(value) => {
-                write(out, &format!("{value}\n"))?;
-                Ok(EXIT_FOUND)
-            }
-            None => {
-                let _ = writeln!(err, "The config key {key} is not found in the secrets backend.");
-                Ok(EXIT_NOT_FOUND)
-            }
-        },
+        Command::Config(ConfigCommand::GetValue { key }) => {
+            let value = chain.get_config(&key).await?;
+            found(out, value, format!("The config key {key} is not found in the secrets backend."))
+        }
+        Command::FlyteSecrets(FlyteSecretsCommand::Get { group, key }) => {
+            let value = chain.get_secret(&group, &key).await?;
+            found(out, value, format!("Secret {group}/{key} does not exist"))
+        }
     }
 }
 
@@ -342,23 +455,116 @@ fn parse_command(
     Ok(EXIT_FOUND)
 }
 
-/// The backend kwargs passed to the provider: `--backend-kwargs` with `dialect` set by `--dialect`.
-fn effective_backend_kwargs(global: &GlobalArgs) -> Result<String, Failure> {
-    let Some(dialect) = global.dialect else {
-        return Ok(global.backend_kwargs.clone());
+/// `backend_kwargs` with `dialect` set by `--dialect`.
+fn with_dialect(backend_kwargs: &str, dialect: Option<DialectArg>) -> Result<String, Failure> {
+    let Some(dialect) = dialect else {
+        return Ok(backend_kwargs.to_owned());
     };
     let dialect = Dialect::from(dialect).as_str();
-    if global.backend_kwargs.trim().is_empty() {
+    if backend_kwargs.trim().is_empty() {
         return Ok(format!(r#"{{"dialect": "{dialect}"}}"#));
     }
-    match serde_json::from_str::<serde_json::Value>(&global.backend_kwargs) {
+    match serde_json::from_str::<serde_json::Value>(backend_kwargs) {
         Ok(serde_json::Value::Object(mut map)) => {
             map.insert("dialect".to_owned(), serde_json::Value::String(dialect.to_owned()));
             serde_json::to_string(&map).map_err(Failure::usage)
         }
         // Not an object: the provider's validation reports the problem.
-        _ => Ok(global.backend_kwargs.clone()),
+        _ => Ok(backend_kwargs.to_owned()),
     }
+}
+
+/// The chain: the --config file's, else Airflow's default built from the single-backend flags (the
+/// configured backend, then the environment). `--dialect` is set in every provider's kwargs.
+fn chain_spec(global: &GlobalArgs) -> Result<ChainSpec, Failure> {
+    let mut spec = match &global.config {
+        Some(path) => ChainSpec::from_file(path).map_err(Failure::usage)?,
+        None => {
+            let (name, component) = match &global.component {
+                None => ("kubernetes".to_owned(), ComponentSource::Builtin(Builtin::Kubernetes)),
+                Some(path) => ("backend".to_owned(), ComponentSource::File(path.clone())),
+            };
+            let kubernetes = Some(match &global.kubeconfig {
+                Some(path) => KubernetesAccess::Kubeconfig(path.clone()),
+                None => KubernetesAccess::InCluster { service_account_dir: global.service_account_dir.clone() },
+            });
+            let backend = ProviderSpec {
+                name,
+                component,
+                backend_kwargs: global.backend_kwargs.clone(),
+                kubernetes,
+                env_prefixes: Vec::new(),
+                files: Vec::new(),
+                timeout: None,
+            };
+            let environment = ProviderSpec {
+                name: "environment".to_owned(),
+                component: ComponentSource::Builtin(Builtin::Environment),
+                backend_kwargs: String::new(),
+                kubernetes: None,
+                env_prefixes: DEFAULT_ENV_PREFIXES.map(str::to_owned).to_vec(),
+                files: Vec::new(),
+                timeout: None,
+            };
+            ChainSpec { providers: vec![backend, environment], cache: crate::cache::CacheSettings::default() }
+        }
+    };
+    for provider in &mut spec.providers {
+        provider.backend_kwargs = with_dialect(&provider.backend_kwargs, global.dialect)?;
+    }
+    Ok(spec)
+}
+
+/// `providers list`: the chain as configured, without loading or contacting anything.
+fn describe_chain(spec: &ChainSpec) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::from("Providers, in lookup order:\n");
+    for (i, p) in spec.providers.iter().enumerate() {
+        let _ = writeln!(text, "  {}. {}  {}", i + 1, p.name, p.component);
+        let keys = match serde_json::from_str::<serde_json::Value>(&p.backend_kwargs) {
+            Ok(serde_json::Value::Object(map)) if !map.is_empty() => map.keys().cloned().collect::<Vec<_>>().join(", "),
+            _ if p.backend_kwargs.trim().is_empty() => "(none: defaults)".to_owned(),
+            Ok(_) => "(none: defaults)".to_owned(),
+            Err(_) => "(not a JSON object: the provider will reject it)".to_owned(),
+        };
+        let _ = writeln!(text, "       kwargs: {keys}");
+        match &p.kubernetes {
+            Some(access) => {
+                let _ = writeln!(text, "       kubernetes API: {access}");
+            }
+            None => text.push_str("       kubernetes API: not granted\n"),
+        }
+        if p.env_prefixes.is_empty() {
+            text.push_str("       environment: not granted\n");
+        } else {
+            let prefixes: Vec<String> = p.env_prefixes.iter().map(|x| format!("{x}*")).collect();
+            let _ = writeln!(text, "       environment: {}", prefixes.join(", "));
+        }
+        if p.files.is_empty() {
+            text.push_str("       files: not granted\n");
+        } else {
+            let files: Vec<String> = p.files.iter().map(|f| f.display().to_string()).collect();
+            let _ = writeln!(text, "       files: {}", files.join(", "));
+        }
+        if let Some(t) = p.timeout {
+            let _ = writeln!(text, "       timeout: {}s", t.as_secs());
+        }
+    }
+    let c = &spec.cache;
+    if c.enabled {
+        let ttls: Vec<String> = Kind::ALL.iter().map(|k| format!("{} {}s", k.plural(), c.ttl(*k).as_secs())).collect();
+        let negative: Vec<&str> = Kind::ALL.iter().filter(|k| c.caches_not_found(**k)).map(|k| k.plural()).collect();
+        let negative = if negative.is_empty() { "nothing".to_owned() } else { negative.join(", ") };
+        let _ = writeln!(
+            text,
+            "Cache: on; TTL {}; \"not found\" cached for {negative}; at most {} entries",
+            ttls.join(", "),
+            c.max_entries
+        );
+    } else {
+        text.push_str("Cache: off\n");
+    }
+    text
 }
 
 /// The `dialect` of backend kwargs the provider accepted (server when absent).
@@ -387,42 +593,32 @@ fn offline_dialect(global: &GlobalArgs) -> Result<Dialect, Failure> {
     }
 }
 
-async fn open_provider(
+async fn open_chain(
     global: &GlobalArgs,
-    backend_kwargs: &str,
-    env: &(dyn Fn(&str) -> Option<String> + Sync),
-) -> Result<Provider, Failure> {
-    let cache = match (&global.cache_dir, global.no_cache) {
+    spec: &ChainSpec,
+    env: &dyn Environment,
+    records: Arc<std::sync::Mutex<Vec<String>>>,
+) -> Result<Chain, Failure> {
+    let env_fn = |k: &str| env.var(k);
+    let artifacts = match (&global.cache_dir, global.no_cache) {
         (_, true) => ArtifactCache::Disabled,
         (Some(dir), false) => ArtifactCache::Dir(dir.clone()),
-        (None, false) => ArtifactCache::default_dir(env),
+        (None, false) => ArtifactCache::default_dir(env_fn),
     };
-    let component = match &global.component {
-        Some(path) => ProviderComponent::from_file(path, &cache),
-        None => ProviderComponent::from_bytes(
-            wasm_secrets_artifacts::KUBERNETES_PROVIDER,
-            "built-in kubernetes provider",
-            &cache,
-        ),
-    }
-    .map_err(Failure::usage)?;
-    let cluster = match &global.kubeconfig {
-        Some(path) => ClusterConfig::from_kubeconfig(path).await,
-        None => ClusterConfig::in_cluster(&global.service_account_dir, env),
-    }
-    .map_err(Failure::usage)?;
+    let log: LogSink = Arc::new(move |level, message| {
+        let level = match level {
+            LogLevel::Info => "INFO",
+            LogLevel::Warning => "WARNING",
+        };
+        records.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(format!("[{level}] {message}\n"));
+    });
     let options = ProviderOptions {
         lookup_timeout: Duration::from_secs(global.timeout.max(1)),
-        log: Arc::new(|level, message| {
-            let level = match level {
-                LogLevel::Info => "INFO",
-                LogLevel::Warning => "WARNING",
-            };
-            eprintln!("[{level}] {message}");
-        }),
+        log,
         ..ProviderOptions::default()
     };
-    let provider = Provider::new(component, cluster, backend_kwargs, options).map_err(Failure::usage)?;
-    provider.validate_config().await?;
-    Ok(provider)
+    let ctx = OpenContext { artifacts, env: &env_fn, env_vars: env.vars(), options };
+    let chain = spec.open(&ctx).await.map_err(Failure::usage)?.strict(true);
+    chain.validate().await?;
+    Ok(chain)
 }

@@ -1,0 +1,218 @@
+//! An ordered chain of providers with Airflow's rules, behind an optional [`Cache`].
+//!
+//! Airflow asks its secrets backends in order (the configured backend, then environment variables, then the
+//! metastore) and stops at the first answer. The rules, from Airflow's `Connection.get_connection_from_secrets`,
+//! `Variable.get_variable_from_secrets` and the Task SDK's `_get_connection`/`_get_variable`:
+//! - the first provider that finds a value wins; for connections an empty value counts as not found (Airflow's
+//!   `if value:`), for variables and Flyte secrets an empty string is a value (`is not None`);
+//! - a provider's error is logged (provider and error kind, never a value) and the next provider is tried;
+//! - access denied (401/403 from the store, Airflow's `AirflowSecretsBackendAccessDenied`) stops the lookup;
+//! - config values (`*_secret` options) come only from the configured backend in Airflow, and its errors
+//!   raise `AirflowConfigException`; here every provider is asked in order, but any error stops the lookup.
+//! - when no provider has the value, the answer is "not found".
+
+use airflow_compat::Connection;
+
+use crate::cache::{Cache, Key, Op, Value};
+use crate::error::LookupError;
+use crate::provider::{Lookup, Provider};
+use crate::state::{LogLevel, LogSink};
+
+/// One provider of a chain, with the name the configuration gives it.
+#[derive(Debug)]
+pub struct Link {
+    /// The name used in logs and `secrets providers list`.
+    pub name: String,
+    /// The provider.
+    pub provider: Provider,
+}
+
+/// A lookup that stopped the chain: which provider, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("provider `{provider}`: {error}")]
+pub struct ChainError {
+    /// The provider's name.
+    pub provider: String,
+    /// What it reported.
+    #[source]
+    pub error: LookupError,
+}
+
+/// Providers asked in order, with an optional cache in front.
+pub struct Chain {
+    links: Vec<Link>,
+    cache: Option<Cache>,
+    log: LogSink,
+    strict: bool,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain").field("links", &self.links).field("cache", &self.cache).finish_non_exhaustive()
+    }
+}
+
+/// The chain's view of a [`Lookup`]: its cache key, its log description, and Airflow's found/stop rules.
+trait Rules {
+    fn key(self) -> Key;
+    fn describe(self) -> String;
+    fn answers(self, value: &Value) -> bool;
+    fn stops_on(self, error: &LookupError) -> bool;
+    fn not_found(self) -> Value;
+}
+
+impl Rules for Lookup<'_> {
+    fn key(self) -> Key {
+        match self {
+            Self::ConnValue(id, team) => Key::new(Op::ConnValue, id, team),
+            Self::Connection(id, team) => Key::new(Op::Connection, id, team),
+            Self::Variable(key, team) => Key::new(Op::Variable, key, team),
+            Self::Config(key) => Key::new(Op::Config, key, None),
+            Self::Secret(group, key) => Key::new(Op::Secret, &format!("{group}\0{key}"), None),
+        }
+    }
+
+    /// What the log says is being looked up (ids are not secret; values never appear).
+    fn describe(self) -> String {
+        match self {
+            Self::ConnValue(id, _) | Self::Connection(id, _) => format!("connection `{id}`"),
+            Self::Variable(key, _) => format!("variable `{key}`"),
+            Self::Config(key) => format!("config value `{key}`"),
+            Self::Secret(group, key) => format!("secret `{group}/{key}`"),
+        }
+    }
+
+    /// Whether `value` ends the search.
+    fn answers(self, value: &Value) -> bool {
+        match (self, value) {
+            (Self::ConnValue(..), Value::Text(v)) => v.as_deref().is_some_and(|v| !v.is_empty()),
+            (_, Value::Text(v)) => v.is_some(),
+            (_, Value::Connection(c)) => c.is_some(),
+        }
+    }
+
+    /// Whether `error` ends the search instead of falling through to the next provider.
+    fn stops_on(self, error: &LookupError) -> bool {
+        matches!(error, LookupError::AccessDenied(_)) || matches!(self, Self::Config(_))
+    }
+
+    fn not_found(self) -> Value {
+        match self {
+            Self::Connection(..) => Value::Connection(None),
+            _ => Value::Text(None),
+        }
+    }
+}
+
+/// The short name of a lookup error's kind, for logs.
+pub fn error_kind(e: &LookupError) -> &'static str {
+    match e {
+        LookupError::InvalidConfiguration(_) => "invalid-configuration",
+        LookupError::InvalidRequest(_) => "invalid-request",
+        LookupError::MalformedPayload(_) => "malformed-payload",
+        LookupError::AccessDenied(_) => "access-denied",
+        LookupError::DeniedByHost(_) => "denied-by-host",
+        LookupError::Upstream(_) => "upstream",
+        LookupError::Unavailable(_) => "unavailable",
+        LookupError::Timeout(_) => "timeout",
+        LookupError::Provider(_) => "provider-failure",
+    }
+}
+
+impl Chain {
+    /// A chain asking `links` in order; `cache` (when given and enabled) answers repeated lookups; `log`
+    /// receives a warning for every provider error the chain falls through.
+    pub fn new(links: Vec<Link>, cache: Option<Cache>, log: LogSink) -> Self {
+        let cache = cache.filter(|c| c.settings().enabled);
+        Self { links, cache, log, strict: false }
+    }
+
+    /// When no provider has the value but some provider failed, report that failure instead of "not found".
+    /// Airflow answers "not found" (the failures are only logged); the `secrets` CLI is strict, because a
+    /// script must not read "the secret does not exist" when the store was merely unreachable.
+    #[must_use]
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// The providers, in order.
+    pub fn links(&self) -> &[Link] {
+        &self.links
+    }
+
+    /// The cache, when enabled: for invalidation and inspection.
+    pub fn cache(&self) -> Option<&Cache> {
+        self.cache.as_ref()
+    }
+
+    /// Validates every provider's configuration, naming the first provider that rejects its own.
+    pub async fn validate(&self) -> Result<(), ChainError> {
+        for link in &self.links {
+            link.provider.validate_config().await.map_err(|error| ChainError { provider: link.name.clone(), error })?;
+        }
+        Ok(())
+    }
+
+    /// The raw connection value from the first provider that has a non-empty one.
+    pub async fn get_conn_value(&self, conn_id: &str, team: Option<&str>) -> Result<Option<String>, ChainError> {
+        Ok(self.lookup(Lookup::ConnValue(conn_id, team)).await?.into_text())
+    }
+
+    /// The connection from the first provider that has it.
+    pub async fn get_connection(&self, conn_id: &str, team: Option<&str>) -> Result<Option<Connection>, ChainError> {
+        Ok(self.lookup(Lookup::Connection(conn_id, team)).await?.into_connection())
+    }
+
+    /// The variable from the first provider that has it.
+    pub async fn get_variable(&self, key: &str, team: Option<&str>) -> Result<Option<String>, ChainError> {
+        Ok(self.lookup(Lookup::Variable(key, team)).await?.into_text())
+    }
+
+    /// The config value from the first provider that has it; any provider error stops the lookup.
+    pub async fn get_config(&self, key: &str) -> Result<Option<String>, ChainError> {
+        Ok(self.lookup(Lookup::Config(key)).await?.into_text())
+    }
+
+    /// The Flyte secret `group`/`key` from the first provider that has it.
+    pub async fn get_secret(&self, group: &str, key: &str) -> Result<Option<String>, ChainError> {
+        Ok(self.lookup(Lookup::Secret(group, key)).await?.into_text())
+    }
+
+    async fn lookup(&self, request: Lookup<'_>) -> Result<Value, ChainError> {
+        match &self.cache {
+            Some(cache) => cache.get_or_fetch(&request.key(), || self.ask_in_order(request)).await,
+            None => self.ask_in_order(request).await,
+        }
+    }
+
+    async fn ask_in_order(&self, request: Lookup<'_>) -> Result<Value, ChainError> {
+        let mut first_failure = None;
+        for link in &self.links {
+            match link.provider.lookup(request).await {
+                Ok(value) if request.answers(&value) => {
+                    tracing::debug!(provider = %link.name, "{} found", request.describe());
+                    return Ok(value);
+                }
+                Ok(_) => {}
+                Err(error) if request.stops_on(&error) => {
+                    return Err(ChainError { provider: link.name.clone(), error });
+                }
+                Err(error) => {
+                    let message = format!(
+                        "provider `{}` could not look up {} ({}): {error}; trying the next provider",
+                        link.name,
+                        request.describe(),
+                        error_kind(&error),
+                    );
+                    (self.log)(LogLevel::Warning, &message);
+                    first_failure.get_or_insert(ChainError { provider: link.name.clone(), error });
+                }
+            }
+        }
+        match first_failure {
+            Some(failure) if self.strict => Err(failure),
+            _ => Ok(request.not_found()),
+        }
+    }
+}

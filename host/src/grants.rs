@@ -1,0 +1,145 @@
+//! What the host grants one provider: the Kubernetes API server (HTTP), environment variables by prefix, and
+//! single files by exact path. Everything else a component could ask for is denied.
+//!
+//! The grants come from the host's configuration, never from the provider's own `backend_kwargs`: the guest
+//! is untrusted, so what it may reach is the operator's decision, written down where the operator keeps
+//! host settings. A provider whose kwargs name a file the host did not grant gets `denied-by-host`.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use crate::cluster::ClusterConfig;
+
+/// The environment-variable prefixes the built-in environment provider needs: Airflow's connections and
+/// variables, and Flyte's secrets.
+pub const DEFAULT_ENV_PREFIXES: [&str; 3] = ["AIRFLOW_CONN_", "AIRFLOW_VAR_", "_FSEC_"];
+
+/// The largest file `read-file` hands a provider. Airflow's connection and variable files are small; the
+/// bound keeps a mistaken path (a log, a disk image) from exhausting the guest's memory.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// What one provider may reach.
+#[derive(Debug, Default)]
+pub struct Grants {
+    /// The Kubernetes API server, through the host's HTTP policy. `None`: every HTTP request is denied.
+    pub cluster: Option<ClusterConfig>,
+    /// The environment the provider sees through WASI: only these variables.
+    pub env: Vec<(String, String)>,
+    /// The files `read-file` may read. Paths are compared with `Path` equality (which ignores `.` components
+    /// and repeated separators but never resolves `..` or symlinks); the OS follows symlinks when the host
+    /// opens a granted path.
+    pub files: Vec<PathBuf>,
+}
+
+impl Grants {
+    /// HTTP to `cluster` and nothing else: the Kubernetes provider.
+    pub fn kubernetes(cluster: ClusterConfig) -> Self {
+        Self { cluster: Some(cluster), ..Self::default() }
+    }
+}
+
+/// The variables of `vars` whose names start with one of `prefixes`, sorted by name so the guest's
+/// environment does not depend on the order the OS lists it in. An empty prefix would grant the whole
+/// environment, so it matches nothing.
+pub fn env_with_prefixes(
+    vars: impl IntoIterator<Item = (String, String)>,
+    prefixes: &[impl AsRef<str>],
+) -> Vec<(String, String)> {
+    let mut granted: Vec<(String, String)> = vars
+        .into_iter()
+        .filter(|(name, _)| prefixes.iter().any(|p| !p.as_ref().is_empty() && name.starts_with(p.as_ref())))
+        .collect();
+    granted.sort();
+    granted
+}
+
+/// Why `read-file` gave nothing. Messages name the path, never content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileReadError {
+    /// The path is granted but does not exist.
+    #[error("no file at {0}")]
+    NotFound(String),
+    /// The path is not granted to this provider.
+    #[error(
+        "the host grants this provider no file {0}; list it under `files` of the provider in the host configuration"
+    )]
+    Denied(String),
+    /// The file exists but could not be read, or is too large.
+    #[error("cannot read {0}: {1}")]
+    Io(String, String),
+}
+
+/// Reads `path` if it is exactly one of `granted`, bounded by [`MAX_FILE_BYTES`].
+pub fn read_granted_file(path: &str, granted: &[PathBuf]) -> Result<Vec<u8>, FileReadError> {
+    if !granted.iter().any(|g| g.as_path() == Path::new(path)) {
+        return Err(FileReadError::Denied(path.to_owned()));
+    }
+    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => FileReadError::NotFound(path.to_owned()),
+        _ => FileReadError::Io(path.to_owned(), e.to_string()),
+    })?;
+    let meta = file.metadata().map_err(|e| FileReadError::Io(path.to_owned(), e.to_string()))?;
+    if meta.is_dir() {
+        return Err(FileReadError::Io(path.to_owned(), "it is a directory".to_owned()));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| FileReadError::Io(path.to_owned(), e.to_string()))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(FileReadError::Io(path.to_owned(), format!("it is larger than {MAX_FILE_BYTES} bytes")));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_prefixed_variables_are_granted_sorted() {
+        let vars = [("PATH", "/bin"), ("AIRFLOW_VAR_B", "2"), ("AIRFLOW_CONN_X", "u"), ("AIRFLOW_VAR_A", "1")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let granted = env_with_prefixes(vars, &["AIRFLOW_VAR_", "AIRFLOW_CONN_"]);
+        let names: Vec<&str> = granted.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["AIRFLOW_CONN_X", "AIRFLOW_VAR_A", "AIRFLOW_VAR_B"]);
+    }
+
+    #[test]
+    fn an_empty_prefix_grants_nothing() {
+        let vars = [("HOME".to_owned(), "/root".to_owned())];
+        assert!(env_with_prefixes(vars, &[""]).is_empty());
+    }
+
+    #[test]
+    fn files_are_granted_by_exact_path() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let granted = dir.path().join("conns.env");
+        let sibling = dir.path().join("other.env");
+        std::fs::write(&granted, "a=b\n")?;
+        std::fs::write(&sibling, "secret=1\n")?;
+        let list = vec![granted.clone()];
+        assert_eq!(read_granted_file(granted.to_str().ok_or("path")?, &list)?, b"a=b\n");
+        let sibling = sibling.to_str().ok_or("path")?;
+        assert_eq!(read_granted_file(sibling, &list), Err(FileReadError::Denied(sibling.to_owned())));
+        let dir_path = dir.path().to_str().ok_or("path")?;
+        assert_eq!(read_granted_file(dir_path, &list), Err(FileReadError::Denied(dir_path.to_owned())));
+        // `Path` equality ignores `.` components and repeated separators (same file); `..` is never resolved.
+        assert_eq!(read_granted_file(&format!("{dir_path}/.//conns.env"), &list)?, b"a=b\n");
+        let dotted = format!("{dir_path}/sub/../conns.env");
+        assert_eq!(read_granted_file(&dotted, &list), Err(FileReadError::Denied(dotted.clone())));
+        std::fs::remove_file(&granted)?;
+        let gone = granted.to_str().ok_or("path")?;
+        assert_eq!(read_granted_file(gone, &list), Err(FileReadError::NotFound(gone.to_owned())));
+        Ok(())
+    }
+
+    #[test]
+    fn a_granted_directory_is_not_read() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().to_str().ok_or("path")?;
+        let err = read_granted_file(path, &[dir.path().to_owned()]);
+        assert_eq!(err, Err(FileReadError::Io(path.to_owned(), "it is a directory".to_owned())));
+        Ok(())
+    }
+}

@@ -1,0 +1,471 @@
+//! The host configuration file (TOML): which providers, in which order, what each may reach, and the cache.
+//!
+//! Changing a provider is an edit to this file, never a rebuild: a provider is a component path (or one of
+//! the built-in components) plus its kwargs and its grants. Parsing is pure; [`ChainSpec::open`] does the
+//! I/O (loading components, reading cluster settings).
+//!
+//! ```toml
+//! [cache]
+//! enabled = true            # default false, like Airflow's [secrets] use_cache
+//! ttl_seconds = 900         # every kind; connections_ttl_seconds etc. override per kind
+//! cache_not_found = ["variables"]
+//! max_entries = 10000
+//!
+//! [[providers]]
+//! name = "kubernetes"
+//! component = "builtin:kubernetes"          # or a path to any provider component
+//! backend_kwargs = { namespace = "airflow" } # or a JSON string, e.g. '{"variables_label": null}'
+//! kubernetes = { service_account_dir = "/var/run/secrets/kubernetes.io/serviceaccount" }  # or { kubeconfig = "..." }
+//!
+//! [[providers]]
+//! name = "environment"
+//! component = "builtin:environment"
+//! env_prefixes = ["AIRFLOW_CONN_", "AIRFLOW_VAR_", "_FSEC_"]
+//! ```
+//!
+//! Grants: a custom component gets only what its entry lists (`kubernetes`, `env_prefixes`, `files`). The
+//! built-in components get the defaults they need when their entry lists none: Kubernetes access in-cluster,
+//! the environment prefixes `AIRFLOW_CONN_`/`AIRFLOW_VAR_`/`_FSEC_`, and the files named by the local-files
+//! provider's `connections_file_path`/`variables_file_path` kwargs. Paths are used as written (relative ones
+//! against the working directory, like Airflow's), so the `files` grant and the kwargs name a file alike.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cache::{CacheSettings, DEFAULT_MAX_ENTRIES, DEFAULT_TTL, Kind};
+use crate::grants::DEFAULT_ENV_PREFIXES;
+
+/// A problem with the host configuration file, naming the file and, for syntax errors, the line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HostConfigError {
+    /// The file could not be read.
+    #[error("cannot read the host configuration {path}: {source}", path = .1.display(), source = .0)]
+    Read(#[source] std::io::Error, PathBuf),
+    /// Not valid TOML, or a key or value the format does not allow.
+    #[error("invalid host configuration {path}: {1}", path = .0.display())]
+    Syntax(PathBuf, String),
+    /// Valid TOML that does not make a usable chain.
+    #[error("invalid host configuration {path}: {1}", path = .0.display())]
+    Invalid(PathBuf, String),
+}
+
+/// The providers a host asks, in order, and its cache settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainSpec {
+    /// Providers in lookup order.
+    pub providers: Vec<ProviderSpec>,
+    /// Cache settings.
+    pub cache: CacheSettings,
+}
+
+/// One provider of the chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderSpec {
+    /// The name used in logs and listings.
+    pub name: String,
+    /// The component.
+    pub component: ComponentSource,
+    /// The provider configuration (Airflow's backend_kwargs) as JSON text.
+    pub backend_kwargs: String,
+    /// HTTP access to a Kubernetes API server.
+    pub kubernetes: Option<KubernetesAccess>,
+    /// Environment-variable name prefixes the provider may see.
+    pub env_prefixes: Vec<String>,
+    /// Files the provider may read.
+    pub files: Vec<PathBuf>,
+    /// Time limit of one lookup (default: the host's).
+    pub timeout: Option<Duration>,
+}
+
+/// Where a provider component comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComponentSource {
+    /// A component compiled into the host.
+    Builtin(Builtin),
+    /// A component file.
+    File(PathBuf),
+}
+
+/// The components compiled into the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    /// Kubernetes Secrets by label (Airflow's KubernetesSecretsBackend).
+    Kubernetes,
+    /// Environment variables (Airflow's EnvironmentVariablesBackend, Flyte's `_FSEC_` variables).
+    Environment,
+    /// Local files (Airflow's LocalFilesystemBackend).
+    LocalFiles,
+}
+
+impl Builtin {
+    /// Every built-in component.
+    pub const ALL: [Self; 3] = [Self::Kubernetes, Self::Environment, Self::LocalFiles];
+
+    /// The name after `builtin:`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Kubernetes => "kubernetes",
+            Self::Environment => "environment",
+            Self::LocalFiles => "local-files",
+        }
+    }
+}
+
+impl std::fmt::Display for ComponentSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Builtin(b) => write!(f, "builtin:{}", b.name()),
+            Self::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// How a provider reaches the Kubernetes API server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KubernetesAccess {
+    /// In a pod: `KUBERNETES_SERVICE_HOST`/`PORT` and this service-account directory.
+    InCluster {
+        /// Holds `token`, `ca.crt` and `namespace`.
+        service_account_dir: PathBuf,
+    },
+    /// The current context of this kubeconfig.
+    Kubeconfig(PathBuf),
+}
+
+impl std::fmt::Display for KubernetesAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::InCluster { service_account_dir } => {
+                write!(f, "in-cluster (service account {})", service_account_dir.display())
+            }
+            Self::Kubeconfig(path) => write!(f, "kubeconfig {}", path.display()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    cache: CacheSection,
+    #[serde(default)]
+    providers: Vec<ProviderSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CacheSection {
+    #[serde(default)]
+    enabled: bool,
+    ttl_seconds: Option<u64>,
+    connections_ttl_seconds: Option<u64>,
+    variables_ttl_seconds: Option<u64>,
+    config_ttl_seconds: Option<u64>,
+    secrets_ttl_seconds: Option<u64>,
+    cache_not_found: Option<Vec<KindName>>,
+    max_entries: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum KindName {
+    Connections,
+    Variables,
+    Config,
+    Secrets,
+}
+
+impl From<KindName> for Kind {
+    fn from(k: KindName) -> Self {
+        match k {
+            KindName::Connections => Self::Connection,
+            KindName::Variables => Self::Variable,
+            KindName::Config => Self::Config,
+            KindName::Secrets => Self::Secret,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderSection {
+    name: String,
+    component: String,
+    backend_kwargs: Option<Kwargs>,
+    kubernetes: Option<KubernetesSection>,
+    env_prefixes: Option<Vec<String>>,
+    files: Option<Vec<PathBuf>>,
+    timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Kwargs {
+    /// JSON text, for what TOML cannot say (`null` disables a lookup kind in Airflow's kwargs).
+    Json(String),
+    /// A TOML table, converted to a JSON object.
+    Table(serde_json::Map<String, serde_json::Value>),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KubernetesSection {
+    service_account_dir: Option<PathBuf>,
+    kubeconfig: Option<PathBuf>,
+}
+
+impl ChainSpec {
+    /// Reads and parses the configuration file at `path`.
+    pub fn from_file(path: &Path) -> Result<Self, HostConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| HostConfigError::Read(e, path.to_owned()))?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses configuration `text`; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, HostConfigError> {
+        let file: File = toml::from_str(text)
+            .map_err(|e| HostConfigError::Syntax(path.to_owned(), e.to_string().trim_end().to_owned()))?;
+        let invalid = |m: String| HostConfigError::Invalid(path.to_owned(), m);
+        if file.providers.is_empty() {
+            return Err(invalid("no provider is configured; add at least one [[providers]] table".to_owned()));
+        }
+        let mut providers = Vec::with_capacity(file.providers.len());
+        for (index, section) in file.providers.into_iter().enumerate() {
+            let spec = provider_spec(section).map_err(|m| invalid(format!("providers[{index}]: {m}")))?;
+            if providers.iter().any(|p: &ProviderSpec| p.name == spec.name) {
+                return Err(invalid(format!("providers[{index}]: the name `{}` is used twice", spec.name)));
+            }
+            providers.push(spec);
+        }
+        let cache = cache_settings(file.cache).map_err(|m| invalid(format!("[cache]: {m}")))?;
+        Ok(Self { providers, cache })
+    }
+}
+
+fn provider_spec(section: ProviderSection) -> Result<ProviderSpec, String> {
+    if section.name.trim().is_empty() {
+        return Err("`name` is empty".to_owned());
+    }
+    let component = match section.component.strip_prefix("builtin:") {
+        Some(name) => {
+            ComponentSource::Builtin(Builtin::ALL.into_iter().find(|b| b.name() == name).ok_or_else(|| {
+                let known: Vec<String> = Builtin::ALL.iter().map(|b| format!("builtin:{}", b.name())).collect();
+                format!("unknown built-in component `{}`; known: {}", section.component, known.join(", "))
+            })?)
+        }
+        None if section.component.is_empty() => return Err("`component` is empty".to_owned()),
+        None => ComponentSource::File(PathBuf::from(&section.component)),
+    };
+    let backend_kwargs = match section.backend_kwargs {
+        None => String::new(),
+        Some(Kwargs::Json(text)) => text,
+        Some(Kwargs::Table(map)) => serde_json::to_string(&map).map_err(|e| format!("backend_kwargs: {e}"))?,
+    };
+    let kubernetes = match section.kubernetes {
+        Some(KubernetesSection { service_account_dir: Some(_), kubeconfig: Some(_) }) => {
+            return Err("`kubernetes` takes either `service_account_dir` or `kubeconfig`, not both".to_owned());
+        }
+        Some(KubernetesSection { kubeconfig: Some(path), .. }) => Some(KubernetesAccess::Kubeconfig(path)),
+        Some(KubernetesSection { service_account_dir, .. }) => Some(in_cluster(service_account_dir)),
+        None if component == ComponentSource::Builtin(Builtin::Kubernetes) => Some(in_cluster(None)),
+        None => None,
+    };
+    let env_prefixes = match section.env_prefixes {
+        Some(prefixes) => {
+            if prefixes.iter().any(String::is_empty) {
+                return Err("`env_prefixes` holds an empty prefix, which would grant the whole environment".to_owned());
+            }
+            prefixes
+        }
+        None if component == ComponentSource::Builtin(Builtin::Environment) => {
+            DEFAULT_ENV_PREFIXES.map(str::to_owned).to_vec()
+        }
+        None => Vec::new(),
+    };
+    let files = match section.files {
+        Some(files) => files,
+        None if component == ComponentSource::Builtin(Builtin::LocalFiles) => kwargs_files(&backend_kwargs),
+        None => Vec::new(),
+    };
+    let timeout = match section.timeout_seconds {
+        Some(0) => return Err("`timeout_seconds` must be at least 1".to_owned()),
+        t => t.map(Duration::from_secs),
+    };
+    Ok(ProviderSpec { name: section.name, component, backend_kwargs, kubernetes, env_prefixes, files, timeout })
+}
+
+fn in_cluster(dir: Option<PathBuf>) -> KubernetesAccess {
+    KubernetesAccess::InCluster {
+        service_account_dir: dir.unwrap_or_else(|| PathBuf::from(crate::cluster::DEFAULT_SERVICE_ACCOUNT_DIR)),
+    }
+}
+
+/// The files the local-files provider's kwargs name (connections, variables, configs) (its invalid kwargs are its own to report).
+fn kwargs_files(backend_kwargs: &str) -> Vec<PathBuf> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str(backend_kwargs) else {
+        return Vec::new();
+    };
+    ["connections_file_path", "variables_file_path", "configs_file_path"]
+        .into_iter()
+        .filter_map(|k| map.get(k).and_then(|v| v.as_str()).map(PathBuf::from))
+        .collect()
+}
+
+fn cache_settings(section: CacheSection) -> Result<CacheSettings, String> {
+    let base = section.ttl_seconds.map_or(DEFAULT_TTL, Duration::from_secs);
+    let per_kind = [
+        section.connections_ttl_seconds,
+        section.variables_ttl_seconds,
+        section.config_ttl_seconds,
+        section.secrets_ttl_seconds,
+    ];
+    let defaults = CacheSettings::default();
+    let cache_not_found = match section.cache_not_found {
+        None => defaults.cache_not_found,
+        Some(kinds) => {
+            let kinds: Vec<Kind> = kinds.into_iter().map(Kind::from).collect();
+            Kind::ALL.map(|k| kinds.contains(&k))
+        }
+    };
+    let max_entries = section.max_entries.unwrap_or(DEFAULT_MAX_ENTRIES);
+    if max_entries == 0 {
+        return Err("`max_entries` must be at least 1 (set `enabled = false` to turn the cache off)".to_owned());
+    }
+    Ok(CacheSettings {
+        enabled: section.enabled,
+        ttl: per_kind.map(|t| t.map_or(base, Duration::from_secs)),
+        cache_not_found,
+        max_entries,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ChainSpec, HostConfigError> {
+        ChainSpec::parse(text, Path::new("secrets.toml"))
+    }
+
+    #[test]
+    fn a_full_configuration() -> Result<(), HostConfigError> {
+        let spec = parse(
+            r#"
+            [cache]
+            enabled = true
+            ttl_seconds = 60
+            connections_ttl_seconds = 5
+            cache_not_found = ["variables", "connections"]
+            max_entries = 100
+
+            [[providers]]
+            name = "k8s"
+            component = "builtin:kubernetes"
+            backend_kwargs = { namespace = "airflow", connections_data_key = "uri" }
+            kubernetes = { kubeconfig = "/home/me/.kube/config" }
+            timeout_seconds = 5
+
+            [[providers]]
+            name = "files"
+            component = "builtin:local-files"
+            backend_kwargs = '{"connections_file_path": "conns.yaml", "variables_file_path": null}'
+
+            [[providers]]
+            name = "env"
+            component = "/opt/providers/env.wasm"
+            env_prefixes = ["AIRFLOW_VAR_"]
+            "#,
+        )?;
+        assert_eq!(
+            spec.cache,
+            CacheSettings {
+                enabled: true,
+                ttl: [5, 60, 60, 60].map(Duration::from_secs),
+                cache_not_found: [true, true, false, false],
+                max_entries: 100,
+            }
+        );
+        assert_eq!(
+            spec.providers[0],
+            ProviderSpec {
+                name: "k8s".to_owned(),
+                component: ComponentSource::Builtin(Builtin::Kubernetes),
+                backend_kwargs: r#"{"connections_data_key":"uri","namespace":"airflow"}"#.to_owned(),
+                kubernetes: Some(KubernetesAccess::Kubeconfig(PathBuf::from("/home/me/.kube/config"))),
+                env_prefixes: vec![],
+                files: vec![],
+                timeout: Some(Duration::from_secs(5)),
+            }
+        );
+        assert_eq!(spec.providers[1].files, [PathBuf::from("conns.yaml")], "granted from the kwargs");
+        assert_eq!(spec.providers[1].kubernetes, None);
+        assert_eq!(spec.providers[2].component, ComponentSource::File(PathBuf::from("/opt/providers/env.wasm")));
+        assert_eq!(spec.providers[2].env_prefixes, ["AIRFLOW_VAR_"]);
+        assert_eq!(spec.providers[2].files, Vec::<PathBuf>::new(), "a custom component gets only what is listed");
+        Ok(())
+    }
+
+    #[test]
+    fn defaults_follow_airflow_and_the_builtins_needs() -> Result<(), HostConfigError> {
+        let spec = parse(
+            "[[providers]]\nname = \"a\"\ncomponent = \"builtin:kubernetes\"\n\
+             [[providers]]\nname = \"b\"\ncomponent = \"builtin:environment\"\n",
+        )?;
+        assert_eq!(spec.cache, CacheSettings::default());
+        assert!(!spec.cache.enabled);
+        assert_eq!(
+            spec.providers[0].kubernetes,
+            Some(KubernetesAccess::InCluster {
+                service_account_dir: PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount")
+            })
+        );
+        assert_eq!(spec.providers[1].env_prefixes, ["AIRFLOW_CONN_", "AIRFLOW_VAR_", "_FSEC_"]);
+        assert_eq!(spec.providers[1].kubernetes, None);
+        Ok(())
+    }
+
+    fn error(text: &str) -> String {
+        match parse(text) {
+            Ok(spec) => format!("unexpectedly valid: {spec:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_problem() {
+        assert_eq!(
+            error(""),
+            "invalid host configuration secrets.toml: no provider is configured; add at least one [[providers]] table"
+        );
+        assert_eq!(
+            error("[[providers]]\nname = \"x\"\ncomponent = \"builtin:vault\"\n"),
+            "invalid host configuration secrets.toml: providers[0]: unknown built-in component `builtin:vault`; \
+             known: builtin:kubernetes, builtin:environment, builtin:local-files"
+        );
+        assert_eq!(
+            error(
+                "[[providers]]\nname = \"x\"\ncomponent = \"a.wasm\"\n[[providers]]\nname = \"x\"\ncomponent = \"b.wasm\"\n"
+            ),
+            "invalid host configuration secrets.toml: providers[1]: the name `x` is used twice"
+        );
+        assert_eq!(
+            error("[[providers]]\nname = \"x\"\ncomponent = \"a.wasm\"\nenv_prefixes = [\"\"]\n"),
+            "invalid host configuration secrets.toml: providers[0]: `env_prefixes` holds an empty prefix, which would \
+             grant the whole environment"
+        );
+        assert_eq!(
+            error("[cache]\nmax_entries = 0\n[[providers]]\nname = \"x\"\ncomponent = \"a.wasm\"\n"),
+            "invalid host configuration secrets.toml: [cache]: `max_entries` must be at least 1 (set `enabled = false` \
+             to turn the cache off)"
+        );
+        let unknown = error("[[providers]]\nname = \"x\"\ncomponent = \"a.wasm\"\ncolour = \"red\"\n");
+        assert!(
+            unknown.starts_with("invalid host configuration secrets.toml: TOML parse error at line 4"),
+            "{unknown}"
+        );
+        assert!(unknown.contains("unknown field `colour`"), "{unknown}");
+    }
+}

@@ -1,0 +1,87 @@
+//! Turning a [`ChainSpec`] into a running [`Chain`]: the I/O edge of the host configuration (loading
+//! components, reading cluster settings, reading the process environment to hand each provider its share).
+
+use std::sync::Arc;
+
+use crate::cache::Cache;
+use crate::chain::{Chain, Link};
+use crate::cluster::ClusterConfig;
+use crate::engine::{ArtifactCache, ProviderComponent};
+use crate::error::{ClusterConfigError, LoadError};
+use crate::grants::{Grants, env_with_prefixes};
+use crate::host_config::{Builtin, ChainSpec, ComponentSource, KubernetesAccess};
+use crate::provider::{Provider, ProviderOptions};
+
+/// Why a chain could not be opened, naming the provider.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The component could not be loaded.
+    #[error("provider `{0}`: {1}")]
+    Load(String, #[source] LoadError),
+    /// Its Kubernetes settings could not be read.
+    #[error("provider `{0}`: {1}")]
+    Cluster(String, #[source] ClusterConfigError),
+}
+
+/// What opening a chain reads from the process.
+pub struct OpenContext<'a> {
+    /// Where compiled components are cached.
+    pub artifacts: ArtifactCache,
+    /// The process environment, for the in-cluster settings (`KUBERNETES_SERVICE_HOST`, ...).
+    pub env: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// Every environment variable, from which each provider gets those its prefixes grant.
+    pub env_vars: Vec<(String, String)>,
+    /// Limits and log sink shared by every provider (a provider's `timeout` overrides the lookup timeout).
+    pub options: ProviderOptions,
+}
+
+/// The bytes and message name of a built-in component.
+pub fn builtin_component(builtin: Builtin) -> (&'static [u8], &'static str) {
+    match builtin {
+        Builtin::Kubernetes => (wasm_secrets_artifacts::KUBERNETES_PROVIDER, "built-in kubernetes provider"),
+        Builtin::Environment => (wasm_secrets_artifacts::ENVIRONMENT_PROVIDER, "built-in environment provider"),
+        Builtin::LocalFiles => (wasm_secrets_artifacts::LOCAL_FILES_PROVIDER, "built-in local-files provider"),
+    }
+}
+
+impl ChainSpec {
+    /// Loads every provider's component and settings, in order, and builds the chain with its cache.
+    pub async fn open(&self, ctx: &OpenContext<'_>) -> Result<Chain, OpenError> {
+        let mut links = Vec::with_capacity(self.providers.len());
+        for spec in &self.providers {
+            let load = |e| OpenError::Load(spec.name.clone(), e);
+            let component = match &spec.component {
+                ComponentSource::Builtin(b) => {
+                    let (bytes, name) = builtin_component(*b);
+                    ProviderComponent::from_bytes(bytes, name, &ctx.artifacts)
+                }
+                ComponentSource::File(path) => ProviderComponent::from_file(path, &ctx.artifacts),
+            }
+            .map_err(load)?;
+            let cluster_err = |e| OpenError::Cluster(spec.name.clone(), e);
+            let cluster = match &spec.kubernetes {
+                None => None,
+                Some(KubernetesAccess::InCluster { service_account_dir }) => {
+                    Some(ClusterConfig::in_cluster(service_account_dir, ctx.env).map_err(cluster_err)?)
+                }
+                Some(KubernetesAccess::Kubeconfig(path)) => {
+                    Some(ClusterConfig::from_kubeconfig(path).await.map_err(cluster_err)?)
+                }
+            };
+            let grants = Grants {
+                cluster,
+                env: env_with_prefixes(ctx.env_vars.iter().cloned(), &spec.env_prefixes),
+                files: spec.files.clone(),
+            };
+            let mut options = ctx.options.clone();
+            if let Some(timeout) = spec.timeout {
+                options.lookup_timeout = timeout;
+            }
+            let provider =
+                Provider::with_grants(component, grants, &spec.backend_kwargs, options).map_err(cluster_err)?;
+            links.push(Link { name: spec.name.clone(), provider });
+        }
+        Ok(Chain::new(links, Some(Cache::new(self.cache.clone())), Arc::clone(&ctx.options.log)))
+    }
+}

@@ -1,0 +1,216 @@
+//! Provider configuration (the `backend_kwargs` JSON), validated up front.
+//!
+//! Airflow's `EnvironmentVariablesBackend` takes no keyword arguments at all (any key raises a `TypeError`
+//! when the backend is built). Every key below is therefore a wasm-secrets extension, and the defaults give
+//! Airflow's and flytekit's exact behaviour:
+//!
+//! | key | default | meaning |
+//! |---|---|---|
+//! | `connections_prefix` | `"AIRFLOW_CONN_"` | Airflow's `CONN_ENV_PREFIX` |
+//! | `variables_prefix` | `"AIRFLOW_VAR_"` | Airflow's `VAR_ENV_PREFIX` |
+//! | `flyte_prefix` | `"_FSEC_"` | flytekit's `SECRETS_ENV_PREFIX` (`[secrets] env_prefix`) |
+//! | `multi_team` | `false` | Airflow's `[core] multi_team`, which turns on the team-namespace guard |
+//! | `dialect` | `"server"` | which Airflow `Connection` class `get-connection` reproduces, as for the Kubernetes provider |
+//!
+//! Unknown keys and values of the wrong type are rejected with a message naming the key. The prefixes are
+//! used verbatim (flytekit strips its configured prefix; an operator who wants that writes it stripped).
+
+use airflow_compat::Dialect;
+use serde_json::{Map, Value};
+
+use crate::error::LookupError;
+
+/// Airflow's `CONN_ENV_PREFIX`.
+pub const DEFAULT_CONNECTIONS_PREFIX: &str = "AIRFLOW_CONN_";
+/// Airflow's `VAR_ENV_PREFIX`.
+pub const DEFAULT_VARIABLES_PREFIX: &str = "AIRFLOW_VAR_";
+/// flytekit's default `SECRETS_ENV_PREFIX`.
+pub const DEFAULT_FLYTE_PREFIX: &str = "_FSEC_";
+
+/// The keys `backend_kwargs` may hold.
+pub const KNOWN_KEYS: [&str; 5] = ["connections_prefix", "variables_prefix", "flyte_prefix", "multi_team", "dialect"];
+
+/// The validated configuration of the environment provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendConfig {
+    /// Prefix of connection variables (`AIRFLOW_CONN_`).
+    pub connections_prefix: String,
+    /// Prefix of variable variables (`AIRFLOW_VAR_`).
+    pub variables_prefix: String,
+    /// Prefix of Flyte secrets (`_FSEC_`).
+    pub flyte_prefix: String,
+    /// Airflow's `[core] multi_team`: ids containing `___` are never looked up.
+    pub multi_team: bool,
+    /// Which Airflow `Connection` class `get-connection` reproduces.
+    pub dialect: Dialect,
+}
+
+impl Default for BackendConfig {
+    fn default() -> Self {
+        Self {
+            connections_prefix: DEFAULT_CONNECTIONS_PREFIX.to_owned(),
+            variables_prefix: DEFAULT_VARIABLES_PREFIX.to_owned(),
+            flyte_prefix: DEFAULT_FLYTE_PREFIX.to_owned(),
+            multi_team: false,
+            dialect: Dialect::Server,
+        }
+    }
+}
+
+impl BackendConfig {
+    /// Parses and validates `backend_kwargs` JSON text. Empty or whitespace-only text means all defaults.
+    ///
+    /// ```
+    /// use wasm_secrets_environment::config::BackendConfig;
+    /// let config = BackendConfig::from_json(r#"{"variables_prefix": "MY_VAR_", "multi_team": true}"#).unwrap();
+    /// assert_eq!(config.variables_prefix, "MY_VAR_");
+    /// assert!(config.multi_team);
+    /// assert!(BackendConfig::from_json(r#"{"namespace": "x"}"#).is_err());
+    /// ```
+    pub fn from_json(text: &str) -> Result<Self, LookupError> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            LookupError::InvalidConfiguration(format!(
+                "backend_kwargs is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        let Value::Object(map) = value else {
+            return Err(LookupError::InvalidConfiguration(format!(
+                "backend_kwargs must be a JSON object, got {}",
+                json_type(&value)
+            )));
+        };
+        Self::from_map(&map)
+    }
+
+    fn from_map(map: &Map<String, Value>) -> Result<Self, LookupError> {
+        if let Some(unknown) = map.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
+            return Err(LookupError::InvalidConfiguration(format!(
+                "unknown key `{unknown}` in backend_kwargs (known keys: {})",
+                KNOWN_KEYS.join(", ")
+            )));
+        }
+        let mut config = Self::default();
+        for (key, slot) in [
+            ("connections_prefix", &mut config.connections_prefix),
+            ("variables_prefix", &mut config.variables_prefix),
+            ("flyte_prefix", &mut config.flyte_prefix),
+        ] {
+            if let Some(v) = map.get(key) {
+                *slot = match v {
+                    Value::String(s) => s.clone(),
+                    other => return Err(wrong_type(key, "a string", other)),
+                };
+            }
+        }
+        if let Some(v) = map.get("multi_team") {
+            config.multi_team = match v {
+                Value::Bool(b) => *b,
+                other => return Err(wrong_type("multi_team", "a boolean", other)),
+            };
+        }
+        if let Some(v) = map.get("dialect") {
+            config.dialect = match v {
+                Value::String(s) => s.parse().map_err(|_| invalid_dialect(Some(s)))?,
+                _ => return Err(invalid_dialect(None)),
+            };
+        }
+        Ok(config)
+    }
+}
+
+/// The `dialect` value is not one of the allowed strings (echoed when short: it is configuration).
+fn invalid_dialect(got: Option<&str>) -> LookupError {
+    let got = match got {
+        Some(s) if s.chars().count() <= 40 => format!("{s:?}"),
+        Some(_) => "a longer string".to_owned(),
+        None => "a non-string value".to_owned(),
+    };
+    LookupError::InvalidConfiguration(format!(
+        "`dialect` in backend_kwargs must be \"server\" or \"worker\", got {got}"
+    ))
+}
+
+fn wrong_type(key: &str, expected: &str, got: &Value) -> LookupError {
+    LookupError::InvalidConfiguration(format!("`{key}` in backend_kwargs must be {expected}, got {}", json_type(got)))
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        BackendConfig::from_json(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults() {
+        assert_eq!(BackendConfig::from_json("").unwrap(), BackendConfig::default());
+        assert_eq!(BackendConfig::from_json(" {} ").unwrap(), BackendConfig::default());
+        let d = BackendConfig::default();
+        assert_eq!(d.connections_prefix, "AIRFLOW_CONN_");
+        assert_eq!(d.variables_prefix, "AIRFLOW_VAR_");
+        assert_eq!(d.flyte_prefix, "_FSEC_");
+        assert!(!d.multi_team);
+        assert_eq!(d.dialect, Dialect::Server);
+    }
+
+    #[test]
+    fn every_key() {
+        let c = BackendConfig::from_json(
+            r#"{"connections_prefix": "C_", "variables_prefix": "", "flyte_prefix": "F_", "multi_team": true, "dialect": "worker"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c,
+            BackendConfig {
+                connections_prefix: "C_".into(),
+                variables_prefix: String::new(),
+                flyte_prefix: "F_".into(),
+                multi_team: true,
+                dialect: Dialect::Worker,
+            }
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        assert_eq!(
+            err(r#"{"namespace": "x"}"#),
+            "invalid configuration: unknown key `namespace` in backend_kwargs (known keys: connections_prefix, variables_prefix, flyte_prefix, multi_team, dialect)"
+        );
+        assert_eq!(
+            err(r#"{"connections_prefix": null}"#),
+            "invalid configuration: `connections_prefix` in backend_kwargs must be a string, got null"
+        );
+        assert_eq!(
+            err(r#"{"multi_team": "true"}"#),
+            "invalid configuration: `multi_team` in backend_kwargs must be a boolean, got a string"
+        );
+        assert_eq!(
+            err(r#"{"dialect": "Server"}"#),
+            r#"invalid configuration: `dialect` in backend_kwargs must be "server" or "worker", got "Server""#
+        );
+        assert_eq!(
+            err(r#"{"dialect": 1}"#),
+            r#"invalid configuration: `dialect` in backend_kwargs must be "server" or "worker", got a non-string value"#
+        );
+        assert_eq!(err("[]"), "invalid configuration: backend_kwargs must be a JSON object, got an array");
+        assert_eq!(err("{"), "invalid configuration: backend_kwargs is not valid JSON (line 1, column 1)");
+    }
+}

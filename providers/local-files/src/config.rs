@@ -1,0 +1,187 @@
+//! Provider configuration: Airflow's `backend_kwargs` for `LocalFilesystemBackend`, validated up front.
+//!
+//! | key | default | meaning |
+//! |---|---|---|
+//! | `connections_file_path` | none | the connections file (`.env`, `.json`, `.yaml` or `.yml`) |
+//! | `variables_file_path` | none | the variables file |
+//! | `configs_file_path` | none | the configuration-values file (Airflow 3.3 added it with `get_config`) |
+//! | `dialect` | `"server"` | wasm-secrets extension, see below |
+//!
+//! A path that is absent, `null` or `""` means that kind is never found, as in Airflow (`if not
+//! self.variables_file`). The paths are the ones the host grants to the provider: the provider reads them
+//! through the host's `read-file`, which answers only for those exact paths.
+//!
+//! Two differences from Airflow, which accepts any keyword its constructor knows and checks nothing else at
+//! construction: a path with an unsupported extension is rejected here, when the configuration is
+//! validated (Airflow raises `AirflowUnsupportedFileTypeException` at the first lookup, with the same
+//! message), and `dialect` is a wasm-secrets extension (Airflow would reject it with a `TypeError`).
+//! `dialect` chooses the URI parser for connections given as strings: `"server"` (the default) is
+//! airflow-core's, which Airflow's `LocalFilesystemBackend` always uses, on servers and workers alike;
+//! `"worker"` is the Task SDK's.
+
+use airflow_compat::Dialect;
+use serde_json::{Map, Value};
+
+use crate::error::LookupError;
+use crate::file::{Format, UNSUPPORTED_FORMAT};
+
+/// The keys `backend_kwargs` may hold: Airflow's, then the wasm-secrets extension `dialect`.
+pub const KNOWN_KEYS: [&str; 4] = ["variables_file_path", "connections_file_path", "configs_file_path", "dialect"];
+
+/// The validated configuration of the local-files provider.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BackendConfig {
+    /// The connections file; `None` disables connection lookups.
+    pub connections_file_path: Option<String>,
+    /// The variables file; `None` disables variable lookups.
+    pub variables_file_path: Option<String>,
+    /// The configuration-values file; `None` disables config lookups.
+    pub configs_file_path: Option<String>,
+    /// Which Airflow URI parser reads connections given as strings.
+    pub dialect: Dialect,
+}
+
+impl BackendConfig {
+    /// Parses and validates `backend_kwargs` JSON text. Empty or whitespace-only text means all defaults.
+    ///
+    /// ```
+    /// use wasm_secrets_local_files::config::BackendConfig;
+    /// let config = BackendConfig::from_json(r#"{"connections_file_path": "/files/conns.yaml"}"#).unwrap();
+    /// assert_eq!(config.connections_file_path.as_deref(), Some("/files/conns.yaml"));
+    /// assert_eq!(config.variables_file_path, None);
+    /// assert!(BackendConfig::from_json(r#"{"variables_file_path": "/files/vars.txt"}"#).is_err());
+    /// ```
+    pub fn from_json(text: &str) -> Result<Self, LookupError> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            LookupError::InvalidConfiguration(format!(
+                "backend_kwargs is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        let Value::Object(map) = value else {
+            return Err(LookupError::InvalidConfiguration(format!(
+                "backend_kwargs must be a JSON object, got {}",
+                json_type(&value)
+            )));
+        };
+        Self::from_map(&map)
+    }
+
+    fn from_map(map: &Map<String, Value>) -> Result<Self, LookupError> {
+        if let Some(unknown) = map.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
+            return Err(LookupError::InvalidConfiguration(format!(
+                "unknown key `{unknown}` in backend_kwargs (known keys: {})",
+                KNOWN_KEYS.join(", ")
+            )));
+        }
+        let mut config = Self::default();
+        for (key, slot) in [
+            ("connections_file_path", &mut config.connections_file_path),
+            ("variables_file_path", &mut config.variables_file_path),
+            ("configs_file_path", &mut config.configs_file_path),
+        ] {
+            let path = match map.get(key) {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) if s.is_empty() => None,
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(other) => {
+                    return Err(LookupError::InvalidConfiguration(format!(
+                        "`{key}` in backend_kwargs must be a string or null, got {}",
+                        json_type(other)
+                    )));
+                }
+            };
+            if let Some(path) = &path
+                && Format::of_path(path).is_none()
+            {
+                return Err(LookupError::InvalidConfiguration(format!("`{key}`: {UNSUPPORTED_FORMAT}")));
+            }
+            *slot = path;
+        }
+        if let Some(v) = map.get("dialect") {
+            config.dialect = match v {
+                Value::String(s) => s.parse().map_err(|_| invalid_dialect(Some(s)))?,
+                _ => return Err(invalid_dialect(None)),
+            };
+        }
+        Ok(config)
+    }
+}
+
+/// The `dialect` value is not one of the allowed strings (echoed when short: it is configuration).
+fn invalid_dialect(got: Option<&str>) -> LookupError {
+    let got = match got {
+        Some(s) if s.chars().count() <= 40 => format!("{s:?}"),
+        Some(_) => "a longer string".to_owned(),
+        None => "a non-string value".to_owned(),
+    };
+    LookupError::InvalidConfiguration(format!(
+        "`dialect` in backend_kwargs must be \"server\" or \"worker\", got {got}"
+    ))
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        BackendConfig::from_json(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_and_every_key() {
+        assert_eq!(BackendConfig::from_json("").unwrap(), BackendConfig::default());
+        assert_eq!(BackendConfig::from_json("{}").unwrap(), BackendConfig::default());
+        let c = BackendConfig::from_json(
+            r#"{"connections_file_path": "/s/c.env", "variables_file_path": "/s/v.JSON", "configs_file_path": "c.yml", "dialect": "worker"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c,
+            BackendConfig {
+                connections_file_path: Some("/s/c.env".into()),
+                variables_file_path: Some("/s/v.JSON".into()),
+                configs_file_path: Some("c.yml".into()),
+                dialect: Dialect::Worker,
+            }
+        );
+        let c = BackendConfig::from_json(r#"{"connections_file_path": "", "variables_file_path": null}"#).unwrap();
+        assert_eq!(c, BackendConfig::default());
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        assert_eq!(
+            err(r#"{"connections_file": "/c.env"}"#),
+            "invalid configuration: unknown key `connections_file` in backend_kwargs (known keys: variables_file_path, connections_file_path, configs_file_path, dialect)"
+        );
+        assert_eq!(
+            err(r#"{"variables_file_path": ["/v.env"]}"#),
+            "invalid configuration: `variables_file_path` in backend_kwargs must be a string or null, got an array"
+        );
+        assert_eq!(
+            err(r#"{"connections_file_path": "/s/.env"}"#),
+            "invalid configuration: `connections_file_path`: Unsupported file format. The file must have one of the following extensions: .env .json .yaml .yml"
+        );
+        assert_eq!(
+            err(r#"{"dialect": "core"}"#),
+            r#"invalid configuration: `dialect` in backend_kwargs must be "server" or "worker", got "core""#
+        );
+        assert_eq!(err("1"), "invalid configuration: backend_kwargs must be a JSON object, got a number");
+    }
+}

@@ -1,0 +1,402 @@
+//! The provider chain and the cache, configured by a host configuration file, against the emulator: swapping
+//! a provider by editing the file, Airflow's precedence rules, and the API requests the cache saves.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube_emulator::{Access, Fault};
+use serde_json::json;
+use wasm_secrets::cli::{EXIT_FOUND, EXIT_UPSTREAM, FixedEnvironment, run};
+use wasm_secrets::setup::OpenContext;
+use wasm_secrets::state::LogLevel;
+use wasm_secrets::{ArtifactCache, Chain, ChainError, ChainSpec, LookupError, ProviderOptions};
+
+use crate::cli::{Output, shared_cache_dir};
+use crate::support::{Cluster, NAMESPACE, TOKEN, b64};
+
+const MY_VAR_QUERY: &str =
+    "labelSelector=airflow.apache.org%2Fvariable-key%3Dmy_var%2C%21airflow.apache.org%2Fteam&resourceVersion=0";
+
+/// The `[[providers]]` entry of the built-in Kubernetes provider pointed at `cluster`.
+fn kubernetes_entry(cluster: &Cluster, name: &str) -> String {
+    format!(
+        "[[providers]]\nname = \"{name}\"\ncomponent = \"builtin:kubernetes\"\nkubernetes = {{ service_account_dir = \"{}\" }}\n",
+        cluster.sa_path().display()
+    )
+}
+
+const ENVIRONMENT_ENTRY: &str = "[[providers]]\nname = \"environment\"\ncomponent = \"builtin:environment\"\n";
+
+/// The pod's environment plus `vars`.
+fn environment(cluster: &Cluster, vars: &[(&str, &str)]) -> FixedEnvironment {
+    let port = cluster.emulator.addr().port().to_string();
+    let mut all = vec![
+        ("KUBERNETES_SERVICE_HOST".to_owned(), "127.0.0.1".to_owned()),
+        ("KUBERNETES_SERVICE_PORT".to_owned(), port),
+        ("HOME".to_owned(), "/nonexistent".to_owned()),
+    ];
+    all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    FixedEnvironment(all)
+}
+
+/// Opens the chain `toml` describes, with `vars` in the environment; log records go to `cluster.logs`.
+async fn open(cluster: &Cluster, toml: &str, vars: &[(&str, &str)]) -> Chain {
+    let spec = ChainSpec::parse(toml, Path::new("test.toml")).expect("valid host configuration");
+    let env = environment(cluster, vars);
+    let env_fn = |k: &str| wasm_secrets::cli::Environment::var(&env, k);
+    let logs = Arc::clone(&cluster.logs);
+    let options = ProviderOptions {
+        log: Arc::new(move |level, message| logs.lock().expect("log lock").push((level, message.to_owned()))),
+        ..ProviderOptions::default()
+    };
+    let ctx = OpenContext {
+        artifacts: ArtifactCache::Dir(shared_cache_dir().into()),
+        env: &env_fn,
+        env_vars: wasm_secrets::cli::Environment::vars(&env),
+        options,
+    };
+    spec.open(&ctx).await.expect("the chain opens")
+}
+
+async fn cli(cluster: &Cluster, config: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut argv = vec!["secrets".to_owned(), "--cache-dir".to_owned(), shared_cache_dir(), "--config".to_owned()];
+    argv.push(config.display().to_string());
+    argv.extend(args.iter().map(|a| (*a).to_owned()));
+    let env = environment(cluster, vars);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = run(argv, &env, &mut out, &mut err).await;
+    Output { code, stdout: String::from_utf8(out).unwrap(), stderr: String::from_utf8(err).unwrap() }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_is_swapped_by_editing_only_the_config_file() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("secrets.toml");
+    let vars = [("AIRFLOW_VAR_MY_VAR", "from-the-environment")];
+
+    // A component given by path, exactly as an operator would swap in their own build.
+    std::fs::write(
+        &config,
+        format!(
+            "[[providers]]\nname = \"store\"\ncomponent = \"{}\"\nkubernetes = {{ service_account_dir = \"{}\" }}\n",
+            wasm_secrets_artifacts::KUBERNETES_PROVIDER_PATH,
+            cluster.sa_path().display()
+        ),
+    )
+    .unwrap();
+    let first = cli(&cluster, &config, &["variables", "get", "my_var"], &vars).await;
+    assert_eq!((first.code, first.stdout.as_str(), first.stderr.as_str()), (EXIT_FOUND, "my_secret_value\n", ""));
+    assert_eq!(cluster.requests().len(), 1);
+
+    std::fs::write(
+        &config,
+        format!(
+            "[[providers]]\nname = \"store\"\ncomponent = \"{}\"\nenv_prefixes = [\"AIRFLOW_VAR_\"]\n",
+            wasm_secrets_artifacts::ENVIRONMENT_PROVIDER_PATH
+        ),
+    )
+    .unwrap();
+    let second = cli(&cluster, &config, &["variables", "get", "my_var"], &vars).await;
+    assert_eq!(
+        (second.code, second.stdout.as_str(), second.stderr.as_str()),
+        (EXIT_FOUND, "from-the-environment\n", "")
+    );
+    assert_eq!(cluster.requests().len(), 1, "the environment provider sent nothing to the API server");
+
+    let listed = cli(&cluster, &config, &["providers", "list"], &[]).await;
+    assert_eq!(listed.code, EXIT_FOUND);
+    assert_eq!(
+        listed.stdout,
+        format!(
+            "Providers, in lookup order:\n  1. store  {}\n       kwargs: (none: defaults)\n       kubernetes API: not granted\n       environment: AIRFLOW_VAR_*\n       files: not granted\nCache: off\n",
+            wasm_secrets_artifacts::ENVIRONMENT_PROVIDER_PATH
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_provider_that_finds_a_value_wins_in_the_configured_order() {
+    let cluster = Cluster::start().await;
+    let vars = [("AIRFLOW_VAR_MY_VAR", "env-value"), ("AIRFLOW_VAR_ONLY_IN_ENV", "env-only")];
+
+    let kubernetes_first =
+        open(&cluster, &format!("{}{ENVIRONMENT_ENTRY}", kubernetes_entry(&cluster, "k8s")), &vars).await;
+    assert_eq!(kubernetes_first.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+    // Not found in Kubernetes (one request), then found in the environment.
+    cluster.emulator.clear_requests();
+    assert_eq!(kubernetes_first.get_variable("only_in_env", None).await.unwrap().as_deref(), Some("env-only"));
+    assert_eq!(cluster.requests().len(), 1);
+    assert_eq!(kubernetes_first.get_variable("nowhere", None).await.unwrap(), None);
+
+    let environment_first =
+        open(&cluster, &format!("{ENVIRONMENT_ENTRY}{}", kubernetes_entry(&cluster, "k8s")), &vars).await;
+    cluster.emulator.clear_requests();
+    assert_eq!(environment_first.get_variable("my_var", None).await.unwrap().as_deref(), Some("env-value"));
+    assert!(cluster.requests().is_empty(), "the environment answered first: {:?}", cluster.requests());
+    // Airflow's own "not found" warnings from the Kubernetes provider; a miss is not an error to report.
+    let logs: Vec<String> = cluster.logs().into_iter().map(|(_, m)| m).collect();
+    assert_eq!(
+        logs,
+        ["only_in_env", "nowhere"].map(|k| format!(
+            "No secret found with label airflow.apache.org/variable-key={k},!airflow.apache.org/team in namespace airflow."
+        ))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_connection_value_falls_through_but_an_empty_variable_is_found() {
+    let cluster = Cluster::start().await;
+    cluster.insert("c", json!({"airflow.apache.org/connection-id": "blank"}), json!({"value": ""}));
+    cluster.insert("v", json!({"airflow.apache.org/variable-key": "blank"}), json!({"value": ""}));
+    let vars = [("AIRFLOW_CONN_BLANK", "http://env-host"), ("AIRFLOW_VAR_BLANK", "env")];
+    let chain = open(&cluster, &format!("{}{ENVIRONMENT_ENTRY}", kubernetes_entry(&cluster, "k8s")), &vars).await;
+    let conn = chain.get_connection("blank", None).await.unwrap().expect("found in the environment");
+    assert_eq!(conn.host.as_deref(), Some("env-host"));
+    assert_eq!(chain.get_variable("blank", None).await.unwrap().as_deref(), Some(""), "Airflow: `is not None`");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_error_is_logged_and_the_next_provider_is_asked() {
+    let cluster = Cluster::start().await;
+    let vars = [("AIRFLOW_VAR_MY_VAR", "env-value")];
+    let chain = open(&cluster, &format!("{}{ENVIRONMENT_ENTRY}", kubernetes_entry(&cluster, "k8s")), &vars).await;
+    cluster.emulator.set_fault(Some(Fault::Status(503)));
+    assert_eq!(chain.get_variable("my_var", None).await.unwrap().as_deref(), Some("env-value"));
+    let logs = cluster.logs();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert_eq!(logs[0].0, LogLevel::Warning);
+    assert!(
+        logs[0].1.starts_with("provider `k8s` could not look up variable `my_var` (unavailable): "),
+        "{}",
+        logs[0].1
+    );
+    assert!(logs[0].1.ends_with("; trying the next provider"), "{}", logs[0].1);
+    assert!(!logs[0].1.contains("env-value") && !logs[0].1.contains("my_secret_value"));
+
+    // Strict (the CLI): not found anywhere after a failure reports the failure.
+    let strict =
+        open(&cluster, &format!("{}{ENVIRONMENT_ENTRY}", kubernetes_entry(&cluster, "k8s")), &[]).await.strict(true);
+    let err = strict.get_variable("my_var", None).await.unwrap_err();
+    assert_eq!(err.provider, "k8s");
+    assert!(matches!(err.error, LookupError::Unavailable(_)), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn access_denied_stops_the_chain() {
+    let cluster = Cluster::start().await;
+    cluster.emulator.add_token(TOKEN, Access::Nothing);
+    let vars = [("AIRFLOW_VAR_MY_VAR", "env-value"), ("AIRFLOW_CONN_SMTP_DEFAULT", "smtp://env")];
+    let chain = open(&cluster, &format!("{}{ENVIRONMENT_ENTRY}", kubernetes_entry(&cluster, "k8s")), &vars).await;
+    let err: ChainError = chain.get_variable("my_var", None).await.unwrap_err();
+    assert_eq!(err.provider, "k8s");
+    assert!(matches!(err.error, LookupError::AccessDenied(_)), "{err}");
+    let err = chain.get_connection("smtp_default", None).await.unwrap_err();
+    assert!(matches!(err.error, LookupError::AccessDenied(_)), "{err}");
+    assert!(cluster.logs().is_empty(), "nothing fell through: {:?}", cluster.logs());
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("secrets.toml");
+    std::fs::write(&config, format!("{}{ENVIRONMENT_ENTRY}", kubernetes_entry(&cluster, "k8s"))).unwrap();
+    let out = cli(&cluster, &config, &["variables", "get", "my_var"], &vars).await;
+    assert_eq!(out.code, EXIT_UPSTREAM);
+    assert!(out.stderr.starts_with("error: provider `k8s`: access denied: "), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+}
+
+fn cached(cluster: &Cluster, ttl_seconds: u64) -> String {
+    format!("[cache]\nenabled = true\nttl_seconds = {ttl_seconds}\n{}", kubernetes_entry(cluster, "k8s"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_cache_on_a_thousand_lookups_send_one_request() {
+    let cluster = Cluster::start().await;
+    let chain = open(&cluster, &cached(&cluster, 900), &[]).await;
+    for _ in 0..1000 {
+        assert_eq!(chain.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+    }
+    let requests = cluster.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].path, format!("/api/v1/namespaces/{NAMESPACE}/secrets"));
+    assert_eq!(requests[0].query.as_deref(), Some(MY_VAR_QUERY));
+
+    // Connections are cached as parsed: a hit is exactly the miss.
+    let first = chain.get_connection("smtp_default", None).await.unwrap();
+    for _ in 0..99 {
+        assert_eq!(chain.get_connection("smtp_default", None).await.unwrap(), first);
+    }
+    assert_eq!(cluster.requests().len(), 2);
+
+    // Invalidation forces the next lookup to the API.
+    chain.cache().expect("enabled").clear();
+    chain.get_variable("my_var", None).await.unwrap();
+    assert_eq!(cluster.requests().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_concurrent_first_lookups_send_one_request() {
+    let cluster = Cluster::start().await;
+    let chain = Arc::new(open(&cluster, &cached(&cluster, 900), &[]).await);
+    // Slow answers make sure every lookup starts while the first is still in flight.
+    cluster.emulator.set_fault(Some(Fault::Latency(Duration::from_millis(300))));
+    let lookups: Vec<_> = (0..50)
+        .map(|_| {
+            let chain = Arc::clone(&chain);
+            tokio::spawn(async move { chain.get_connection("smtp_default", None).await })
+        })
+        .collect();
+    for lookup in lookups {
+        let conn = lookup.await.unwrap().unwrap().expect("found");
+        assert_eq!(conn.host.as_deref(), Some("smtp.example.com"));
+    }
+    assert_eq!(cluster.requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_entry_is_fetched_again_and_a_changed_secret_is_seen_after_the_ttl() {
+    let cluster = Cluster::start().await;
+    cluster.insert("rot", json!({"airflow.apache.org/variable-key": "rotating"}), json!({"value": b64("v1")}));
+    let chain = open(&cluster, &cached(&cluster, 1), &[]).await;
+    assert_eq!(chain.get_variable("rotating", None).await.unwrap().as_deref(), Some("v1"));
+    cluster.emulator.patch_secret(NAMESPACE, "rot", &json!({"data": {"value": b64("v2")}})).expect("patch");
+    assert_eq!(chain.get_variable("rotating", None).await.unwrap().as_deref(), Some("v1"), "within the TTL");
+    assert_eq!(cluster.requests().len(), 1);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(chain.get_variable("rotating", None).await.unwrap().as_deref(), Some("v2"), "after the TTL");
+    assert_eq!(cluster.requests().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn not_found_is_cached_for_variables_but_not_for_connections() {
+    let cluster = Cluster::start().await;
+    let chain = open(&cluster, &cached(&cluster, 900), &[]).await;
+    for _ in 0..5 {
+        assert_eq!(chain.get_variable("missing", None).await.unwrap(), None);
+        assert_eq!(chain.get_connection("missing", None).await.unwrap(), None);
+    }
+    assert_eq!(cluster.requests().len(), 1 + 5, "one variable request, five connection requests");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn local_files_answer_behind_kubernetes_and_ungranted_files_are_refused() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let connections = dir.path().join("connections.yaml");
+    let variables = dir.path().join("variables.env");
+    std::fs::write(
+        &connections,
+        "warehouse:\n  conn_type: postgres\n  host: wh.example.com\n  login: etl\n  password: s3cr3t\n  port: 5432\n\
+         smtp_default: smtp://file-user:x@file-host:25\n",
+    )
+    .unwrap();
+    std::fs::write(&variables, "# dev overrides\nregion=eu-west-1\nmy_var=from-file\n").unwrap();
+    let files_entry = format!(
+        "[[providers]]\nname = \"files\"\ncomponent = \"builtin:local-files\"\n\
+         backend_kwargs = {{ connections_file_path = \"{}\", variables_file_path = \"{}\" }}\n",
+        connections.display(),
+        variables.display()
+    );
+    let chain = open(&cluster, &format!("{}{files_entry}", kubernetes_entry(&cluster, "k8s")), &[]).await;
+    let warehouse = chain.get_connection("warehouse", None).await.unwrap().expect("from the file");
+    assert_eq!(
+        (warehouse.conn_type.as_deref(), warehouse.host.as_deref(), warehouse.port),
+        (Some("postgres"), Some("wh.example.com"), Some(5432))
+    );
+    assert_eq!(chain.get_variable("region", None).await.unwrap().as_deref(), Some("eu-west-1"));
+    // Kubernetes comes first: its smtp_default and my_var win over the files'.
+    let smtp = chain.get_connection("smtp_default", None).await.unwrap().expect("found");
+    assert_eq!(smtp.host.as_deref(), Some("smtp.example.com"));
+    assert_eq!(chain.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+
+    // A custom entry that names the file in its kwargs but is granted no file is refused by the host.
+    let ungranted = format!("{files_entry}files = []\n");
+    let chain = open(&cluster, &ungranted, &[]).await;
+    let logs_before = cluster.logs().len();
+    assert_eq!(chain.get_variable("region", None).await.unwrap(), None);
+    let logs = cluster.logs();
+    assert_eq!(logs.len(), logs_before + 1, "{logs:?}");
+    let warning = &logs[logs_before].1;
+    assert!(
+        warning.starts_with("provider `files` could not look up variable `region` (denied-by-host): "),
+        "{warning}"
+    );
+    assert!(!warning.contains("eu-west-1"), "{warning}");
+}
+
+/// `secrets` without --config (Airflow's default chain) in the pod's environment plus `vars`.
+async fn cli_default_chain(cluster: &Cluster, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut argv = vec!["secrets".to_owned(), "--cache-dir".to_owned(), shared_cache_dir()];
+    argv.extend(["--service-account-dir".to_owned(), cluster.sa_path().display().to_string()]);
+    argv.extend(args.iter().map(|a| (*a).to_owned()));
+    let env = environment(cluster, vars);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = run(argv, &env, &mut out, &mut err).await;
+    Output { code, stdout: String::from_utf8(out).unwrap(), stderr: String::from_utf8(err).unwrap() }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_default_chain_is_kubernetes_then_the_environment() {
+    let cluster = Cluster::start().await;
+    let listed = cli_default_chain(&cluster, &["providers", "list"], &[]).await;
+    assert_eq!(listed.code, EXIT_FOUND);
+    assert_eq!(
+        listed.stdout,
+        format!(
+            "Providers, in lookup order:\n  1. kubernetes  builtin:kubernetes\n       kwargs: (none: defaults)\n       \
+             kubernetes API: in-cluster (service account {})\n       environment: not granted\n       files: not granted\n  \
+             2. environment  builtin:environment\n       kwargs: (none: defaults)\n       kubernetes API: not granted\n       \
+             environment: AIRFLOW_CONN_*, AIRFLOW_VAR_*, _FSEC_*\n       files: not granted\nCache: off\n",
+            cluster.sa_path().display()
+        )
+    );
+    assert!(cluster.requests().is_empty(), "listing contacts nothing");
+
+    let vars = [("AIRFLOW_CONN_ENV_ONLY", "mysql://env-host/db")];
+    let out = cli_default_chain(&cluster, &["connections", "get", "env_only", "-o", "json"], &vars).await;
+    assert_eq!(out.code, EXIT_FOUND, "{}", out.stderr);
+    assert!(out.stdout.contains(r#""host": "env-host""#), "{}", out.stdout);
+    assert_eq!(
+        out.stderr,
+        "[WARNING] No secret found with label airflow.apache.org/connection-id=env_only,!airflow.apache.org/team in namespace airflow.\n",
+        "provider log records go to the CLI's error stream"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flyte_secrets_come_from_a_named_secret_or_the_environment() {
+    let cluster = Cluster::start().await;
+    cluster
+        .emulator
+        .insert_secret(NAMESPACE, json!({"metadata": {"name": "user-info"}, "data": {"user_secret": b64("k8s-value")}}))
+        .unwrap();
+    let out = cli_default_chain(&cluster, &["flyte-secrets", "get", "user-info", "user_secret"], &[]).await;
+    assert_eq!((out.code, out.stdout.as_str(), out.stderr.as_str()), (EXIT_FOUND, "k8s-value\n", ""));
+    let requests = cluster.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].path, format!("/api/v1/namespaces/{NAMESPACE}/secrets/user-info"));
+    assert_eq!(requests[0].query, None);
+
+    let vars = [("_FSEC_OTHER-GROUP_API_KEY", "env-value")];
+    let out = cli_default_chain(&cluster, &["flyte-secrets", "get", "other-group", "api_key"], &vars).await;
+    assert_eq!((out.code, out.stdout.as_str(), out.stderr.as_str()), (EXIT_FOUND, "env-value\n", ""));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_reports_a_failure_instead_of_not_found() {
+    let cluster = Cluster::start().await;
+    cluster.emulator.set_fault(Some(Fault::Status(503)));
+    let out = cli_default_chain(&cluster, &["variables", "get", "my_var"], &[]).await;
+    assert_eq!(out.code, EXIT_UPSTREAM, "{}", out.stderr);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stderr);
+    assert!(
+        lines[0].starts_with("[WARNING] provider `kubernetes` could not look up variable `my_var` (unavailable): "),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].starts_with("error: provider `kubernetes`: secret store unavailable: "), "{}", lines[1]);
+    // Found in the environment: the failure is only a warning.
+    let out = cli_default_chain(&cluster, &["variables", "get", "my_var"], &[("AIRFLOW_VAR_MY_VAR", "env")]).await;
+    assert_eq!((out.code, out.stdout.as_str()), (EXIT_FOUND, "env\n"));
+}
