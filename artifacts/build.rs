@@ -26,6 +26,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let target_dir = out_dir.join("wasm-target");
 
     for watched in [
+        "guest-common/src",
+        "guest-common/Cargo.toml",
         "guest/src",
         "guest/Cargo.toml",
         "providers/environment/src",

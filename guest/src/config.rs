@@ -14,7 +14,8 @@
 //! lookups return the stored value verbatim and ignore it.
 
 use airflow_compat::Dialect;
-use serde_json::{Map, Value};
+pub use wasm_secrets_guest::kwargs::DIALECT_KEY;
+use wasm_secrets_guest::kwargs::Kwargs;
 
 use crate::error::LookupError;
 
@@ -28,9 +29,6 @@ pub const DEFAULT_CONFIG_LABEL: &str = "airflow.apache.org/config-key";
 pub const DEFAULT_TEAM_LABEL: &str = "airflow.apache.org/team";
 /// Airflow's default data key inside `secret.data`.
 pub const DEFAULT_DATA_KEY: &str = "value";
-
-/// The wasm-secrets extension key selecting the connection dialect (see the module documentation).
-pub const DIALECT_KEY: &str = "dialect";
 
 /// The keys `backend_kwargs` may hold: Airflow's, in the order its documentation lists them, then the
 /// wasm-secrets extension [`DIALECT_KEY`].
@@ -96,103 +94,20 @@ impl BackendConfig {
     /// assert!(BackendConfig::from_json(r#"{"connections_prefix": "x"}"#).is_err());
     /// ```
     pub fn from_json(text: &str) -> Result<Self, LookupError> {
-        if text.trim().is_empty() {
-            return Ok(Self::default());
-        }
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            LookupError::InvalidConfiguration(format!(
-                "backend_kwargs is not valid JSON (line {}, column {})",
-                e.line(),
-                e.column()
-            ))
-        })?;
-        let Value::Object(map) = value else {
-            return Err(LookupError::InvalidConfiguration(format!(
-                "backend_kwargs must be a JSON object, got {}",
-                json_type(&value)
-            )));
-        };
-        Self::from_map(&map)
-    }
-
-    fn from_map(map: &Map<String, Value>) -> Result<Self, LookupError> {
-        if let Some(unknown) = map.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
-            return Err(LookupError::InvalidConfiguration(format!(
-                "unknown key `{unknown}` in backend_kwargs (known keys: {})",
-                KNOWN_KEYS.join(", ")
-            )));
-        }
+        let kwargs = Kwargs::parse(text, &KNOWN_KEYS)?;
         let mut config = Self::default();
-        if let Some(v) = map.get("namespace") {
-            config.namespace = nullable_string(v, "namespace")?.filter(|ns| !ns.is_empty());
-        }
-        for (key, slot) in [
-            ("connections_label", &mut config.connections_label),
-            ("variables_label", &mut config.variables_label),
-            ("config_label", &mut config.config_label),
-        ] {
-            if let Some(v) = map.get(key) {
-                *slot = nullable_string(v, key)?;
-            }
-        }
-        if let Some(v) = map.get("team_label") {
-            config.team_label = nullable_string(v, "team_label")?.filter(|l| !l.is_empty());
-        }
-        for (key, slot) in [
-            ("connections_data_key", &mut config.connections_data_key),
-            ("variables_data_key", &mut config.variables_data_key),
-            ("config_data_key", &mut config.config_data_key),
-        ] {
-            if let Some(v) = map.get(key) {
-                *slot = match v {
-                    Value::String(s) => s.clone(),
-                    other => return Err(wrong_type(key, "a string", other)),
-                };
-            }
-        }
-        if let Some(v) = map.get(DIALECT_KEY) {
-            config.dialect = match v {
-                Value::String(s) => s.parse().map_err(|_| invalid_dialect(Some(s)))?,
-                _ => return Err(invalid_dialect(None)),
-            };
-        }
+        kwargs.set("namespace", &mut config.namespace)?;
+        config.namespace.take_if(|ns| ns.is_empty()); // `""` means auto-detect, like `null`
+        kwargs.set("connections_label", &mut config.connections_label)?;
+        kwargs.set("variables_label", &mut config.variables_label)?;
+        kwargs.set("config_label", &mut config.config_label)?;
+        kwargs.set("team_label", &mut config.team_label)?;
+        config.team_label.take_if(|label| label.is_empty()); // `""` disables team handling, like `null`
+        kwargs.set("connections_data_key", &mut config.connections_data_key)?;
+        kwargs.set("variables_data_key", &mut config.variables_data_key)?;
+        kwargs.set("config_data_key", &mut config.config_data_key)?;
+        kwargs.set(DIALECT_KEY, &mut config.dialect)?;
         Ok(config)
-    }
-}
-
-/// The `dialect` value is not one of the allowed strings. A wrong string is echoed (it is configuration,
-/// not a secret), unless it is long enough to be something pasted by mistake.
-fn invalid_dialect(got: Option<&str>) -> LookupError {
-    let got = match got {
-        Some(s) if s.chars().count() <= 40 => format!("{s:?}"),
-        Some(_) => "a longer string".to_owned(),
-        None => "a non-string value".to_owned(),
-    };
-    LookupError::InvalidConfiguration(format!(
-        "`{DIALECT_KEY}` in backend_kwargs must be \"server\" or \"worker\", got {got}"
-    ))
-}
-
-fn nullable_string(value: &Value, key: &str) -> Result<Option<String>, LookupError> {
-    match value {
-        Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s.clone())),
-        other => Err(wrong_type(key, "a string or null", other)),
-    }
-}
-
-fn wrong_type(key: &str, expected: &str, got: &Value) -> LookupError {
-    LookupError::InvalidConfiguration(format!("`{key}` in backend_kwargs must be {expected}, got {}", json_type(got)))
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -37,7 +37,7 @@
 //! ```
 
 pub mod config;
-pub mod error;
+pub use wasm_secrets_guest::error;
 pub mod lookup;
 pub mod request;
 pub mod secrets;

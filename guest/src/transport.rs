@@ -4,9 +4,12 @@
 //! maps that authority to the API server it is configured for, refuses every other one, and adds the bearer
 //! token itself: the component never sees a credential and cannot choose where its requests go.
 
-use crate::component::wasi::http::outgoing_handler;
-use crate::component::wasi::http::types::{ErrorCode, Fields, IncomingBody, Method, OutgoingRequest, Scheme};
-use crate::component::wasi::io::streams::StreamError;
+use wasm_secrets_guest::bindings::wasi::http::outgoing_handler;
+use wasm_secrets_guest::bindings::wasi::http::types::{
+    ErrorCode, Fields, IncomingBody, Method, OutgoingRequest, Scheme,
+};
+use wasm_secrets_guest::bindings::wasi::io::streams::StreamError;
+
 use crate::error::LookupError;
 use crate::lookup::Response;
 

@@ -59,9 +59,14 @@ async fn open(cluster: &Cluster, toml: &str, vars: &[(&str, &str)]) -> Chain {
     spec.open(&ctx).await.expect("the chain opens")
 }
 
-async fn cli(cluster: &Cluster, config: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
-    let mut argv = vec!["secrets".to_owned(), "--cache-dir".to_owned(), shared_cache_dir(), "--config".to_owned()];
-    argv.push(config.display().to_string());
+/// `secrets` in the pod's environment plus `vars`: with `--config config`, else Airflow's default chain
+/// (the Kubernetes provider with the cluster's service account, then the environment).
+async fn secrets(cluster: &Cluster, config: Option<&Path>, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut argv = vec!["secrets".to_owned(), "--cache-dir".to_owned(), shared_cache_dir()];
+    match config {
+        Some(path) => argv.extend(["--config".to_owned(), path.display().to_string()]),
+        None => argv.extend(["--service-account-dir".to_owned(), cluster.sa_path().display().to_string()]),
+    }
     argv.extend(args.iter().map(|a| (*a).to_owned()));
     let env = environment(cluster, vars);
     let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -86,7 +91,7 @@ async fn a_provider_is_swapped_by_editing_only_the_config_file() {
         ),
     )
     .unwrap();
-    let first = cli(&cluster, &config, &["variables", "get", "my_var"], &vars).await;
+    let first = secrets(&cluster, Some(&config), &["variables", "get", "my_var"], &vars).await;
     assert_eq!((first.code, first.stdout.as_str(), first.stderr.as_str()), (EXIT_FOUND, "my_secret_value\n", ""));
     assert_eq!(cluster.requests().len(), 1);
 
@@ -98,14 +103,14 @@ async fn a_provider_is_swapped_by_editing_only_the_config_file() {
         ),
     )
     .unwrap();
-    let second = cli(&cluster, &config, &["variables", "get", "my_var"], &vars).await;
+    let second = secrets(&cluster, Some(&config), &["variables", "get", "my_var"], &vars).await;
     assert_eq!(
         (second.code, second.stdout.as_str(), second.stderr.as_str()),
         (EXIT_FOUND, "from-the-environment\n", "")
     );
     assert_eq!(cluster.requests().len(), 1, "the environment provider sent nothing to the API server");
 
-    let listed = cli(&cluster, &config, &["providers", "list"], &[]).await;
+    let listed = secrets(&cluster, Some(&config), &["providers", "list"], &[]).await;
     assert_eq!(listed.code, EXIT_FOUND);
     assert_eq!(
         listed.stdout,
@@ -199,7 +204,7 @@ async fn access_denied_stops_the_chain() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("secrets.toml");
     std::fs::write(&config, format!("{}{ENVIRONMENT_ENTRY}", kubernetes_entry(&cluster, "k8s"))).unwrap();
-    let out = cli(&cluster, &config, &["variables", "get", "my_var"], &vars).await;
+    let out = secrets(&cluster, Some(&config), &["variables", "get", "my_var"], &vars).await;
     assert_eq!(out.code, EXIT_UPSTREAM);
     assert!(out.stderr.starts_with("error: provider `k8s`: access denied: "), "{}", out.stderr);
     assert_eq!(out.stdout, "");
@@ -324,21 +329,10 @@ async fn local_files_answer_behind_kubernetes_and_ungranted_files_are_refused() 
     assert!(!warning.contains("eu-west-1"), "{warning}");
 }
 
-/// `secrets` without --config (Airflow's default chain) in the pod's environment plus `vars`.
-async fn cli_default_chain(cluster: &Cluster, args: &[&str], vars: &[(&str, &str)]) -> Output {
-    let mut argv = vec!["secrets".to_owned(), "--cache-dir".to_owned(), shared_cache_dir()];
-    argv.extend(["--service-account-dir".to_owned(), cluster.sa_path().display().to_string()]);
-    argv.extend(args.iter().map(|a| (*a).to_owned()));
-    let env = environment(cluster, vars);
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = run(argv, &env, &mut out, &mut err).await;
-    Output { code, stdout: String::from_utf8(out).unwrap(), stderr: String::from_utf8(err).unwrap() }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_default_chain_is_kubernetes_then_the_environment() {
     let cluster = Cluster::start().await;
-    let listed = cli_default_chain(&cluster, &["providers", "list"], &[]).await;
+    let listed = secrets(&cluster, None, &["providers", "list"], &[]).await;
     assert_eq!(listed.code, EXIT_FOUND);
     assert_eq!(
         listed.stdout,
@@ -353,7 +347,7 @@ async fn the_default_chain_is_kubernetes_then_the_environment() {
     assert!(cluster.requests().is_empty(), "listing contacts nothing");
 
     let vars = [("AIRFLOW_CONN_ENV_ONLY", "mysql://env-host/db")];
-    let out = cli_default_chain(&cluster, &["connections", "get", "env_only", "-o", "json"], &vars).await;
+    let out = secrets(&cluster, None, &["connections", "get", "env_only", "-o", "json"], &vars).await;
     assert_eq!(out.code, EXIT_FOUND, "{}", out.stderr);
     assert!(out.stdout.contains(r#""host": "env-host""#), "{}", out.stdout);
     assert_eq!(
@@ -370,7 +364,7 @@ async fn flyte_secrets_come_from_a_named_secret_or_the_environment() {
         .emulator
         .insert_secret(NAMESPACE, json!({"metadata": {"name": "user-info"}, "data": {"user_secret": b64("k8s-value")}}))
         .unwrap();
-    let out = cli_default_chain(&cluster, &["flyte-secrets", "get", "user-info", "user_secret"], &[]).await;
+    let out = secrets(&cluster, None, &["flyte-secrets", "get", "user-info", "user_secret"], &[]).await;
     assert_eq!((out.code, out.stdout.as_str(), out.stderr.as_str()), (EXIT_FOUND, "k8s-value\n", ""));
     let requests = cluster.requests();
     assert_eq!(requests.len(), 1);
@@ -378,7 +372,7 @@ async fn flyte_secrets_come_from_a_named_secret_or_the_environment() {
     assert_eq!(requests[0].query, None);
 
     let vars = [("_FSEC_OTHER-GROUP_API_KEY", "env-value")];
-    let out = cli_default_chain(&cluster, &["flyte-secrets", "get", "other-group", "api_key"], &vars).await;
+    let out = secrets(&cluster, None, &["flyte-secrets", "get", "other-group", "api_key"], &vars).await;
     assert_eq!((out.code, out.stdout.as_str(), out.stderr.as_str()), (EXIT_FOUND, "env-value\n", ""));
 }
 
@@ -386,7 +380,7 @@ async fn flyte_secrets_come_from_a_named_secret_or_the_environment() {
 async fn the_cli_reports_a_failure_instead_of_not_found() {
     let cluster = Cluster::start().await;
     cluster.emulator.set_fault(Some(Fault::Status(503)));
-    let out = cli_default_chain(&cluster, &["variables", "get", "my_var"], &[]).await;
+    let out = secrets(&cluster, None, &["variables", "get", "my_var"], &[]).await;
     assert_eq!(out.code, EXIT_UPSTREAM, "{}", out.stderr);
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(lines.len(), 2, "{}", out.stderr);
@@ -397,6 +391,6 @@ async fn the_cli_reports_a_failure_instead_of_not_found() {
     );
     assert!(lines[1].starts_with("error: provider `kubernetes`: secret store unavailable: "), "{}", lines[1]);
     // Found in the environment: the failure is only a warning.
-    let out = cli_default_chain(&cluster, &["variables", "get", "my_var"], &[("AIRFLOW_VAR_MY_VAR", "env")]).await;
+    let out = secrets(&cluster, None, &["variables", "get", "my_var"], &[("AIRFLOW_VAR_MY_VAR", "env")]).await;
     assert_eq!((out.code, out.stdout.as_str()), (EXIT_FOUND, "env\n"));
 }

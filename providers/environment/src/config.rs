@@ -16,7 +16,7 @@
 //! used verbatim (flytekit strips its configured prefix; an operator who wants that writes it stripped).
 
 use airflow_compat::Dialect;
-use serde_json::{Map, Value};
+use wasm_secrets_guest::kwargs::{DIALECT_KEY, Kwargs};
 
 use crate::error::LookupError;
 
@@ -28,7 +28,7 @@ pub const DEFAULT_VARIABLES_PREFIX: &str = "AIRFLOW_VAR_";
 pub const DEFAULT_FLYTE_PREFIX: &str = "_FSEC_";
 
 /// The keys `backend_kwargs` may hold.
-pub const KNOWN_KEYS: [&str; 5] = ["connections_prefix", "variables_prefix", "flyte_prefix", "multi_team", "dialect"];
+pub const KNOWN_KEYS: [&str; 5] = ["connections_prefix", "variables_prefix", "flyte_prefix", "multi_team", DIALECT_KEY];
 
 /// The validated configuration of the environment provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,85 +68,14 @@ impl BackendConfig {
     /// assert!(BackendConfig::from_json(r#"{"namespace": "x"}"#).is_err());
     /// ```
     pub fn from_json(text: &str) -> Result<Self, LookupError> {
-        if text.trim().is_empty() {
-            return Ok(Self::default());
-        }
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            LookupError::InvalidConfiguration(format!(
-                "backend_kwargs is not valid JSON (line {}, column {})",
-                e.line(),
-                e.column()
-            ))
-        })?;
-        let Value::Object(map) = value else {
-            return Err(LookupError::InvalidConfiguration(format!(
-                "backend_kwargs must be a JSON object, got {}",
-                json_type(&value)
-            )));
-        };
-        Self::from_map(&map)
-    }
-
-    fn from_map(map: &Map<String, Value>) -> Result<Self, LookupError> {
-        if let Some(unknown) = map.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
-            return Err(LookupError::InvalidConfiguration(format!(
-                "unknown key `{unknown}` in backend_kwargs (known keys: {})",
-                KNOWN_KEYS.join(", ")
-            )));
-        }
+        let kwargs = Kwargs::parse(text, &KNOWN_KEYS)?;
         let mut config = Self::default();
-        for (key, slot) in [
-            ("connections_prefix", &mut config.connections_prefix),
-            ("variables_prefix", &mut config.variables_prefix),
-            ("flyte_prefix", &mut config.flyte_prefix),
-        ] {
-            if let Some(v) = map.get(key) {
-                *slot = match v {
-                    Value::String(s) => s.clone(),
-                    other => return Err(wrong_type(key, "a string", other)),
-                };
-            }
-        }
-        if let Some(v) = map.get("multi_team") {
-            config.multi_team = match v {
-                Value::Bool(b) => *b,
-                other => return Err(wrong_type("multi_team", "a boolean", other)),
-            };
-        }
-        if let Some(v) = map.get("dialect") {
-            config.dialect = match v {
-                Value::String(s) => s.parse().map_err(|_| invalid_dialect(Some(s)))?,
-                _ => return Err(invalid_dialect(None)),
-            };
-        }
+        kwargs.set("connections_prefix", &mut config.connections_prefix)?;
+        kwargs.set("variables_prefix", &mut config.variables_prefix)?;
+        kwargs.set("flyte_prefix", &mut config.flyte_prefix)?;
+        kwargs.set("multi_team", &mut config.multi_team)?;
+        kwargs.set(DIALECT_KEY, &mut config.dialect)?;
         Ok(config)
-    }
-}
-
-/// The `dialect` value is not one of the allowed strings (echoed when short: it is configuration).
-fn invalid_dialect(got: Option<&str>) -> LookupError {
-    let got = match got {
-        Some(s) if s.chars().count() <= 40 => format!("{s:?}"),
-        Some(_) => "a longer string".to_owned(),
-        None => "a non-string value".to_owned(),
-    };
-    LookupError::InvalidConfiguration(format!(
-        "`dialect` in backend_kwargs must be \"server\" or \"worker\", got {got}"
-    ))
-}
-
-fn wrong_type(key: &str, expected: &str, got: &Value) -> LookupError {
-    LookupError::InvalidConfiguration(format!("`{key}` in backend_kwargs must be {expected}, got {}", json_type(got)))
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -42,7 +42,7 @@
 //! ```
 
 pub mod config;
-pub mod error;
+pub use wasm_secrets_guest::error;
 pub mod lookup;
 pub mod pyupper;
 

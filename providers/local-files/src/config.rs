@@ -20,13 +20,13 @@
 //! `"worker"` is the Task SDK's.
 
 use airflow_compat::Dialect;
-use serde_json::{Map, Value};
+use wasm_secrets_guest::kwargs::{DIALECT_KEY, Kwargs};
 
 use crate::error::LookupError;
 use crate::file::{Format, UNSUPPORTED_FORMAT};
 
 /// The keys `backend_kwargs` may hold: Airflow's, then the wasm-secrets extension `dialect`.
-pub const KNOWN_KEYS: [&str; 4] = ["variables_file_path", "connections_file_path", "configs_file_path", "dialect"];
+pub const KNOWN_KEYS: [&str; 4] = ["variables_file_path", "connections_file_path", "configs_file_path", DIALECT_KEY];
 
 /// The validated configuration of the local-files provider.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -52,86 +52,23 @@ impl BackendConfig {
     /// assert!(BackendConfig::from_json(r#"{"variables_file_path": "/files/vars.txt"}"#).is_err());
     /// ```
     pub fn from_json(text: &str) -> Result<Self, LookupError> {
-        if text.trim().is_empty() {
-            return Ok(Self::default());
-        }
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            LookupError::InvalidConfiguration(format!(
-                "backend_kwargs is not valid JSON (line {}, column {})",
-                e.line(),
-                e.column()
-            ))
-        })?;
-        let Value::Object(map) = value else {
-            return Err(LookupError::InvalidConfiguration(format!(
-                "backend_kwargs must be a JSON object, got {}",
-                json_type(&value)
-            )));
-        };
-        Self::from_map(&map)
-    }
-
-    fn from_map(map: &Map<String, Value>) -> Result<Self, LookupError> {
-        if let Some(unknown) = map.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
-            return Err(LookupError::InvalidConfiguration(format!(
-                "unknown key `{unknown}` in backend_kwargs (known keys: {})",
-                KNOWN_KEYS.join(", ")
-            )));
-        }
+        let kwargs = Kwargs::parse(text, &KNOWN_KEYS)?;
         let mut config = Self::default();
         for (key, slot) in [
             ("connections_file_path", &mut config.connections_file_path),
             ("variables_file_path", &mut config.variables_file_path),
             ("configs_file_path", &mut config.configs_file_path),
         ] {
-            let path = match map.get(key) {
-                None | Some(Value::Null) => None,
-                Some(Value::String(s)) if s.is_empty() => None,
-                Some(Value::String(s)) => Some(s.clone()),
-                Some(other) => {
-                    return Err(LookupError::InvalidConfiguration(format!(
-                        "`{key}` in backend_kwargs must be a string or null, got {}",
-                        json_type(other)
-                    )));
-                }
-            };
-            if let Some(path) = &path
+            kwargs.set(key, slot)?;
+            slot.take_if(|path| path.is_empty()); // `""` disables the kind, like `null`
+            if let Some(path) = slot
                 && Format::of_path(path).is_none()
             {
                 return Err(LookupError::InvalidConfiguration(format!("`{key}`: {UNSUPPORTED_FORMAT}")));
             }
-            *slot = path;
         }
-        if let Some(v) = map.get("dialect") {
-            config.dialect = match v {
-                Value::String(s) => s.parse().map_err(|_| invalid_dialect(Some(s)))?,
-                _ => return Err(invalid_dialect(None)),
-            };
-        }
+        kwargs.set(DIALECT_KEY, &mut config.dialect)?;
         Ok(config)
-    }
-}
-
-/// The `dialect` value is not one of the allowed strings (echoed when short: it is configuration).
-fn invalid_dialect(got: Option<&str>) -> LookupError {
-    let got = match got {
-        Some(s) if s.chars().count() <= 40 => format!("{s:?}"),
-        Some(_) => "a longer string".to_owned(),
-        None => "a non-string value".to_owned(),
-    };
-    LookupError::InvalidConfiguration(format!(
-        "`dialect` in backend_kwargs must be \"server\" or \"worker\", got {got}"
-    ))
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

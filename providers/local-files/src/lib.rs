@@ -14,7 +14,7 @@
 //! - [`text`]: bytes to text as Python's `open().read()` gives it,
 //! - [`envfile`], [`yaml`]: the `.env` and YAML parsers (JSON uses `airflow_compat::pyjson`),
 //! - [`value`]: the Python values they produce, with `json.dumps`,
-//! - [`file`]: format dispatch and Airflow's loaders,
+//! - [`file`](mod@file): format dispatch and Airflow's loaders,
 //! - [`connection`]: Airflow's `_create_connection`,
 //! - [`lookup`]: the lookups over a [`lookup::Files`] reader.
 //!
@@ -44,7 +44,7 @@
 pub mod config;
 pub mod connection;
 pub mod envfile;
-pub mod error;
+pub use wasm_secrets_guest::error;
 pub mod file;
 pub mod lookup;
 pub mod text;

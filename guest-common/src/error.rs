@@ -1,4 +1,4 @@
-//! The provider's error type: one variant per case of the WIT `error`, so the mapping at the boundary is total.
+//! The providers' error type: one variant per case of the WIT `error`, so the mapping at the boundary is total.
 
 /// Why a lookup failed. Messages never contain a secret value (password, token or stored payload).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
