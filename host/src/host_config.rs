@@ -78,6 +78,8 @@ pub struct ProviderSpec {
     pub files: Vec<PathBuf>,
     /// Time limit of one lookup (default: the host's).
     pub timeout: Option<Duration>,
+    /// Idle instances kept for reuse (0: a fresh store per lookup).
+    pub reuse_instances: usize,
 }
 
 /// Where a provider component comes from.
@@ -199,6 +201,8 @@ struct ProviderSection {
     env_prefixes: Option<Vec<String>>,
     files: Option<Vec<PathBuf>>,
     timeout_seconds: Option<u64>,
+    #[serde(default)]
+    reuse_instances: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -294,7 +298,16 @@ fn provider_spec(section: ProviderSection) -> Result<ProviderSpec, String> {
         Some(0) => return Err("`timeout_seconds` must be at least 1".to_owned()),
         t => t.map(Duration::from_secs),
     };
-    Ok(ProviderSpec { name: section.name, component, backend_kwargs, kubernetes, env_prefixes, files, timeout })
+    Ok(ProviderSpec {
+        name: section.name,
+        component,
+        backend_kwargs,
+        kubernetes,
+        env_prefixes,
+        files,
+        timeout,
+        reuse_instances: section.reuse_instances,
+    })
 }
 
 fn in_cluster(dir: Option<PathBuf>) -> KubernetesAccess {
@@ -367,6 +380,7 @@ mod tests {
             backend_kwargs = { namespace = "airflow", connections_data_key = "uri" }
             kubernetes = { kubeconfig = "/home/me/.kube/config" }
             timeout_seconds = 5
+            reuse_instances = 4
 
             [[providers]]
             name = "files"
@@ -398,6 +412,7 @@ mod tests {
                 env_prefixes: vec![],
                 files: vec![],
                 timeout: Some(Duration::from_secs(5)),
+                reuse_instances: 4,
             }
         );
         assert_eq!(spec.providers[1].files, [PathBuf::from("conns.yaml")], "granted from the kwargs");

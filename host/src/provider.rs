@@ -2,7 +2,7 @@
 //! store, bounded in time (epoch deadline and an overall timeout) and memory.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use airflow_compat::Connection;
@@ -27,6 +27,12 @@ pub struct ProviderOptions {
     pub transport: TransportOptions,
     /// Where provider log records go.
     pub log: LogSink,
+    /// How many idle instances a provider keeps to run later lookups in. `0` (the default): every lookup runs
+    /// in a fresh store, so no lookup can see what an earlier one left in the guest's memory. Above `0`, a
+    /// lookup reuses an instance an earlier lookup of the same provider finished with (same component, same
+    /// grants, same configuration), saving the instantiation and the first-call costs; an instance that
+    /// trapped or timed out is never reused. See BENCHMARKS.md for what it saves.
+    pub reuse_instances: usize,
 }
 
 impl Default for ProviderOptions {
@@ -34,6 +40,7 @@ impl Default for ProviderOptions {
         Self {
             lookup_timeout: Duration::from_secs(60),
             memory_limit_bytes: 64 * 1024 * 1024,
+            reuse_instances: 0,
             transport: TransportOptions::default(),
             log: Arc::new(|level, message| match level {
                 LogLevel::Info => tracing::info!(target: "wasm_secrets::provider", "{message}"),
@@ -64,6 +71,24 @@ pub struct Provider {
     files: Arc<[PathBuf]>,
     config: String,
     options: ProviderOptions,
+    idle: Idle,
+}
+
+/// Instances kept for reuse ([`ProviderOptions::reuse_instances`]).
+#[derive(Default)]
+struct Idle(Mutex<Vec<(Store<State>, bindings::Provider)>>);
+
+impl std::ops::Deref for Idle {
+    type Target = Mutex<Vec<(Store<State>, bindings::Provider)>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Idle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} idle instances", self.0.lock().map_or(0, |v| v.len()))
+    }
 }
 
 impl Provider {
@@ -100,6 +125,7 @@ impl Provider {
             files: grants.files.into(),
             config: backend_kwargs.to_owned(),
             options,
+            idle: Idle::default(),
         })
     }
 
@@ -120,6 +146,7 @@ impl Provider {
             files: Arc::new([]),
             config: backend_kwargs.to_owned(),
             options,
+            idle: Idle::default(),
         }
     }
 
@@ -137,8 +164,24 @@ impl Provider {
 
     /// Runs one lookup in a fresh store (the isolation every lookup gets by default).
     pub async fn lookup(&self, lookup: Lookup<'_>) -> Result<Answer, LookupError> {
-        let (mut store, guest) = self.instantiate().await?;
-        self.run(&mut store, &guest, lookup).await
+        let idle = self.idle_instance();
+        let (mut store, guest) = match idle {
+            Some(instance) => instance,
+            None => self.instantiate().await?,
+        };
+        self.arm_deadline(&mut store);
+        let result = self.run(&mut store, &guest, lookup).await;
+        if self.options.reuse_instances > 0 && !is_fatal(&result) {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < self.options.reuse_instances {
+                idle.push((store, guest));
+            }
+        }
+        result
+    }
+
+    fn idle_instance(&self) -> Option<(Store<State>, bindings::Provider)> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop()
     }
 
     /// One instance for several lookups, saving the instantiation (a few microseconds with the pooling
@@ -332,12 +375,15 @@ impl ProviderInstance<'_> {
         }
         self.provider.arm_deadline(&mut self.store);
         let result = self.provider.run(&mut self.store, &self.guest, lookup).await;
-        // A trap or a timeout may leave the instance mid-call; a reported error is an ordinary answer.
-        if matches!(result, Err(LookupError::Provider(_) | LookupError::Timeout(_))) {
-            self.poisoned = true;
-        }
+        self.poisoned = is_fatal(&result);
         result
     }
+}
+
+/// Whether `result` leaves the instance unusable: a trap or a timeout may stop the guest mid-call; an error
+/// the guest reported is an ordinary answer.
+fn is_fatal<T>(result: &Result<T, LookupError>) -> bool {
+    matches!(result, Err(LookupError::Provider(_) | LookupError::Timeout(_)))
 }
 
 fn from_wit_connection(c: types::Connection) -> Connection {

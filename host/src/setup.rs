@@ -78,6 +78,7 @@ impl ChainSpec {
             if let Some(timeout) = spec.timeout {
                 options.lookup_timeout = timeout;
             }
+            options.reuse_instances = spec.reuse_instances;
             let provider =
                 Provider::with_grants(component, grants, &spec.backend_kwargs, options).map_err(cluster_err)?;
             links.push(Link { name: spec.name.clone(), provider });

@@ -170,3 +170,27 @@ async fn a_provider_without_the_kubernetes_grant_reaches_nothing() {
     assert!(matches!(&result, Err(LookupError::DeniedByHost(_))), "{result:?}");
     assert!(cluster.requests().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lookups_get_fresh_instances_unless_reuse_is_asked_and_a_failed_instance_is_never_reused() {
+    let fresh = rogue_with(Grants::default());
+    for _ in 0..3 {
+        assert_eq!(fresh.get_config("calls").await.unwrap().as_deref(), Some("1"), "a fresh store per lookup");
+    }
+    let options = ProviderOptions {
+        reuse_instances: 1,
+        lookup_timeout: Duration::from_millis(300),
+        ..ProviderOptions::default()
+    };
+    let reusing = Provider::with_grants(rogue_provider(), Grants::default(), "{}", options).unwrap();
+    let calls: Vec<Option<String>> =
+        [reusing.get_config("calls").await, reusing.get_config("calls").await, reusing.get_config("calls").await]
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+    assert_eq!(calls, [Some("1".to_owned()), Some("2".to_owned()), Some("3".to_owned())]);
+    // The reused instance runs away and is stopped: it is dropped, and the next lookup starts afresh.
+    let stopped = reusing.get_config("spin").await;
+    assert!(matches!(stopped, Err(LookupError::Provider(_) | LookupError::Timeout(_))), "{stopped:?}");
+    assert_eq!(reusing.get_config("calls").await.unwrap().as_deref(), Some("1"));
+}

@@ -106,6 +106,12 @@ fn component_path() -> &'static Path {
     Path::new(wasm_secrets_artifacts::KUBERNETES_PROVIDER_PATH)
 }
 
+/// The compiled-artifact cache of the lookup benchmarks, kept between runs in cargo's scratch directory so a
+/// run (and a profile of it) does not spend its first seconds in Cranelift.
+fn artifact_cache() -> ArtifactCache {
+    ArtifactCache::Dir(Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-artifact-cache"))
+}
+
 /// Loading the provider component: Cranelift compilation vs loading the cached artifact.
 fn startup(c: &mut Criterion) {
     let mut group = c.benchmark_group("startup");
@@ -154,7 +160,7 @@ impl Fixture {
     }
 
     /// Our provider, configured as in a pod whose API server is the emulator.
-    fn provider(&self) -> Provider {
+    fn provider(&self, allocation: Allocation) -> Provider {
         let port = self.emulator.addr().port().to_string();
         let env = move |key: &str| match key {
             "KUBERNETES_SERVICE_HOST" => Some("127.0.0.1".to_owned()),
@@ -162,7 +168,9 @@ impl Fixture {
             _ => None,
         };
         let cluster = ClusterConfig::in_cluster(&self.sa_dir, env).unwrap();
-        let component = ProviderComponent::from_file(component_path(), &ArtifactCache::Disabled).unwrap();
+        let bytes = std::fs::read(component_path()).unwrap();
+        let component =
+            ProviderComponent::from_bytes_with(&bytes, "kubernetes provider", &artifact_cache(), allocation).unwrap();
         Provider::new(component, cluster, "", ProviderOptions::default()).unwrap()
     }
 
@@ -178,16 +186,21 @@ impl Fixture {
 fn end_to_end(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let fixture = rt.block_on(Fixture::start());
-    let provider = {
+    let (provider, pooled) = {
         let _guard = rt.enter();
-        fixture.provider()
+        (fixture.provider(Allocation::OnDemand), fixture.provider(Allocation::Pooling { slots: 16 }))
     };
     let api: Api<Secret> = rt.block_on(async { Api::namespaced(fixture.kube_client().await, NAMESPACE) });
     let params = ListParams::default().labels(MY_VAR_SELECTOR);
 
     // Check both paths answer, and open their pooled connections, before timing.
-    let value = rt.block_on(provider.get_variable("my_var", None)).unwrap();
-    assert_eq!(value.as_deref(), Some("my_secret_value"));
+    for p in [&provider, &pooled] {
+        let value = rt.block_on(p.get_variable("my_var", None)).unwrap();
+        assert_eq!(value.as_deref(), Some("my_secret_value"));
+    }
+    let mut reused = rt.block_on(pooled.instance()).unwrap();
+    let lookup = Lookup::Variable("my_var", None);
+    assert_eq!(rt.block_on(reused.lookup(lookup)).unwrap().into_text().as_deref(), Some("my_secret_value"));
     let list = rt.block_on(api.list(&params)).unwrap();
     assert_eq!(list.items.len(), 1, "one secret labelled my_var");
 
@@ -197,12 +210,19 @@ fn end_to_end(c: &mut Criterion) {
     group.bench_function("wasm_provider/get_variable", |b| {
         b.iter(|| rt.block_on(provider.get_variable(black_box("my_var"), None)).unwrap());
     });
+    group.bench_function("wasm_provider_pooling/get_variable", |b| {
+        b.iter(|| rt.block_on(pooled.get_variable(black_box("my_var"), None)).unwrap());
+    });
+    group.bench_function("wasm_provider_reused_instance/get_variable", |b| {
+        b.iter(|| rt.block_on(reused.lookup(black_box(lookup))).unwrap());
+    });
     group.bench_function("kube_rs/list", |b| {
         b.iter(|| rt.block_on(api.list(black_box(&params))).unwrap());
     });
     group.finish();
 
-    drop((provider, api));
+    drop(reused);
+    drop((provider, pooled, api));
     rt.block_on(fixture.emulator.clone().shutdown());
 }
 
@@ -228,8 +248,7 @@ fn in_memory_provider(allocation: Allocation) -> Provider {
     let transport = Arc::new(KubeTransport::in_memory(responder, token, TransportOptions::default()));
     let bytes = std::fs::read(component_path()).unwrap();
     let component =
-        ProviderComponent::from_bytes_with(&bytes, "kubernetes provider", &ArtifactCache::Disabled, allocation)
-            .unwrap();
+        ProviderComponent::from_bytes_with(&bytes, "kubernetes provider", &artifact_cache(), allocation).unwrap();
     let namespace = DetectedNamespace::Found(NAMESPACE.to_owned());
     Provider::with_transport(component, transport, namespace, "", ProviderOptions::default())
 }

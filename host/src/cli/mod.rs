@@ -45,9 +45,10 @@ pub const EXIT_MALFORMED: u8 = 4;
 const AFTER_HELP: &str = "\
 Exit status:
   0  found: the value is printed on stdout
-  1  not found (message on stderr)
-  2  usage or configuration error (flags, backend kwargs, cluster settings, component)
-  3  upstream error: access denied, API server unreachable or failing, timeout, provider failure
+  1  not found by any provider (message on stderr)
+  2  usage or configuration error (flags, backend kwargs, config file, cluster settings, component)
+  3  upstream error: access denied, API server unreachable or failing, timeout, provider failure;
+     also when no provider found the value but one of them failed (the failure is reported)
   4  the stored value is malformed (bad base64, invalid connection URI or JSON); for
      `connections parse`, the given value is one Airflow would reject
 
@@ -496,6 +497,7 @@ fn chain_spec(global: &GlobalArgs) -> Result<ChainSpec, Failure> {
                 env_prefixes: Vec::new(),
                 files: Vec::new(),
                 timeout: None,
+                reuse_instances: 0,
             };
             let environment = ProviderSpec {
                 name: "environment".to_owned(),
@@ -505,6 +507,7 @@ fn chain_spec(global: &GlobalArgs) -> Result<ChainSpec, Failure> {
                 env_prefixes: DEFAULT_ENV_PREFIXES.map(str::to_owned).to_vec(),
                 files: Vec::new(),
                 timeout: None,
+                reuse_instances: 0,
             };
             ChainSpec { providers: vec![backend, environment], cache: crate::cache::CacheSettings::default() }
         }
@@ -548,6 +551,9 @@ fn describe_chain(spec: &ChainSpec) -> String {
         }
         if let Some(t) = p.timeout {
             let _ = writeln!(text, "       timeout: {}s", t.as_secs());
+        }
+        if p.reuse_instances > 0 {
+            let _ = writeln!(text, "       reuses up to {} idle instances", p.reuse_instances);
         }
     }
     let c = &spec.cache;
