@@ -442,6 +442,21 @@ mod tests {
         Ok(())
     }
 
+    #[test]
+    fn the_example_configuration_is_valid() -> Result<(), HostConfigError> {
+        let spec = parse(include_str!("../../examples/host-config.toml"))?;
+        let names: Vec<&str> = spec.providers.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["environment", "kubernetes", "files"]);
+        assert_eq!(spec.providers[1].backend_kwargs, r#"{"namespace": "airflow", "config_label": null}"#);
+        assert_eq!(
+            spec.providers[2].files,
+            [PathBuf::from("/etc/airflow/connections.yaml"), PathBuf::from("/etc/airflow/variables.env")]
+        );
+        assert!(spec.cache.enabled);
+        assert_eq!(spec.cache.ttl(Kind::Connection), Duration::from_secs(60));
+        Ok(())
+    }
+
     fn error(text: &str) -> String {
         match parse(text) {
             Ok(spec) => format!("unexpectedly valid: {spec:?}"),

@@ -72,6 +72,7 @@ pub struct Provider {
     config: String,
     options: ProviderOptions,
     idle: Idle,
+    unusable: Option<LookupError>,
 }
 
 /// Instances kept for reuse ([`ProviderOptions::reuse_instances`]).
@@ -126,6 +127,7 @@ impl Provider {
             config: backend_kwargs.to_owned(),
             options,
             idle: Idle::default(),
+            unusable: None,
         })
     }
 
@@ -147,7 +149,18 @@ impl Provider {
             config: backend_kwargs.to_owned(),
             options,
             idle: Idle::default(),
+            unusable: None,
         }
+    }
+
+    /// A provider whose lookups all fail with `error`, because what it needs could not be set up (for
+    /// example no in-cluster settings outside a pod). Airflow creates its Kubernetes client on the first
+    /// lookup and the chain falls through when that fails, so a chain with such a provider still answers
+    /// from its other providers. Configuration validation still runs the component.
+    #[must_use]
+    pub fn failing_lookups_with(mut self, error: LookupError) -> Self {
+        self.unusable = Some(error);
+        self
     }
 
     /// The component's name (its path, or `built-in ... provider`).
@@ -164,6 +177,9 @@ impl Provider {
 
     /// Runs one lookup in a fresh store (the isolation every lookup gets by default).
     pub async fn lookup(&self, lookup: Lookup<'_>) -> Result<Answer, LookupError> {
+        if let Some(error) = &self.unusable {
+            return Err(error.clone());
+        }
         let idle = self.idle_instance();
         let (mut store, guest) = match idle {
             Some(instance) => instance,
@@ -188,6 +204,9 @@ impl Provider {
     /// allocator). Lookups on it share the guest's memory, so use it only for lookups of one trust domain;
     /// after any failure it refuses further lookups.
     pub async fn instance(&self) -> Result<ProviderInstance<'_>, LookupError> {
+        if let Some(error) = &self.unusable {
+            return Err(error.clone());
+        }
         let (store, guest) = self.instantiate().await?;
         Ok(ProviderInstance { provider: self, store, guest, poisoned: false })
     }

@@ -7,7 +7,7 @@ use crate::cache::Cache;
 use crate::chain::{Chain, Link};
 use crate::cluster::ClusterConfig;
 use crate::engine::{ArtifactCache, ProviderComponent};
-use crate::error::{ClusterConfigError, LoadError};
+use crate::error::{ClusterConfigError, LoadError, LookupError};
 use crate::grants::{Grants, env_with_prefixes};
 use crate::host_config::{Builtin, ChainSpec, ComponentSource, KubernetesAccess};
 use crate::provider::{Provider, ProviderOptions};
@@ -59,28 +59,31 @@ impl ChainSpec {
                 ComponentSource::File(path) => ProviderComponent::from_file(path, &ctx.artifacts),
             }
             .map_err(load)?;
-            let cluster_err = |e| OpenError::Cluster(spec.name.clone(), e);
+            // Kubernetes settings that cannot be read (no in-cluster environment, a bad kubeconfig) make this
+            // provider's lookups fail, not the whole chain: Airflow creates its client lazily and falls
+            // through to the next backend, so the environment still answers outside a cluster.
             let cluster = match &spec.kubernetes {
-                None => None,
+                None => Ok(None),
                 Some(KubernetesAccess::InCluster { service_account_dir }) => {
-                    Some(ClusterConfig::in_cluster(service_account_dir, ctx.env).map_err(cluster_err)?)
+                    ClusterConfig::in_cluster(service_account_dir, ctx.env).map(Some)
                 }
-                Some(KubernetesAccess::Kubeconfig(path)) => {
-                    Some(ClusterConfig::from_kubeconfig(path).await.map_err(cluster_err)?)
-                }
-            };
-            let grants = Grants {
-                cluster,
-                env: env_with_prefixes(ctx.env_vars.iter().cloned(), &spec.env_prefixes),
-                files: spec.files.clone(),
+                Some(KubernetesAccess::Kubeconfig(path)) => ClusterConfig::from_kubeconfig(path).await.map(Some),
             };
             let mut options = ctx.options.clone();
             if let Some(timeout) = spec.timeout {
                 options.lookup_timeout = timeout;
             }
             options.reuse_instances = spec.reuse_instances;
-            let provider =
-                Provider::with_grants(component, grants, &spec.backend_kwargs, options).map_err(cluster_err)?;
+            let env = env_with_prefixes(ctx.env_vars.iter().cloned(), &spec.env_prefixes);
+            let grants = |cluster| Grants { cluster, env: env.clone(), files: spec.files.clone() };
+            let provider = match cluster.and_then(|c| {
+                Provider::with_grants(component.clone(), grants(c), &spec.backend_kwargs, options.clone())
+            }) {
+                Ok(provider) => provider,
+                Err(e) => Provider::with_grants(component, grants(None), &spec.backend_kwargs, options)
+                    .map_err(|e| OpenError::Cluster(spec.name.clone(), e))?
+                    .failing_lookups_with(LookupError::InvalidConfiguration(e.to_string())),
+            };
             links.push(Link { name: spec.name.clone(), provider });
         }
         Ok(Chain::new(links, Some(Cache::new(self.cache.clone())), Arc::clone(&ctx.options.log)))

@@ -394,3 +394,20 @@ async fn the_cli_reports_a_failure_instead_of_not_found() {
     let out = secrets(&cluster, None, &["variables", "get", "my_var"], &[("AIRFLOW_VAR_MY_VAR", "env")]).await;
     assert_eq!((out.code, out.stdout.as_str()), (EXIT_FOUND, "env\n"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outside_a_cluster_the_environment_still_answers_like_airflow() {
+    let vars = FixedEnvironment(vec![("AIRFLOW_VAR_REGION".to_owned(), "eu-west-1".to_owned())]);
+    let args = ["secrets", "--cache-dir", &shared_cache_dir(), "variables", "get", "region"].map(str::to_owned);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = run(args, &vars, &mut out, &mut err).await;
+    let (stdout, stderr) = (String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap());
+    assert_eq!((code, stdout.as_str()), (EXIT_FOUND, "eu-west-1\n"), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "[WARNING] provider `kubernetes` could not look up variable `region` (invalid-configuration): \
+             invalid configuration: Service host/port is not set."
+        ),
+        "{stderr}"
+    );
+}
