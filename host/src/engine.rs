@@ -8,6 +8,7 @@
 
 use std::hash::{Hash as _, Hasher as _};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
@@ -93,7 +94,7 @@ impl ProviderComponent {
         cache: &ArtifactCache,
         allocation: Allocation,
     ) -> Result<Self, LoadError> {
-        let engine = new_engine(allocation)?;
+        let engine = engine_for(allocation)?;
         let component = match cache {
             ArtifactCache::Disabled => compile(&engine, bytes, name)?,
             ArtifactCache::Dir(dir) => cached_compile(&engine, bytes, name, dir)?,
@@ -106,7 +107,6 @@ impl ProviderComponent {
         types::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(link)?;
         let instance_pre: InstancePre<State> = linker.instantiate_pre(&component).map_err(link)?;
         let pre = ProviderPre::new(instance_pre).map_err(link)?;
-        spawn_epoch_ticker(engine.weak());
         Ok(Self { engine, pre, name: name.to_owned() })
     }
 
@@ -136,6 +136,24 @@ impl ProviderComponent {
 /// it further per store.
 const POOLED_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 
+/// The engine for `allocation`. On-demand components share one engine per process (one epoch thread, one
+/// code registry, shared by every provider of a chain); each pooling component gets its own engine, so its
+/// slot count is its own.
+fn engine_for(allocation: Allocation) -> Result<Engine, LoadError> {
+    static SHARED: Mutex<Option<Engine>> = Mutex::new(None);
+    if allocation != Allocation::OnDemand {
+        return new_engine(allocation);
+    }
+    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(engine) = shared.as_ref() {
+        return Ok(engine.clone());
+    }
+    let engine = new_engine(allocation)?;
+    *shared = Some(engine.clone());
+    Ok(engine)
+}
+
+/// A new engine with its epoch ticker.
 fn new_engine(allocation: Allocation) -> Result<Engine, LoadError> {
     let mut config = Config::new();
     config.epoch_interruption(true);
@@ -151,7 +169,9 @@ fn new_engine(allocation: Allocation) -> Result<Engine, LoadError> {
             .max_memory_size(POOLED_MEMORY_BYTES);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
-    Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))
+    let engine = Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+    spawn_epoch_ticker(engine.weak());
+    Ok(engine)
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.

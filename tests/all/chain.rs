@@ -411,3 +411,15 @@ async fn outside_a_cluster_the_environment_still_answers_like_airflow() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn single_backend_flags_that_the_config_file_replaces_are_refused_with_it() {
+    let no_env = |_: &str| None;
+    for flag in ["--component", "--kubeconfig"] {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let args = ["secrets", "--config", "secrets.toml", flag, "x", "variables", "get", "v"];
+        assert_eq!(run(args, &no_env, &mut out, &mut err).await, wasm_secrets::cli::EXIT_USAGE);
+        let stderr = String::from_utf8(err).unwrap();
+        assert!(stderr.contains("cannot be used with"), "{flag}: {stderr}");
+    }
+}

@@ -340,3 +340,10 @@ async fn lookups_share_one_kept_alive_connection() {
     assert_eq!(cluster.requests().len(), 5);
     assert_eq!(cluster.emulator.connections_accepted(), 1, "one TLS connection, kept alive across lookups");
 }
+
+#[test]
+fn on_demand_components_share_one_engine() {
+    let kubernetes = crate::support::kubernetes_provider();
+    let rogue = crate::support::rogue_provider();
+    assert!(wasmtime::Engine::same(kubernetes.engine(), rogue.engine()), "one engine, one epoch thread");
+}

@@ -85,7 +85,7 @@ struct GlobalArgs {
     config: Option<PathBuf>,
 
     /// Provider component (.wasm) to load. Default: the built-in Kubernetes provider.
-    #[arg(long, global = true, env = "WASM_SECRETS_COMPONENT", value_name = "PATH")]
+    #[arg(long, global = true, env = "WASM_SECRETS_COMPONENT", value_name = "PATH", conflicts_with = "config")]
     component: Option<PathBuf>,
 
     /// Provider configuration: Airflow's backend_kwargs JSON object.
@@ -97,7 +97,7 @@ struct GlobalArgs {
     service_account_dir: PathBuf,
 
     /// Use this kubeconfig (its current context) instead of the in-cluster configuration.
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "config")]
     kubeconfig: Option<PathBuf>,
 
     /// Time limit of one lookup, in seconds.
