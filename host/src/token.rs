@@ -33,6 +33,15 @@ impl TokenSource {
             Self::File(file) => file.token(Instant::now()),
         }
     }
+
+    /// After the API server refused `sent`: the token file's current token, when it differs from `sent`
+    /// (it was rotated since it was last read). `None` for a fixed token or an unchanged file.
+    pub fn rotated_since(&self, sent: &SecretString) -> Option<SecretString> {
+        match self {
+            Self::Static(_) => None,
+            Self::File(file) => file.reread_if_changed(sent, Instant::now()),
+        }
+    }
 }
 
 /// A token file with its cached content.
@@ -77,6 +86,20 @@ impl TokenFile {
     }
 }
 
+impl TokenFile {
+    /// Reads the file now; when it holds a token other than `sent`, caches and returns it.
+    pub fn reread_if_changed(&self, sent: &SecretString, now: Instant) -> Option<SecretString> {
+        let token = read(&self.path).ok()?;
+        if token.expose() == sent.expose() {
+            return None;
+        }
+        if let Ok(mut cached) = self.cached.lock() {
+            *cached = Some((token.clone(), now));
+        }
+        Some(token)
+    }
+}
+
 fn read(path: &Path) -> Result<SecretString, ClusterConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => ClusterConfigError::TokenMissing(path.to_owned()),
@@ -110,6 +133,20 @@ mod tests {
         assert_eq!(file.token(t0 + Duration::from_secs(200)).unwrap().expose(), "second", "last good token kept");
         std::fs::write(&path, "").unwrap();
         assert_eq!(file.token(t0 + Duration::from_secs(300)).unwrap().expose(), "second", "empty file ignored");
+    }
+
+    #[test]
+    fn a_refused_token_is_replaced_only_by_a_different_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "old").unwrap();
+        let source = TokenSource::File(TokenFile::open(&path).unwrap());
+        let sent = source.token().unwrap();
+        assert!(source.rotated_since(&sent).is_none(), "unchanged file: no retry");
+        std::fs::write(&path, "new\n").unwrap();
+        assert_eq!(source.rotated_since(&sent).map(|t| t.expose().to_owned()).as_deref(), Some("new"));
+        assert_eq!(source.token().unwrap().expose(), "new", "the rotated token is cached");
+        assert!(TokenSource::Static(SecretString::new("s".into())).rotated_since(&sent).is_none());
     }
 
     #[test]

@@ -33,6 +33,7 @@ use wasmtime_wasi_http::{ForbiddenHeaderFilter, WasiBody, WasiHttpHooks};
 
 use crate::cluster::ClusterConfig;
 use crate::error::ClusterConfigError;
+use crate::secret::SecretString;
 use crate::token::TokenSource;
 
 /// The only authority a provider may address; the host maps it to the configured API server.
@@ -144,6 +145,9 @@ impl KubeTransport {
     }
 
     /// Sends `GET`-style `parts` (already checked by [`check_request`]) to the API server, with the token.
+    ///
+    /// On a 401, when the token file holds a different token than the one sent (the kubelet rotated it within
+    /// the re-read period), the request is sent once more with the new token, as client-go does.
     async fn send(&self, mut parts: http::request::Parts, body: Bytes) -> Result<http::Response<WasiBody>, HttpError> {
         let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
         parts.uri = http::Uri::builder()
@@ -152,22 +156,46 @@ impl KubeTransport {
             .path_and_query(path)
             .build()
             .map_err(|_| HttpError::HttpRequestUriInvalid)?;
-        let token = self.token.token().map_err(|e| HttpError::InternalError(Some(e.to_string())))?;
-        let mut auth = HeaderValue::try_from(format!("Bearer {}", token.expose()))
-            .map_err(|_| HttpError::InternalError(Some("the token is not a valid header value".into())))?;
-        auth.set_sensitive(true);
-        parts.headers.insert(AUTHORIZATION, auth);
         parts.headers.remove(HOST);
         if !parts.headers.contains_key(ACCEPT) {
             parts.headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         }
+        let internal = |e: ClusterConfigError| HttpError::InternalError(Some(e.to_string()));
+        let token = self.token.token().map_err(internal)?;
+        let response = self.exchange(&parts, &body, &token).await?;
+        let response = match self.token.rotated_since(&token) {
+            Some(rotated) if response.status() == http::StatusCode::UNAUTHORIZED => {
+                tracing::info!("the API server refused the token and the token file has changed; retrying once");
+                self.exchange(&parts, &body, &rotated).await?
+            }
+            _ => response,
+        };
+        Ok(response.map(|b| Full::new(b).map_err(|never| match never {}).boxed_unsync()))
+    }
+
+    /// One request with `token`, the whole (bounded) answer read.
+    async fn exchange(
+        &self,
+        parts: &http::request::Parts,
+        body: &Bytes,
+        token: &SecretString,
+    ) -> Result<http::Response<Bytes>, HttpError> {
+        let mut auth = HeaderValue::try_from(format!("Bearer {}", token.expose()))
+            .map_err(|_| HttpError::InternalError(Some("the token is not a valid header value".into())))?;
+        auth.set_sensitive(true);
+        let mut request = http::Request::new(Full::new(body.clone()));
+        *request.method_mut() = parts.method.clone();
+        *request.uri_mut() = parts.uri.clone();
+        *request.version_mut() = parts.version;
+        *request.headers_mut() = parts.headers.clone();
+        request.headers_mut().insert(AUTHORIZATION, auth);
         let client = match &self.client {
             Sender::Https(client) => client,
             Sender::Memory(responder) => {
-                return Ok(responder(&parts).map(|b| Full::new(b).map_err(|never| match never {}).boxed_unsync()));
+                let (parts, _) = request.into_parts();
+                return Ok(responder(&parts));
             }
         };
-        let request = http::Request::from_parts(parts, Full::new(body));
         let max = self.options.max_response_bytes;
         let exchange = async {
             let response = client.request(request).await.map_err(classify_client_error)?;
@@ -179,10 +207,9 @@ impl KubeTransport {
                 .to_bytes();
             Ok::<_, HttpError>(http::Response::from_parts(parts, body))
         };
-        let response = tokio::time::timeout(self.options.request_timeout, exchange)
+        tokio::time::timeout(self.options.request_timeout, exchange)
             .await
-            .map_err(|_| HttpError::ConnectionReadTimeout)??;
-        Ok(response.map(|b| Full::new(b).map_err(|never| match never {}).boxed_unsync()))
+            .map_err(|_| HttpError::ConnectionReadTimeout)?
     }
 }
 

@@ -347,3 +347,29 @@ fn on_demand_components_share_one_engine() {
     let rogue = crate::support::rogue_provider();
     assert!(wasmtime::Engine::same(kubernetes.engine(), rogue.engine()), "one engine, one epoch thread");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotated_token_is_picked_up_on_the_first_401() {
+    let cluster = Cluster::start().await;
+    let provider = cluster.provider("");
+    assert_eq!(provider.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+    // The kubelet rotates the projected token; the API server stops accepting the old one at once, long before
+    // the host's 60 s re-read period is over.
+    const ROTATED: &str = "e2e-rotated-token";
+    cluster.emulator.add_token(ROTATED, kube_emulator::Access::Namespaces(vec![crate::support::NAMESPACE.to_owned()]));
+    cluster.emulator.revoke_token(crate::support::TOKEN);
+    std::fs::write(cluster.sa_path().join("token"), format!("{ROTATED}\n")).unwrap();
+    cluster.emulator.clear_requests();
+
+    assert_eq!(provider.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+    let seen: Vec<(u16, Option<String>)> =
+        cluster.requests().iter().map(|r| (r.status, r.header("authorization").map(str::to_owned))).collect();
+    assert_eq!(
+        seen,
+        [(401, Some(format!("Bearer {}", crate::support::TOKEN))), (200, Some(format!("Bearer {ROTATED}")))]
+    );
+    // Later lookups use the new token directly.
+    cluster.emulator.clear_requests();
+    provider.get_variable("my_var", None).await.unwrap();
+    assert_eq!(cluster.requests().len(), 1);
+}
