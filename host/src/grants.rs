@@ -18,8 +18,9 @@ pub const DEFAULT_ENV_PREFIXES: [&str; 3] = ["AIRFLOW_CONN_", "AIRFLOW_VAR_", "_
 /// bound keeps a mistaken path (a log, a disk image) from exhausting the guest's memory.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// What one provider may reach.
-#[derive(Debug, Default)]
+/// What one provider may reach. `Debug` shows variable names, never their values (an `AIRFLOW_CONN_*` value
+/// holds a password).
+#[derive(Default)]
 pub struct Grants {
     /// The Kubernetes API server, through the host's HTTP policy. `None`: every HTTP request is denied.
     pub cluster: Option<ClusterConfig>,
@@ -29,6 +30,36 @@ pub struct Grants {
     /// and repeated separators but never resolves `..` or symlinks); the OS follows symlinks when the host
     /// opens a granted path.
     pub files: Vec<PathBuf>,
+}
+
+impl std::fmt::Debug for Grants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grants")
+            .field("cluster", &self.cluster)
+            .field("env", &EnvNames(&self.env))
+            .field("files", &self.files)
+            .finish()
+    }
+}
+
+/// `Debug` of an environment: the names only.
+pub struct EnvNames<'a>(pub &'a [(String, String)]);
+
+impl std::fmt::Debug for EnvNames<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.iter().map(|(name, _)| name)).finish()
+    }
+}
+
+/// The keys of `backend_kwargs` JSON text, for listings and `Debug`: a custom provider's kwargs may hold
+/// credentials, so values are never shown.
+pub fn kwargs_keys(backend_kwargs: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(backend_kwargs) {
+        Ok(serde_json::Value::Object(map)) if !map.is_empty() => map.keys().cloned().collect::<Vec<_>>().join(", "),
+        _ if backend_kwargs.trim().is_empty() => "(none: defaults)".to_owned(),
+        Ok(_) => "(none: defaults)".to_owned(),
+        Err(_) => "(not a JSON object: the provider will reject it)".to_owned(),
+    }
 }
 
 impl Grants {
@@ -103,6 +134,18 @@ mod tests {
         let granted = env_with_prefixes(vars, &["AIRFLOW_VAR_", "AIRFLOW_CONN_"]);
         let names: Vec<&str> = granted.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names, ["AIRFLOW_CONN_X", "AIRFLOW_VAR_A", "AIRFLOW_VAR_B"]);
+    }
+
+    #[test]
+    fn debug_shows_names_and_keys_never_values() {
+        let grants =
+            Grants { env: vec![("AIRFLOW_CONN_DB".into(), "postgres://u:hunter2@h".into())], ..Grants::default() };
+        let shown = format!("{grants:?}");
+        assert!(shown.contains("AIRFLOW_CONN_DB") && !shown.contains("hunter2"), "{shown}");
+        assert_eq!(kwargs_keys(r#"{"url": "x", "vault_token": "hunter2"}"#), "url, vault_token");
+        assert_eq!(kwargs_keys(""), "(none: defaults)");
+        assert_eq!(kwargs_keys("[1]"), "(none: defaults)");
+        assert_eq!(kwargs_keys("{"), "(not a JSON object: the provider will reject it)");
     }
 
     #[test]

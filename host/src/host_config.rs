@@ -35,7 +35,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cache::{CacheSettings, DEFAULT_MAX_ENTRIES, DEFAULT_TTL, Kind};
-use crate::grants::DEFAULT_ENV_PREFIXES;
+use crate::grants::{DEFAULT_ENV_PREFIXES, kwargs_keys};
 
 /// A problem with the host configuration file, naming the file and, for syntax errors, the line.
 #[derive(Debug, thiserror::Error)]
@@ -61,8 +61,8 @@ pub struct ChainSpec {
     pub cache: CacheSettings,
 }
 
-/// One provider of the chain.
-#[derive(Debug, Clone, PartialEq)]
+/// One provider of the chain. `Debug` shows the kwargs' keys, not their values.
+#[derive(Clone, PartialEq)]
 pub struct ProviderSpec {
     /// The name used in logs and listings.
     pub name: String,
@@ -80,6 +80,21 @@ pub struct ProviderSpec {
     pub timeout: Option<Duration>,
     /// Idle instances kept for reuse (0: a fresh store per lookup).
     pub reuse_instances: usize,
+}
+
+impl std::fmt::Debug for ProviderSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderSpec")
+            .field("name", &self.name)
+            .field("component", &self.component)
+            .field("kwargs", &kwargs_keys(&self.backend_kwargs))
+            .field("kubernetes", &self.kubernetes)
+            .field("env_prefixes", &self.env_prefixes)
+            .field("files", &self.files)
+            .field("timeout", &self.timeout)
+            .field("reuse_instances", &self.reuse_instances)
+            .finish()
+    }
 }
 
 /// Where a provider component comes from.

@@ -12,7 +12,7 @@ use crate::bindings::{self, types};
 use crate::cluster::{ClusterConfig, DetectedNamespace};
 use crate::engine::{EPOCH_TICK, ProviderComponent};
 use crate::error::{ClusterConfigError, LookupError};
-use crate::grants::Grants;
+use crate::grants::{EnvNames, Grants, kwargs_keys};
 use crate::state::{LogLevel, LogSink, State, StoreGrants};
 use crate::transport::{KubeTransport, ProviderHooks, TransportOptions};
 
@@ -62,7 +62,6 @@ impl std::fmt::Debug for ProviderOptions {
 
 /// A provider component bound to what the host grants it (a cluster, environment variables, files) and to
 /// a configuration (Airflow's `backend_kwargs`).
-#[derive(Debug)]
 pub struct Provider {
     component: ProviderComponent,
     transport: Option<Arc<KubeTransport>>,
@@ -73,6 +72,23 @@ pub struct Provider {
     options: ProviderOptions,
     idle: Idle,
     unusable: Option<LookupError>,
+}
+
+/// Variable names and kwargs keys only: the environment and the kwargs may hold credentials.
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("component", &self.component)
+            .field("transport", &self.transport)
+            .field("namespace", &self.namespace)
+            .field("env", &EnvNames(&self.env))
+            .field("files", &self.files)
+            .field("kwargs", &kwargs_keys(&self.config))
+            .field("options", &self.options)
+            .field("idle", &self.idle)
+            .field("unusable", &self.unusable)
+            .finish()
+    }
 }
 
 /// Instances kept for reuse ([`ProviderOptions::reuse_instances`]).
@@ -180,12 +196,14 @@ impl Provider {
         if let Some(error) = &self.unusable {
             return Err(error.clone());
         }
-        let idle = self.idle_instance();
-        let (mut store, guest) = match idle {
-            Some(instance) => instance,
+        let (mut store, guest) = match self.idle_instance() {
+            Some((mut store, guest)) => {
+                self.arm_deadline(&mut store);
+                (store, guest)
+            }
+            // `instantiate` arms the deadline before instantiating (a start function could spin).
             None => self.instantiate().await?,
         };
-        self.arm_deadline(&mut store);
         let result = self.run(&mut store, &guest, lookup).await;
         if self.options.reuse_instances > 0 && !is_fatal(&result) {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);

@@ -22,7 +22,7 @@ use crate::chain::{Chain, ChainError};
 use crate::cluster::DEFAULT_SERVICE_ACCOUNT_DIR;
 use crate::engine::ArtifactCache;
 use crate::error::LookupError;
-use crate::grants::DEFAULT_ENV_PREFIXES;
+use crate::grants::{DEFAULT_ENV_PREFIXES, EnvNames, kwargs_keys};
 use crate::host_config::{Builtin, ChainSpec, ComponentSource, KubernetesAccess, ProviderSpec};
 use crate::provider::ProviderOptions;
 use crate::setup::OpenContext;
@@ -262,9 +262,15 @@ impl Environment for ProcessEnvironment {
     }
 }
 
-/// A fixed set of variables (for tests and embedding).
-#[derive(Debug, Clone, Default)]
+/// A fixed set of variables (for tests and embedding). `Debug` shows the names only.
+#[derive(Clone, Default)]
 pub struct FixedEnvironment(pub Vec<(String, String)>);
+
+impl std::fmt::Debug for FixedEnvironment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("FixedEnvironment").field(&EnvNames(&self.0)).finish()
+    }
+}
 
 impl Environment for FixedEnvironment {
     fn var(&self, name: &str) -> Option<String> {
@@ -524,13 +530,7 @@ fn describe_chain(spec: &ChainSpec) -> String {
     let mut text = String::from("Providers, in lookup order:\n");
     for (i, p) in spec.providers.iter().enumerate() {
         let _ = writeln!(text, "  {}. {}  {}", i + 1, p.name, p.component);
-        let keys = match serde_json::from_str::<serde_json::Value>(&p.backend_kwargs) {
-            Ok(serde_json::Value::Object(map)) if !map.is_empty() => map.keys().cloned().collect::<Vec<_>>().join(", "),
-            _ if p.backend_kwargs.trim().is_empty() => "(none: defaults)".to_owned(),
-            Ok(_) => "(none: defaults)".to_owned(),
-            Err(_) => "(not a JSON object: the provider will reject it)".to_owned(),
-        };
-        let _ = writeln!(text, "       kwargs: {keys}");
+        let _ = writeln!(text, "       kwargs: {}", kwargs_keys(&p.backend_kwargs));
         match &p.kubernetes {
             Some(access) => {
                 let _ = writeln!(text, "       kubernetes API: {access}");
