@@ -13,9 +13,9 @@ use std::process::Command;
 
 /// (package, library file stem, constant prefix)
 const COMPONENTS: [(&str, &str, &str); 4] = [
-    ("wasm-secrets-kubernetes", "wasm_secrets_kubernetes", "KUBERNETES_PROVIDER"),
-    ("wasm-secrets-environment", "wasm_secrets_environment", "ENVIRONMENT_PROVIDER"),
-    ("wasm-secrets-local-files", "wasm_secrets_local_files", "LOCAL_FILES_PROVIDER"),
+    ("wasm-secrets-provider-kubernetes", "wasm_secrets_provider_kubernetes", "KUBERNETES_PROVIDER"),
+    ("wasm-secrets-provider-environment", "wasm_secrets_provider_environment", "ENVIRONMENT_PROVIDER"),
+    ("wasm-secrets-provider-local-files", "wasm_secrets_provider_local_files", "LOCAL_FILES_PROVIDER"),
     ("rogue-provider", "rogue_provider", "ROGUE_PROVIDER"),
 ];
 
@@ -25,21 +25,17 @@ fn main() -> Result<(), Box<dyn Error>> {
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     let target_dir = out_dir.join("wasm-target");
 
+    // Everything a component is built from: its sources, the shared crates, the WIT, the lock file, and the
+    // root manifest (its `[profile.guest]` decides how the components are compiled).
     for watched in [
-        "guest-common/src",
-        "guest-common/Cargo.toml",
-        "guest/src",
-        "guest/Cargo.toml",
-        "providers/environment/src",
-        "providers/environment/Cargo.toml",
-        "providers/local-files/src",
-        "providers/local-files/Cargo.toml",
+        "guest",
         "airflow-compat/src",
         "airflow-compat/Cargo.toml",
         "tests/fixtures/rogue-provider/src",
         "tests/fixtures/rogue-provider/Cargo.toml",
         "wit",
         "Cargo.lock",
+        "Cargo.toml",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }

@@ -73,7 +73,7 @@ EOF
 step "building the emulator and the criterion benchmarks (release)"
 # rust-toolchain.toml pins the toolchain and lists the wasm32-wasip2 target; cargo alone does not install it.
 if command -v rustup >/dev/null; then rustup toolchain install >/dev/null; fi
-cargo build --release --quiet -p wasm-secrets-e2e --bin kube-emulator
+cargo build --release --quiet -p kube-emulator --bin kube-emulator
 cargo bench --quiet -p wasm-secrets-e2e --bench lookup --no-run
 target_dir="$(cargo metadata --format-version 1 --no-deps |
     "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"

@@ -1,19 +1,32 @@
 #!/usr/bin/env bash
-# Every check CI runs: formatting, lints, and all tests (unit, fixture vectors, emulator, end to end).
+# Every check CI runs: formatting, lints (host and wasm32 targets), the generated Unicode tables, and all tests
+# (unit, fixture vectors, emulator, end to end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # rust-toolchain.toml pins the toolchain and lists the wasm32-wasip2 target; cargo alone does not install it.
 rustup toolchain install >/dev/null
 
-# The emulator's conformance tests run the real Python `kubernetes` client (tests/python), which
-# is not a cargo dependency: keep it in a virtualenv under target/ (created once, reused after).
-if ! target/py/bin/python -c 'import kubernetes' 2>/dev/null; then
-    python3 -m venv target/py && target/py/bin/pip install --quiet -r tests/python/requirements.txt
+# The emulator's conformance tests run the real Python `kubernetes` client (tests/kube-emulator/python), which
+# is not a cargo dependency: keep it in a virtualenv under target/, created once and again when the pinned
+# requirements change (a copy of them marks what the virtualenv holds).
+requirements=tests/kube-emulator/python/requirements.txt
+if ! cmp -s "$requirements" target/py/requirements.txt || ! target/py/bin/python -c 'import kubernetes' 2>/dev/null; then
+    rm -rf target/py
+    python3 -m venv target/py
+    target/py/bin/pip install --quiet -r "$requirements"
+    cp "$requirements" target/py/requirements.txt
 fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The component code that only compiles for wasm32-wasip2 (each `component.rs`, the Kubernetes provider's
+# `transport.rs`): the same lints, on the guest crates' libraries for the target they ship on.
+cargo clippy --target wasm32-wasip2 --lib --quiet \
+    -p wasm-secrets-provider-common -p wasm-secrets-provider-kubernetes -p wasm-secrets-provider-environment \
+    -p wasm-secrets-provider-local-files -p rogue-provider -- -D warnings
+# airflow-compat's Unicode tables are generated from CPython 3.11 (Unicode 14.0.0): regenerate and compare.
+bash scripts/check-unicode-tables.sh
 cargo test --workspace
 # Benchmarks in criterion's test mode (each case once, debug build): keeps them compiling and working.
 # The numbers come from `cargo bench -p wasm-secrets-e2e --bench lookup` (see BENCHMARKS.md).

@@ -49,10 +49,10 @@ pub mod connection;
 pub mod error;
 pub mod pybase64;
 pub mod pyjson;
-mod pystr;
+pub mod pystr;
 pub mod pyurllib;
 
 pub use connection::{Connection, Dialect, UnknownDialect, parse_connection, parse_connection_uri};
 pub use error::{Base64Error, ConnectionError, JsonField, JsonSyntaxError, UriProblem, ValueDecodeError};
 pub use pybase64::{b64decode, decode_secret_value};
-pub use pyjson::{PyObject, python_repr};
+pub use pyjson::PyObject;

@@ -94,44 +94,6 @@ impl PyObject {
     }
 }
 
-impl From<&serde_json::Value> for PyObject {
-    fn from(value: &serde_json::Value) -> Self {
-        use serde_json::Value;
-        match value {
-            Value::Null => Self::None,
-            Value::Bool(b) => Self::Bool(*b),
-            Value::Number(n) => {
-                if let Some(i) = n.as_i64() {
-                    Self::Int(i.to_string())
-                } else if let Some(u) = n.as_u64() {
-                    Self::Int(u.to_string())
-                } else {
-                    Self::Float(n.as_f64().unwrap_or(f64::NAN))
-                }
-            }
-            Value::String(s) => Self::Str(s.clone()),
-            Value::Array(items) => Self::List(items.iter().map(Self::from).collect()),
-            Value::Object(map) => Self::Dict(map.iter().map(|(k, v)| (k.clone(), Self::from(v))).collect()),
-        }
-    }
-}
-
-/// Python's `repr()` of a JSON-decoded value, e.g. `{'sslmode': 'require'}`, `True`, `None`, `1.0`.
-///
-/// This is what `airflow connections get` prints for `extra_dejson` in table output.
-///
-/// ```
-/// use airflow_compat::python_repr;
-/// let v = serde_json::json!({"sslmode": "require", "n": 1.0, "ok": true, "x": null, "l": ["it's"]});
-/// assert_eq!(
-///     python_repr(&v),
-///     r#"{'sslmode': 'require', 'n': 1.0, 'ok': True, 'x': None, 'l': ["it's"]}"#
-/// );
-/// ```
-pub fn python_repr(value: &serde_json::Value) -> String {
-    PyObject::from(value).repr()
-}
-
 /// Python's `repr(float)` (`float.__repr__`, the shortest round-tripping digits).
 pub fn float_repr(f: f64) -> String {
     if f.is_nan() {
@@ -231,29 +193,40 @@ fn write_repr(value: &PyObject, out: &mut String) {
         PyObject::Int(digits) => out.push_str(digits),
         PyObject::Float(f) => out.push_str(&float_repr(*f)),
         PyObject::Str(s) => out.push_str(&str_repr(s)),
-        PyObject::List(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_repr(item, out);
-            }
-            out.push(']');
-        }
-        PyObject::Dict(items) => {
-            out.push('{');
-            for (i, (k, v)) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                out.push_str(&str_repr(k));
-                out.push_str(": ");
-                write_repr(v, out);
-            }
-            out.push('}');
-        }
+        PyObject::List(items) => write_list(items, out, write_repr),
+        PyObject::Dict(items) => write_dict(items, out, |k, out| out.push_str(&str_repr(k)), write_repr),
     }
+}
+
+/// `[a, b]` with `", "` between items: the list syntax `repr()` and `json.dumps()` share.
+fn write_list(items: &[PyObject], out: &mut String, write_item: fn(&PyObject, &mut String)) {
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_item(item, out);
+    }
+    out.push(']');
+}
+
+/// `{k: v}` with `", "` and `": "`: the dict syntax `repr()` and `json.dumps()` share.
+fn write_dict(
+    items: &[(String, PyObject)],
+    out: &mut String,
+    write_key: fn(&str, &mut String),
+    write_value: fn(&PyObject, &mut String),
+) {
+    out.push('{');
+    for (i, (k, v)) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_key(k, out);
+        out.push_str(": ");
+        write_value(v, out);
+    }
+    out.push('}');
 }
 
 /// Python's `json.dumps(value)` with default arguments.
@@ -269,13 +242,6 @@ fn write_repr(value: &PyObject, out: &mut String) {
 pub fn dumps(value: &PyObject) -> String {
     let mut out = String::new();
     write_json(value, &mut out);
-    out
-}
-
-/// Python's `json.dumps(str)` (`ensure_ascii=True`).
-pub fn dumps_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    write_json_str(s, &mut out);
     out
 }
 
@@ -314,28 +280,8 @@ fn write_json(value: &PyObject, out: &mut String) {
         }
         PyObject::Float(f) => out.push_str(&float_repr(*f)),
         PyObject::Str(s) => write_json_str(s, out),
-        PyObject::List(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_json(item, out);
-            }
-            out.push(']');
-        }
-        PyObject::Dict(items) => {
-            out.push('{');
-            for (i, (k, v)) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_json_str(k, out);
-                out.push_str(": ");
-                write_json(v, out);
-            }
-            out.push('}');
-        }
+        PyObject::List(items) => write_list(items, out, write_json),
+        PyObject::Dict(items) => write_dict(items, out, write_json_str, write_json),
     }
 }
 

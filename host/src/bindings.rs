@@ -20,4 +20,3 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::wasm_secrets::provider::{host, types};
-pub use exports::wasm_secrets::provider::lookup;

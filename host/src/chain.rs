@@ -6,7 +6,9 @@
 //! - the first provider that finds a value wins; for connections an empty value counts as not found (Airflow's
 //!   `if value:`), for variables and Flyte secrets an empty string is a value (`is not None`);
 //! - a provider's error is logged (provider and error kind, never a value) and the next provider is tried;
-//! - access denied (401/403 from the store, Airflow's `AirflowSecretsBackendAccessDenied`) stops the lookup;
+//! - access denied (401/403 from the store) stops the lookup. Airflow stops only on
+//!   `AirflowSecretsBackendAccessDenied`, which its Kubernetes backend never raises (a 401/403 falls through
+//!   there): a deliberate difference, so a credentials problem is fixed rather than hidden by a later provider;
 //! - config values (`*_secret` options) come only from the configured backend in Airflow, and its errors
 //!   raise `AirflowConfigException`; here every provider is asked in order, but any error stops the lookup.
 //! - when no provider has the value, the answer is "not found".
@@ -104,21 +106,6 @@ impl Rules for Lookup<'_> {
     }
 }
 
-/// The short name of a lookup error's kind, for logs.
-pub fn error_kind(e: &LookupError) -> &'static str {
-    match e {
-        LookupError::InvalidConfiguration(_) => "invalid-configuration",
-        LookupError::InvalidRequest(_) => "invalid-request",
-        LookupError::MalformedPayload(_) => "malformed-payload",
-        LookupError::AccessDenied(_) => "access-denied",
-        LookupError::DeniedByHost(_) => "denied-by-host",
-        LookupError::Upstream(_) => "upstream",
-        LookupError::Unavailable(_) => "unavailable",
-        LookupError::Timeout(_) => "timeout",
-        LookupError::Provider(_) => "provider-failure",
-    }
-}
-
 impl Chain {
     /// A chain asking `links` in order; `cache` (when given and enabled) answers repeated lookups; `log`
     /// receives a warning for every provider error the chain falls through.
@@ -134,11 +121,6 @@ impl Chain {
     pub fn strict(mut self, strict: bool) -> Self {
         self.strict = strict;
         self
-    }
-
-    /// The providers, in order.
-    pub fn links(&self) -> &[Link] {
-        &self.links
     }
 
     /// The cache, when enabled: for invalidation and inspection.
@@ -203,7 +185,7 @@ impl Chain {
                         "provider `{}` could not look up {} ({}): {error}; trying the next provider",
                         link.name,
                         request.describe(),
-                        error_kind(&error),
+                        error.kind(),
                     );
                     (self.log)(LogLevel::Warning, &message);
                     first_failure.get_or_insert(ChainError { provider: link.name.clone(), error });

@@ -8,12 +8,12 @@
 //! Reading the environment is kept apart from computing on it: [`ClusterConfig::in_cluster`] takes the
 //! environment as a function, so tests never touch process state.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
 
 use crate::error::ClusterConfigError;
-use crate::secret::SecretString;
 use crate::token::{TokenFile, TokenSource};
 
 /// The service-account directory Kubernetes mounts into every pod.
@@ -74,7 +74,6 @@ impl ClusterConfig {
     /// users with a `token` or a `tokenFile`; the context's namespace (or `default`) is the detected one.
     pub async fn from_kubeconfig(path: &Path) -> Result<Self, ClusterConfigError> {
         use kube::config::{KubeConfigOptions, Kubeconfig};
-        use secrecy::ExposeSecret as _;
 
         let kubeconfig = Kubeconfig::read_from(path)
             .map_err(|e| ClusterConfigError::Kubeconfig(format!("{}: {e}", path.display())))?;
@@ -89,7 +88,7 @@ impl ClusterConfig {
             return Err(ClusterConfigError::UnsupportedAuth("an exec or auth-provider plugin"));
         }
         let token = match (&auth.token, &auth.token_file) {
-            (Some(token), _) => TokenSource::Static(SecretString::new(token.expose_secret().to_owned())),
+            (Some(token), _) => TokenSource::Static(token.clone()),
             (None, Some(file)) => TokenSource::File(TokenFile::open(Path::new(file))?),
             (None, None) => return Err(ClusterConfigError::UnsupportedAuth("no token")),
         };
@@ -133,7 +132,7 @@ pub fn read_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>, ClusterConfi
     if pem.iter().all(u8::is_ascii_whitespace) {
         return Err(ClusterConfigError::CaEmpty(path.to_owned()));
     }
-    let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<_, _>>()
         .map_err(|e| ClusterConfigError::InvalidCa(format!("{}: {e}", path.display())))?;
     if certs.is_empty() {
@@ -153,11 +152,6 @@ pub fn read_namespace(path: &Path) -> DetectedNamespace {
         )),
         Err(e) => DetectedNamespace::Missing(format!("Could not read the namespace file {}: {e}", path.display())),
     }
-}
-
-/// The service-account directory: an explicit choice, else the standard in-pod path.
-pub fn service_account_dir(explicit: Option<PathBuf>) -> PathBuf {
-    explicit.unwrap_or_else(|| PathBuf::from(DEFAULT_SERVICE_ACCOUNT_DIR))
 }
 
 #[cfg(test)]

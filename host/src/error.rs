@@ -71,42 +71,18 @@ pub enum ClusterConfigError {
     Tls(String),
 }
 
-/// Why a lookup failed: the WIT `error` cases, plus what the host itself detects about the guest.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum LookupError {
-    /// The provider configuration is invalid.
-    #[error("invalid configuration: {0}")]
-    InvalidConfiguration(String),
-    /// The store rejected the request built from the key.
-    #[error("invalid request: {0}")]
-    InvalidRequest(String),
-    /// The stored value could not be decoded or parsed.
-    #[error("malformed secret payload: {0}")]
-    MalformedPayload(String),
-    /// The store refused the credentials.
-    #[error("access denied: {0}")]
-    AccessDenied(String),
-    /// The host refused the provider's request.
-    #[error("denied by the host: {0}")]
-    DeniedByHost(String),
-    /// The store answered with an unexpected status or body.
-    #[error("upstream error: {0}")]
-    Upstream(String),
-    /// The store could not be reached.
-    #[error("secret store unavailable: {0}")]
-    Unavailable(String),
-    /// The lookup took too long.
-    #[error("timeout: {0}")]
-    Timeout(String),
-    /// The provider component crashed, or exceeded the memory or time the host allows it.
-    #[error("the provider component failed: {0}")]
-    Provider(String),
+wasm_secrets_provider_common::define_lookup_error! {
+    /// Why a lookup failed: the WIT `error` case the provider reported, or the component's own failure.
+    pub enum LookupError {
+        /// The provider component crashed, or exceeded the memory or time the host allows it.
+        #[error("the provider component failed: {0}")]
+        Provider(String),
+    }
 }
 
 impl LookupError {
-    /// Whether the operator's configuration (or the caller's input) is at fault rather than the store.
-    pub fn is_configuration(&self) -> bool {
-        matches!(self, Self::InvalidConfiguration(_) | Self::InvalidRequest(_))
+    /// The short name of the error's kind, for logs: the WIT case name, or `provider-failure`.
+    pub fn kind(&self) -> &'static str {
+        self.wit_case().unwrap_or("provider-failure")
     }
 }

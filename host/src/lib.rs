@@ -33,7 +33,6 @@ pub mod error;
 pub mod grants;
 pub mod host_config;
 pub mod provider;
-pub mod secret;
 pub mod setup;
 pub mod state;
 pub mod token;

@@ -179,11 +179,6 @@ impl Provider {
         self
     }
 
-    /// The component's name (its path, or `built-in ... provider`).
-    pub fn component_name(&self) -> &str {
-        self.component.name()
-    }
-
     /// Asks the provider to validate its configuration; sends no request.
     pub async fn validate_config(&self) -> Result<(), LookupError> {
         let (mut store, guest) = self.instantiate().await?;
@@ -218,9 +213,9 @@ impl Provider {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop()
     }
 
-    /// One instance for several lookups, saving the instantiation (a few microseconds with the pooling
-    /// allocator). Lookups on it share the guest's memory, so use it only for lookups of one trust domain;
-    /// after any failure it refuses further lookups.
+    /// One instance for several lookups, saving the instantiation (tens of microseconds, see BENCHMARKS.md).
+    /// Lookups on it share the guest's memory, so use it only for lookups of one trust domain; after any
+    /// failure it refuses further lookups.
     pub async fn instance(&self) -> Result<ProviderInstance<'_>, LookupError> {
         if let Some(error) = &self.unusable {
             return Err(error.clone());
@@ -423,19 +418,6 @@ fn is_fatal<T>(result: &Result<T, LookupError>) -> bool {
     matches!(result, Err(LookupError::Provider(_) | LookupError::Timeout(_)))
 }
 
-fn from_wit_connection(c: types::Connection) -> Connection {
-    Connection {
-        conn_type: c.conn_type,
-        description: c.description,
-        host: c.host,
-        schema: c.schema,
-        login: c.login,
-        password: c.password,
-        port: c.port,
-        extra: c.extra,
-    }
-}
-
 /// A trap, said plainly: the time and memory limits get their own words.
 fn trap_text(e: &wasmtime::Error) -> String {
     match e.downcast_ref::<wasmtime::Trap>() {
@@ -445,15 +427,12 @@ fn trap_text(e: &wasmtime::Error) -> String {
     }
 }
 
+/// Case for case (the case list is the components' own, `convert_wit_error!`).
 fn from_wit(e: types::Error) -> LookupError {
-    match e {
-        types::Error::InvalidConfiguration(m) => LookupError::InvalidConfiguration(m),
-        types::Error::InvalidRequest(m) => LookupError::InvalidRequest(m),
-        types::Error::MalformedPayload(m) => LookupError::MalformedPayload(m),
-        types::Error::AccessDenied(m) => LookupError::AccessDenied(m),
-        types::Error::DeniedByHost(m) => LookupError::DeniedByHost(m),
-        types::Error::Upstream(m) => LookupError::Upstream(m),
-        types::Error::Unavailable(m) => LookupError::Unavailable(m),
-        types::Error::Timeout(m) => LookupError::Timeout(m),
-    }
+    wasm_secrets_provider_common::convert_wit_error!(e, types::Error => LookupError)
+}
+
+/// Field for field.
+fn from_wit_connection(c: types::Connection) -> Connection {
+    wasm_secrets_provider_common::convert_wit_connection!(c => Connection)
 }

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::error::ClusterConfigError;
-use crate::secret::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 
 /// How long a token read from disk is used before the file is read again.
 pub const TOKEN_REFRESH: Duration = Duration::from_secs(60);
@@ -90,7 +90,7 @@ impl TokenFile {
     /// Reads the file now; when it holds a token other than `sent`, caches and returns it.
     pub fn reread_if_changed(&self, sent: &SecretString, now: Instant) -> Option<SecretString> {
         let token = read(&self.path).ok()?;
-        if token.expose() == sent.expose() {
+        if token.expose_secret() == sent.expose_secret() {
             return None;
         }
         if let Ok(mut cached) = self.cached.lock() {
@@ -109,7 +109,7 @@ fn read(path: &Path) -> Result<SecretString, ClusterConfigError> {
     if token.is_empty() {
         return Err(ClusterConfigError::TokenEmpty(path.to_owned()));
     }
-    Ok(SecretString::new(token.to_owned()))
+    Ok(SecretString::from(token))
 }
 
 #[cfg(test)]
@@ -123,16 +123,28 @@ mod tests {
         std::fs::write(&path, "first\n").unwrap();
         let file = TokenFile::with_refresh(&path, Duration::from_secs(60)).unwrap();
         let t0 = Instant::now();
-        assert_eq!(file.token(t0).unwrap().expose(), "first", "trailing newline tolerated");
+        assert_eq!(file.token(t0).unwrap().expose_secret(), "first", "trailing newline tolerated");
 
         std::fs::write(&path, "second").unwrap();
-        assert_eq!(file.token(t0 + Duration::from_secs(30)).unwrap().expose(), "first", "cached within the period");
-        assert_eq!(file.token(t0 + Duration::from_secs(61)).unwrap().expose(), "second", "re-read after the period");
+        assert_eq!(
+            file.token(t0 + Duration::from_secs(30)).unwrap().expose_secret(),
+            "first",
+            "cached within the period"
+        );
+        assert_eq!(
+            file.token(t0 + Duration::from_secs(61)).unwrap().expose_secret(),
+            "second",
+            "re-read after the period"
+        );
 
         std::fs::remove_file(&path).unwrap();
-        assert_eq!(file.token(t0 + Duration::from_secs(200)).unwrap().expose(), "second", "last good token kept");
+        assert_eq!(
+            file.token(t0 + Duration::from_secs(200)).unwrap().expose_secret(),
+            "second",
+            "last good token kept"
+        );
         std::fs::write(&path, "").unwrap();
-        assert_eq!(file.token(t0 + Duration::from_secs(300)).unwrap().expose(), "second", "empty file ignored");
+        assert_eq!(file.token(t0 + Duration::from_secs(300)).unwrap().expose_secret(), "second", "empty file ignored");
     }
 
     #[test]
@@ -144,9 +156,9 @@ mod tests {
         let sent = source.token().unwrap();
         assert!(source.rotated_since(&sent).is_none(), "unchanged file: no retry");
         std::fs::write(&path, "new\n").unwrap();
-        assert_eq!(source.rotated_since(&sent).map(|t| t.expose().to_owned()).as_deref(), Some("new"));
-        assert_eq!(source.token().unwrap().expose(), "new", "the rotated token is cached");
-        assert!(TokenSource::Static(SecretString::new("s".into())).rotated_since(&sent).is_none());
+        assert_eq!(source.rotated_since(&sent).map(|t| t.expose_secret().to_owned()).as_deref(), Some("new"));
+        assert_eq!(source.token().unwrap().expose_secret(), "new", "the rotated token is cached");
+        assert!(TokenSource::Static(SecretString::from("s")).rotated_since(&sent).is_none());
     }
 
     #[test]

@@ -33,8 +33,8 @@ use wasmtime_wasi_http::{ForbiddenHeaderFilter, WasiBody, WasiHttpHooks};
 
 use crate::cluster::ClusterConfig;
 use crate::error::ClusterConfigError;
-use crate::secret::SecretString;
 use crate::token::TokenSource;
+use secrecy::{ExposeSecret as _, SecretString};
 
 /// The only authority a provider may address; the host maps it to the configured API server.
 pub const API_AUTHORITY: &str = "kubernetes.default.svc";
@@ -139,11 +139,6 @@ impl KubeTransport {
         }
     }
 
-    /// The transport options in force.
-    pub fn options(&self) -> TransportOptions {
-        self.options
-    }
-
     /// Sends `GET`-style `parts` (already checked by [`check_request`]) to the API server, with the token.
     ///
     /// On a 401, when the token file holds a different token than the one sent (the kubelet rotated it within
@@ -180,7 +175,7 @@ impl KubeTransport {
         body: &Bytes,
         token: &SecretString,
     ) -> Result<http::Response<Bytes>, HttpError> {
-        let mut auth = HeaderValue::try_from(format!("Bearer {}", token.expose()))
+        let mut auth = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
             .map_err(|_| HttpError::InternalError(Some("the token is not a valid header value".into())))?;
         auth.set_sensitive(true);
         let mut request = http::Request::new(Full::new(body.clone()));

@@ -29,15 +29,15 @@ use kube::api::ListParams;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use kube_emulator::{Access, Emulator, EmulatorConfig};
+use secrecy::SecretString;
 use wasm_secrets::cluster::DetectedNamespace;
-use wasm_secrets::secret::SecretString;
 use wasm_secrets::token::TokenSource;
 use wasm_secrets::transport::{KubeTransport, Responder, TransportOptions};
 use wasm_secrets::{
     Allocation, ArtifactCache, Cache, CacheSettings, Chain, ClusterConfig, Link, Lookup, Provider, ProviderComponent,
     ProviderOptions,
 };
-use wasm_secrets_kubernetes::config::{DEFAULT_TEAM_LABEL, DEFAULT_VARIABLES_LABEL};
+use wasm_secrets_provider_kubernetes::config::{DEFAULT_TEAM_LABEL, DEFAULT_VARIABLES_LABEL};
 
 /// The namespace of the seeded secrets and of the service account.
 const NAMESPACE: &str = "airflow";
@@ -73,7 +73,7 @@ fn parse(c: &mut Criterion) {
     });
     group.bench_function("guest/selector/queries", |b| {
         b.iter(|| {
-            wasm_secrets_kubernetes::selector::queries(
+            wasm_secrets_provider_kubernetes::selector::queries(
                 black_box(DEFAULT_VARIABLES_LABEL),
                 black_box("my_var"),
                 Some(DEFAULT_TEAM_LABEL),
@@ -83,12 +83,15 @@ fn parse(c: &mut Criterion) {
     });
     group.bench_function("guest/request/list_secrets_path", |b| {
         b.iter(|| {
-            wasm_secrets_kubernetes::request::list_secrets_path(black_box(NAMESPACE), black_box(MY_VAR_SELECTOR))
+            wasm_secrets_provider_kubernetes::request::list_secrets_path(
+                black_box(NAMESPACE),
+                black_box(MY_VAR_SELECTOR),
+            )
         });
     });
     group.bench_function("guest/secrets/select", |b| {
         b.iter(|| {
-            wasm_secrets_kubernetes::secrets::select(
+            wasm_secrets_provider_kubernetes::secrets::select(
                 black_box(SECRET_LIST_BODY.as_bytes()),
                 "value",
                 MY_VAR_SELECTOR,
@@ -174,7 +177,7 @@ impl Fixture {
         Provider::new(component, cluster, "", ProviderOptions::default()).unwrap()
     }
 
-    /// A kube-rs client from the emulator's kubeconfig (as `tests/src/clients.rs` builds it).
+    /// A kube-rs client from the emulator's kubeconfig (as `tests/kube-emulator/src/clients.rs` builds it).
     async fn kube_client(&self) -> Client {
         let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).unwrap();
         let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.unwrap();
@@ -244,7 +247,7 @@ fn in_memory_provider(allocation: Allocation) -> Provider {
             .body(Bytes::from_static(body.as_bytes()))
             .unwrap()
     });
-    let token = TokenSource::Static(SecretString::new(TOKEN.to_owned()));
+    let token = TokenSource::Static(SecretString::from(TOKEN));
     let transport = Arc::new(KubeTransport::in_memory(responder, token, TransportOptions::default()));
     let bytes = std::fs::read(component_path()).unwrap();
     let component =
@@ -284,18 +287,18 @@ fn guest_call(c: &mut Criterion) {
     group.bench_function("on_demand/instantiate_only", |b| {
         b.iter(|| rt.block_on(on_demand.instance()).unwrap());
     });
-    // The same work done natively (selector, request path, list parsing, base64): the baseline the guest
-    // overhead is measured against.
+    // The same work done natively (selector, request path, list parsing; not the base64 decoding): the baseline
+    // the guest overhead is measured against.
     group.bench_function("native/same_steps", |b| {
         b.iter(|| {
-            let queries = wasm_secrets_kubernetes::selector::queries(
+            let queries = wasm_secrets_provider_kubernetes::selector::queries(
                 DEFAULT_VARIABLES_LABEL,
                 black_box("my_var"),
                 Some(DEFAULT_TEAM_LABEL),
                 None,
             );
-            let path = wasm_secrets_kubernetes::request::list_secrets_path(NAMESPACE, MY_VAR_SELECTOR);
-            let selected = wasm_secrets_kubernetes::secrets::select(
+            let path = wasm_secrets_provider_kubernetes::request::list_secrets_path(NAMESPACE, MY_VAR_SELECTOR);
+            let selected = wasm_secrets_provider_kubernetes::secrets::select(
                 black_box(SECRET_LIST_BODY.as_bytes()),
                 "value",
                 MY_VAR_SELECTOR,
@@ -310,7 +313,7 @@ fn guest_call(c: &mut Criterion) {
     drop(reused);
 }
 
-/// A lookup answered by the host's cache: a chain with the cache on, after the first (missing) lookup.
+/// A lookup answered by the host's cache: a chain with the cache on, after the first lookup filled it.
 fn cache_hit(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let provider = rt.block_on(async { in_memory_provider(Allocation::OnDemand) });

@@ -1,6 +1,6 @@
 //! The JSON form: `Connection.from_json` followed by the class constructor.
 
-use super::{Connection, Dialect, normalize_conn_type, uri, validate_extra_server};
+use super::{Connection, CoreArguments, Dialect, normalize_conn_type, uri};
 use crate::error::{ConnectionError, JsonField};
 use crate::pyjson::{self, PyObject};
 use crate::pystr::{self, IntParseError};
@@ -110,36 +110,18 @@ pub(super) fn parse_json(value: &str, dialect: Dialect) -> Result<Connection, Co
             }
             Ok(Connection { conn_type, description, host, schema, login, password, port, extra })
         }
-        Dialect::Server => {
-            let truthy = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
-            if let Some(Some(uri)) = uri_value.filter(|u| truthy(u)) {
-                if conn_type.is_some()
-                    || truthy(&host)
-                    || truthy(&login)
-                    || truthy(&password)
-                    || truthy(&schema)
-                    || port.is_some_and(|p| p != 0)
-                    || extra.is_some()
-                {
-                    return Err(ConnectionError::UriMixedWithFields);
-                }
-                let mut connection = uri::parse_uri(&uri, Dialect::Server)?;
-                connection.description = description;
-                return Ok(connection);
-            }
-            validate_extra_server(extra.as_deref())?;
-            Ok(Connection {
-                conn_type,
-                description,
-                host,
-                schema,
-                login,
-                // The core `password` setter ignores falsy values.
-                password: password.filter(|p| !p.is_empty()),
-                port,
-                extra,
-            })
+        Dialect::Server => CoreArguments {
+            conn_type,
+            description,
+            host,
+            login,
+            password,
+            schema,
+            port,
+            extra,
+            uri: uri_value.flatten(),
         }
+        .construct(Dialect::Server),
     }
 }
 

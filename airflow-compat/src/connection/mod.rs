@@ -1,5 +1,6 @@
 //! Airflow connections: parsing a secret value (URI or JSON form) and serialising back with `get_uri`.
 
+mod constructor;
 mod json;
 mod serialize;
 mod uri;
@@ -10,6 +11,8 @@ use std::str::FromStr;
 use crate::error::ConnectionError;
 use crate::pyjson::{self, PyObject};
 use crate::pystr;
+
+pub use constructor::CoreArguments;
 
 /// Which Airflow `Connection` class parses the value. The two classes share most of the algorithm but
 /// differ in a few places (query-value JSON decoding, `""` passwords, extra validation, the `uri` JSON field

@@ -1,6 +1,9 @@
-//! Python `str` semantics that Airflow relies on: `isspace`/`strip`, `isprintable`, `lower` and `int(str)`.
+//! Python `str` semantics that Airflow relies on: `isspace`/`strip`, `isprintable`, `lower`, `upper` and
+//! `int(str)`.
 //!
-//! The Unicode data comes from CPython 3.11.7 (Unicode 14.0) through the generated [`tables`] module.
+//! Only [`upper`] is public (the environment provider builds variable names with it); the rest serves this
+//! crate. The Unicode data comes from CPython 3.11.7 (Unicode 14.0) through the generated `tables` module
+//! (`bash scripts/check-unicode-tables.sh` regenerates and checks it).
 
 mod tables;
 
@@ -55,6 +58,35 @@ pub(crate) fn lower(s: &str) -> String {
                 out.push(c);
             }
             _ => out.push_str(&piece.to_lowercase()),
+        }
+    }
+    out
+}
+
+/// Python 3.11's `s.upper()`.
+///
+/// Python and Rust both apply the full Unicode case mapping (`SpecialCasing.txt` included: `ß` becomes `SS`,
+/// `ﬁ` becomes `FI`, `ŉ` becomes `ʼN`), and uppercasing needs no context, so [`char::to_uppercase`] is
+/// exact except for the Unicode version. CPython 3.11 (the interpreter this crate reproduces) has Unicode 14.0;
+/// Rust 1.95 has a newer version, which also uppercases the 55 code points of `tables::UPPER_UNCHANGED` (found
+/// by comparing `char::to_uppercase` with Python 3.11.7's `str.upper` for every code point). `upper` leaves
+/// those unchanged, like Python 3.11. Newer Pythons (3.12: Unicode 15.0, 3.13: 15.1) uppercase a few of them
+/// too (U+019B, U+0264, U+A7D3, ...): ids using them are ambiguous between Python versions and unlikely in
+/// environment variable names.
+///
+/// ```
+/// use airflow_compat::pystr::upper;
+/// assert_eq!(upper("my_db-1"), "MY_DB-1");
+/// assert_eq!(upper("straße"), "STRASSE");
+/// assert_eq!(upper("ﬁle"), "FILE");
+/// ```
+pub fn upper(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if tables::UPPER_UNCHANGED.contains(&c) {
+            out.push(c);
+        } else {
+            out.extend(c.to_uppercase());
         }
     }
     out
@@ -164,6 +196,26 @@ mod tests {
         // python3 -c "print(ascii('HÉ\u0130\u1c89\u03a3\u03a3 \u03a3'.lower()))"
         assert_eq!(lower("HÉ\u{130}\u{1c89}\u{3a3}\u{3a3} \u{3a3}"), "hé\u{69}\u{307}\u{1c89}\u{3c3}\u{3c2} \u{3c3}");
         assert_eq!(lower("A\u{3a3}\u{1c89}"), "a\u{3c2}\u{1c89}");
+    }
+
+    #[test]
+    fn upper_ascii_and_special_casing() {
+        assert_eq!(upper("aws_default"), "AWS_DEFAULT");
+        assert_eq!(upper("ŉ"), "\u{2bc}N");
+        assert_eq!(upper("ǅ"), "Ǆ");
+        assert_eq!(upper("ΐ"), "\u{399}\u{308}\u{301}");
+        assert_eq!(upper("ı"), "I");
+        assert_eq!(upper("ﬀ"), "FF");
+    }
+
+    #[test]
+    fn upper_leaves_newer_unicode_letters_as_python_311_does() {
+        for &c in tables::UPPER_UNCHANGED {
+            assert_ne!(c.to_uppercase().collect::<String>(), c.to_string(), "{c:?} is uppercased by Rust");
+            assert_eq!(upper(&c.to_string()), c.to_string());
+        }
+        assert_eq!(tables::UPPER_UNCHANGED.len(), 55);
+        assert_eq!(upper("a\u{1c8a}b"), "A\u{1c8a}B");
     }
 
     #[test]

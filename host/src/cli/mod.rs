@@ -47,8 +47,9 @@ Exit status:
   0  found: the value is printed on stdout
   1  not found by any provider (message on stderr)
   2  usage or configuration error (flags, backend kwargs, config file, cluster settings, component)
-  3  upstream error: access denied, API server unreachable or failing, timeout, provider failure;
-     also when no provider found the value but one of them failed (the failure is reported)
+  3  upstream error: access denied, API server unreachable or failing, timeout, provider failure
+     (when no provider found the value but one of them failed, that failure is reported with its own
+     status: 2, 3 or 4)
   4  the stored value is malformed (bad base64, invalid connection URI or JSON); for
      `connections parse`, the given value is one Airflow would reject
 
@@ -56,8 +57,9 @@ Providers:
   Without --config, lookups ask the Kubernetes provider (or --component) and then the environment
   (AIRFLOW_CONN_{ID}, AIRFLOW_VAR_{KEY}, _FSEC_{GROUP}_{KEY}), in Airflow's order. The first provider
   that has the value wins; a provider's error is reported and the next one is asked; access denied
-  stops the lookup. With --config FILE (TOML), the file lists the providers, their order, what each
-  may reach, and the cache; see `secrets providers list` and docs/host-configuration.md.
+  (401/403) stops the lookup (unlike Airflow, whose chain falls through). With --config FILE (TOML),
+  the file lists the providers, their order, what each may reach, and the cache; see
+  `secrets providers list` and docs/host-configuration.md.
 
 Configuration:
   In a pod, the API server comes from KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT and the service
@@ -79,8 +81,8 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 struct GlobalArgs {
-    /// Host configuration (TOML) listing the providers in order, their grants and the cache. Replaces
-    /// --component, --backend-kwargs, --service-account-dir and --kubeconfig.
+    /// Host configuration (TOML) listing the providers in order, their grants and the cache. Cannot be
+    /// combined with --component or --kubeconfig; --backend-kwargs and --service-account-dir are ignored.
     #[arg(long, global = true, env = "WASM_SECRETS_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
 
@@ -100,7 +102,7 @@ struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH", conflicts_with = "config")]
     kubeconfig: Option<PathBuf>,
 
-    /// Time limit of one lookup, in seconds.
+    /// Time limit of one provider's lookup, in seconds.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60)]
     timeout: u64,
 
@@ -336,7 +338,7 @@ impl Failure {
 impl From<ChainError> for Failure {
     fn from(e: ChainError) -> Self {
         let code = match &e.error {
-            LookupError::InvalidConfiguration(_) | LookupError::InvalidRequest(_) => EXIT_USAGE,
+            error if error.is_configuration() => EXIT_USAGE,
             LookupError::MalformedPayload(_) => EXIT_MALFORMED,
             _ => EXIT_UPSTREAM,
         };
