@@ -146,9 +146,7 @@ pub enum ConnectionError {
     JsonPortTooLarge,
     /// `uri` combined with individual fields (Airflow: `AirflowException`, "You must create an object using
     /// the URI or individual values").
-    #[error(
-        "the connection mixes `uri` with individual fields (conn_type, host, login, password, schema, port or extra)"
-    )]
+    #[error("the connection mixes `uri` with other fields")]
     UriMixedWithFields,
     /// Server dialect: the extra is not JSON (Airflow: "Encountered non-JSON in `extra` field").
     #[error("the connection extra is not valid JSON")]

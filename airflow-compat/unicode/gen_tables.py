@@ -54,13 +54,16 @@ def check_interpreter():
 
 def read_rust_case(path):
     """Parse the `rust_case_mappings` example's output: `lower <hex> <hex>...` / `upper <hex> <hex>...`."""
-    mappings = {"lower": {}, "upper": {}}
+    mappings = {"lower": {}, "upper": {}, "unicode": None}
     with open(path, encoding="ascii") as f:
         for number, line in enumerate(f, 1):
             line = line.strip()
             if not line or line.startswith("#"):
                 if line:
                     print(f"gen_tables.py: {path}: {line[1:].strip()}", file=sys.stderr)
+                    words = line[1:].split()
+                    if words[:2] == ["Rust", "char::UNICODE_VERSION"] and len(words) == 3:
+                        mappings["unicode"] = words[2]
                 continue
             fields = line.split()
             if fields[0] not in mappings or len(fields) < 3:
@@ -70,8 +73,10 @@ def read_rust_case(path):
             except ValueError:
                 fail(f"{path}:{number}: unexpected line {line!r}")
             mappings[fields[0]][cps[0]] = "".join(map(chr, cps[1:]))
-    for kind, table in mappings.items():
-        if not table:
+    if mappings["unicode"] is None:
+        fail(f"{path}: no `# Rust char::UNICODE_VERSION` line (is it the output of the rust_case_mappings example?)")
+    for kind in ("lower", "upper"):
+        if not mappings[kind]:
             fail(f"{path}: no `{kind}` mappings (is it the output of the rust_case_mappings example?)")
     return mappings
 
@@ -173,10 +178,10 @@ def array(doc, name, ty, items):
     return "\n".join(lines) + "\n"
 
 
-def case_doc(method, rust_method, verb):
+def case_doc(method, rust_method, verb, rust_unicode):
     return [
         f"Code points that CPython 3.11 (Unicode 14) leaves unchanged in `{method}` but that Rust's newer Unicode",
-        f"tables {verb} (found by comparing `{rust_method}` of Rust 1.95 with Python for every code point).",
+        f"tables {verb} (found by comparing `{rust_method}` (Unicode {rust_unicode}) with Python for every code point).",
     ]
 
 
@@ -210,11 +215,11 @@ def generate(rust_case):
             "DECIMAL_ZEROS", "u32", [f"0x{cp:x}" for cp in decimal_zeros()],
         ),
         array(
-            case_doc("str.lower()", "char::to_lowercase", "lowercase"),
+            case_doc("str.lower()", "char::to_lowercase", "lowercase", rust_case["unicode"]),
             "LOWER_UNCHANGED", "char", [char_literal(cp) for cp in lower_unchanged],
         ),
         array(
-            case_doc("str.upper()", "char::to_uppercase", "uppercase"),
+            case_doc("str.upper()", "char::to_uppercase", "uppercase", rust_case["unicode"]),
             "UPPER_UNCHANGED", "char", [char_literal(cp) for cp in upper_unchanged],
         ),
     ]

@@ -10,9 +10,31 @@ use std::path::{Path, PathBuf};
 
 use crate::cluster::ClusterConfig;
 
-/// The environment-variable prefixes the built-in environment provider needs: Airflow's connections and
-/// variables, and Flyte's secrets.
-pub const DEFAULT_ENV_PREFIXES: [&str; 3] = ["AIRFLOW_CONN_", "AIRFLOW_VAR_", "_FSEC_"];
+/// The environment-variable prefixes the built-in environment provider reads with `backend_kwargs` (by
+/// default Airflow's connections and variables and Flyte's secrets: `AIRFLOW_CONN_`, `AIRFLOW_VAR_`,
+/// `_FSEC_`), from its own configuration parser. Invalid kwargs grant nothing; the provider reports them.
+pub fn builtin_env_prefixes(backend_kwargs: &str) -> Vec<String> {
+    use wasm_secrets_provider_common::FromKwargs as _;
+    match wasm_secrets_provider_environment::config::BackendConfig::from_json(backend_kwargs) {
+        Ok(c) => vec![c.connections_prefix, c.variables_prefix, c.flyte_prefix],
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The files the built-in local-files provider reads with `backend_kwargs` (connections, variables and
+/// configs files; `""` or `null` names none), from its own configuration parser. Invalid kwargs grant
+/// nothing; the provider reports them.
+pub fn builtin_files(backend_kwargs: &str) -> Vec<PathBuf> {
+    use wasm_secrets_provider_common::FromKwargs as _;
+    match wasm_secrets_provider_local_files::config::BackendConfig::from_json(backend_kwargs) {
+        Ok(c) => [c.connections_file_path, c.variables_file_path, c.configs_file_path]
+            .into_iter()
+            .flatten()
+            .map(PathBuf::from)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
 
 /// The largest file `read-file` hands a provider. Airflow's connection and variable files are small; the
 /// bound keeps a mistaken path (a log, a disk image) from exhausting the guest's memory.
@@ -146,6 +168,21 @@ mod tests {
         assert_eq!(kwargs_keys(""), "(none: defaults)");
         assert_eq!(kwargs_keys("[1]"), "(none: defaults)");
         assert_eq!(kwargs_keys("{"), "(not a JSON object: the provider will reject it)");
+    }
+
+    #[test]
+    fn builtin_grants_follow_the_providers_own_kwargs() {
+        assert_eq!(builtin_env_prefixes(""), ["AIRFLOW_CONN_", "AIRFLOW_VAR_", "_FSEC_"]);
+        assert_eq!(
+            builtin_env_prefixes(r#"{"connections_prefix": "MY_CONN_"}"#),
+            ["MY_CONN_", "AIRFLOW_VAR_", "_FSEC_"]
+        );
+        assert!(builtin_env_prefixes(r#"{"namespace": "x"}"#).is_empty(), "invalid kwargs grant nothing");
+        let files = builtin_files(
+            r#"{"connections_file_path": "/c.yaml", "variables_file_path": "", "configs_file_path": null}"#,
+        );
+        assert_eq!(files, [PathBuf::from("/c.yaml")]);
+        assert!(builtin_files(r#"{"connections_file_path": "/c.txt"}"#).is_empty(), "invalid kwargs grant nothing");
     }
 
     #[test]

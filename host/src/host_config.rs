@@ -35,7 +35,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cache::{CacheSettings, DEFAULT_MAX_ENTRIES, DEFAULT_TTL, Kind};
-use crate::grants::{DEFAULT_ENV_PREFIXES, kwargs_keys};
+use crate::grants::{builtin_env_prefixes, builtin_files, kwargs_keys};
 
 /// A problem with the host configuration file, naming the file and, for syntax errors, the line.
 #[derive(Debug, thiserror::Error)]
@@ -299,14 +299,12 @@ fn provider_spec(section: ProviderSection) -> Result<ProviderSpec, String> {
             }
             prefixes
         }
-        None if component == ComponentSource::Builtin(Builtin::Environment) => {
-            DEFAULT_ENV_PREFIXES.map(str::to_owned).to_vec()
-        }
+        None if component == ComponentSource::Builtin(Builtin::Environment) => builtin_env_prefixes(&backend_kwargs),
         None => Vec::new(),
     };
     let files = match section.files {
         Some(files) => files,
-        None if component == ComponentSource::Builtin(Builtin::LocalFiles) => kwargs_files(&backend_kwargs),
+        None if component == ComponentSource::Builtin(Builtin::LocalFiles) => builtin_files(&backend_kwargs),
         None => Vec::new(),
     };
     let timeout = match section.timeout_seconds {
@@ -329,17 +327,6 @@ fn in_cluster(dir: Option<PathBuf>) -> KubernetesAccess {
     KubernetesAccess::InCluster {
         service_account_dir: dir.unwrap_or_else(|| PathBuf::from(crate::cluster::DEFAULT_SERVICE_ACCOUNT_DIR)),
     }
-}
-
-/// The files the local-files provider's kwargs name (connections, variables, configs) (its invalid kwargs are its own to report).
-fn kwargs_files(backend_kwargs: &str) -> Vec<PathBuf> {
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_str(backend_kwargs) else {
-        return Vec::new();
-    };
-    ["connections_file_path", "variables_file_path", "configs_file_path"]
-        .into_iter()
-        .filter_map(|k| map.get(k).and_then(|v| v.as_str()).map(PathBuf::from))
-        .collect()
 }
 
 fn cache_settings(section: CacheSection) -> Result<CacheSettings, String> {

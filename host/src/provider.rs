@@ -434,5 +434,5 @@ fn from_wit(e: types::Error) -> LookupError {
 
 /// Field for field.
 fn from_wit_connection(c: types::Connection) -> Connection {
-    wasm_secrets_provider_common::convert_wit_connection!(c => Connection)
+    wasm_secrets_provider_common::convert_wit_connection!(c, types::Connection => Connection)
 }

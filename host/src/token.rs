@@ -171,4 +171,18 @@ mod tests {
         let e = TokenFile::open(&path).unwrap_err();
         assert_eq!(e.to_string(), format!("Token file exists but empty: {}", path.display()));
     }
+
+    #[test]
+    fn debug_never_shows_a_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "hunter2-from-file").unwrap();
+        let shown = format!(
+            "{:?} {:?}",
+            TokenSource::Static(SecretString::from("hunter2-static")),
+            TokenSource::File(TokenFile::open(&path).unwrap())
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("[REDACTED]"), "{shown}");
+    }
 }

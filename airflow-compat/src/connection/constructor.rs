@@ -6,7 +6,8 @@ use crate::error::ConnectionError;
 
 /// The keyword arguments of airflow-core 3.3.2's `Connection.__init__`, already typed by the caller (the
 /// JSON form coerces `port` with `int()` and normalises `conn_type`; the local-files form keeps both as
-/// written). `conn_id` and `team_name` are not kept on the connection and are not listed.
+/// written). `conn_id` and `team_name` are not kept on the connection and are not listed. No `Debug`: the
+/// password, the extra and the URI are secrets.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct CoreArguments {
     /// `conn_type`.
@@ -27,24 +28,6 @@ pub struct CoreArguments {
     pub extra: Option<String>,
     /// `uri`.
     pub uri: Option<String>,
-}
-
-/// Never the password, the extra or the URI (which may hold both).
-impl std::fmt::Debug for CoreArguments {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let redacted = |v: &Option<String>| v.as_ref().map(|_| "***");
-        f.debug_struct("CoreArguments")
-            .field("conn_type", &self.conn_type)
-            .field("description", &self.description)
-            .field("host", &self.host)
-            .field("login", &self.login)
-            .field("password", &redacted(&self.password))
-            .field("schema", &self.schema)
-            .field("port", &self.port)
-            .field("extra", &redacted(&self.extra))
-            .field("uri", &redacted(&self.uri))
-            .finish()
-    }
 }
 
 impl CoreArguments {

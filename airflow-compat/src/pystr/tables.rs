@@ -734,7 +734,7 @@ pub(crate) const DECIMAL_ZEROS: &[u32] = &[
 ];
 
 /// Code points that CPython 3.11 (Unicode 14) leaves unchanged in `str.lower()` but that Rust's newer Unicode
-/// tables lowercase (found by comparing `char::to_lowercase` of Rust 1.95 with Python for every code point).
+/// tables lowercase (found by comparing `char::to_lowercase` (Unicode 17.0.0) with Python for every code point).
 pub(crate) const LOWER_UNCHANGED: &[char] = &[
     '\u{1c89}',
     '\u{a7cb}',
@@ -794,7 +794,7 @@ pub(crate) const LOWER_UNCHANGED: &[char] = &[
 ];
 
 /// Code points that CPython 3.11 (Unicode 14) leaves unchanged in `str.upper()` but that Rust's newer Unicode
-/// tables uppercase (found by comparing `char::to_uppercase` of Rust 1.95 with Python for every code point).
+/// tables uppercase (found by comparing `char::to_uppercase` (Unicode 17.0.0) with Python for every code point).
 pub(crate) const UPPER_UNCHANGED: &[char] = &[
     '\u{19b}',
     '\u{264}',

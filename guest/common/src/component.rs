@@ -33,7 +33,7 @@ impl From<LookupError> for WitError {
 /// Field for field.
 impl From<airflow_compat::Connection> for WitConnection {
     fn from(c: airflow_compat::Connection) -> Self {
-        crate::convert_wit_connection!(c => Self)
+        crate::convert_wit_connection!(c, airflow_compat::Connection => Self)
     }
 }
 

@@ -26,7 +26,7 @@ macro_rules! define_lookup_error {
         $(#[$attr])*
         ///
         /// Messages never contain a secret value (password, token or stored payload).
-        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        #[derive(Debug, Clone, PartialEq, Eq, ::thiserror::Error)]
         #[non_exhaustive]
         $vis enum $name {
             /// The provider configuration is invalid.
@@ -60,8 +60,8 @@ macro_rules! define_lookup_error {
             /// The name of the WIT `error` case this error is (`access-denied`, ...), for logs; `None` for a
             /// case the WIT does not have.
             #[allow(unreachable_patterns, reason = "the guest's enum has no other case; the host's has")]
-            pub fn wit_case(&self) -> Option<&'static str> {
-                Some(match self {
+            pub fn wit_case(&self) -> ::core::option::Option<&'static str> {
+                ::core::option::Option::Some(match self {
                     Self::InvalidConfiguration(_) => "invalid-configuration",
                     Self::InvalidRequest(_) => "invalid-request",
                     Self::MalformedPayload(_) => "malformed-payload",
@@ -70,13 +70,13 @@ macro_rules! define_lookup_error {
                     Self::Upstream(_) => "upstream",
                     Self::Unavailable(_) => "unavailable",
                     Self::Timeout(_) => "timeout",
-                    _ => return None,
+                    _ => return ::core::option::Option::None,
                 })
             }
 
             /// Whether the operator's configuration (or the caller's input) is at fault rather than the store.
             pub fn is_configuration(&self) -> bool {
-                matches!(self, Self::InvalidConfiguration(_) | Self::InvalidRequest(_))
+                ::core::matches!(self, Self::InvalidConfiguration(_) | Self::InvalidRequest(_))
             }
         }
     };
@@ -89,8 +89,9 @@ define_lookup_error! {
 
 /// Converts between two enums that both have exactly the cases of the WIT `error`, each holding its message:
 /// the guest's [`LookupError`] into the WIT type its bindings generate, and, on the host, the WIT type
-/// wasmtime's bindings generate into the host's error. The case list lives here once, so a case added to
-/// the WIT fails to compile on both sides of the boundary until both handle it.
+/// wasmtime's bindings generate into the host's error. The case list is the one of [`define_lookup_error!`]:
+/// a case added to the WIT makes the host's conversion fail to compile until it is added there, and so to
+/// both sides' error types at once.
 ///
 /// ```
 /// # use wasm_secrets_provider_common::{LookupError, convert_wit_error};
@@ -119,7 +120,8 @@ macro_rules! convert_wit_error {
 
 /// Converts between two structs that both have exactly the fields of the WIT `connection` record:
 /// `airflow_compat::Connection` into the guest's generated WIT record, and the host's generated record back
-/// into `airflow_compat::Connection`. Like [`convert_wit_error!`], the field list lives here once.
+/// into `airflow_compat::Connection`. The source is destructured without `..` and the target built field by
+/// field, so a field added to either side fails to compile until it is listed here.
 ///
 /// ```
 /// # use wasm_secrets_provider_common::convert_wit_connection;
@@ -127,22 +129,13 @@ macro_rules! convert_wit_error {
 ///     schema: Option<String>, login: Option<String>, password: Option<String>, port: Option<i64>,
 ///     extra: Option<String> }
 /// let c = airflow_compat::Connection { host: Some("h".into()), port: Some(5432), ..Default::default() };
-/// let record = convert_wit_connection!(c => Record);
+/// let record = convert_wit_connection!(c, airflow_compat::Connection => Record);
 /// assert_eq!((record.host.as_deref(), record.port), (Some("h"), Some(5432)));
 /// ```
 #[macro_export]
 macro_rules! convert_wit_connection {
-    ($value:expr => $($to:ident)::+) => {{
-        let c = $value;
-        $($to)::+ {
-            conn_type: c.conn_type,
-            description: c.description,
-            host: c.host,
-            schema: c.schema,
-            login: c.login,
-            password: c.password,
-            port: c.port,
-            extra: c.extra,
-        }
+    ($value:expr, $($from:ident)::+ => $($to:ident)::+) => {{
+        let $($from)::+ { conn_type, description, host, schema, login, password, port, extra } = $value;
+        $($to)::+ { conn_type, description, host, schema, login, password, port, extra }
     }};
 }

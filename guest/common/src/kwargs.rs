@@ -39,6 +39,27 @@ use crate::error::LookupError;
 /// The wasm-secrets extension key selecting the connection dialect (see the module documentation).
 pub const DIALECT_KEY: &str = "dialect";
 
+/// The longest unknown key quoted in an error: a longer one is cut (it may be a value pasted by mistake).
+const MAX_KEY_IN_ERROR: usize = 64;
+
+/// The [`DIALECT_KEY`] of `backend_kwargs` text, read and checked exactly as every provider reads it, without
+/// looking at the other keys: `None` when it is absent, or when the text is not a JSON object (the provider
+/// reports that). For a host that needs the dialect itself, for example to print a connection's `get_uri()`.
+///
+/// ```
+/// use airflow_compat::Dialect;
+/// use wasm_secrets_provider_common::kwargs::dialect;
+/// assert_eq!(dialect(r#"{"namespace": "x", "dialect": "worker"}"#).unwrap(), Some(Dialect::Worker));
+/// assert_eq!(dialect("").unwrap(), None);
+/// assert!(dialect(r#"{"dialect": "client"}"#).is_err());
+/// ```
+pub fn dialect(text: &str) -> Result<Option<Dialect>, LookupError> {
+    let Ok(map) = parse_object(text) else {
+        return Ok(None);
+    };
+    map.get(DIALECT_KEY).map(|value| Dialect::from_kwarg(DIALECT_KEY, value)).transpose()
+}
+
 /// One `backend_kwargs` key and the configuration field it sets, holding the provider's default until then.
 pub type Field<'a> = (&'static str, &'a mut dyn Slot);
 
@@ -50,6 +71,7 @@ pub fn read(text: &str, fields: &mut [Field<'_>]) -> Result<(), LookupError> {
     let map = parse_object(text)?;
     if let Some(unknown) = map.keys().find(|k| !fields.iter().any(|(key, _)| key == k)) {
         let known: Vec<&str> = fields.iter().map(|(key, _)| *key).collect();
+        let unknown: String = unknown.chars().take(MAX_KEY_IN_ERROR).collect();
         return Err(LookupError::InvalidConfiguration(format!(
             "unknown key `{unknown}` in backend_kwargs (known keys: {})",
             known.join(", ")
@@ -118,7 +140,7 @@ impl<T: KwargValue> Slot for T {
     }
 }
 
-/// A type a `backend_kwargs` value may be read as, with [`Kwargs::get`].
+/// A type a `backend_kwargs` value may be read as (a [`Slot`] of [`read`]).
 pub trait KwargValue: Sized {
     /// Reads `value`, the value of `key`; the error names the key and the expected type.
     fn from_kwarg(key: &str, value: &Value) -> Result<Self, LookupError>;
@@ -245,6 +267,14 @@ mod tests {
         assert_eq!(
             err(r#"{"s": "x", "other": 1}"#),
             "invalid configuration: unknown key `other` in backend_kwargs (known keys: s, n, b, dialect)"
+        );
+        let long = "k".repeat(65);
+        assert_eq!(
+            err(&format!(r#"{{"{long}": 1}}"#)),
+            format!(
+                "invalid configuration: unknown key `{}` in backend_kwargs (known keys: s, n, b, dialect)",
+                &long[..64]
+            )
         );
     }
 

@@ -122,14 +122,19 @@ fn from_object(key: &Value, pairs: Vec<(Value, Value)>, dialect: Dialect) -> Res
         Some(other) => return Err(format!("the `uri` field must be a string, got {}", other.type_name())),
         None => None,
     };
+    // Beside a URI the constructor only tests the other fields' truthiness: falsy ones of any type are
+    // ignored, truthy ones are an error (whose message names the field's type when it is also mistyped).
+    let description = text_field(take("description"), "description")?; // kept beside a URI
+    let has_uri = uri.is_some();
+    let mut field = |name: &str| take(name).filter(|v| !has_uri || v.is_truthy());
     let arguments = CoreArguments {
-        conn_type: text_field(take("conn_type"), "conn_type")?,
-        description: text_field(take("description"), "description")?,
-        host: text_field(take("host"), "host")?,
-        login: text_field(take("login"), "login")?,
-        password: text_field(take("password"), "password")?,
-        schema: text_field(take("schema"), "schema")?,
-        port: port_field(take("port"))?,
+        conn_type: text_field(field("conn_type"), "conn_type")?,
+        description,
+        host: text_field(field("host"), "host")?,
+        login: text_field(field("login"), "login")?,
+        password: text_field(field("password"), "password")?,
+        schema: text_field(field("schema"), "schema")?,
+        port: port_field(field("port"))?,
         extra,
         uri,
     };
@@ -223,10 +228,10 @@ mod tests {
         assert_eq!(c.port, Some(1));
         assert_eq!(c.description.as_deref(), Some("d"));
         let mixed = yaml_conn("{uri: 'x://h', host: h}", Dialect::Server).unwrap_err();
-        assert_eq!(
-            mixed,
-            "the connection mixes `uri` with individual fields (conn_type, host, login, password, schema, port or extra)"
-        );
+        assert_eq!(mixed, "the connection mixes `uri` with other fields");
+        // Falsy fields of any type do not count as mixing, as in Airflow (they are ignored beside a URI).
+        let c = yaml_conn("{uri: 'x://h', host: 0, login: [], port: false, extra: {}}", Dialect::Server).unwrap();
+        assert_eq!((c.host.as_deref(), c.login, c.port), (Some("h"), None, None));
         assert_eq!(
             yaml_conn("{uri: 1}", Dialect::Server).unwrap_err(),
             "the `uri` field must be a string, got <class 'int'>"

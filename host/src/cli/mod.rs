@@ -16,13 +16,14 @@ use std::time::Duration;
 
 use airflow_compat::Dialect;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use wasm_secrets_provider_common::kwargs;
 
 use crate::cache::Kind;
 use crate::chain::{Chain, ChainError};
 use crate::cluster::DEFAULT_SERVICE_ACCOUNT_DIR;
 use crate::engine::ArtifactCache;
 use crate::error::LookupError;
-use crate::grants::{DEFAULT_ENV_PREFIXES, EnvNames, kwargs_keys};
+use crate::grants::{EnvNames, builtin_env_prefixes, kwargs_keys};
 use crate::host_config::{Builtin, ChainSpec, ComponentSource, KubernetesAccess, ProviderSpec};
 use crate::provider::ProviderOptions;
 use crate::setup::OpenContext;
@@ -471,11 +472,11 @@ fn with_dialect(backend_kwargs: &str, dialect: Option<DialectArg>) -> Result<Str
     };
     let dialect = Dialect::from(dialect).as_str();
     if backend_kwargs.trim().is_empty() {
-        return Ok(format!(r#"{{"dialect": "{dialect}"}}"#));
+        return Ok(format!(r#"{{"{}": "{dialect}"}}"#, kwargs::DIALECT_KEY));
     }
     match serde_json::from_str::<serde_json::Value>(backend_kwargs) {
         Ok(serde_json::Value::Object(mut map)) => {
-            map.insert("dialect".to_owned(), serde_json::Value::String(dialect.to_owned()));
+            map.insert(kwargs::DIALECT_KEY.to_owned(), serde_json::Value::String(dialect.to_owned()));
             serde_json::to_string(&map).map_err(Failure::usage)
         }
         // Not an object: the provider's validation reports the problem.
@@ -512,7 +513,7 @@ fn chain_spec(global: &GlobalArgs) -> Result<ChainSpec, Failure> {
                 component: ComponentSource::Builtin(Builtin::Environment),
                 backend_kwargs: String::new(),
                 kubernetes: None,
-                env_prefixes: DEFAULT_ENV_PREFIXES.map(str::to_owned).to_vec(),
+                env_prefixes: builtin_env_prefixes(""),
                 files: Vec::new(),
                 timeout: None,
                 reuse_instances: 0,
@@ -577,10 +578,7 @@ fn describe_chain(spec: &ChainSpec) -> String {
 
 /// The `dialect` of backend kwargs the provider accepted (server when absent).
 fn dialect_of(backend_kwargs: &str) -> Dialect {
-    serde_json::from_str::<serde_json::Value>(backend_kwargs)
-        .ok()
-        .and_then(|v| v.get("dialect").and_then(|d| d.as_str()).and_then(|d| d.parse().ok()))
-        .unwrap_or_default()
+    kwargs::dialect(backend_kwargs).ok().flatten().unwrap_or_default()
 }
 
 /// The dialect of `connections parse`: `--dialect`, else a `dialect` key of `--backend-kwargs` (which must
@@ -589,16 +587,7 @@ fn offline_dialect(global: &GlobalArgs) -> Result<Dialect, Failure> {
     if let Some(d) = global.dialect {
         return Ok(d.into());
     }
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&global.backend_kwargs) else {
-        return Ok(Dialect::Server);
-    };
-    match map.get("dialect") {
-        None => Ok(Dialect::Server),
-        Some(serde_json::Value::String(s)) if s == "server" || s == "worker" => s.parse().map_err(Failure::usage),
-        Some(_) => {
-            Err(Failure::usage("invalid configuration: `dialect` in backend_kwargs must be \"server\" or \"worker\""))
-        }
-    }
+    Ok(kwargs::dialect(&global.backend_kwargs).map_err(Failure::usage)?.unwrap_or_default())
 }
 
 async fn open_chain(

@@ -55,8 +55,16 @@ def main():
     api_client = config.new_client_from_config(config_file=kubeconfig)
     v1 = client.CoreV1Api(api_client)
 
-    # The Airflow backend's call, exactly: list by label selector (team-labelled secrets excluded) with
-    # resource_version="0". The Rust side compares the request with the one the Kubernetes provider sends.
+    # The Airflow backend's calls, exactly, for connection my_postgres_db and team analytics: the team-scoped
+    # list first, then the global one (team-labelled secrets excluded), both with resource_version="0". The
+    # Rust side compares these requests with the ones the Kubernetes provider builds.
+    team = v1.list_namespaced_secret(
+        namespace,
+        label_selector=f"{CONNECTION}=my_postgres_db,airflow.apache.org/team=analytics",
+        resource_version="0",
+        _request_timeout=10,
+    )
+    assert team.items == [], team.items
     secrets = v1.list_namespaced_secret(
         namespace,
         label_selector=f"{CONNECTION}=my_postgres_db,!airflow.apache.org/team",

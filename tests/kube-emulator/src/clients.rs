@@ -447,24 +447,28 @@ async fn python_client() {
     assert_eq!(lines.last().map(String::as_str), Some("ALL OK"));
 
     let requests = emulator.requests();
-    let first = &requests[0];
-    assert!(first.header("user-agent").is_some_and(|ua| ua.starts_with("OpenAPI-Generator/36.0.3/python")));
-    // Airflow's backend request, byte for byte what the Kubernetes provider component builds for the lookup.
-    let airflow_request = format!("{}?{}", first.path, first.query.as_deref().unwrap_or_default());
+    assert!(requests[0].header("user-agent").is_some_and(|ua| ua.starts_with("OpenAPI-Generator/36.0.3/python")));
+    // Airflow's backend requests (team-scoped, then global), byte for byte what the Kubernetes provider builds
+    // for the same lookup.
+    let airflow_requests: Vec<String> =
+        requests[..2].iter().map(|r| format!("{}?{}", r.path, r.query.as_deref().unwrap_or_default())).collect();
     assert_eq!(
-        airflow_request,
-        "/api/v1/namespaces/airflow/secrets?labelSelector=airflow.apache.org%2Fconnection-id%3Dmy_postgres_db%2C%21airflow.apache.org%2Fteam&resourceVersion=0"
+        airflow_requests,
+        [
+            "/api/v1/namespaces/airflow/secrets?labelSelector=airflow.apache.org%2Fconnection-id%3Dmy_postgres_db%2Cairflow.apache.org%2Fteam%3Danalytics&resourceVersion=0",
+            "/api/v1/namespaces/airflow/secrets?labelSelector=airflow.apache.org%2Fconnection-id%3Dmy_postgres_db%2C%21airflow.apache.org%2Fteam&resourceVersion=0",
+        ]
     );
-    let provider_queries = wasm_secrets_provider_kubernetes::selector::queries(
+    let provider_requests: Vec<String> = wasm_secrets_provider_kubernetes::selector::queries(
         "airflow.apache.org/connection-id",
         "my_postgres_db",
         Some("airflow.apache.org/team"),
-        None,
-    );
-    assert_eq!(
-        wasm_secrets_provider_kubernetes::request::list_secrets_path("airflow", &provider_queries[0].selector),
-        airflow_request
-    );
+        Some("analytics"),
+    )
+    .iter()
+    .map(|query| wasm_secrets_provider_kubernetes::request::list_secrets_path("airflow", &query.selector))
+    .collect();
+    assert_eq!(provider_requests, airflow_requests);
     // kubernetes 36 encodes the query with urllib's `urlencode`: `/` as `%2F`, booleans as Python writes them.
     let watch = requests.iter().find(|r| r.query.as_deref().is_some_and(|q| q.contains("watch=True"))).unwrap();
     assert_eq!(

@@ -74,17 +74,8 @@ impl WatchParams {
         let fields = FieldSelector::parse(&param("fieldSelector").unwrap_or_default()).map_err(Status::bad_request)?;
         let resource_version = param("resourceVersion").unwrap_or_default();
         let rv_match = param("resourceVersionMatch").unwrap_or_default();
-        let send_initial_events = match param("sendInitialEvents").as_deref() {
-            None | Some("") => None,
-            Some("true" | "1") => Some(true),
-            Some("false" | "0") => Some(false),
-            Some(other) => {
-                return Err(Status::bad_request(format!(
-                    "strconv.ParseBool: parsing {}: invalid syntax",
-                    crate::status::go_quote(other)
-                )));
-            }
-        };
+        // A `*bool`: absent is unset, any value is read like the other booleans.
+        let send_initial_events = param("sendInitialEvents").map(|v| crate::server::query_bool(Some(&v)));
         let bookmarks = crate::server::query_bool(param("allowWatchBookmarks").as_deref());
         let mut errors = Vec::new();
         if send_initial_events.is_some() && rv_match != "NotOlderThan" {
