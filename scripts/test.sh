@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every check CI runs: formatting, lints (host and wasm32 targets), the generated Unicode tables, and all tests
-# (unit, fixture vectors, emulator, end to end).
+# Every check CI runs: formatting, lints (host and wasm32 targets), the API docs, the generated Unicode tables,
+# and all tests (unit, fixture vectors, emulator, end to end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +25,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo clippy --target wasm32-wasip2 --lib --quiet \
     -p wasm-secrets-provider-common -p wasm-secrets-provider-kubernetes -p wasm-secrets-provider-environment \
     -p wasm-secrets-provider-local-files -p rogue-provider -- -D warnings
+# The API documentation builds without warnings (broken intra-doc links, for one).
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --quiet
 # airflow-compat's Unicode tables are generated from CPython 3.11 (Unicode 14.0.0): regenerate and compare.
 bash scripts/check-unicode-tables.sh
 cargo test --workspace
