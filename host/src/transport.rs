@@ -273,17 +273,23 @@ pub fn check_request<B>(request: &http::Request<B>) -> Result<(), PolicyViolatio
     Ok(())
 }
 
-/// `/api/v1/namespaces/<ns>/secrets` or `/api/v1/namespaces/<ns>/secrets/<name>`, with non-empty segments
-/// that are not `.` or `..`.
+/// `/api/v1/namespaces/<ns>/secrets` or `/api/v1/namespaces/<ns>/secrets/<name>`, where `<ns>` is a valid
+/// namespace name and `<name>` a valid object name.
+///
+/// The decision is made on the path as the API server will read it: the server percent-decodes the path
+/// before it splits it, so `%2F` in a segment would add segments (`/namespaces/ns%2Fpods%2Fp%2Fproxy%2F/secrets`
+/// is a pod's proxy subresource there) and `%2e%2e` would be a `..`. Kubernetes names are made of lowercase
+/// letters, digits, `-` and `.` only, so a segment holding `%` or anything else cannot name a namespace or a
+/// Secret, and is refused; what passes reads the same encoded and decoded.
 fn is_secrets_read_path(path: &str) -> bool {
+    use wasm_secrets_provider_kubernetes::request::{is_namespace_name, is_object_name};
     let Some(rest) = path.strip_prefix("/api/v1/namespaces/") else {
         return false;
     };
     let segments: Vec<&str> = rest.split('/').collect();
-    let plain = |s: &&str| !s.is_empty() && *s != "." && *s != "..";
     match segments.as_slice() {
-        [ns, "secrets"] => plain(ns),
-        [ns, "secrets", name] => plain(ns) && plain(name),
+        [ns, "secrets"] => is_namespace_name(ns),
+        [ns, "secrets", name] => is_namespace_name(ns) && is_object_name(name),
         _ => false,
     }
 }
@@ -385,6 +391,14 @@ mod tests {
             "/api/v1/namespaces/airflow/secrets/a/b",
             "/api/v1/namespaces/../secrets",
             "/api/v1/namespaces//secrets",
+            // Encoded separators and dots: the API server decodes the path before routing.
+            "/api/v1/namespaces/airflow%2Fpods%2Fp%2Fproxy%2F/secrets",
+            "/api/v1/namespaces/airflow/secrets/%2e%2e",
+            "/api/v1/namespaces/airflow/secrets/a%2Fb",
+            "/api/v1/namespaces/%61irflow/secrets",
+            "/api/v1/namespaces/airflow/secrets/..",
+            "/api/v1/namespaces/Airflow/secrets",
+            "/api/v1/namespaces/airflow/secrets/a_b",
             "/apis/rbac.authorization.k8s.io/v1/clusterroles",
             "/version",
         ] {

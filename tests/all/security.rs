@@ -50,6 +50,12 @@ async fn only_secret_reads_are_allowed() {
         serde_json::json!({"path": "/apis/rbac.authorization.k8s.io/v1/clusterroles"}),
         serde_json::json!({"headers": [["impersonate-user", "system:admin"]]}),
         serde_json::json!({"headers": [["x-remote-user", "admin"]]}),
+        // The API server decodes the path before routing: an encoded `/` in the namespace reaches a pod's proxy
+        // subresource, an encoded `..` is a dot segment. Only Kubernetes names pass the host's policy.
+        serde_json::json!({"path": "/api/v1/namespaces/airflow%2Fpods%2Fp%2Fproxy%2F/secrets"}),
+        serde_json::json!({"path": "/api/v1/namespaces/airflow/secrets/%2e%2e"}),
+        serde_json::json!({"path": "/api/v1/namespaces/airflow/secrets/my-var-secret%2Fproxy"}),
+        serde_json::json!({"path": "/api/v1/namespaces/%61irflow/secrets"}),
     ] {
         let result = rogue(&cluster, attempt.clone()).get_conn_value("x", None).await;
         assert!(matches!(result, Err(LookupError::DeniedByHost(_))), "{attempt}: {result:?}");

@@ -55,18 +55,34 @@ pub const MAX_OBJECT_NAME_LEN: usize = 253;
 /// assert!(!is_object_name("../nodes"));
 /// ```
 pub fn is_object_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_OBJECT_NAME_LEN
-        && name.split('.').all(|label| {
-            let bytes = label.as_bytes();
-            let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-            match (bytes.first(), bytes.last()) {
-                (Some(first), Some(last)) => {
-                    alnum(first) && alnum(last) && bytes.iter().all(|b| alnum(b) || *b == b'-')
-                }
-                _ => false,
-            }
-        })
+    !name.is_empty() && name.len() <= MAX_OBJECT_NAME_LEN && name.split('.').all(is_dns1123_label)
+}
+
+/// The longest namespace name (a DNS-1123 label).
+pub const MAX_NAMESPACE_LEN: usize = 63;
+
+/// Whether `name` is a valid Kubernetes namespace name: a DNS-1123 label of at most 63 characters
+/// (`[a-z0-9]([-a-z0-9]*[a-z0-9])?`, the API server's `IsDNS1123Label`).
+///
+/// ```
+/// use wasm_secrets_provider_kubernetes::request::is_namespace_name;
+/// assert!(is_namespace_name("airflow-prod"));
+/// assert!(!is_namespace_name("airflow.prod"));
+/// assert!(!is_namespace_name("airflow%2Fpods"));
+/// ```
+pub fn is_namespace_name(name: &str) -> bool {
+    name.len() <= MAX_NAMESPACE_LEN && is_dns1123_label(name)
+}
+
+/// One label of a DNS-1123 name: lowercase ASCII letters, digits and `-`, starting and ending with a letter or
+/// digit (the length limit is the caller's).
+fn is_dns1123_label(label: &str) -> bool {
+    let bytes = label.as_bytes();
+    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) => alnum(first) && alnum(last) && bytes.iter().all(|b| alnum(b) || *b == b'-'),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -105,6 +121,27 @@ mod tests {
             ("a?b", false),
         ] {
             assert_eq!(is_object_name(name), ok, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn namespace_names_follow_dns_1123_label() {
+        for (name, ok) in [
+            ("a", true),
+            ("airflow-prod", true),
+            ("0ns", true),
+            (&"a".repeat(63), true),
+            (&"a".repeat(64), false),
+            ("", false),
+            ("-a", false),
+            ("a-", false),
+            ("a.b", false),
+            ("..", false),
+            ("A", false),
+            ("a%2Fb", false),
+            ("a/b", false),
+        ] {
+            assert_eq!(is_namespace_name(name), ok, "{name:?}");
         }
     }
 

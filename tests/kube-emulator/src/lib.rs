@@ -126,8 +126,11 @@ pub enum Fault {
 pub struct RecordedRequest {
     /// HTTP method, e.g. `GET`.
     pub method: String,
-    /// The path, raw (not percent-decoded).
+    /// The path as the API server routes it: percent-decoded, as Go's `URL.Path` (an invalid escape is kept
+    /// as sent, and answered 400).
     pub path: String,
+    /// The path as sent, still percent-encoded.
+    pub raw_path: String,
     /// The query string, raw and byte for byte (`None` when the URL has no `?`).
     pub query: Option<String>,
     /// Headers with lower-cased names, in the order received.

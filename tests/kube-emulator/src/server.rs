@@ -161,6 +161,17 @@ impl Reply {
         reply
     }
 
+    /// Go's HTTP server refusing a request line it cannot parse (an invalid `%` escape in the path): plain
+    /// text, before any Kubernetes handler runs.
+    fn bad_request_line() -> Reply {
+        Reply {
+            status: 400,
+            content_type: "text/plain; charset=utf-8".to_owned(),
+            body: b"400 Bad Request".to_vec(),
+            headers: Vec::new(),
+        }
+    }
+
     /// API Priority and Fairness rejection: plain text, not a Status.
     fn too_many_requests(retry_after: u32) -> Reply {
         Reply {
@@ -215,9 +226,22 @@ impl ApiRequest<'_> {
     }
 }
 
+/// The path as kube-apiserver routes it: Go's `URL.Path`, percent-decoded (`%2F` becomes a separator there,
+/// `%2e%2e` a `..` segment); `None` for an invalid escape, which Go's server refuses with a plain 400.
+fn decode_path(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let valid = bytes
+        .iter()
+        .enumerate()
+        .all(|(i, &b)| b != b'%' || bytes.get(i + 1..i + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)));
+    valid.then(|| percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned())
+}
+
 async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<ResponseBody> {
     let method = request.method().as_str().to_owned();
-    let path = request.uri().path().to_owned();
+    let raw_path = request.uri().path().to_owned();
+    let decoded = decode_path(&raw_path);
+    let path = decoded.clone().unwrap_or_else(|| raw_path.clone());
     let query = request.uri().query().map(str::to_owned);
     let headers: Vec<(String, String)> = request
         .headers()
@@ -229,12 +253,14 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Res
     let id = lock(&shared.log).begin(RecordedRequest {
         method: method.clone(),
         path: path.clone(),
+        raw_path,
         query: query.clone(),
         headers: headers.clone(),
         status: 0,
     });
     let body = Limited::new(request.into_body(), MAX_BODY).collect().await;
     let outcome = match body {
+        _ if decoded.is_none() => Outcome::Reply(Reply::bad_request_line()),
         Ok(body) => {
             let body = body.to_bytes();
             let api_request =

@@ -740,3 +740,35 @@ async fn watch_bookmarks_and_streaming_lists() {
     .await
     .unwrap();
 }
+
+/// kube-apiserver routes on the percent-decoded path: an encoded letter is that letter, an encoded `/` a
+/// separator (so an "encoded namespace" can reach another resource), and an invalid escape is refused by Go's
+/// HTTP server before any handler.
+#[tokio::test]
+async fn the_path_is_decoded_before_routing() {
+    let emulator = emulator().await;
+    emulator.add_token("all", Access::All);
+    let mut client = Client::with_token(&emulator, "all").await;
+
+    let list = client.get("/api/v1/namespaces/air%66low/secrets").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert_eq!(list.json()["items"].as_array().map(Vec::len), Some(2));
+
+    let elsewhere = client.get("/api/v1/namespaces/airflow%2Fpods%2Fp%2Fproxy%2F/secrets").await;
+    assert_eq!(elsewhere.status, 404, "{}", elsewhere.body);
+    let invalid = client.get("/api/v1/namespaces/%zz/secrets").await;
+    assert_eq!((invalid.status, invalid.body.as_str()), (400, "400 Bad Request"));
+
+    let paths: Vec<(String, String)> = emulator.requests().into_iter().map(|r| (r.raw_path, r.path)).collect();
+    assert_eq!(
+        paths,
+        [
+            ("/api/v1/namespaces/air%66low/secrets".to_owned(), "/api/v1/namespaces/airflow/secrets".to_owned()),
+            (
+                "/api/v1/namespaces/airflow%2Fpods%2Fp%2Fproxy%2F/secrets".to_owned(),
+                "/api/v1/namespaces/airflow/pods/p/proxy//secrets".to_owned()
+            ),
+            ("/api/v1/namespaces/%zz/secrets".to_owned(), "/api/v1/namespaces/%zz/secrets".to_owned()),
+        ]
+    );
+}
