@@ -76,6 +76,9 @@ pub struct KubeTransport {
     client: Sender,
     server_scheme: Scheme,
     server_authority: Authority,
+    /// The path of the server URL without its trailing `/` (`/k8s/clusters/c-1` behind a Rancher-style proxy,
+    /// usually empty): every request path goes below it, as client-go does.
+    server_path_prefix: String,
     token: TokenSource,
     options: TransportOptions,
 }
@@ -83,7 +86,10 @@ pub struct KubeTransport {
 impl std::fmt::Debug for KubeTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KubeTransport")
-            .field("server", &format_args!("{}://{}", self.server_scheme, self.server_authority))
+            .field(
+                "server",
+                &format_args!("{}://{}{}", self.server_scheme, self.server_authority, self.server_path_prefix),
+            )
             .field("token", &self.token)
             .field("options", &self.options)
             .finish_non_exhaustive()
@@ -122,6 +128,7 @@ impl KubeTransport {
             client: Sender::Https(Box::new(client)),
             server_scheme,
             server_authority,
+            server_path_prefix: cluster.server.path().trim_end_matches('/').to_owned(),
             token: cluster.token,
             options,
         })
@@ -134,6 +141,7 @@ impl KubeTransport {
             client: Sender::Memory(responder),
             server_scheme: Scheme::HTTPS,
             server_authority: Authority::from_static("in-memory.invalid"),
+            server_path_prefix: String::new(),
             token,
             options,
         }
@@ -144,11 +152,11 @@ impl KubeTransport {
     /// On a 401, when the token file holds a different token than the one sent (the kubelet rotated it within
     /// the re-read period), the request is sent once more with the new token, as client-go does.
     async fn send(&self, mut parts: http::request::Parts, body: Bytes) -> Result<http::Response<WasiBody>, HttpError> {
-        let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let path = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
         parts.uri = http::Uri::builder()
             .scheme(self.server_scheme.clone())
             .authority(self.server_authority.clone())
-            .path_and_query(path)
+            .path_and_query(format!("{}{path}", self.server_path_prefix))
             .build()
             .map_err(|_| HttpError::HttpRequestUriInvalid)?;
         parts.headers.remove(HOST);

@@ -318,6 +318,40 @@ async fn kubeconfig_outside_the_cluster() {
     assert_eq!(provider.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
 }
 
+/// A kubeconfig `server` with a path (an API server behind a Rancher-style proxy): every request goes below
+/// that path, as client-go sends it, never to the proxy's own root.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kubeconfig_server_path_prefix_is_kept() {
+    let config = kube_emulator::EmulatorConfig {
+        path_prefix: "/k8s/clusters/c-1".to_owned(),
+        ..kube_emulator::EmulatorConfig::default()
+    };
+    let emulator = kube_emulator::Emulator::start(config).await.unwrap();
+    emulator.create_namespace("airflow");
+    emulator.add_token(crate::support::TOKEN, kube_emulator::Access::ReadOnly(vec!["airflow".into()]));
+    emulator
+        .insert_secret(
+            "airflow",
+            json!({"metadata": {"name": "v", "labels": {"airflow.apache.org/variable-key": "my_var"}},
+                   "data": {"value": b64("behind the proxy")}}),
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    emulator.write_kubeconfig(&kubeconfig, crate::support::TOKEN, "airflow").unwrap();
+    let config = wasm_secrets::ClusterConfig::from_kubeconfig(&kubeconfig).await.unwrap();
+    let provider = wasm_secrets::Provider::new(
+        crate::support::kubernetes_provider(),
+        config,
+        "",
+        wasm_secrets::ProviderOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(provider.get_variable("my_var", None).await.unwrap().as_deref(), Some("behind the proxy"));
+    let raw_paths: Vec<String> = emulator.requests().into_iter().map(|r| r.raw_path).collect();
+    assert_eq!(raw_paths, ["/k8s/clusters/c-1/api/v1/namespaces/airflow/secrets"]);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn resource_version_zero_may_be_served_stale_like_airflow() {
     // Airflow lists with resourceVersion=0, which the API server may answer from a lagging watch cache.

@@ -68,11 +68,18 @@ pub struct EmulatorConfig {
     /// The `minor` reported by `/version` (the `kubectl` dispatcher picks its client by it:
     /// `31` → a JSON create, `32` and above → a Protobuf create).
     pub minor_version: String,
+    /// A path prefix every API path is served under, as behind a Rancher-style proxy
+    /// (`/k8s/clusters/<id>`): `""` (the default) serves at the root. Paths without the prefix are 404.
+    pub path_prefix: String,
 }
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
-        EmulatorConfig { bind: SocketAddr::from(([127, 0, 0, 1], 0)), minor_version: "32".to_owned() }
+        EmulatorConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            minor_version: "32".to_owned(),
+            path_prefix: String::new(),
+        }
     }
 }
 
@@ -126,8 +133,8 @@ pub enum Fault {
 pub struct RecordedRequest {
     /// HTTP method, e.g. `GET`.
     pub method: String,
-    /// The path as the API server routes it: percent-decoded, as Go's `URL.Path` (an invalid escape is kept
-    /// as sent, and answered 400).
+    /// The path as the API server routes it: after the [`EmulatorConfig::path_prefix`], percent-decoded as
+    /// Go's `URL.Path` (an invalid escape is kept as sent, and answered 400; without the prefix it is empty).
     pub path: String,
     /// The path as sent, still percent-encoded.
     pub raw_path: String,
@@ -198,6 +205,7 @@ pub(crate) struct Shared {
     pub(crate) fault: Mutex<FaultState>,
     pub(crate) bookmark_interval: Mutex<Duration>,
     pub(crate) minor: String,
+    pub(crate) path_prefix: String,
     pub(crate) addr: SocketAddr,
     /// TCP connections accepted so far (keep-alive shows as fewer connections than requests).
     pub(crate) connections: std::sync::atomic::AtomicU64,
@@ -236,6 +244,7 @@ impl Emulator {
             fault: Mutex::new(FaultState::default()),
             bookmark_interval: Mutex::new(watch::DEFAULT_BOOKMARK_INTERVAL),
             minor: config.minor_version,
+            path_prefix: config.path_prefix,
             addr,
             connections: std::sync::atomic::AtomicU64::new(0),
         });
@@ -420,7 +429,7 @@ impl Emulator {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "kube-emulator", "cluster": {
-                "server": format!("https://127.0.0.1:{}", self.addr().port()),
+                "server": format!("https://127.0.0.1:{}{}", self.addr().port(), self.shared().path_prefix),
                 "certificate-authority-data": ca,
             }}],
             "users": [{"name": "kube-emulator", "user": {"token": token}}],

@@ -67,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
     let emulator = Emulator::start(EmulatorConfig {
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], args.port)),
         minor_version: args.minor.clone(),
+        ..EmulatorConfig::default()
     })
     .await
     .with_context(|| format!("starting the emulator on 127.0.0.1:{}", args.port))?;

@@ -240,7 +240,11 @@ fn decode_path(raw: &str) -> Option<String> {
 async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<ResponseBody> {
     let method = request.method().as_str().to_owned();
     let raw_path = request.uri().path().to_owned();
-    let decoded = decode_path(&raw_path);
+    // Behind a path prefix (a proxy in front of the API server), only prefixed paths reach the API.
+    let decoded = match raw_path.strip_prefix(shared.path_prefix.as_str()) {
+        Some(rest) if rest.starts_with('/') || shared.path_prefix.is_empty() => decode_path(rest),
+        _ => Some(String::new()), // routes nowhere: 404
+    };
     let path = decoded.clone().unwrap_or_else(|| raw_path.clone());
     let query = request.uri().query().map(str::to_owned);
     let headers: Vec<(String, String)> = request
