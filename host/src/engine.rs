@@ -4,7 +4,8 @@
 //! Compiling a component with Cranelift takes 100 ms to 1.5 s; a CLI that did it on every start would be
 //! slow. So the compiled artifact is cached on disk, keyed by the component's SHA-256 and by wasmtime's
 //! engine-compatibility hash. Deserializing is `unsafe` in wasmtime because the bytes are trusted to be
-//! wasmtime's own output: the cache directory is created private (0700) and only this host writes to it.
+//! wasmtime's own output: [`crate::artifact_cache`] reads only from a directory and files this user owns and
+//! nobody else can write, and bypasses the cache otherwise.
 
 use std::hash::{Hash as _, Hasher as _};
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use sha2::{Digest as _, Sha256};
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::{Config, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use crate::artifact_cache::CacheDir;
 use crate::bindings::{ProviderPre, host, types};
 use crate::error::LoadError;
 use crate::state::State;
@@ -189,47 +191,57 @@ fn compile(engine: &Engine, bytes: &[u8], name: &str) -> Result<Component, LoadE
     Component::new(engine, bytes).map_err(|e| LoadError::Compile(name.to_owned(), format!("{e:#}")))
 }
 
-/// The cache file for `bytes` under `engine`'s configuration.
-fn cache_path(engine: &Engine, bytes: &[u8], dir: &Path) -> PathBuf {
+/// The cache entry for `bytes` under `engine`'s configuration.
+fn cache_file_name(engine: &Engine, bytes: &[u8]) -> String {
     let mut compat = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut compat);
     let digest = Sha256::digest(bytes);
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    dir.join(format!("{hex}-{:016x}.cwasm", compat.finish()))
+    format!("{hex}-{:016x}.cwasm", compat.finish())
 }
 
+/// Compiles `bytes`, or loads the artifact an earlier run cached in `dir`. A cache that cannot be trusted
+/// (see [`crate::artifact_cache`]) is bypassed with a warning: the component is compiled and nothing is read
+/// from or written to it.
 fn cached_compile(engine: &Engine, bytes: &[u8], name: &str, dir: &Path) -> Result<Component, LoadError> {
-    let path = cache_path(engine, bytes, dir);
-    if path.is_file() {
-        #[expect(unsafe_code, reason = "the cache holds only artifacts this host serialized (see module docs)")]
-        // SAFETY: files in the private cache directory are written only by `store_artifact` below, from
-        // `Engine::precompile_component` output keyed by the engine-compatibility hash.
-        let loaded = unsafe { Component::deserialize_file(engine, &path) };
-        match loaded {
-            Ok(component) => return Ok(component),
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "ignoring an unusable cached artifact"),
+    let cache = match CacheDir::open(dir) {
+        Ok(cache) => cache,
+        Err(e) => {
+            tracing::warn!(error = %e, "bypassing the compiled-component cache");
+            return compile(engine, bytes, name);
+        }
+    };
+    let entry = cache_file_name(engine, bytes);
+    match cache.load(&entry) {
+        Ok(Some(artifact)) => {
+            #[expect(
+                unsafe_code,
+                reason = "the artifact comes from a cache only this user can write (see artifact_cache)"
+            )]
+            // SAFETY: `CacheDir::load` read it from a directory and a regular file owned by this user and
+            // writable by nobody else, which only `CacheDir::store` below writes, from
+            // `Engine::precompile_component` output keyed by the engine-compatibility hash.
+            let loaded = unsafe { Component::deserialize(engine, &artifact) };
+            match loaded {
+                Ok(component) => return Ok(component),
+                Err(e) => tracing::warn!(entry = %entry, error = %e, "ignoring an unusable cached artifact"),
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "bypassing the compiled-component cache");
+            return compile(engine, bytes, name);
         }
     }
     let serialized =
         engine.precompile_component(bytes).map_err(|e| LoadError::Compile(name.to_owned(), format!("{e:#}")))?;
-    if let Err(e) = store_artifact(dir, &path, &serialized) {
-        tracing::warn!(dir = %dir.display(), error = %e, "cannot write the compiled-component cache");
+    if let Err(e) = cache.store(&entry, &serialized) {
+        tracing::warn!(error = %e, "cannot write the compiled-component cache");
     }
     #[expect(unsafe_code, reason = "the bytes were produced by this engine a moment ago")]
     // SAFETY: `serialized` is the output of `precompile_component` on this very engine.
     let component = unsafe { Component::deserialize(engine, &serialized) };
     component.map_err(|e| LoadError::Compile(name.to_owned(), format!("{e:#}")))
-}
-
-fn store_artifact(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)?;
-    let tmp = dir.join(format!(".tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]
@@ -250,5 +262,28 @@ mod tests {
             ArtifactCache::Dir(PathBuf::from("/h/.cache/wasm-secrets"))
         );
         assert_eq!(ArtifactCache::default_dir(env(&[])), ArtifactCache::Disabled);
+    }
+
+    /// An artifact planted in a cache directory others can write is never loaded: here the environment
+    /// provider's compiled code stands under the Kubernetes provider's name, and the Kubernetes provider (the
+    /// only one that imports wasi:http) must come out.
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_artifact_in_a_shared_cache_is_not_loaded() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let engine = engine_for(Allocation::OnDemand).unwrap();
+        let planted = engine.precompile_component(wasm_secrets_artifacts::ENVIRONMENT_PROVIDER).unwrap();
+        let entry = dir.path().join(cache_file_name(&engine, wasm_secrets_artifacts::KUBERNETES_PROVIDER));
+        std::fs::write(&entry, planted).unwrap();
+        let cache = ArtifactCache::Dir(dir.path().to_owned());
+        let loaded =
+            ProviderComponent::from_bytes(wasm_secrets_artifacts::KUBERNETES_PROVIDER, "kubernetes", &cache).unwrap();
+        assert!(
+            loaded.imports().iter().any(|i| i.starts_with("wasi:http/outgoing-handler@")),
+            "the planted artifact was loaded: {:?}",
+            loaded.imports()
+        );
     }
 }

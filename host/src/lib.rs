@@ -23,6 +23,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod artifact_cache;
 pub mod bindings;
 pub mod cache;
 pub mod chain;
