@@ -13,7 +13,7 @@ use std::path::Path;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
 
-use crate::error::ClusterConfigError;
+use crate::error::{ClusterConfigError, describe_parse_error};
 use crate::token::{TokenFile, TokenSource};
 
 /// The service-account directory Kubernetes mounts into every pod.
@@ -75,11 +75,14 @@ impl ClusterConfig {
     pub async fn from_kubeconfig(path: &Path) -> Result<Self, ClusterConfigError> {
         use kube::config::{KubeConfigOptions, Kubeconfig};
 
-        let kubeconfig = Kubeconfig::read_from(path)
-            .map_err(|e| ClusterConfigError::Kubeconfig(format!("{}: {e}", path.display())))?;
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-            .await
-            .map_err(|e| ClusterConfigError::Kubeconfig(format!("{}: {e}", path.display())))?;
+        // A kubeconfig holds credentials: its errors name the place and the problem, never a source line or a
+        // value (`describe_parse_error`).
+        let failed = |e: kube::config::KubeconfigError| {
+            ClusterConfigError::Kubeconfig(format!("{}: {}", path.display(), describe_parse_error(&e.to_string())))
+        };
+        let kubeconfig = Kubeconfig::read_from(path).map_err(failed)?;
+        let config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.map_err(failed)?;
         let auth = &config.auth_info;
         if auth.client_certificate.is_some() || auth.client_certificate_data.is_some() {
             return Err(ClusterConfigError::UnsupportedAuth("client certificates"));

@@ -86,3 +86,44 @@ impl LookupError {
         self.wit_case().unwrap_or("provider-failure")
     }
 }
+
+/// A parser's message about a file that may hold credentials (a kubeconfig, the host configuration), made
+/// safe to show: its first line only (parsers print the offending source lines below it), with every quoted
+/// span replaced by `…`, since that is where parsers quote the offending value. Backquoted names after
+/// `field ` and after `expected` are kept: they are keys and the allowed choices, not values. Line and column
+/// numbers stay.
+///
+/// ```
+/// use wasm_secrets::error::describe_parse_error;
+/// assert_eq!(
+///     describe_parse_error("invalid type: string \"hunter2\", expected a boolean\n  |\n4 | x = \"hunter2\""),
+///     "invalid type: string \"…\", expected a boolean"
+/// );
+/// assert_eq!(
+///     describe_parse_error("unknown variant `hunter2`, expected one of `variables`, `config`"),
+///     "unknown variant `…`, expected one of `variables`, `config`"
+/// );
+/// assert_eq!(describe_parse_error("unknown field `colour` at line 4"), "unknown field `colour` at line 4");
+/// ```
+pub fn describe_parse_error(message: &str) -> String {
+    let first_line = message.lines().next().unwrap_or_default();
+    let mut out = String::with_capacity(first_line.len());
+    let mut rest = first_line;
+    while let Some(start) = rest.find(['"', '\'', '`']) {
+        let (before, quoted) = rest.split_at(start);
+        out.push_str(before);
+        let quote = quoted.chars().next().unwrap_or('"');
+        let inner = &quoted[quote.len_utf8()..];
+        let (content, after) = match inner.find(quote) {
+            Some(end) => (&inner[..end], &inner[end + quote.len_utf8()..]),
+            None => (inner, ""),
+        };
+        let is_name = quote == '`' && (out.ends_with("field ") || out.contains("expected"));
+        out.push(quote);
+        out.push_str(if is_name { content } else { "…" });
+        out.push(quote);
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}

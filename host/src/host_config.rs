@@ -35,6 +35,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cache::{CacheSettings, DEFAULT_MAX_ENTRIES, DEFAULT_TTL, Kind};
+use crate::error::describe_parse_error;
 use crate::grants::{builtin_env_prefixes, builtin_files, kwargs_keys};
 
 /// A problem with the host configuration file, naming the file and, for syntax errors, the line.
@@ -245,8 +246,8 @@ impl ChainSpec {
 
     /// Parses configuration `text`; `path` names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, HostConfigError> {
-        let file: File = toml::from_str(text)
-            .map_err(|e| HostConfigError::Syntax(path.to_owned(), e.to_string().trim_end().to_owned()))?;
+        let file: File =
+            toml::from_str(text).map_err(|e| HostConfigError::Syntax(path.to_owned(), syntax_error(text, &e)))?;
         let invalid = |m: String| HostConfigError::Invalid(path.to_owned(), m);
         if file.providers.is_empty() {
             return Err(invalid("no provider is configured; add at least one [[providers]] table".to_owned()));
@@ -326,6 +327,21 @@ fn provider_spec(section: ProviderSection) -> Result<ProviderSpec, String> {
 fn in_cluster(dir: Option<PathBuf>) -> KubernetesAccess {
     KubernetesAccess::InCluster {
         service_account_dir: dir.unwrap_or_else(|| PathBuf::from(crate::cluster::DEFAULT_SERVICE_ACCOUNT_DIR)),
+    }
+}
+
+/// A TOML error as `line L, column C: problem`, without the source line toml prints (it may hold a
+/// credential from `backend_kwargs`) and without quoted values ([`describe_parse_error`]).
+fn syntax_error(text: &str, error: &toml::de::Error) -> String {
+    let problem = describe_parse_error(error.message());
+    match error.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
+            format!("line {line}, column {column}: {problem}")
+        }
+        None => problem,
     }
 }
 
@@ -494,10 +510,27 @@ mod tests {
              to turn the cache off)"
         );
         let unknown = error("[[providers]]\nname = \"x\"\ncomponent = \"a.wasm\"\ncolour = \"red\"\n");
-        assert!(
-            unknown.starts_with("invalid host configuration secrets.toml: TOML parse error at line 4"),
-            "{unknown}"
-        );
+        assert!(unknown.starts_with("invalid host configuration secrets.toml: line 4, column 1: "), "{unknown}");
         assert!(unknown.contains("unknown field `colour`"), "{unknown}");
+    }
+
+    /// The file holds backend_kwargs, which may hold credentials: an error names the place and the problem and
+    /// never quotes the source line or a value.
+    #[test]
+    fn syntax_errors_never_quote_the_file() {
+        let text = "[[providers]]\nname = \"x\"\ncomponent = \"a.wasm\"\n\
+                    backend_kwargs = { url = \"x\", token = \"hunter2-canary\" bad }\n";
+        assert_eq!(
+            error(text),
+            "invalid host configuration secrets.toml: line 4, column 56: missing comma between key-value pairs, \
+             expected `,`"
+        );
+        let typed =
+            error("[[providers]]\nname = \"x\"\ncomponent = \"a.wasm\"\nreuse_instances = \"hunter2-canary\"\n");
+        assert!(!typed.contains("hunter2"), "{typed}");
+        assert!(
+            typed.starts_with("invalid host configuration secrets.toml: line 4, column 19: invalid type"),
+            "{typed}"
+        );
     }
 }

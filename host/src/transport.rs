@@ -196,7 +196,7 @@ impl KubeTransport {
             Sender::Https(client) => client,
             Sender::Memory(responder) => {
                 let (parts, _) = request.into_parts();
-                return Ok(responder(&parts));
+                return Ok(without_secret(responder(&parts), token.expose_secret().as_bytes()));
             }
         };
         let max = self.options.max_response_bytes;
@@ -210,10 +210,47 @@ impl KubeTransport {
                 .to_bytes();
             Ok::<_, HttpError>(http::Response::from_parts(parts, body))
         };
-        tokio::time::timeout(self.options.request_timeout, exchange)
+        let response = tokio::time::timeout(self.options.request_timeout, exchange)
             .await
-            .map_err(|_| HttpError::ConnectionReadTimeout)?
+            .map_err(|_| HttpError::ConnectionReadTimeout)??;
+        Ok(without_secret(response, token.expose_secret().as_bytes()))
     }
+}
+
+/// What the component may see of an answer: `response` with every occurrence of `secret` (the host's token)
+/// in its body and header values replaced by `[REDACTED]`. A server or proxy that echoes the request's
+/// credentials, in an error message for example, must not hand them to the component, which could log them
+/// or put them in an error the user sees.
+fn without_secret(response: http::Response<Bytes>, secret: &[u8]) -> http::Response<Bytes> {
+    let (mut parts, body) = response.into_parts();
+    for value in parts.headers.values_mut() {
+        if let Some(redacted) = redact(value.as_bytes(), secret) {
+            *value = HeaderValue::from_bytes(&redacted).unwrap_or_else(|_| HeaderValue::from_static(REDACTED));
+        }
+    }
+    let body = redact(&body, secret).map_or(body, Bytes::from);
+    http::Response::from_parts(parts, body)
+}
+
+const REDACTED: &str = "[REDACTED]";
+
+/// `bytes` with every occurrence of `secret` replaced by [`REDACTED`]; `None` when there is none.
+fn redact(bytes: &[u8], secret: &[u8]) -> Option<Vec<u8>> {
+    if secret.is_empty() || !bytes.windows(secret.len()).any(|w| w == secret) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        if rest.starts_with(secret) {
+            out.extend_from_slice(REDACTED.as_bytes());
+            rest = &rest[secret.len()..];
+        } else {
+            out.push(rest[0]);
+            rest = &rest[1..];
+        }
+    }
+    Some(out)
 }
 
 fn classify_client_error(e: hyper_util::client::legacy::Error) -> HttpError {
@@ -442,6 +479,23 @@ mod tests {
             )),
             Err(PolicyViolation::Header("authorization".into()))
         );
+    }
+
+    #[test]
+    fn the_token_never_reaches_the_component_in_an_answer() {
+        let token = b"s3cr3t-token";
+        let echoed = http::Response::builder()
+            .status(502)
+            .header("x-echo", "Bearer s3cr3t-token")
+            .header("x-other", "fine")
+            .body(Bytes::from_static(b"{\"message\":\"refused Bearer s3cr3t-token (s3cr3t-tokens3cr3t-token)\"}"))
+            .unwrap();
+        let seen = without_secret(echoed, token);
+        assert_eq!(seen.headers()["x-echo"], "Bearer [REDACTED]");
+        assert_eq!(seen.headers()["x-other"], "fine");
+        assert_eq!(seen.body().as_ref(), b"{\"message\":\"refused Bearer [REDACTED] ([REDACTED][REDACTED])\"}");
+        assert_eq!(redact(b"nothing here", token), None);
+        assert_eq!(redact(b"s3cr3t-toke", token), None);
     }
 
     #[test]

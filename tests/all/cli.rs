@@ -254,3 +254,47 @@ async fn dialect_option_reaches_the_provider() {
         "error: provider `kubernetes`: invalid configuration: `dialect` in backend_kwargs must be \"server\" or \"worker\", got \"client\"\n"
     );
 }
+
+/// Files that hold credentials (a kubeconfig, the host configuration with backend_kwargs) are never quoted in
+/// an error: a syntax error next to a credential names the file, the place and the problem only.
+#[tokio::test(flavor = "multi_thread")]
+async fn parse_errors_never_quote_a_credential() {
+    const CANARY: &str = "canary-credential-4f2a9";
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: {CANARY}\n    bad: [unclosed\n\
+             contexts: []\n"
+        ),
+    )
+    .unwrap();
+    let config = dir.path().join("secrets.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[providers]]\nname = \"k\"\ncomponent = \"builtin:kubernetes\"\n\
+             backend_kwargs = {{ namespace = \"airflow\", password = \"{CANARY}\" bad\n"
+        ),
+    )
+    .unwrap();
+    let typed = dir.path().join("typed.toml");
+    std::fs::write(
+        &typed,
+        format!("[[providers]]\nname = \"k\"\ncomponent = \"builtin:kubernetes\"\nreuse_instances = \"{CANARY}\"\n"),
+    )
+    .unwrap();
+    for args in [
+        vec!["--kubeconfig", kubeconfig.to_str().unwrap(), "variables", "get", "x"],
+        vec!["--config", config.to_str().unwrap(), "variables", "get", "x"],
+        vec!["--config", typed.to_str().unwrap(), "variables", "get", "x"],
+        vec!["--config", config.to_str().unwrap(), "providers", "list"],
+    ] {
+        let out = secrets(&cluster, &args).await;
+        assert_eq!(out.code, EXIT_USAGE, "{args:?}: {}", out.stderr);
+        assert!(!out.stderr.contains(CANARY) && !out.stdout.contains(CANARY), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("line "), "{args:?}: the place is named: {}", out.stderr);
+    }
+}

@@ -200,3 +200,17 @@ async fn lookups_get_fresh_instances_unless_reuse_is_asked_and_a_failed_instance
     assert!(matches!(stopped, Err(LookupError::Provider(_) | LookupError::Timeout(_))), "{stopped:?}");
     assert_eq!(reusing.get_config("calls").await.unwrap().as_deref(), Some("1"));
 }
+
+/// A broken server or proxy that echoes the request's credentials in an error: the host removes its token from
+/// the answer before the component sees it, so no error, log line or Debug output carries it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_echoed_token_never_reaches_the_component() {
+    let cluster = Cluster::start().await;
+    cluster.emulator.set_fault(Some(kube_emulator::Fault::EchoAuthorization(502)));
+    let error = cluster.provider("").get_variable("my_var", None).await.unwrap_err();
+    let shown = format!("{error} {error:?} {:?}", cluster.logs());
+    assert!(!shown.contains(TOKEN), "{shown}");
+    assert!(shown.contains("the upstream refused the request with authorization Bearer [REDACTED]"), "{shown}");
+    let requests = cluster.requests();
+    assert_eq!(requests[0].header("authorization"), Some(format!("Bearer {TOKEN}").as_str()), "the token was sent");
+}

@@ -126,6 +126,9 @@ pub enum Fault {
     },
     /// Delay every response by this long, then answer normally.
     Latency(Duration),
+    /// A broken server or proxy that echoes the request's `Authorization` header in the message of a
+    /// `Status` with this code.
+    EchoAuthorization(u16),
 }
 
 /// One request as the server received it.

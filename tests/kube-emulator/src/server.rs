@@ -420,6 +420,11 @@ pub(crate) async fn respond(shared: &Shared, request: &ApiRequest<'_>) -> Outcom
             return Reply::too_many_requests(retry_after_secs).into();
         }
         Some(crate::Fault::Latency(delay)) => tokio::time::sleep(delay).await,
+        Some(crate::Fault::EchoAuthorization(code)) => {
+            let echoed = request.header("authorization").unwrap_or_default();
+            let message = format!("the upstream refused the request with authorization {echoed}");
+            return Status::failure(code, "", message, None).into();
+        }
         None => {}
     }
     if let Some(attrs) = attributes(&route, request)

@@ -172,7 +172,7 @@ pub(crate) fn go_quote(value: &str) -> String {
 }
 
 impl Status {
-    fn failure(code: u16, reason: &str, message: String, details: Option<Details>) -> Status {
+    pub(crate) fn failure(code: u16, reason: &str, message: String, details: Option<Details>) -> Status {
         let details = details.map(Box::new);
         Status {
             kind: "Status",
