@@ -308,8 +308,11 @@ fn provider_spec(section: ProviderSection) -> Result<ProviderSpec, String> {
         None if component == ComponentSource::Builtin(Builtin::LocalFiles) => builtin_files(&backend_kwargs),
         None => Vec::new(),
     };
+    let max_timeout = crate::provider::MAX_LOOKUP_TIMEOUT.as_secs();
     let timeout = match section.timeout_seconds {
-        Some(0) => return Err("`timeout_seconds` must be at least 1".to_owned()),
+        Some(t) if t == 0 || t > max_timeout => {
+            return Err(format!("`timeout_seconds` must be between 1 and {max_timeout}, got {t}"));
+        }
         t => t.map(Duration::from_secs),
     };
     Ok(ProviderSpec {
@@ -503,6 +506,10 @@ mod tests {
             error("[[providers]]\nname = \"x\"\ncomponent = \"a.wasm\"\nenv_prefixes = [\"\"]\n"),
             "invalid host configuration secrets.toml: providers[0]: `env_prefixes` holds an empty prefix, which would \
              grant the whole environment"
+        );
+        assert_eq!(
+            error("[[providers]]\nname = \"x\"\ncomponent = \"a.wasm\"\ntimeout_seconds = 86401\n"),
+            "invalid host configuration secrets.toml: providers[0]: `timeout_seconds` must be between 1 and 86400, got 86401"
         );
         assert_eq!(
             error("[cache]\nmax_entries = 0\n[[providers]]\nname = \"x\"\ncomponent = \"a.wasm\"\n"),

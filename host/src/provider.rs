@@ -16,10 +16,14 @@ use crate::grants::{EnvNames, Grants, kwargs_keys};
 use crate::state::{LogLevel, LogSink, State, StoreGrants};
 use crate::transport::{KubeTransport, ProviderHooks, TransportOptions};
 
+/// The longest lookup timeout honoured: a longer [`ProviderOptions::lookup_timeout`] is cut to it (a day is
+/// far beyond any API server's answer, and keeps the epoch deadline far from overflowing).
+pub const MAX_LOOKUP_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// Limits and hooks of a [`Provider`].
 #[derive(Clone)]
 pub struct ProviderOptions {
-    /// Wall-clock limit of one lookup, HTTP included.
+    /// Wall-clock limit of one lookup, HTTP included (at most [`MAX_LOOKUP_TIMEOUT`]).
     pub lookup_timeout: Duration,
     /// Largest linear memory a provider instance may grow to.
     pub memory_limit_bytes: usize,
@@ -305,9 +309,14 @@ impl Provider {
         Ok((store, guest))
     }
 
+    /// The lookup timeout in force: the configured one, at most [`MAX_LOOKUP_TIMEOUT`].
+    fn lookup_timeout(&self) -> Duration {
+        self.options.lookup_timeout.min(MAX_LOOKUP_TIMEOUT)
+    }
+
     /// Sets the epoch deadline of the next call to the lookup timeout.
     fn arm_deadline(&self, store: &mut Store<State>) {
-        let ticks = self.options.lookup_timeout.as_millis() / EPOCH_TICK.as_millis().max(1) + 1;
+        let ticks = self.lookup_timeout().as_millis() / EPOCH_TICK.as_millis().max(1) + 1;
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
         store.epoch_deadline_trap();
     }
@@ -316,9 +325,9 @@ impl Provider {
         &self,
         call: impl Future<Output = wasmtime::Result<Result<T, types::Error>>>,
     ) -> Result<T, LookupError> {
-        match tokio::time::timeout(self.options.lookup_timeout, call).await {
+        match tokio::time::timeout(self.lookup_timeout(), call).await {
             Err(_) => {
-                Err(LookupError::Timeout(format!("the lookup did not finish within {:?}", self.options.lookup_timeout)))
+                Err(LookupError::Timeout(format!("the lookup did not finish within {:?}", self.lookup_timeout())))
             }
             Ok(Err(trap)) => Err(LookupError::Provider(format!("{} {}", self.component.name(), trap_text(&trap)))),
             Ok(Ok(result)) => result.map_err(from_wit),

@@ -298,3 +298,16 @@ async fn parse_errors_never_quote_a_credential() {
         assert!(out.stderr.contains("line "), "{args:?}: the place is named: {}", out.stderr);
     }
 }
+
+/// `--timeout` is bounded (1 s to a day): 0 and values that would overflow a deadline are usage errors.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_timeout_is_bounded() {
+    let cluster = Cluster::start().await;
+    for timeout in ["0", "86401", "18446744073709551615"] {
+        let out = secrets(&cluster, &["--timeout", timeout, "variables", "get", "my_var"]).await;
+        assert_eq!(out.code, EXIT_USAGE, "{timeout}: {}", out.stderr);
+        assert!(out.stderr.contains("--timeout"), "{timeout}: {}", out.stderr);
+    }
+    let out = secrets(&cluster, &["--timeout", "86400", "variables", "get", "my_var"]).await;
+    assert_eq!((out.code, out.stdout.as_str()), (EXIT_FOUND, "my_secret_value\n"), "{}", out.stderr);
+}

@@ -1,5 +1,7 @@
 //! Lookups through the component, with the exact requests the API server saw.
 
+use std::time::Duration;
+
 use serde_json::json;
 use wasm_secrets::LookupError;
 use wasm_secrets::state::LogLevel;
@@ -406,4 +408,19 @@ async fn a_rotated_token_is_picked_up_on_the_first_401() {
     cluster.emulator.clear_requests();
     provider.get_variable("my_var", None).await.unwrap();
     assert_eq!(cluster.requests().len(), 1);
+}
+
+/// A lookup timeout beyond any useful value (`Duration::MAX`) is cut to `MAX_LOOKUP_TIMEOUT`: the epoch deadline
+/// does not overflow (a panic in a debug build, an immediate timeout in a release build) and the lookup runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_huge_lookup_timeout_is_bounded() {
+    let cluster = Cluster::start().await;
+    let options = wasm_secrets::ProviderOptions { lookup_timeout: Duration::MAX, ..Default::default() };
+    let provider =
+        wasm_secrets::Provider::new(crate::support::kubernetes_provider(), cluster.cluster_config(), "", options)
+            .unwrap();
+    assert_eq!(provider.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+    let mut instance = provider.instance().await.unwrap();
+    let answer = instance.lookup(wasm_secrets::Lookup::Variable("my_var", None)).await.unwrap();
+    assert_eq!(answer.into_text().as_deref(), Some("my_secret_value"));
 }

@@ -103,8 +103,9 @@ struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH", conflicts_with = "config")]
     kubeconfig: Option<PathBuf>,
 
-    /// Time limit of one provider's lookup, in seconds.
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60)]
+    /// Time limit of one provider's lookup, in seconds (1 to 86400).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     timeout: u64,
 
     /// Directory caching compiled components. Default: $XDG_CACHE_HOME/wasm-secrets or ~/.cache/wasm-secrets.
@@ -609,11 +610,8 @@ async fn open_chain(
         };
         records.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(format!("[{level}] {message}\n"));
     });
-    let options = ProviderOptions {
-        lookup_timeout: Duration::from_secs(global.timeout.max(1)),
-        log,
-        ..ProviderOptions::default()
-    };
+    let options =
+        ProviderOptions { lookup_timeout: Duration::from_secs(global.timeout), log, ..ProviderOptions::default() };
     let ctx = OpenContext { artifacts, env: &env_fn, env_vars: env.vars(), options };
     let chain = spec.open(&ctx).await.map_err(Failure::usage)?.strict(true);
     chain.validate().await?;
