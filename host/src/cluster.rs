@@ -14,6 +14,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
 
 use crate::error::{ClusterConfigError, describe_parse_error};
+use crate::files::{MAX_CA_BYTES, MAX_KUBECONFIG_BYTES, MAX_NAMESPACE_BYTES, read_regular_file, read_regular_text};
 use crate::token::{TokenFile, TokenSource};
 
 /// The service-account directory Kubernetes mounts into every pod.
@@ -80,7 +81,10 @@ impl ClusterConfig {
         let failed = |e: kube::config::KubeconfigError| {
             ClusterConfigError::Kubeconfig(format!("{}: {}", path.display(), describe_parse_error(&e.to_string())))
         };
-        let kubeconfig = Kubeconfig::read_from(path).map_err(failed)?;
+        let text = read_regular_text(path, MAX_KUBECONFIG_BYTES)
+            .map_err(|e| ClusterConfigError::Kubeconfig(format!("{}: {e}", path.display())))?;
+        let mut kubeconfig = Kubeconfig::from_yaml(&text).map_err(failed)?;
+        check_kubeconfig_files(&mut kubeconfig, path)?;
         let config =
             kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.map_err(failed)?;
         let auth = &config.auth_info;
@@ -112,6 +116,35 @@ impl ClusterConfig {
     }
 }
 
+/// Resolves the files a kubeconfig names (CA bundles, token files) against its directory, as client-go and
+/// `Kubeconfig::read_from` do, and checks each one that exists: a regular file of bounded size, since kube reads
+/// them after us without a bound. A missing file is left for the loader to report if the context uses it.
+fn check_kubeconfig_files(kubeconfig: &mut kube::config::Kubeconfig, path: &Path) -> Result<(), ClusterConfigError> {
+    let dir = path.parent().unwrap_or_else(|| Path::new(""));
+    let resolve = |file: &mut String, max: u64| {
+        if Path::new(file.as_str()).is_relative() {
+            *file = dir.join(file.as_str()).display().to_string();
+        }
+        match crate::files::check_regular_file(Path::new(file.as_str()), max) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(ClusterConfigError::Kubeconfig(format!("{} names {file}: {e}", path.display())))
+            }
+            _ => Ok(()),
+        }
+    };
+    for cluster in kubeconfig.clusters.iter_mut().filter_map(|named| named.cluster.as_mut()) {
+        if let Some(file) = cluster.certificate_authority.as_mut() {
+            resolve(file, MAX_CA_BYTES)?;
+        }
+    }
+    for auth in kubeconfig.auth_infos.iter_mut().filter_map(|named| named.auth_info.as_mut()) {
+        if let Some(file) = auth.token_file.as_mut() {
+            resolve(file, crate::files::MAX_TOKEN_BYTES)?;
+        }
+    }
+    Ok(())
+}
+
 /// `https://host:port`, with IPv6 hosts bracketed, as the Python client builds it.
 ///
 /// ```
@@ -128,7 +161,7 @@ pub fn server_uri(host: &str, port: &str) -> Result<http::Uri, ClusterConfigErro
 
 /// Reads a PEM bundle of CA certificates.
 pub fn read_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>, ClusterConfigError> {
-    let pem = std::fs::read(path).map_err(|e| match e.kind() {
+    let pem = read_regular_file(path, MAX_CA_BYTES).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => ClusterConfigError::CaMissing(path.to_owned()),
         _ => ClusterConfigError::ReadCa(e, path.to_owned()),
     })?;
@@ -147,7 +180,7 @@ pub fn read_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>, ClusterConfi
 /// Airflow's namespace auto-detection: the file's content, stripped of whitespace. A missing file gives
 /// Airflow's message; an empty file gives `""`, as in Airflow.
 pub fn read_namespace(path: &Path) -> DetectedNamespace {
-    match std::fs::read_to_string(path) {
+    match read_regular_text(path, MAX_NAMESPACE_BYTES) {
         Ok(text) => DetectedNamespace::Found(text.trim().to_owned()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => DetectedNamespace::Missing(format!(
             "Could not auto-detect Kubernetes namespace from {}. Is automountServiceAccountToken disabled for this pod? Set the 'namespace' parameter explicitly in backend_kwargs.",
@@ -210,5 +243,41 @@ mod tests {
         assert_eq!(read_namespace(&path), DetectedNamespace::Found("airflow".into()));
         std::fs::write(&path, "").unwrap();
         assert_eq!(read_namespace(&path), DetectedNamespace::Found(String::new()));
+    }
+
+    /// The kubeconfig and the files it names are bounded reads of regular files: a FIFO (or a device) as the
+    /// kubeconfig or as its tokenFile is refused at once. A relative tokenFile is resolved against the
+    /// kubeconfig's directory.
+    #[cfg(unix)]
+    #[test]
+    fn kubeconfig_files_that_are_not_regular_files_are_refused() {
+        use crate::files::testing::{test_fifo, within_seconds};
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = test_fifo(dir.path());
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n\
+             users: [{name: u, user: {tokenFile: fifo}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n\
+             current-context: x\n",
+        )
+        .unwrap();
+        let load = |path: std::path::PathBuf| {
+            within_seconds(5, move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                runtime.block_on(ClusterConfig::from_kubeconfig(&path)).map(|_| ()).map_err(|e| e.to_string())
+            })
+        };
+        let err = load(kubeconfig.clone()).unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "cannot load the kubeconfig: {} names {}: it is not a regular file",
+                kubeconfig.display(),
+                fifo.display()
+            )
+        );
+        let err = load(fifo.clone()).unwrap_err();
+        assert_eq!(err, format!("cannot load the kubeconfig: {}: it is not a regular file", fifo.display()));
     }
 }

@@ -80,7 +80,8 @@ impl ArtifactCache {
 impl ProviderComponent {
     /// Loads the component at `path`.
     pub fn from_file(path: &Path, cache: &ArtifactCache) -> Result<Self, LoadError> {
-        let bytes = std::fs::read(path).map_err(|e| LoadError::ReadComponent(e, path.to_owned()))?;
+        let bytes = crate::files::read_regular_file(path, crate::files::MAX_COMPONENT_BYTES)
+            .map_err(|e| LoadError::ReadComponent(e, path.to_owned()))?;
         Self::from_bytes(&bytes, &path.display().to_string(), cache)
     }
 

@@ -5,7 +5,6 @@
 //! is untrusted, so what it may reach is the operator's decision, written down where the operator keeps
 //! host settings. A provider whose kwargs name a file the host did not grant gets `denied-by-host`.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use crate::cluster::ClusterConfig;
@@ -122,27 +121,16 @@ pub enum FileReadError {
     Io(String, String),
 }
 
-/// Reads `path` if it is exactly one of `granted`, bounded by [`MAX_FILE_BYTES`].
+/// Reads `path` if it is exactly one of `granted`: a regular file (never a FIFO or device, opened without
+/// blocking), at most [`MAX_FILE_BYTES`].
 pub fn read_granted_file(path: &str, granted: &[PathBuf]) -> Result<Vec<u8>, FileReadError> {
     if !granted.iter().any(|g| g.as_path() == Path::new(path)) {
         return Err(FileReadError::Denied(path.to_owned()));
     }
-    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
+    crate::files::read_regular_file(Path::new(path), MAX_FILE_BYTES).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => FileReadError::NotFound(path.to_owned()),
         _ => FileReadError::Io(path.to_owned(), e.to_string()),
-    })?;
-    let meta = file.metadata().map_err(|e| FileReadError::Io(path.to_owned(), e.to_string()))?;
-    if meta.is_dir() {
-        return Err(FileReadError::Io(path.to_owned(), "it is a directory".to_owned()));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| FileReadError::Io(path.to_owned(), e.to_string()))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(FileReadError::Io(path.to_owned(), format!("it is larger than {MAX_FILE_BYTES} bytes")));
-    }
-    Ok(bytes)
+    })
 }
 
 #[cfg(test)]
@@ -221,5 +209,21 @@ mod tests {
         let err = read_granted_file(path, &[dir.path().to_owned()]);
         assert_eq!(err, Err(FileReadError::Io(path.to_owned(), "it is a directory".to_owned())));
         Ok(())
+    }
+
+    /// A granted path that is a FIFO would block the lookup (and a runtime thread) until a writer comes; a
+    /// device would never end. Both are refused at once.
+    #[cfg(unix)]
+    #[test]
+    fn a_granted_fifo_or_device_is_refused_at_once() {
+        use crate::files::testing::{test_fifo, within_seconds};
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = test_fifo(dir.path()).display().to_string();
+        let granted = vec![PathBuf::from(&fifo), PathBuf::from("/dev/zero")];
+        let list = granted.clone();
+        let result = within_seconds(5, move || read_granted_file(&fifo, &list));
+        assert!(matches!(&result, Err(FileReadError::Io(_, m)) if m == "it is not a regular file"), "{result:?}");
+        let result = within_seconds(5, move || read_granted_file("/dev/zero", &granted));
+        assert!(matches!(&result, Err(FileReadError::Io(_, m)) if m == "it is not a regular file"), "{result:?}");
     }
 }

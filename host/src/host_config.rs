@@ -240,7 +240,8 @@ struct KubernetesSection {
 impl ChainSpec {
     /// Reads and parses the configuration file at `path`.
     pub fn from_file(path: &Path) -> Result<Self, HostConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| HostConfigError::Read(e, path.to_owned()))?;
+        let text = crate::files::read_regular_text(path, crate::files::MAX_HOST_CONFIG_BYTES)
+            .map_err(|e| HostConfigError::Read(e, path.to_owned()))?;
         Self::parse(&text, path)
     }
 

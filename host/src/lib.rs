@@ -31,6 +31,7 @@ pub mod cli;
 pub mod cluster;
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod grants;
 pub mod host_config;
 pub mod provider;

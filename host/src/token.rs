@@ -101,7 +101,7 @@ impl TokenFile {
 }
 
 fn read(path: &Path) -> Result<SecretString, ClusterConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+    let text = crate::files::read_regular_text(path, crate::files::MAX_TOKEN_BYTES).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => ClusterConfigError::TokenMissing(path.to_owned()),
         _ => ClusterConfigError::ReadTokenFile(e, path.to_owned()),
     })?;
@@ -184,5 +184,18 @@ mod tests {
         );
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("[REDACTED]"), "{shown}");
+    }
+
+    /// A token path that is a FIFO (or a device, or a growing file) is refused at once, never read without end.
+    #[cfg(unix)]
+    #[test]
+    fn a_token_path_that_is_not_a_regular_file_is_refused() {
+        use crate::files::testing::{test_fifo, within_seconds};
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = test_fifo(dir.path());
+        let err = within_seconds(5, move || TokenFile::open(&fifo).map(|_| ()).map_err(|e| e.to_string()));
+        assert!(err.as_ref().is_err_and(|e| e.ends_with("it is not a regular file")), "{err:?}");
+        let err = within_seconds(5, || TokenFile::open(Path::new("/dev/zero")).map(|_| ()).map_err(|e| e.to_string()));
+        assert!(err.as_ref().is_err_and(|e| e.ends_with("it is not a regular file")), "{err:?}");
     }
 }
