@@ -14,7 +14,16 @@ use crate::engine::{EPOCH_TICK, ProviderComponent};
 use crate::error::{ClusterConfigError, LookupError};
 use crate::grants::{EnvNames, Grants, kwargs_keys};
 use crate::state::{LogLevel, LogSink, State, StoreGrants};
-use crate::transport::{KubeTransport, ProviderHooks, TransportOptions};
+use crate::transport::{KubeTransport, ProviderHooks, RequestLimits, TransportOptions};
+
+/// How much of a provider's memory one answer byte needs at most (the answer, the parsed list and the decoded
+/// value are held at once): answers are cut to the memory limit divided by this.
+pub const MEMORY_PER_ANSWER_BYTE: usize = 8;
+
+/// Requests one lookup may have in flight at once.
+pub const MAX_REQUESTS_IN_FLIGHT: usize = 4;
+/// Requests one lookup may send in all (Airflow's lookups send one or two; pagination needs a few more).
+pub const MAX_REQUESTS_PER_LOOKUP: usize = 32;
 
 /// The longest lookup timeout honoured: a longer [`ProviderOptions::lookup_timeout`] is cut to it (a day is
 /// far beyond any API server's answer, and keeps the epoch deadline far from overflowing).
@@ -134,7 +143,14 @@ impl Provider {
         let (transport, namespace) = match grants.cluster {
             Some(cluster) => {
                 let namespace = cluster.namespace.clone();
-                (Some(Arc::new(KubeTransport::new(cluster, options.transport)?)), namespace)
+                let transport = TransportOptions {
+                    max_response_bytes: options
+                        .transport
+                        .max_response_bytes
+                        .min(options.memory_limit_bytes / MEMORY_PER_ANSWER_BYTE),
+                    ..options.transport
+                };
+                (Some(Arc::new(KubeTransport::new(cluster, transport)?)), namespace)
             }
             None => (None, DetectedNamespace::Missing("the host grants this provider no Kubernetes access".to_owned())),
         };
@@ -187,7 +203,8 @@ impl Provider {
     pub async fn validate_config(&self) -> Result<(), LookupError> {
         let (mut store, guest) = self.instantiate().await?;
         let call = guest.wasm_secrets_provider_lookup().call_validate_config(&mut store, &self.config);
-        self.finish(call).await
+        let result = self.finish(call).await;
+        self.explained(&store, result)
     }
 
     /// Runs one lookup in a fresh store (the isolation every lookup gets by default).
@@ -197,7 +214,7 @@ impl Provider {
         }
         let (mut store, guest) = match self.idle_instance() {
             Some((mut store, guest)) => {
-                self.arm_deadline(&mut store);
+                self.start_lookup(&mut store);
                 (store, guest)
             }
             // `instantiate` arms the deadline before instantiating (a start function could spin).
@@ -265,22 +282,23 @@ impl Provider {
     ) -> Result<Answer, LookupError> {
         let api = guest.wasm_secrets_provider_lookup();
         let config = self.config.as_str();
-        match lookup {
+        let result = match lookup {
             Lookup::ConnValue(id, team) => {
-                self.finish(api.call_get_conn_value(store, config, id, team)).await.map(Answer::Text)
+                self.finish(api.call_get_conn_value(&mut *store, config, id, team)).await.map(Answer::Text)
             }
             Lookup::Connection(id, team) => {
-                let conn = self.finish(api.call_get_connection(store, config, id, team)).await?;
+                let conn = self.finish(api.call_get_connection(&mut *store, config, id, team)).await?;
                 Ok(Answer::Connection(conn.map(from_wit_connection)))
             }
             Lookup::Variable(key, team) => {
-                self.finish(api.call_get_variable(store, config, key, team)).await.map(Answer::Text)
+                self.finish(api.call_get_variable(&mut *store, config, key, team)).await.map(Answer::Text)
             }
-            Lookup::Config(key) => self.finish(api.call_get_config(store, config, key)).await.map(Answer::Text),
+            Lookup::Config(key) => self.finish(api.call_get_config(&mut *store, config, key)).await.map(Answer::Text),
             Lookup::Secret(group, key) => {
-                self.finish(api.call_get_secret(store, config, group, key)).await.map(Answer::Text)
+                self.finish(api.call_get_secret(&mut *store, config, group, key)).await.map(Answer::Text)
             }
-        }
+        };
+        self.explained(store, result)
     }
 
     async fn instantiate(&self) -> Result<(Store<State>, bindings::Provider), LookupError> {
@@ -291,7 +309,15 @@ impl Provider {
             .tables(32)
             .table_elements(100_000)
             .build();
-        let hooks = self.transport.as_ref().map_or_else(ProviderHooks::deny_all, |t| ProviderHooks::new(Arc::clone(t)));
+        let requests = RequestLimits {
+            max_in_flight: MAX_REQUESTS_IN_FLIGHT,
+            max_requests: MAX_REQUESTS_PER_LOOKUP,
+            max_answer_bytes: self.options.memory_limit_bytes,
+        };
+        let hooks = self
+            .transport
+            .as_ref()
+            .map_or_else(ProviderHooks::deny_all, |t| ProviderHooks::new(Arc::clone(t), requests));
         let grants = StoreGrants {
             hooks,
             namespace: self.namespace.to_result(),
@@ -302,10 +328,14 @@ impl Provider {
         let state = State::new(grants, limits);
         let mut store = Store::new(self.component.engine(), state);
         store.limiter(|s| &mut s.limits);
-        self.arm_deadline(&mut store);
-        let guest = self.component.pre().instantiate_async(&mut store).await.map_err(|e| {
-            LookupError::Provider(format!("cannot instantiate {}: {}", self.component.name(), trap_text(&e)))
-        })?;
+        self.start_lookup(&mut store);
+        let guest = match self.component.pre().instantiate_async(&mut store).await {
+            Ok(guest) => guest,
+            Err(e) => {
+                let failure = if store.data().limits.memory_refused() { self.memory_text() } else { trap_text(&e) };
+                return Err(LookupError::Provider(format!("cannot instantiate {}: {failure}", self.component.name())));
+            }
+        };
         Ok((store, guest))
     }
 
@@ -314,13 +344,16 @@ impl Provider {
         self.options.lookup_timeout.min(MAX_LOOKUP_TIMEOUT)
     }
 
-    /// Sets the epoch deadline of the next call to the lookup timeout.
-    fn arm_deadline(&self, store: &mut Store<State>) {
+    /// Prepares `store` for the next lookup: the epoch deadline set to the lookup timeout, and the per-lookup
+    /// counts (requests, answer bytes, log records, a refused memory growth) reset.
+    fn start_lookup(&self, store: &mut Store<State>) {
         let ticks = self.lookup_timeout().as_millis() / EPOCH_TICK.as_millis().max(1) + 1;
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
         store.epoch_deadline_trap();
+        store.data_mut().start_lookup();
     }
 
+    /// Runs `call` within the lookup timeout; a trap becomes a `Provider` error (see [`Provider::explained`]).
     async fn finish<T>(
         &self,
         call: impl Future<Output = wasmtime::Result<Result<T, types::Error>>>,
@@ -332,6 +365,21 @@ impl Provider {
             Ok(Err(trap)) => Err(LookupError::Provider(format!("{} {}", self.component.name(), trap_text(&trap)))),
             Ok(Ok(result)) => result.map_err(from_wit),
         }
+    }
+
+    /// `result`, with a component failure that followed a refused memory growth said plainly: the guest's
+    /// allocator usually aborts then, which traps as an opaque `unreachable`.
+    fn explained<T>(&self, store: &Store<State>, result: Result<T, LookupError>) -> Result<T, LookupError> {
+        match result {
+            Err(LookupError::Provider(_)) if store.data().limits.memory_refused() => {
+                Err(LookupError::Provider(format!("{} {}", self.component.name(), self.memory_text())))
+            }
+            other => other,
+        }
+    }
+
+    fn memory_text(&self) -> String {
+        format!("exceeded its memory limit of {} MiB and was stopped", self.options.memory_limit_bytes / (1024 * 1024))
     }
 }
 
@@ -414,7 +462,7 @@ impl ProviderInstance<'_> {
                 "this provider instance failed earlier and cannot be reused; create a new one".to_owned(),
             ));
         }
-        self.provider.arm_deadline(&mut self.store);
+        self.provider.start_lookup(&mut self.store);
         let result = self.provider.run(&mut self.store, &self.guest, lookup).await;
         self.poisoned = is_fatal(&result);
         result

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -25,15 +25,64 @@ pub enum LogLevel {
 /// Where provider log records go. The default sends them to `tracing`.
 pub type LogSink = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
 
+/// The most log records one lookup may send; later ones are dropped, with one warning saying so.
+pub const MAX_LOG_RECORDS_PER_LOOKUP: usize = 100;
+/// The longest log record passed on; a longer one is cut (on a character boundary) and marked.
+pub const MAX_LOG_RECORD_BYTES: usize = 4 * 1024;
+
+/// wasmtime's [`StoreLimits`], remembering whether it refused to grow a memory: the trap that usually follows
+/// (the guest's allocator aborts) is then reported as the memory limit, not as an opaque `unreachable`.
+pub struct Limits {
+    inner: StoreLimits,
+    memory_refused: bool,
+}
+
+impl Limits {
+    /// Wraps `inner`.
+    pub fn new(inner: StoreLimits) -> Self {
+        Self { inner, memory_refused: false }
+    }
+
+    /// Whether a memory growth was refused since the lookup started.
+    pub fn memory_refused(&self) -> bool {
+        self.memory_refused
+    }
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = self.inner.memory_growing(current, desired, maximum)?;
+        self.memory_refused |= !allowed;
+        Ok(allowed)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
+}
+
 /// The data of one store.
 pub struct State {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
     hooks: ProviderHooks,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: Limits,
     namespace: Result<String, String>,
     log: LogSink,
+    log_records: usize,
     files: Arc<[PathBuf]>,
 }
 
@@ -55,6 +104,7 @@ impl State {
     /// A store state whose WASI context holds the granted environment variables and nothing else: no
     /// arguments, no directories, no stdio, no sockets.
     pub fn new(grants: StoreGrants, limits: StoreLimits) -> Self {
+        let limits = Limits::new(limits);
         let mut wasi = WasiCtx::builder();
         wasi.envs(&grants.env);
         Self {
@@ -65,9 +115,30 @@ impl State {
             limits,
             namespace: grants.namespace,
             log: grants.log,
+            log_records: 0,
             files: grants.files,
         }
     }
+
+    /// Resets what is counted per lookup (requests, answer bytes, log records, a refused memory growth), for
+    /// the next lookup on this store.
+    pub fn start_lookup(&mut self) {
+        self.hooks.start_lookup();
+        self.log_records = 0;
+        self.limits.memory_refused = false;
+    }
+}
+
+/// `message` cut to at most [`MAX_LOG_RECORD_BYTES`] on a character boundary, marked when cut.
+fn bounded_log_record(message: &str) -> std::borrow::Cow<'_, str> {
+    if message.len() <= MAX_LOG_RECORD_BYTES {
+        return message.into();
+    }
+    let mut end = MAX_LOG_RECORD_BYTES;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… (cut: the record had {} bytes)", &message[..end], message.len()).into()
 }
 
 impl WasiView for State {
@@ -90,7 +161,15 @@ impl host::Host for State {
             host::LogLevel::Info => LogLevel::Info,
             host::LogLevel::Warning => LogLevel::Warning,
         };
-        (self.log)(level, &message);
+        self.log_records += 1;
+        match self.log_records.cmp(&MAX_LOG_RECORDS_PER_LOOKUP) {
+            std::cmp::Ordering::Greater => {}
+            std::cmp::Ordering::Equal => (self.log)(
+                LogLevel::Warning,
+                &format!("the provider sent more than {MAX_LOG_RECORDS_PER_LOOKUP} log records; the rest are dropped"),
+            ),
+            std::cmp::Ordering::Less => (self.log)(level, &bounded_log_record(&message)),
+        }
         Ok(())
     }
 

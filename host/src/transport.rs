@@ -46,7 +46,8 @@ pub struct TransportOptions {
     pub connect_timeout: Duration,
     /// Time allowed for one request, from sending it to the last byte of the answer.
     pub request_timeout: Duration,
-    /// Largest answer body handed to a provider.
+    /// Largest answer body handed to a provider. A provider holds the answer, its parsed form and the
+    /// decoded value at once, so a [`crate::Provider`] cuts this to an eighth of its memory limit.
     pub max_response_bytes: usize,
 }
 
@@ -55,7 +56,7 @@ impl Default for TransportOptions {
         Self {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
-            max_response_bytes: 32 * 1024 * 1024,
+            max_response_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -151,7 +152,7 @@ impl KubeTransport {
     ///
     /// On a 401, when the token file holds a different token than the one sent (the kubelet rotated it within
     /// the re-read period), the request is sent once more with the new token, as client-go does.
-    async fn send(&self, mut parts: http::request::Parts, body: Bytes) -> Result<http::Response<WasiBody>, HttpError> {
+    async fn send(&self, mut parts: http::request::Parts, body: Bytes) -> Result<http::Response<Bytes>, HttpError> {
         let path = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
         parts.uri = http::Uri::builder()
             .scheme(self.server_scheme.clone())
@@ -173,7 +174,7 @@ impl KubeTransport {
             }
             _ => response,
         };
-        Ok(response.map(|b| Full::new(b).map_err(|never| match never {}).boxed_unsync()))
+        Ok(response)
     }
 
     /// One request with `token`, the whole (bounded) answer read.
@@ -348,20 +349,92 @@ pub fn is_forbidden_guest_header(name: &HeaderName) -> bool {
         || name.as_str().starts_with("impersonate-")
 }
 
-/// The wasi-http hooks of one store: policy, then credentials, then the shared transport.
+/// The largest request body a provider may send (it only reads: a `GET` has none).
+pub const MAX_REQUEST_BODY_BYTES: usize = 64 * 1024;
+
+/// What one lookup may ask of the transport. Airflow's lookups send one or two requests; the bounds leave
+/// room for paginated lists while keeping a hostile component from fanning out or from making the host
+/// buffer more than the component could ever hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLimits {
+    /// Requests in flight at once.
+    pub max_in_flight: usize,
+    /// Requests in all.
+    pub max_requests: usize,
+    /// Answer bytes in all (the host holds each answer until the component has read it).
+    pub max_answer_bytes: usize,
+}
+
+/// The wasi-http hooks of one store: policy, then credentials, then the shared transport, within the
+/// lookup's [`RequestLimits`].
 pub struct ProviderHooks {
     transport: Option<Arc<KubeTransport>>,
+    budget: Arc<Budget>,
+}
+
+/// What the current lookup has used of its [`RequestLimits`].
+#[derive(Debug)]
+struct Budget {
+    limits: RequestLimits,
+    in_flight: std::sync::atomic::AtomicUsize,
+    started: std::sync::atomic::AtomicUsize,
+    answer_bytes: std::sync::atomic::AtomicUsize,
+}
+
+/// One request in flight; dropping it (answered, failed or abandoned) frees its place.
+struct InFlight(Arc<Budget>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Budget {
+    fn new(limits: RequestLimits) -> Self {
+        Self {
+            limits,
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+            started: std::sync::atomic::AtomicUsize::new(0),
+            answer_bytes: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// A place for one more request, or why there is none.
+    fn start(self: &Arc<Self>) -> Result<InFlight, String> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.started.fetch_add(1, SeqCst) >= self.limits.max_requests {
+            return Err(format!("more than {} requests in one lookup", self.limits.max_requests));
+        }
+        if self.in_flight.fetch_add(1, SeqCst) >= self.limits.max_in_flight {
+            self.in_flight.fetch_sub(1, SeqCst);
+            return Err(format!("more than {} requests in flight", self.limits.max_in_flight));
+        }
+        Ok(InFlight(Arc::clone(self)))
+    }
+
+    /// Counts `bytes` of answer against the lookup's total; false once it is exceeded.
+    fn take_answer(&self, bytes: usize) -> bool {
+        let before = self.answer_bytes.fetch_add(bytes, std::sync::atomic::Ordering::SeqCst);
+        before.saturating_add(bytes) <= self.limits.max_answer_bytes
+    }
 }
 
 impl ProviderHooks {
-    /// Hooks sending through `transport`.
-    pub fn new(transport: Arc<KubeTransport>) -> Self {
-        Self { transport: Some(transport) }
+    /// Hooks sending through `transport`, each lookup within `limits`.
+    pub fn new(transport: Arc<KubeTransport>, limits: RequestLimits) -> Self {
+        Self { transport: Some(transport), budget: Arc::new(Budget::new(limits)) }
     }
 
     /// Hooks of a provider granted no HTTP access: every request is refused.
     pub fn deny_all() -> Self {
-        Self { transport: None }
+        let limits = RequestLimits { max_in_flight: 0, max_requests: 0, max_answer_bytes: 0 };
+        Self { transport: None, budget: Arc::new(Budget::new(limits)) }
+    }
+
+    /// Starts a new lookup's budget (an instance kept for several lookups gets a full budget for each).
+    pub fn start_lookup(&mut self) {
+        self.budget = Arc::new(Budget::new(self.budget.limits));
     }
 }
 
@@ -392,6 +465,7 @@ impl WasiHttpHooks for ProviderHooks {
             > + Send,
     > {
         let transport = self.transport.clone();
+        let budget = Arc::clone(&self.budget);
         Box::new(async move {
             let Some(transport) = transport else {
                 tracing::warn!("refused a provider request: the host grants this provider no HTTP access");
@@ -401,9 +475,23 @@ impl WasiHttpHooks for ProviderHooks {
                 tracing::warn!(%violation, "refused a provider request");
                 return Err(HttpError::HttpRequestDenied);
             }
+            let _in_flight = budget.start().map_err(|reason| {
+                tracing::warn!(%reason, "refused a provider request");
+                HttpError::HttpRequestDenied
+            })?;
             let (parts, body) = request.into_parts();
-            let body = body.collect().await?.to_bytes();
+            let body = Limited::new(body, MAX_REQUEST_BODY_BYTES)
+                .collect()
+                .await
+                .map_err(|_| HttpError::HttpRequestBodySize(u64::try_from(MAX_REQUEST_BODY_BYTES).ok()))?
+                .to_bytes();
             let response = transport.send(parts, body).await?;
+            if !budget.take_answer(response.body().len()) {
+                let max = budget.limits.max_answer_bytes;
+                tracing::warn!(max, "refused a provider's answer: the lookup's answers exceed what it may hold");
+                return Err(HttpError::HttpResponseBodySize(u64::try_from(max).ok()));
+            }
+            let response = response.map(|b| Full::new(b).map_err(|never| match never {}).boxed_unsync());
             let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> = Box::new(async { Ok(()) });
             Ok((response, done))
         })

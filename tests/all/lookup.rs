@@ -424,3 +424,53 @@ async fn a_huge_lookup_timeout_is_bounded() {
     let answer = instance.lookup(wasm_secrets::Lookup::Variable("my_var", None)).await.unwrap();
     assert_eq!(answer.into_text().as_deref(), Some("my_secret_value"));
 }
+
+/// The host's bound on an answer fits the component's memory: a list answer below it is parsed and decoded
+/// within the memory limit, one above it is a clear upstream error, never an out-of-memory trap. (A Secret
+/// holds at most 1 MiB, so a large answer is many Secrets matching one selector.)
+#[tokio::test(flavor = "multi_thread")]
+async fn answer_size_and_memory_limits_agree() {
+    let cluster = Cluster::start().await;
+    let value = "a".repeat(700 * 1024);
+    let add = |from: usize, to: usize, key: &str| {
+        for i in from..to {
+            cluster.insert(
+                &format!("{key}-{i}"),
+                json!({"airflow.apache.org/variable-key": key}),
+                json!({"value": b64(&value)}),
+            );
+        }
+    };
+    add(0, 5, "five"); // about 4.7 MiB of answer
+    add(0, 10, "ten"); // about 9.3 MiB
+    let edge_value = "b".repeat(750 * 1024);
+    for i in 0..8 {
+        cluster.insert(
+            &format!("edge-{i}"),
+            json!({"airflow.apache.org/variable-key": "edge"}),
+            json!({"value": b64(&edge_value)}),
+        );
+    }
+    let edge = cluster.provider("").get_variable("edge", None).await;
+    assert_eq!(edge.map(|v| v.map(|v| v.len())), Ok(Some(edge_value.len())), "an answer just under 8 MiB is served");
+    let found = cluster.provider("").get_variable("five", None).await;
+    assert_eq!(found.map(|v| v.map(|v| v.len())), Ok(Some(value.len())), "the first of five matches is served");
+    let too_big = cluster.provider("").get_variable("ten", None).await;
+    assert_eq!(
+        too_big,
+        Err(LookupError::Upstream(
+            "the Kubernetes API answer is larger than the 8388608 bytes the host allows".to_owned()
+        ))
+    );
+    // A smaller memory limit cuts the answer bound with it (16 MiB: answers up to 2 MiB).
+    let options = wasm_secrets::ProviderOptions { memory_limit_bytes: 16 * 1024 * 1024, ..Default::default() };
+    let small =
+        wasm_secrets::Provider::new(crate::support::kubernetes_provider(), cluster.cluster_config(), "", options)
+            .unwrap();
+    assert_eq!(
+        small.get_variable("five", None).await,
+        Err(LookupError::Upstream(
+            "the Kubernetes API answer is larger than the 2097152 bytes the host allows".to_owned()
+        ))
+    );
+}

@@ -75,7 +75,7 @@ async fn plain_http_is_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn guest_cannot_set_authorization() {
     let cluster = Cluster::start().await;
-    for header in ["authorization", "Authorization", "proxy-authorization", "cookie"] {
+    for header in ["authorization", "Authorization", "proxy-authorization", "cookie", "host", "impersonate-user"] {
         let attempt = serde_json::json!({"headers": [[header, "Bearer stolen-or-forged"]]});
         let result = rogue(&cluster, attempt).get_conn_value("x", None).await;
         let Err(LookupError::DeniedByHost(message)) = &result else { panic!("{header}: {result:?}") };
@@ -104,7 +104,71 @@ async fn memory_hungry_guest_is_stopped_by_the_limit() {
     let options = ProviderOptions { memory_limit_bytes: 16 * 1024 * 1024, ..ProviderOptions::default() };
     let provider = Provider::new(rogue_provider(), cluster.cluster_config(), "{}", options).unwrap();
     let result = provider.get_config("allocate").await;
-    assert!(matches!(&result, Err(LookupError::Provider(m)) if m.contains("trapped")), "{result:?}");
+    assert!(
+        matches!(&result, Err(LookupError::Provider(m)) if m.ends_with("exceeded its memory limit of 16 MiB and was stopped")),
+        "the memory limit is named, not an opaque trap: {result:?}"
+    );
+}
+
+/// The resident memory of this process, from `/proc/self/status`.
+fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+/// The hostile-component suite: each attempt ends within the lookup's deadline, the host's memory stays
+/// bounded (the floods would hold hundreds of MiB or more without the bounds), nothing beyond the bounds
+/// reaches the API server or the log, and the same provider serves the next lookup.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_components_are_contained() {
+    let cluster = Cluster::start().await;
+    let options = ProviderOptions { lookup_timeout: Duration::from_secs(20), ..ProviderOptions::default() };
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = std::sync::Arc::clone(&logs);
+    let options = ProviderOptions {
+        log: std::sync::Arc::new(move |_, m: &str| sink.lock().unwrap().push(m.to_owned())),
+        ..options
+    };
+    let provider = Provider::new(rogue_provider(), cluster.cluster_config(), "{}", options).unwrap();
+    let before = resident_bytes();
+
+    let started = std::time::Instant::now();
+    let fan_out = provider.get_config("fan-out:64").await.unwrap().unwrap();
+    let (answered, refused) = fan_out
+        .strip_prefix("answered ")
+        .and_then(|r| r.split_once(", refused "))
+        .map(|(a, r)| (a.parse::<usize>().unwrap(), r.parse::<usize>().unwrap()))
+        .unwrap();
+    assert_eq!(answered + refused, 64, "{fan_out}");
+    assert!(answered <= wasm_secrets::provider::MAX_REQUESTS_PER_LOOKUP, "{fan_out}");
+    assert!(cluster.requests().len() <= wasm_secrets::provider::MAX_REQUESTS_PER_LOOKUP, "{fan_out}");
+
+    let flood = provider.get_config("body-flood:512").await.unwrap().unwrap();
+    assert!(flood.starts_with("refused"), "a 512 MiB request body is refused: {flood}");
+    assert!(cluster.requests().len() <= wasm_secrets::provider::MAX_REQUESTS_PER_LOOKUP, "nothing was sent");
+
+    assert_eq!(provider.get_config("log-flood").await.unwrap().as_deref(), Some("logged"));
+    {
+        let logs = logs.lock().unwrap();
+        assert_eq!(logs.len(), wasm_secrets::state::MAX_LOG_RECORDS_PER_LOOKUP, "records beyond the bound are dropped");
+        assert!(logs.iter().all(|m| m.len() <= wasm_secrets::state::MAX_LOG_RECORD_BYTES + 100), "records are cut");
+        assert!(logs.last().unwrap().ends_with("the rest are dropped"), "{:?}", logs.last());
+    }
+
+    let socket = provider.get_config("socket").await.unwrap().unwrap();
+    assert!(socket.starts_with("refused"), "no socket is granted: {socket}");
+
+    let grown = resident_bytes().saturating_sub(before);
+    assert!(grown < 256 * 1024 * 1024, "the host's memory grew by {} MiB", grown / (1024 * 1024));
+    assert!(started.elapsed() < Duration::from_secs(60), "every attempt ended: {:?}", started.elapsed());
+
+    // The same provider serves the next lookup.
+    assert_eq!(provider.get_conn_value("x", None).await, Ok(Some("200".to_owned())));
 }
 
 /// The world imports `wasi:http/outgoing-handler` and the `host` interface; Rust's standard library adds the

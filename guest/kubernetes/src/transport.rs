@@ -16,7 +16,8 @@ use crate::lookup::Response;
 /// The authority the provider sends its requests to; the host decides which server that is.
 pub const API_AUTHORITY: &str = "kubernetes.default.svc";
 
-/// Largest response body the provider accepts (a Secret list answer).
+/// Largest response body the provider accepts (a Secret list answer); the host's own bound is lower by
+/// default (an eighth of the memory limit), and is what a user meets first.
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// `GET https://kubernetes.default.svc<path_and_query>` with `Accept: application/json`.
@@ -79,6 +80,9 @@ fn from_error_code(code: ErrorCode) -> LookupError {
     match code {
         ErrorCode::HttpRequestDenied => {
             LookupError::DeniedByHost("the host refused the request to the Kubernetes API".into())
+        }
+        ErrorCode::HttpResponseBodySize(Some(max)) => {
+            LookupError::Upstream(format!("the Kubernetes API answer is larger than the {max} bytes the host allows"))
         }
         ErrorCode::ConnectionTimeout
         | ErrorCode::ConnectionReadTimeout
