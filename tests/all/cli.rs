@@ -251,7 +251,7 @@ async fn dialect_option_reaches_the_provider() {
     assert_eq!(out.code, EXIT_USAGE);
     assert_eq!(
         out.stderr,
-        "error: provider `kubernetes`: invalid configuration: `dialect` in backend_kwargs must be \"server\" or \"worker\", got \"client\"\n"
+        "error: provider `kubernetes`: invalid configuration: `dialect` in backend_kwargs must be \"server\" or \"worker\", got another string\n"
     );
 }
 

@@ -121,7 +121,7 @@ mod tests {
         );
         assert_eq!(
             err(r#"{"dialect": "core"}"#),
-            r#"invalid configuration: `dialect` in backend_kwargs must be "server" or "worker", got "core""#
+            r#"invalid configuration: `dialect` in backend_kwargs must be "server" or "worker", got another string"#
         );
         assert_eq!(err("1"), "invalid configuration: backend_kwargs must be a JSON object, got a number");
     }
