@@ -9,7 +9,9 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "wasm-secrets:provider/provider",
-    imports: { default: trappable },
+    // `read-file` is async: a granted file on a hung mount then blocks a blocking-pool thread, not the
+    // lookup, which the host's timeout still ends.
+    imports: { "wasm-secrets:provider/host.read-file": async | trappable, default: trappable },
     exports: { default: async },
     with: {
         "wasi:http": wasmtime_wasi_http::p2::bindings::http,

@@ -177,14 +177,25 @@ impl host::Host for State {
         Ok(self.namespace.clone())
     }
 
-    fn read_file(&mut self, path: String) -> wasmtime::Result<Result<Vec<u8>, host::FileError>> {
-        Ok(read_granted_file(&path, &self.files).map_err(|e| match e {
-            FileReadError::NotFound(_) => host::FileError::NotFound,
-            FileReadError::Denied(_) => {
-                tracing::warn!(path = %path, "refused a provider file read");
-                host::FileError::Denied(e.to_string())
-            }
-            FileReadError::Io(..) => host::FileError::Io(e.to_string()),
-        }))
+    /// The read runs on tokio's blocking pool: a file on a hung mount then holds a blocking-pool thread,
+    /// not a runtime thread, and the lookup's timeout still ends the lookup.
+    fn read_file(
+        &mut self,
+        path: String,
+    ) -> impl Future<Output = wasmtime::Result<Result<Vec<u8>, host::FileError>>> + Send {
+        let files = Arc::clone(&self.files);
+        async move {
+            let reader = path.clone();
+            let read = tokio::task::spawn_blocking(move || read_granted_file(&reader, &files)).await;
+            let read = read.unwrap_or_else(|_| Err(FileReadError::Io(path.clone(), "the read failed".to_owned())));
+            Ok(read.map_err(|e| match e {
+                FileReadError::NotFound(_) => host::FileError::NotFound,
+                FileReadError::Denied(_) => {
+                    tracing::warn!(path = %path, "refused a provider file read");
+                    host::FileError::Denied(e.to_string())
+                }
+                FileReadError::Io(..) => host::FileError::Io(e.to_string()),
+            }))
+        }
     }
 }
