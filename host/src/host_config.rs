@@ -541,4 +541,15 @@ mod tests {
             "{typed}"
         );
     }
+
+    /// A host-configuration path that is a FIFO is refused at once instead of blocking the start.
+    #[cfg(unix)]
+    #[test]
+    fn a_configuration_path_that_is_not_a_regular_file_is_refused() {
+        use crate::files::testing::{test_fifo, within_seconds};
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = test_fifo(dir.path());
+        let result = within_seconds(5, move || ChainSpec::from_file(&fifo).map(|_| ()).map_err(|e| e.to_string()));
+        assert!(result.as_ref().is_err_and(|e| e.ends_with("it is not a regular file")), "{result:?}");
+    }
 }
