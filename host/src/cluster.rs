@@ -117,29 +117,38 @@ impl ClusterConfig {
 }
 
 /// Resolves the files a kubeconfig names (CA bundles, token files) against its directory, as client-go and
-/// `Kubeconfig::read_from` do, and checks each one that exists: a regular file of bounded size, since kube reads
-/// them after us without a bound. A missing file is left for the loader to report if the context uses it.
+/// `Kubeconfig::read_from` do. A CA bundle is read here, bounded, and handed to kube as data; a token file is
+/// checked (a regular file of bounded size) and read by [`TokenFile`] later, bounded too. A missing file is
+/// left for the loader to report if the context uses it.
 fn check_kubeconfig_files(kubeconfig: &mut kube::config::Kubeconfig, path: &Path) -> Result<(), ClusterConfigError> {
+    use base64::Engine as _;
     let dir = path.parent().unwrap_or_else(|| Path::new(""));
-    let resolve = |file: &mut String, max: u64| {
-        if Path::new(file.as_str()).is_relative() {
-            *file = dir.join(file.as_str()).display().to_string();
-        }
-        match crate::files::check_regular_file(Path::new(file.as_str()), max) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(ClusterConfigError::Kubeconfig(format!("{} names {file}: {e}", path.display())))
-            }
-            _ => Ok(()),
-        }
+    let absolute = |file: &str| -> std::path::PathBuf {
+        if Path::new(file).is_relative() { dir.join(file) } else { Path::new(file).to_owned() }
+    };
+    let refused = |file: &Path, e: std::io::Error| {
+        ClusterConfigError::Kubeconfig(format!("{} names {}: {e}", path.display(), file.display()))
     };
     for cluster in kubeconfig.clusters.iter_mut().filter_map(|named| named.cluster.as_mut()) {
-        if let Some(file) = cluster.certificate_authority.as_mut() {
-            resolve(file, MAX_CA_BYTES)?;
+        if let Some(file) = cluster.certificate_authority.as_deref().map(absolute) {
+            match read_regular_file(&file, MAX_CA_BYTES) {
+                Ok(pem) => {
+                    cluster.certificate_authority = None;
+                    cluster.certificate_authority_data = Some(base64::engine::general_purpose::STANDARD.encode(pem));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    cluster.certificate_authority = Some(file.display().to_string());
+                }
+                Err(e) => return Err(refused(&file, e)),
+            }
         }
     }
     for auth in kubeconfig.auth_infos.iter_mut().filter_map(|named| named.auth_info.as_mut()) {
-        if let Some(file) = auth.token_file.as_mut() {
-            resolve(file, crate::files::MAX_TOKEN_BYTES)?;
+        if let Some(file) = auth.token_file.as_deref().map(absolute) {
+            match crate::files::check_regular_file(&file, crate::files::MAX_TOKEN_BYTES) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(refused(&file, e)),
+                _ => auth.token_file = Some(file.display().to_string()),
+            }
         }
     }
     Ok(())

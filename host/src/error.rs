@@ -104,6 +104,10 @@ impl LookupError {
 ///     "unknown variant `…`, expected one of `variables`, `config`"
 /// );
 /// assert_eq!(describe_parse_error("unknown field `colour` at line 4"), "unknown field `colour` at line 4");
+/// assert_eq!(
+///     describe_parse_error(r#"invalid type: string "p\"ssw0rd", expected a map"#),
+///     r#"invalid type: string "…", expected a map"#
+/// );
 /// ```
 pub fn describe_parse_error(message: &str) -> String {
     let first_line = message.lines().next().unwrap_or_default();
@@ -114,7 +118,21 @@ pub fn describe_parse_error(message: &str) -> String {
         out.push_str(before);
         let quote = quoted.chars().next().unwrap_or('"');
         let inner = &quoted[quote.len_utf8()..];
-        let (content, after) = match inner.find(quote) {
+        // The closing quote is the first one not escaped with `\` (serde quotes strings with `{:?}`).
+        let mut escaped = false;
+        let end = inner.char_indices().find_map(|(i, c)| match c {
+            _ if escaped => {
+                escaped = false;
+                None
+            }
+            '\\' => {
+                escaped = true;
+                None
+            }
+            c if c == quote => Some(i),
+            _ => None,
+        });
+        let (content, after) = match end {
             Some(end) => (&inner[..end], &inner[end + quote.len_utf8()..]),
             None => (inner, ""),
         };

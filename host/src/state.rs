@@ -162,7 +162,7 @@ impl host::Host for State {
             host::LogLevel::Warning => LogLevel::Warning,
         };
         self.log_records += 1;
-        match self.log_records.cmp(&MAX_LOG_RECORDS_PER_LOOKUP) {
+        match self.log_records.cmp(&(MAX_LOG_RECORDS_PER_LOOKUP + 1)) {
             std::cmp::Ordering::Greater => {}
             std::cmp::Ordering::Equal => (self.log)(
                 LogLevel::Warning,

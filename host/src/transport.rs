@@ -19,6 +19,8 @@
 //! All wasi-http hook code lives in this file, so a wasmtime upgrade touches one place.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -218,40 +220,101 @@ impl KubeTransport {
     }
 }
 
-/// What the component may see of an answer: `response` with every occurrence of `secret` (the host's token)
-/// in its body and header values replaced by `[REDACTED]`. A server or proxy that echoes the request's
-/// credentials, in an error message for example, must not hand them to the component, which could log them
-/// or put them in an error the user sees.
+/// What the component may see of an answer: `response` with every form of `secret` (the host's token) that
+/// [`secret_forms`] lists replaced by `[REDACTED]`, in its body and header values. A server or proxy that
+/// echoes the request's credentials (in an error message, say), or a Secret that holds the token (a legacy
+/// service-account-token Secret, base64-encoded), must not hand it to the component, which could log it or put
+/// it in an error the user sees. A redacted answer loses its `Content-Length`, which no longer holds.
 fn without_secret(response: http::Response<Bytes>, secret: &[u8]) -> http::Response<Bytes> {
+    let forms = secret_forms(secret);
     let (mut parts, body) = response.into_parts();
     for value in parts.headers.values_mut() {
-        if let Some(redacted) = redact(value.as_bytes(), secret) {
+        if let Some(redacted) = redact(value.as_bytes(), &forms) {
             *value = HeaderValue::from_bytes(&redacted).unwrap_or_else(|_| HeaderValue::from_static(REDACTED));
         }
     }
-    let body = redact(&body, secret).map_or(body, Bytes::from);
+    let body = match redact(&body, &forms) {
+        Some(redacted) => {
+            parts.headers.remove(http::header::CONTENT_LENGTH);
+            Bytes::from(redacted)
+        }
+        None => body,
+    };
     http::Response::from_parts(parts, body)
 }
 
 const REDACTED: &str = "[REDACTED]";
 
-/// `bytes` with every occurrence of `secret` replaced by [`REDACTED`]; `None` when there is none.
-fn redact(bytes: &[u8], secret: &[u8]) -> Option<Vec<u8>> {
-    if secret.is_empty() || !bytes.windows(secret.len()).any(|w| w == secret) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        if rest.starts_with(secret) {
-            out.extend_from_slice(REDACTED.as_bytes());
-            rest = &rest[secret.len()..];
-        } else {
-            out.push(rest[0]);
-            rest = &rest[1..];
+/// The shortest base64 fragment searched for: a shorter one could match unrelated data.
+const MIN_BASE64_FORM: usize = 16;
+
+/// The forms in which `secret` can appear in an answer: as is; JSON-escaped as Go writes it (the API server
+/// escapes `<`, `>` and `&`); and base64-encoded, standard and URL-safe, at each of the three alignments the
+/// secret can have inside a longer encoded value (only the characters that depend on the secret alone).
+fn secret_forms(secret: &[u8]) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    let mut forms = vec![secret.to_vec()];
+    let mut escaped = Vec::with_capacity(secret.len());
+    for &b in secret {
+        match b {
+            b'<' => escaped.extend_from_slice(br"\u003c"),
+            b'>' => escaped.extend_from_slice(br"\u003e"),
+            b'&' => escaped.extend_from_slice(br"\u0026"),
+            other => escaped.push(other),
         }
     }
-    Some(out)
+    if escaped != secret {
+        forms.push(escaped);
+    }
+    for offset in 0..3 {
+        let mut input = vec![0u8; offset];
+        input.extend_from_slice(secret);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&input);
+        // Characters before `skip` mix in the bytes before the secret; after `end`, those after it.
+        let skip = if offset == 0 { 0 } else { offset + 1 };
+        let end = input.len() / 3 * 4;
+        if let Some(fragment) = encoded.get(skip..end).filter(|f| f.len() >= MIN_BASE64_FORM) {
+            forms.push(fragment.as_bytes().to_vec());
+            let url_safe: Vec<u8> = fragment
+                .bytes()
+                .map(|c| match c {
+                    b'+' => b'-',
+                    b'/' => b'_',
+                    other => other,
+                })
+                .collect();
+            if url_safe != fragment.as_bytes() {
+                forms.push(url_safe);
+            }
+        }
+    }
+    forms
+}
+
+/// `bytes` with every occurrence of each of `forms` replaced by [`REDACTED`]; `None` when there is none.
+/// The search is linear in `bytes` (`memmem`), so a hostile answer cannot make it slow.
+fn redact(bytes: &[u8], forms: &[Vec<u8>]) -> Option<Vec<u8>> {
+    let mut current: Option<Vec<u8>> = None;
+    for form in forms.iter().filter(|f| !f.is_empty()) {
+        let haystack = current.as_deref().unwrap_or(bytes);
+        let finder = memchr::memmem::Finder::new(form);
+        if finder.find(haystack).is_none() {
+            continue;
+        }
+        let mut out = Vec::with_capacity(haystack.len());
+        let mut last = 0;
+        for start in finder.find_iter(haystack) {
+            if start < last {
+                continue;
+            }
+            out.extend_from_slice(haystack.get(last..start).unwrap_or_default());
+            out.extend_from_slice(REDACTED.as_bytes());
+            last = start + form.len();
+        }
+        out.extend_from_slice(haystack.get(last..).unwrap_or_default());
+        current = Some(out);
+    }
+    current
 }
 
 fn classify_client_error(e: hyper_util::client::legacy::Error) -> HttpError {
@@ -284,13 +347,31 @@ pub enum PolicyViolation {
     /// The path is not a Secrets read in some namespace.
     #[error("path `{0}` is not allowed; providers may only read /api/v1/namespaces/<namespace>/secrets[/<name>]")]
     Path(String),
+    /// A query parameter outside the allowlist (a watch, for one).
+    #[error("query parameter `{0}` is not allowed; providers may only list and read")]
+    Query(String),
     /// A header outside the allowlist (credentials, impersonation, ...).
     #[error("header `{0}` is not allowed; the host supplies credentials and identity")]
     Header(String),
 }
 
-/// Request headers a provider may send; everything else (credentials, `Impersonate-*`, ...) is refused.
-pub const ALLOWED_GUEST_HEADERS: [&str; 4] = ["accept", "user-agent", "content-type", "content-length"];
+/// Request headers a provider may send; everything else (credentials, `Impersonate-*`, a body's
+/// `Content-Length`, ...) is refused.
+pub const ALLOWED_GUEST_HEADERS: [&str; 2] = ["accept", "user-agent"];
+
+/// Query parameters a provider may send: what a list or read of Secrets takes. Not `watch` (a long-lived
+/// stream is the host's to run), nor anything else.
+pub const ALLOWED_QUERY_PARAMETERS: [&str; 6] =
+    ["labelSelector", "fieldSelector", "resourceVersion", "resourceVersionMatch", "limit", "continue"];
+
+/// The longest piece of a refused request that goes into the host's log (the rest is the guest's to choose).
+const MAX_SHOWN: usize = 200;
+
+/// `text`, from the guest, as the host's log may show it: escaped, at most [`MAX_SHOWN`] characters.
+fn shown(text: &str) -> String {
+    let escaped: String = text.chars().take(MAX_SHOWN).flat_map(char::escape_debug).collect();
+    if text.chars().count() > MAX_SHOWN { format!("{escaped}…") } else { escaped }
+}
 
 /// The policy, checked before anything is sent: `GET https://kubernetes.default.svc[:443]` on a Secrets list or
 /// get path, with no header outside [`ALLOWED_GUEST_HEADERS`]. RBAC stays the primary control; this keeps a
@@ -300,21 +381,28 @@ pub fn check_request<B>(request: &http::Request<B>) -> Result<(), PolicyViolatio
     let uri = request.uri();
     match uri.scheme() {
         Some(s) if *s == Scheme::HTTPS => {}
-        other => return Err(PolicyViolation::Scheme(other.map(ToString::to_string).unwrap_or_default())),
+        other => return Err(PolicyViolation::Scheme(shown(&other.map(ToString::to_string).unwrap_or_default()))),
     }
     let authority = uri.authority().map(Authority::as_str).unwrap_or_default();
     let allowed = authority == API_AUTHORITY || authority == format!("{API_AUTHORITY}:443");
     if !allowed {
-        return Err(PolicyViolation::Authority(authority.to_owned()));
+        return Err(PolicyViolation::Authority(shown(authority)));
     }
     if request.method() != http::Method::GET {
-        return Err(PolicyViolation::Method(request.method().to_string()));
+        return Err(PolicyViolation::Method(shown(request.method().as_str())));
     }
     if !is_secrets_read_path(uri.path()) {
-        return Err(PolicyViolation::Path(uri.path().to_owned()));
+        return Err(PolicyViolation::Path(shown(uri.path())));
+    }
+    // Names as the API server decodes them (`w%61tch` is `watch` there).
+    let query = uri.query().unwrap_or_default().as_bytes();
+    if let Some((name, _)) =
+        form_urlencoded::parse(query).find(|(k, _)| !ALLOWED_QUERY_PARAMETERS.contains(&k.as_ref()))
+    {
+        return Err(PolicyViolation::Query(shown(&name)));
     }
     if let Some(name) = request.headers().keys().find(|n| !ALLOWED_GUEST_HEADERS.contains(&n.as_str())) {
-        return Err(PolicyViolation::Header(name.to_string()));
+        return Err(PolicyViolation::Header(shown(name.as_str())));
     }
     Ok(())
 }
@@ -357,28 +445,35 @@ pub const MAX_REQUEST_BODY_BYTES: usize = 64 * 1024;
 /// buffer more than the component could ever hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestLimits {
-    /// Requests in flight at once.
+    /// Requests in flight at once, in the store (an instance kept for several lookups keeps its own).
     pub max_in_flight: usize,
-    /// Requests in all.
+    /// Requests started by one lookup.
     pub max_requests: usize,
-    /// Answer bytes in all (the host holds each answer until the component has read it).
+    /// Answer bytes the host holds for the store at once: answers handed to the component and not yet
+    /// dropped by it.
     pub max_answer_bytes: usize,
 }
 
+/// How many refused requests of one lookup are logged; the rest are counted in one last line.
+const MAX_REFUSALS_LOGGED: usize = 10;
+
 /// The wasi-http hooks of one store: policy, then credentials, then the shared transport, within the
-/// lookup's [`RequestLimits`].
+/// store's [`RequestLimits`].
 pub struct ProviderHooks {
     transport: Option<Arc<KubeTransport>>,
     budget: Arc<Budget>,
 }
 
-/// What the current lookup has used of its [`RequestLimits`].
+/// What the store has used of its [`RequestLimits`]. Requests in flight and answers held are counted by
+/// guards that live as long as the request or the answer's body, so an instance kept for several lookups
+/// cannot pile them up across lookups; the requests started and the refusals logged are per lookup.
 #[derive(Debug)]
 struct Budget {
     limits: RequestLimits,
-    in_flight: std::sync::atomic::AtomicUsize,
-    started: std::sync::atomic::AtomicUsize,
-    answer_bytes: std::sync::atomic::AtomicUsize,
+    in_flight: AtomicUsize,
+    held_answer_bytes: AtomicUsize,
+    started: AtomicUsize,
+    refusals: AtomicUsize,
 }
 
 /// One request in flight; dropping it (answered, failed or abandoned) frees its place.
@@ -386,7 +481,16 @@ struct InFlight(Arc<Budget>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.in_flight.fetch_sub(1, SeqCst);
+    }
+}
+
+/// The bytes of one answer the host holds; released when the component drops the answer's body.
+struct HeldAnswer(Arc<Budget>, usize);
+
+impl Drop for HeldAnswer {
+    fn drop(&mut self) {
+        self.0.held_answer_bytes.fetch_sub(self.1, SeqCst);
     }
 }
 
@@ -394,15 +498,15 @@ impl Budget {
     fn new(limits: RequestLimits) -> Self {
         Self {
             limits,
-            in_flight: std::sync::atomic::AtomicUsize::new(0),
-            started: std::sync::atomic::AtomicUsize::new(0),
-            answer_bytes: std::sync::atomic::AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            held_answer_bytes: AtomicUsize::new(0),
+            started: AtomicUsize::new(0),
+            refusals: AtomicUsize::new(0),
         }
     }
 
     /// A place for one more request, or why there is none.
     fn start(self: &Arc<Self>) -> Result<InFlight, String> {
-        use std::sync::atomic::Ordering::SeqCst;
         if self.started.fetch_add(1, SeqCst) >= self.limits.max_requests {
             return Err(format!("more than {} requests in one lookup", self.limits.max_requests));
         }
@@ -413,15 +517,57 @@ impl Budget {
         Ok(InFlight(Arc::clone(self)))
     }
 
-    /// Counts `bytes` of answer against the lookup's total; false once it is exceeded.
-    fn take_answer(&self, bytes: usize) -> bool {
-        let before = self.answer_bytes.fetch_add(bytes, std::sync::atomic::Ordering::SeqCst);
-        before.saturating_add(bytes) <= self.limits.max_answer_bytes
+    /// Holds `bytes` of answer for the component, or `None` when that would exceed what the store may hold.
+    fn hold_answer(self: &Arc<Self>, bytes: usize) -> Option<HeldAnswer> {
+        let before = self.held_answer_bytes.fetch_add(bytes, SeqCst);
+        if before.saturating_add(bytes) > self.limits.max_answer_bytes {
+            self.held_answer_bytes.fetch_sub(bytes, SeqCst);
+            return None;
+        }
+        Some(HeldAnswer(Arc::clone(self), bytes))
+    }
+
+    /// Logs a refused request, at most [`MAX_REFUSALS_LOGGED`] per lookup: a component looping on refused
+    /// requests must not flood the host's log.
+    fn log_refusal(&self, reason: &dyn std::fmt::Display) {
+        match self.refusals.fetch_add(1, SeqCst) {
+            n if n < MAX_REFUSALS_LOGGED => tracing::warn!(%reason, "refused a provider request"),
+            MAX_REFUSALS_LOGGED => {
+                tracing::warn!("the provider keeps sending refused requests; the rest of this lookup's are not logged");
+            }
+            _ => {}
+        }
+    }
+}
+
+/// An answer's body that keeps its [`HeldAnswer`] until the component drops it.
+struct HeldBody {
+    body: Full<Bytes>,
+    _held: HeldAnswer,
+}
+
+impl http_body::Body for HeldBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 
 impl ProviderHooks {
-    /// Hooks sending through `transport`, each lookup within `limits`.
+    /// Hooks sending through `transport`, within `limits`.
     pub fn new(transport: Arc<KubeTransport>, limits: RequestLimits) -> Self {
         Self { transport: Some(transport), budget: Arc::new(Budget::new(limits)) }
     }
@@ -432,9 +578,11 @@ impl ProviderHooks {
         Self { transport: None, budget: Arc::new(Budget::new(limits)) }
     }
 
-    /// Starts a new lookup's budget (an instance kept for several lookups gets a full budget for each).
+    /// Starts a new lookup: its requests and logged refusals are counted afresh (requests still in flight and
+    /// answers still held stay counted).
     pub fn start_lookup(&mut self) {
-        self.budget = Arc::new(Budget::new(self.budget.limits));
+        self.budget.started.store(0, SeqCst);
+        self.budget.refusals.store(0, SeqCst);
     }
 }
 
@@ -468,15 +616,15 @@ impl WasiHttpHooks for ProviderHooks {
         let budget = Arc::clone(&self.budget);
         Box::new(async move {
             let Some(transport) = transport else {
-                tracing::warn!("refused a provider request: the host grants this provider no HTTP access");
+                budget.log_refusal(&"the host grants this provider no HTTP access");
                 return Err(HttpError::HttpRequestDenied);
             };
             if let Err(violation) = check_request(&request) {
-                tracing::warn!(%violation, "refused a provider request");
+                budget.log_refusal(&violation);
                 return Err(HttpError::HttpRequestDenied);
             }
             let _in_flight = budget.start().map_err(|reason| {
-                tracing::warn!(%reason, "refused a provider request");
+                budget.log_refusal(&reason);
                 HttpError::HttpRequestDenied
             })?;
             let (parts, body) = request.into_parts();
@@ -485,13 +633,19 @@ impl WasiHttpHooks for ProviderHooks {
                 .await
                 .map_err(|_| HttpError::HttpRequestBodySize(u64::try_from(MAX_REQUEST_BODY_BYTES).ok()))?
                 .to_bytes();
-            let response = transport.send(parts, body).await?;
-            if !budget.take_answer(response.body().len()) {
-                let max = budget.limits.max_answer_bytes;
-                tracing::warn!(max, "refused a provider's answer: the lookup's answers exceed what it may hold");
-                return Err(HttpError::HttpResponseBodySize(u64::try_from(max).ok()));
+            if !body.is_empty() {
+                budget.log_refusal(&"a request body (providers only read)");
+                return Err(HttpError::HttpRequestDenied);
             }
-            let response = response.map(|b| Full::new(b).map_err(|never| match never {}).boxed_unsync());
+            let response = transport.send(parts, body).await?;
+            let Some(held) = budget.hold_answer(response.body().len()) else {
+                let max = budget.limits.max_answer_bytes;
+                budget.log_refusal(&format!("an answer beyond the {max} bytes the store may hold"));
+                return Err(HttpError::HttpResponseBodySize(u64::try_from(max).ok()));
+            };
+            let response = response.map(|body| {
+                HeldBody { body: Full::new(body), _held: held }.map_err(|never| match never {}).boxed_unsync()
+            });
             let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> = Box::new(async { Ok(()) });
             Ok((response, done))
         })
@@ -582,8 +736,65 @@ mod tests {
         assert_eq!(seen.headers()["x-echo"], "Bearer [REDACTED]");
         assert_eq!(seen.headers()["x-other"], "fine");
         assert_eq!(seen.body().as_ref(), b"{\"message\":\"refused Bearer [REDACTED] ([REDACTED][REDACTED])\"}");
-        assert_eq!(redact(b"nothing here", token), None);
-        assert_eq!(redact(b"s3cr3t-toke", token), None);
+        let forms = secret_forms(token);
+        assert_eq!(redact(b"nothing here", &forms), None);
+        assert_eq!(redact(b"s3cr3t-toke", &forms), None);
+    }
+
+    /// The token also leaves in its other forms: base64 (a legacy service-account-token Secret holds it so,
+    /// and any alignment inside a longer value), URL-safe base64, and Go's JSON escaping; the redacted answer
+    /// loses its now wrong `Content-Length`.
+    #[test]
+    fn the_tokens_encoded_forms_are_redacted_too() {
+        use base64::Engine as _;
+        let token = b"eyJhbGciOiJSUzI1NiJ9.payload-with?marks>and&more<";
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let url = base64::engine::general_purpose::URL_SAFE;
+        for encoded in [
+            b64.encode(token),
+            b64.encode([b"x".as_slice(), token, b"tail"].concat()),
+            b64.encode([b"xy".as_slice(), token].concat()),
+            url.encode([b"prefix!".as_slice(), token, b"!"].concat()),
+        ] {
+            let answer = http::Response::builder()
+                .header("content-length", encoded.len().to_string())
+                .body(Bytes::from(format!(r#"{{"data": {{"token": "{encoded}"}}}}"#)))
+                .unwrap();
+            let seen = without_secret(answer, token);
+            assert!(String::from_utf8_lossy(seen.body()).contains("[REDACTED]"), "{encoded}");
+            assert!(seen.headers().get("content-length").is_none());
+        }
+        let go_json = br#"{"message": "eyJhbGciOiJSUzI1NiJ9.payload-with?marks\u003eand\u0026more\u003c"}"#;
+        let seen = without_secret(http::Response::new(Bytes::from_static(go_json)), token);
+        assert_eq!(seen.body().as_ref(), br#"{"message": "[REDACTED]"}"#);
+    }
+
+    #[test]
+    fn only_list_and_read_parameters_pass() {
+        let base = "https://kubernetes.default.svc/api/v1/namespaces/a/secrets";
+        for query in ["labelSelector=a%3Db&resourceVersion=0", "limit=500&continue=x&fieldSelector=a", ""] {
+            assert_eq!(check_request(&req(&format!("{base}?{query}"), &[])), Ok(()), "{query}");
+        }
+        for (query, name) in
+            [("watch=true", "watch"), ("labelSelector=a&w%61tch=1", "watch"), ("timeoutSeconds=9", "timeoutSeconds")]
+        {
+            assert_eq!(
+                check_request(&req(&format!("{base}?{query}"), &[])),
+                Err(PolicyViolation::Query(name.into())),
+                "{query}"
+            );
+        }
+        assert_eq!(
+            check_request(&req(base, &[("content-length", "10")])),
+            Err(PolicyViolation::Header("content-length".into()))
+        );
+        let long = format!("/{}", "a".repeat(1000));
+        let Err(PolicyViolation::Path(shown)) =
+            check_request(&req(&format!("https://kubernetes.default.svc{long}"), &[]))
+        else {
+            panic!("refused")
+        };
+        assert_eq!(shown.chars().count(), MAX_SHOWN + 1, "a guest string is cut in the log");
     }
 
     #[test]

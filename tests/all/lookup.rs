@@ -474,3 +474,33 @@ async fn answer_size_and_memory_limits_agree() {
         ))
     );
 }
+
+/// A kubeconfig that names its CA bundle and token file relative to itself, as kubectl writes them: both are
+/// found next to the kubeconfig (and read bounded) whatever the working directory.
+#[tokio::test(flavor = "multi_thread")]
+async fn kubeconfig_files_are_relative_to_the_kubeconfig() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.crt"), cluster.emulator.ca_pem()).unwrap();
+    std::fs::write(dir.path().join("token"), crate::support::TOKEN).unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{}', \
+             certificate-authority: ca.crt}}}}]\nusers: [{{name: u, user: {{tokenFile: token}}}}]\n\
+             contexts: [{{name: x, context: {{cluster: c, user: u, namespace: airflow}}}}]\ncurrent-context: x\n",
+            cluster.emulator.addr().port()
+        ),
+    )
+    .unwrap();
+    let config = wasm_secrets::ClusterConfig::from_kubeconfig(&kubeconfig).await.unwrap();
+    let provider = wasm_secrets::Provider::new(
+        crate::support::kubernetes_provider(),
+        config,
+        "",
+        wasm_secrets::ProviderOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(provider.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+}

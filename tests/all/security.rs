@@ -155,7 +155,11 @@ async fn hostile_components_are_contained() {
     assert_eq!(provider.get_config("log-flood").await.unwrap().as_deref(), Some("logged"));
     {
         let logs = logs.lock().unwrap();
-        assert_eq!(logs.len(), wasm_secrets::state::MAX_LOG_RECORDS_PER_LOOKUP, "records beyond the bound are dropped");
+        assert_eq!(
+            logs.len(),
+            wasm_secrets::state::MAX_LOG_RECORDS_PER_LOOKUP + 1,
+            "records beyond the bound are dropped, with one warning"
+        );
         assert!(logs.iter().all(|m| m.len() <= wasm_secrets::state::MAX_LOG_RECORD_BYTES + 100), "records are cut");
         assert!(logs.last().unwrap().ends_with("the rest are dropped"), "{:?}", logs.last());
     }
@@ -277,4 +281,37 @@ async fn an_echoed_token_never_reaches_the_component() {
     assert!(shown.contains("the upstream refused the request with authorization Bearer [REDACTED]"), "{shown}");
     let requests = cluster.requests();
     assert_eq!(requests[0].header("authorization"), Some(format!("Bearer {TOKEN}").as_str()), "the token was sent");
+}
+
+/// An instance kept for several lookups cannot pile up answers across them: the answers the host holds for a
+/// store (handed over and not yet dropped by the component) stay within its memory limit, whichever lookup
+/// asked for them.
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_kept_across_lookups_stay_bounded() {
+    let cluster = Cluster::start().await;
+    let value = "a".repeat(700 * 1024);
+    for i in 0..2 {
+        cluster.insert(
+            &format!("big-{i}"),
+            serde_json::json!({"big": "yes"}),
+            serde_json::json!({"value": crate::support::b64(&value)}),
+        );
+    }
+    let options = ProviderOptions { memory_limit_bytes: 16 * 1024 * 1024, ..ProviderOptions::default() };
+    let attempt = serde_json::json!({"path": "/api/v1/namespaces/airflow/secrets?labelSelector=big%3Dyes"});
+    let provider = Provider::new(rogue_provider(), cluster.cluster_config(), &attempt.to_string(), options).unwrap();
+    let mut instance = provider.instance().await.unwrap();
+    let (mut held, mut refused) = (0, 0);
+    for _ in 0..4 {
+        let answer = instance.lookup(wasm_secrets::Lookup::Config("hoard:4")).await.unwrap().into_text().unwrap();
+        let (h, r) = answer
+            .strip_prefix("held ")
+            .and_then(|rest| rest.split_once(", refused "))
+            .map(|(h, r)| (h.parse::<usize>().unwrap(), r.parse::<usize>().unwrap()))
+            .unwrap();
+        held += h;
+        refused += r;
+    }
+    // Each answer is about 1.9 MiB: eight fit in 16 MiB, the other eight are refused.
+    assert_eq!((held, refused), (8, 8));
 }
