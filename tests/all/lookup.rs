@@ -309,14 +309,7 @@ async fn kubeconfig_outside_the_cluster() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     cluster.emulator.write_kubeconfig(&kubeconfig, crate::support::TOKEN, "airflow").unwrap();
-    let config = wasm_secrets::ClusterConfig::from_kubeconfig(&kubeconfig).await.unwrap();
-    let provider = wasm_secrets::Provider::new(
-        crate::support::kubernetes_provider(),
-        config,
-        "",
-        wasm_secrets::ProviderOptions::default(),
-    )
-    .unwrap();
+    let provider = kubernetes_provider_from(&kubeconfig).await;
     assert_eq!(provider.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
 }
 
@@ -341,14 +334,7 @@ async fn a_kubeconfig_server_path_prefix_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     emulator.write_kubeconfig(&kubeconfig, crate::support::TOKEN, "airflow").unwrap();
-    let config = wasm_secrets::ClusterConfig::from_kubeconfig(&kubeconfig).await.unwrap();
-    let provider = wasm_secrets::Provider::new(
-        crate::support::kubernetes_provider(),
-        config,
-        "",
-        wasm_secrets::ProviderOptions::default(),
-    )
-    .unwrap();
+    let provider = kubernetes_provider_from(&kubeconfig).await;
     assert_eq!(provider.get_variable("my_var", None).await.unwrap().as_deref(), Some("behind the proxy"));
     let raw_paths: Vec<String> = emulator.requests().into_iter().map(|r| r.raw_path).collect();
     assert_eq!(raw_paths, ["/k8s/clusters/c-1/api/v1/namespaces/airflow/secrets"]);
@@ -494,13 +480,13 @@ async fn kubeconfig_files_are_relative_to_the_kubeconfig() {
         ),
     )
     .unwrap();
-    let config = wasm_secrets::ClusterConfig::from_kubeconfig(&kubeconfig).await.unwrap();
-    let provider = wasm_secrets::Provider::new(
-        crate::support::kubernetes_provider(),
-        config,
-        "",
-        wasm_secrets::ProviderOptions::default(),
-    )
-    .unwrap();
+    let provider = kubernetes_provider_from(&kubeconfig).await;
     assert_eq!(provider.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+}
+
+/// The Kubernetes provider with default kwargs and options, configured from `kubeconfig`.
+async fn kubernetes_provider_from(kubeconfig: &std::path::Path) -> wasm_secrets::Provider {
+    let config = wasm_secrets::ClusterConfig::from_kubeconfig(kubeconfig).await.unwrap();
+    let options = wasm_secrets::ProviderOptions::default();
+    wasm_secrets::Provider::new(crate::support::kubernetes_provider(), config, "", options).unwrap()
 }
