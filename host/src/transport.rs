@@ -84,7 +84,12 @@ pub struct KubeTransport {
     server_path_prefix: String,
     token: TokenSource,
     options: TransportOptions,
+    /// The forms of the current token searched for in answers ([`secret_forms`]), computed once per token.
+    token_forms: std::sync::Mutex<Option<TokenForms>>,
 }
+
+/// A token and the forms of it searched for in answers.
+type TokenForms = (SecretString, Arc<[Vec<u8>]>);
 
 impl std::fmt::Debug for KubeTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -134,6 +139,7 @@ impl KubeTransport {
             server_path_prefix: cluster.server.path().trim_end_matches('/').to_owned(),
             token: cluster.token,
             options,
+            token_forms: std::sync::Mutex::default(),
         })
     }
 
@@ -147,6 +153,7 @@ impl KubeTransport {
             server_path_prefix: String::new(),
             token,
             options,
+            token_forms: std::sync::Mutex::default(),
         }
     }
 
@@ -199,7 +206,7 @@ impl KubeTransport {
             Sender::Https(client) => client,
             Sender::Memory(responder) => {
                 let (parts, _) = request.into_parts();
-                return Ok(without_secret(responder(&parts), token.expose_secret().as_bytes()));
+                return Ok(without_secret(responder(&parts), &self.forms_of(token)));
             }
         };
         let max = self.options.max_response_bytes;
@@ -216,24 +223,36 @@ impl KubeTransport {
         let response = tokio::time::timeout(self.options.request_timeout, exchange)
             .await
             .map_err(|_| HttpError::ConnectionReadTimeout)??;
-        Ok(without_secret(response, token.expose_secret().as_bytes()))
+        Ok(without_secret(response, &self.forms_of(token)))
+    }
+
+    /// The forms of `token` to redact from answers, cached until the token changes (a rotation).
+    fn forms_of(&self, token: &SecretString) -> Arc<[Vec<u8>]> {
+        let mut cached = self.token_forms.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match cached.as_ref() {
+            Some((for_token, forms)) if for_token.expose_secret() == token.expose_secret() => Arc::clone(forms),
+            _ => {
+                let forms: Arc<[Vec<u8>]> = secret_forms(token.expose_secret().as_bytes()).into();
+                *cached = Some((token.clone(), Arc::clone(&forms)));
+                forms
+            }
+        }
     }
 }
 
-/// What the component may see of an answer: `response` with every form of `secret` (the host's token) that
-/// [`secret_forms`] lists replaced by `[REDACTED]`, in its body and header values. A server or proxy that
+/// What the component may see of an answer: `response` with every one of `forms` (of the host's token, see
+/// [`secret_forms`]) replaced by `[REDACTED]`, in its body and header values. A server or proxy that
 /// echoes the request's credentials (in an error message, say), or a Secret that holds the token (a legacy
 /// service-account-token Secret, base64-encoded), must not hand it to the component, which could log it or put
 /// it in an error the user sees. A redacted answer loses its `Content-Length`, which no longer holds.
-fn without_secret(response: http::Response<Bytes>, secret: &[u8]) -> http::Response<Bytes> {
-    let forms = secret_forms(secret);
+fn without_secret(response: http::Response<Bytes>, forms: &[Vec<u8>]) -> http::Response<Bytes> {
     let (mut parts, body) = response.into_parts();
     for value in parts.headers.values_mut() {
-        if let Some(redacted) = redact(value.as_bytes(), &forms) {
+        if let Some(redacted) = redact(value.as_bytes(), forms) {
             *value = HeaderValue::from_bytes(&redacted).unwrap_or_else(|_| HeaderValue::from_static(REDACTED));
         }
     }
-    let body = match redact(&body, &forms) {
+    let body = match redact(&body, forms) {
         Some(redacted) => {
             parts.headers.remove(http::header::CONTENT_LENGTH);
             Bytes::from(redacted)
@@ -732,7 +751,7 @@ mod tests {
             .header("x-other", "fine")
             .body(Bytes::from_static(b"{\"message\":\"refused Bearer s3cr3t-token (s3cr3t-tokens3cr3t-token)\"}"))
             .unwrap();
-        let seen = without_secret(echoed, token);
+        let seen = without_secret(echoed, &secret_forms(token));
         assert_eq!(seen.headers()["x-echo"], "Bearer [REDACTED]");
         assert_eq!(seen.headers()["x-other"], "fine");
         assert_eq!(seen.body().as_ref(), b"{\"message\":\"refused Bearer [REDACTED] ([REDACTED][REDACTED])\"}");
@@ -760,12 +779,12 @@ mod tests {
                 .header("content-length", encoded.len().to_string())
                 .body(Bytes::from(format!(r#"{{"data": {{"token": "{encoded}"}}}}"#)))
                 .unwrap();
-            let seen = without_secret(answer, token);
+            let seen = without_secret(answer, &secret_forms(token));
             assert!(String::from_utf8_lossy(seen.body()).contains("[REDACTED]"), "{encoded}");
             assert!(seen.headers().get("content-length").is_none());
         }
         let go_json = br#"{"message": "eyJhbGciOiJSUzI1NiJ9.payload-with?marks\u003eand\u0026more\u003c"}"#;
-        let seen = without_secret(http::Response::new(Bytes::from_static(go_json)), token);
+        let seen = without_secret(http::Response::new(Bytes::from_static(go_json)), &secret_forms(token));
         assert_eq!(seen.body().as_ref(), br#"{"message": "[REDACTED]"}"#);
     }
 
