@@ -7,10 +7,11 @@
 //!   `cache_ttl_seconds`. An entry is fresh for TTL after the lookup that filled it finished.
 //! - "Not found" is cached for variables only by default, like Airflow's `SecretCache.save_variable`, which
 //!   stores `None` too, while connections are saved only when found. Configurable per kind.
-//! - Errors are never cached: the next lookup asks again.
-//! - Concurrent lookups of one key are coalesced: the first runs the chain, the others wait for its answer,
-//!   so a burst of workers asking for the same connection sends one request. When that lookup fails, each
-//!   waiter then tries for itself (errors are not shared, so one caller's timeout does not fail the others).
+//! - Errors are never cached, and neither is an answer reached while a provider failed (the chain falls
+//!   through to "not found" then): the next lookup asks again, so an outage hides nothing once it is over.
+//! - Concurrent lookups of one key are coalesced: the first runs the chain, the others wait for its outcome,
+//!   so a burst of workers asking for the same connection sends one request. They share a failure too: N
+//!   waiters of a failed lookup wait one lookup's time, not N.
 //! - A size bound: when full, expired entries go first, then the oldest ones.
 //! - Airflow's cache stores `conn.get_uri()` and re-parses it on a hit, so a connection that does not survive
 //!   the round trip changes on cache hits. This cache stores the parsed connection itself: a hit returns
@@ -21,6 +22,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::OnceCell;
+
+use crate::chain::ChainError;
 
 /// What a lookup is for. Each kind has its own TTL and its own negative-caching switch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -143,13 +146,27 @@ impl Key {
 /// A cached answer: what a provider lookup returns.
 pub use crate::provider::Answer as Value;
 
+/// What one fetch produced: the answer, and whether it may be kept (an answer reached while a provider failed
+/// may not: it hides nothing longer than the failure lasts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The answer.
+    pub value: Value,
+    /// Whether every provider asked answered (found or not found) without failing.
+    pub keep: bool,
+}
+
 #[derive(Debug)]
 struct Stored {
     value: Value,
     at: Instant,
+    keep: bool,
 }
 
-type Slot = Arc<OnceCell<Stored>>;
+/// A fetch's outcome, shared by everyone who waited for it.
+type Outcome = Result<Stored, ChainError>;
+
+type Slot = Arc<OnceCell<Outcome>>;
 
 /// The time source; tests substitute a fake clock.
 pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
@@ -209,23 +226,37 @@ impl Cache {
         self.lock().clear();
     }
 
-    /// The fresh answer for `key`, else the answer of `fetch` (run once for all concurrent callers of `key`).
-    pub async fn get_or_fetch<E, F, Fut>(&self, key: &Key, fetch: F) -> Result<Value, E>
+    /// The fresh answer for `key`, else the outcome of `fetch`, run once for all concurrent callers of `key`
+    /// (they all get its answer, or its error). The outcome is kept only when it is an answer every provider
+    /// gave without failing, and, for "not found", when [`CacheSettings::caches_not_found`] says so.
+    pub async fn get_or_fetch<F, Fut>(&self, key: &Key, fetch: F) -> Result<Value, ChainError>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Value, E>>,
+        Fut: Future<Output = Result<Fetched, ChainError>>,
     {
         let slot = self.slot(key);
         let clock = Arc::clone(&self.clock);
-        let stored = slot.get_or_try_init(|| async move { Ok(Stored { value: fetch().await?, at: clock() }) }).await?;
-        let value = stored.value.clone();
-        if !value.is_found() && !self.settings.caches_not_found(key.kind) {
+        let outcome = slot
+            .get_or_init(|| async move {
+                let fetched = fetch().await?;
+                Ok(Stored { value: fetched.value, at: clock(), keep: fetched.keep })
+            })
+            .await;
+        if !self.keeps(key.kind, outcome) {
             let mut slots = self.lock();
             if slots.get(key).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
                 slots.remove(key);
             }
         }
-        Ok(value)
+        match outcome {
+            Ok(stored) => Ok(stored.value.clone()),
+            Err(error) => Err(error.clone()),
+        }
+    }
+
+    /// Whether `outcome` stays for later lookups of `kind`.
+    fn keeps(&self, kind: Kind, outcome: &Outcome) -> bool {
+        matches!(outcome, Ok(s) if s.keep && (s.value.is_found() || self.settings.caches_not_found(kind)))
     }
 
     /// The slot to read or fill: the existing one while fresh or in flight, else a new one.
@@ -234,7 +265,14 @@ impl Cache {
         let now = (self.clock)();
         let mut slots = self.lock();
         if let Some(slot) = slots.get(key) {
-            let fresh = slot.get().is_none_or(|s| now.saturating_duration_since(s.at) < ttl);
+            // In flight, or a kept answer younger than its TTL; a finished outcome that is not kept is replaced.
+            let fresh = match slot.get() {
+                None => true,
+                Some(outcome) => {
+                    self.keeps(key.kind, outcome)
+                        && outcome.as_ref().is_ok_and(|s| now.saturating_duration_since(s.at) < ttl)
+                }
+            };
             if fresh {
                 return Arc::clone(slot);
             }
@@ -251,15 +289,18 @@ impl Cache {
     /// Scanning is O(entries) but happens only when the cache is full.
     fn make_room(&self, slots: &mut HashMap<Key, Slot>, now: Instant) {
         slots.retain(|k, slot| match slot.get() {
-            Some(s) => now.saturating_duration_since(s.at) < self.settings.ttl(k.kind),
-            // In flight (someone holds it) is kept; a slot whose fetch failed and that nobody holds is not.
+            Some(Ok(s)) => now.saturating_duration_since(s.at) < self.settings.ttl(k.kind),
+            Some(Err(_)) => false,
+            // In flight (someone holds it) is kept; a slot whose fetch was abandoned and that nobody holds is not.
             None => Arc::strong_count(slot) > 1,
         });
         if slots.len() < self.settings.max_entries {
             return;
         }
-        let mut ages: Vec<(Instant, Key)> =
-            slots.iter().filter_map(|(k, s)| s.get().map(|stored| (stored.at, k.clone()))).collect();
+        let mut ages: Vec<(Instant, Key)> = slots
+            .iter()
+            .filter_map(|(k, s)| s.get().and_then(|o| o.as_ref().ok()).map(|stored| (stored.at, k.clone())))
+            .collect();
         ages.sort_by_key(|(at, _)| *at);
         let excess = slots.len() + 1 - self.settings.max_entries;
         let evict = excess.max(self.settings.max_entries / 10).min(ages.len());
@@ -307,13 +348,17 @@ mod tests {
     }
 
     async fn lookup(cache: &Cache, key: &Key, calls: &AtomicUsize, answer: Value) -> Value {
-        let result: Result<Value, ()> = cache
+        let result = cache
             .get_or_fetch(key, || async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Ok(answer)
+                Ok(Fetched { value: answer, keep: true })
             })
             .await;
         result.unwrap()
+    }
+
+    fn down() -> ChainError {
+        ChainError { provider: "p".into(), error: crate::LookupError::Unavailable("down".into()) }
     }
 
     #[tokio::test]
@@ -351,11 +396,59 @@ mod tests {
     async fn errors_are_not_cached() {
         let cache = Cache::with_clock(enabled(), FakeClock::new().clock());
         let key = Key::new(Op::Config, "k", None);
-        let failed: Result<Value, &str> = cache.get_or_fetch(&key, || async { Err("down") }).await;
-        assert_eq!(failed, Err("down"));
+        let failed = cache.get_or_fetch(&key, || async { Err(down()) }).await;
+        assert_eq!(failed, Err(down()));
         let calls = AtomicUsize::new(0);
         assert_eq!(lookup(&cache, &key, &calls, text("up")).await, text("up"));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    /// "Not found" reached while a provider failed (the default chain falls through then) is not kept, even
+    /// for variables: a short outage must not hide a variable for the whole TTL.
+    #[tokio::test]
+    async fn an_answer_reached_during_a_failure_is_not_kept() {
+        let cache = Cache::with_clock(enabled(), FakeClock::new().clock());
+        let key = Key::new(Op::Variable, "v", None);
+        let during = cache.get_or_fetch(&key, || async { Ok(Fetched { value: Value::Text(None), keep: false }) }).await;
+        assert_eq!(during, Ok(Value::Text(None)));
+        assert!(cache.is_empty());
+        let calls = AtomicUsize::new(0);
+        assert_eq!(lookup(&cache, &key, &calls, text("back")).await, text("back"));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    /// The concurrent waiters of a failed lookup share its failure: one fetch, not one after another (which
+    /// would make the last of N waiters wait N lookup timeouts).
+    #[tokio::test]
+    async fn the_waiters_of_a_failed_fetch_share_its_failure() {
+        let cache = Arc::new(Cache::new(enabled()));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let key = Key::new(Op::Connection, "burst", None);
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let (cache, calls, gate, key) =
+                    (Arc::clone(&cache), Arc::clone(&calls), Arc::clone(&gate), key.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_or_fetch(&key, || async {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            gate.notified().await;
+                            Err(down())
+                        })
+                        .await
+                })
+            })
+            .collect();
+        while calls.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        gate.notify_one();
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), Err(down()));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(cache.is_empty(), "the failure is not kept");
     }
 
     #[tokio::test]
@@ -386,14 +479,13 @@ mod tests {
                 let (cache, calls, gate, key) =
                     (Arc::clone(&cache), Arc::clone(&calls), Arc::clone(&gate), key.clone());
                 tokio::spawn(async move {
-                    let r: Result<Value, ()> = cache
+                    cache
                         .get_or_fetch(&key, || async {
                             calls.fetch_add(1, Ordering::SeqCst);
                             gate.notified().await;
-                            Ok(text("once"))
+                            Ok(Fetched { value: text("once"), keep: true })
                         })
-                        .await;
-                    r
+                        .await
                 })
             })
             .collect();

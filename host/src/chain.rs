@@ -15,7 +15,7 @@
 
 use airflow_compat::Connection;
 
-use crate::cache::{Cache, Key, Op, Value};
+use crate::cache::{Cache, Fetched, Key, Op, Value};
 use crate::error::LookupError;
 use crate::provider::{Lookup, Provider};
 use crate::state::{LogLevel, LogSink};
@@ -164,17 +164,18 @@ impl Chain {
     async fn lookup(&self, request: Lookup<'_>) -> Result<Value, ChainError> {
         match &self.cache {
             Some(cache) => cache.get_or_fetch(&request.key(), || self.ask_in_order(request)).await,
-            None => self.ask_in_order(request).await,
+            None => self.ask_in_order(request).await.map(|fetched| fetched.value),
         }
     }
 
-    async fn ask_in_order(&self, request: Lookup<'_>) -> Result<Value, ChainError> {
+    /// The providers' answer, and whether it may be cached: not when a provider failed on the way.
+    async fn ask_in_order(&self, request: Lookup<'_>) -> Result<Fetched, ChainError> {
         let mut first_failure = None;
         for link in &self.links {
             match link.provider.lookup(request).await {
                 Ok(value) if request.answers(&value) => {
                     tracing::debug!(provider = %link.name, "{} found", request.describe());
-                    return Ok(value);
+                    return Ok(Fetched { value, keep: first_failure.is_none() });
                 }
                 Ok(_) => {}
                 Err(error) if request.stops_on(&error) => {
@@ -194,7 +195,7 @@ impl Chain {
         }
         match first_failure {
             Some(failure) if self.strict => Err(failure),
-            _ => Ok(request.not_found()),
+            failure => Ok(Fetched { value: request.not_found(), keep: failure.is_none() }),
         }
     }
 }

@@ -283,6 +283,20 @@ async fn not_found_is_cached_for_variables_but_not_for_connections() {
     assert_eq!(cluster.requests().len(), 1 + 5, "one variable request, five connection requests");
 }
 
+/// An outage hides nothing once it is over: "not found" reached because a provider failed (the default,
+/// non-strict chain falls through then) is not cached, even for variables, whose "not found" is.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_is_not_cached_as_not_found() {
+    let cluster = Cluster::start().await;
+    let chain = open(&cluster, &cached(&cluster, 900), &[]).await;
+    cluster.emulator.set_fault(Some(Fault::Status(503)));
+    assert_eq!(chain.get_variable("my_var", None).await.unwrap(), None, "the outage: not found, logged");
+    cluster.emulator.set_fault(None);
+    assert_eq!(chain.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+    assert_eq!(chain.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+    assert_eq!(cluster.requests().len(), 2, "the outage's answer was not kept; the real one is");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn local_files_answer_behind_kubernetes_and_ungranted_files_are_refused() {
     let cluster = Cluster::start().await;
