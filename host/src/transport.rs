@@ -176,12 +176,16 @@ impl KubeTransport {
         let internal = |e: ClusterConfigError| HttpError::InternalError(Some(e.to_string()));
         let token = self.token.token().map_err(internal)?;
         let response = self.exchange(&parts, &body, &token).await?;
+        // The token file is read on its cadence (`TokenSource::token`) and, on a 401 only, once more.
+        if response.status() != http::StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
         let response = match self.token.rotated_since(&token) {
-            Some(rotated) if response.status() == http::StatusCode::UNAUTHORIZED => {
+            Some(rotated) => {
                 tracing::info!("the API server refused the token and the token file has changed; retrying once");
                 self.exchange(&parts, &body, &rotated).await?
             }
-            _ => response,
+            None => response,
         };
         Ok(response)
     }

@@ -396,6 +396,30 @@ async fn a_rotated_token_is_picked_up_on_the_first_401() {
     assert_eq!(cluster.requests().len(), 1);
 }
 
+/// The token file is read on its cadence (every 60 s) and on a 401, not after every answer: a token written
+/// to the file (while the old one is still accepted) is not used before the period is over.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_token_file_is_read_on_its_cadence_only() {
+    let cluster = Cluster::start().await;
+    let provider = cluster.provider("");
+    const NEXT: &str = "e2e-next-token";
+    cluster.emulator.add_token(NEXT, kube_emulator::Access::Namespaces(vec![crate::support::NAMESPACE.to_owned()]));
+    for _ in 0..2 {
+        provider.get_variable("my_var", None).await.unwrap();
+    }
+    std::fs::write(cluster.sa_path().join("token"), NEXT).unwrap();
+    for _ in 0..3 {
+        provider.get_variable("my_var", None).await.unwrap();
+    }
+    let sent: Vec<Option<String>> =
+        cluster.requests().iter().map(|r| r.header("authorization").map(str::to_owned)).collect();
+    assert_eq!(
+        sent,
+        vec![Some(format!("Bearer {}", crate::support::TOKEN)); 5],
+        "the cached token, until the period ends"
+    );
+}
+
 /// A lookup timeout beyond any useful value (`Duration::MAX`) is cut to `MAX_LOOKUP_TIMEOUT`: the epoch deadline
 /// does not overflow (a panic in a debug build, an immediate timeout in a release build) and the lookup runs.
 #[tokio::test(flavor = "multi_thread")]
