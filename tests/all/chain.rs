@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kube_emulator::{Access, Fault};
 use serde_json::json;
-use wasm_secrets::cli::{EXIT_FOUND, EXIT_UPSTREAM, FixedEnvironment, run};
+use wasm_secrets::cli::{EXIT_FOUND, EXIT_NOT_FOUND, EXIT_UPSTREAM, EXIT_USAGE, FixedEnvironment, run};
 use wasm_secrets::setup::OpenContext;
 use wasm_secrets::state::LogLevel;
 use wasm_secrets::{ArtifactCache, Chain, ChainError, ChainSpec, LookupError, ProviderOptions};
@@ -281,6 +281,26 @@ async fn not_found_is_cached_for_variables_but_not_for_connections() {
         assert_eq!(chain.get_connection("missing", None).await.unwrap(), None);
     }
     assert_eq!(cluster.requests().len(), 1 + 5, "one variable request, five connection requests");
+}
+
+/// The default chain's environment provider follows Airflow's `[core] multi_team` switch from the environment
+/// (`AIRFLOW__CORE__MULTI_TEAM`): on, an id holding `___` (a team-scoped name) is never looked up there.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_default_chain_takes_the_multi_team_switch_from_the_environment() {
+    let cluster = Cluster::start().await;
+    let var = ("AIRFLOW_VAR_BLUE___DB", "team-value");
+    let out = secrets(&cluster, None, &["variables", "get", "blue___db"], &[var]).await;
+    assert_eq!((out.code, out.stdout.as_str()), (EXIT_FOUND, "team-value\n"), "off by default: {}", out.stderr);
+    for on in ["True", "1", "t # comment"] {
+        let out =
+            secrets(&cluster, None, &["variables", "get", "blue___db"], &[var, ("AIRFLOW__CORE__MULTI_TEAM", on)])
+                .await;
+        assert_eq!((out.code, out.stdout.as_str()), (EXIT_NOT_FOUND, ""), "{on}: {}", out.stderr);
+    }
+    let out =
+        secrets(&cluster, None, &["variables", "get", "blue___db"], &[var, ("AIRFLOW__CORE__MULTI_TEAM", "yes")]).await;
+    assert_eq!(out.code, EXIT_USAGE, "{}", out.stderr);
+    assert!(out.stderr.contains("AIRFLOW__CORE__MULTI_TEAM must be true or false"), "{}", out.stderr);
 }
 
 /// An outage hides nothing once it is over: "not found" reached because a provider failed (the default,

@@ -56,7 +56,8 @@ Exit status:
 
 Providers:
   Without --config, lookups ask the Kubernetes provider (or --component) and then the environment
-  (AIRFLOW_CONN_{ID}, AIRFLOW_VAR_{KEY}, _FSEC_{GROUP}_{KEY}), in Airflow's order. The first provider
+  (AIRFLOW_CONN_{ID}, AIRFLOW_VAR_{KEY}, _FSEC_{GROUP}_{KEY}; with AIRFLOW__CORE__MULTI_TEAM=true, ids
+  holding `___` are never looked up there, as in Airflow), in Airflow's order. The first provider
   that has the value wins; a provider's error is reported and the next one is asked; access denied
   (401/403) stops the lookup (unlike Airflow, whose chain falls through). With --config FILE (TOML),
   the file lists the providers, their order, what each may reach, and the cache; see
@@ -368,7 +369,7 @@ async fn execute(
         }
         other => other,
     };
-    let spec = chain_spec(&cli.global)?;
+    let spec = chain_spec(&cli.global, env)?;
     if let Command::Providers(ProvidersCommand::List) = command {
         write(out, &describe_chain(&spec))?;
         return Ok(EXIT_FOUND);
@@ -486,8 +487,9 @@ fn with_dialect(backend_kwargs: &str, dialect: Option<DialectArg>) -> Result<Str
 }
 
 /// The chain: the --config file's, else Airflow's default built from the single-backend flags (the
-/// configured backend, then the environment). `--dialect` is set in every provider's kwargs.
-fn chain_spec(global: &GlobalArgs) -> Result<ChainSpec, Failure> {
+/// configured backend, then the environment, whose multi-team guard follows `AIRFLOW__CORE__MULTI_TEAM`).
+/// `--dialect` is set in every provider's kwargs.
+fn chain_spec(global: &GlobalArgs, env: &dyn Environment) -> Result<ChainSpec, Failure> {
     let mut spec = match &global.config {
         Some(path) => ChainSpec::from_file(path).map_err(Failure::usage)?,
         None => {
@@ -512,7 +514,7 @@ fn chain_spec(global: &GlobalArgs) -> Result<ChainSpec, Failure> {
             let environment = ProviderSpec {
                 name: "environment".to_owned(),
                 component: ComponentSource::Builtin(Builtin::Environment),
-                backend_kwargs: String::new(),
+                backend_kwargs: if multi_team(env)? { r#"{"multi_team": true}"#.to_owned() } else { String::new() },
                 kubernetes: None,
                 env_prefixes: builtin_env_prefixes(""),
                 files: Vec::new(),
@@ -526,6 +528,22 @@ fn chain_spec(global: &GlobalArgs) -> Result<ChainSpec, Failure> {
         provider.backend_kwargs = with_dialect(&provider.backend_kwargs, global.dialect)?;
     }
     Ok(spec)
+}
+
+/// Airflow's `[core] multi_team` from `AIRFLOW__CORE__MULTI_TEAM`, read as Airflow's `conf.getboolean` does:
+/// `t`, `true` or `1` (any case, an inline `#` comment dropped) is on, `f`, `false` or `0` off, unset off,
+/// anything else an error.
+fn multi_team(env: &dyn Environment) -> Result<bool, Failure> {
+    const VAR: &str = "AIRFLOW__CORE__MULTI_TEAM";
+    let Some(value) = env.var(VAR) else {
+        return Ok(false);
+    };
+    let value = value.split('#').next().unwrap_or_default().trim().to_ascii_lowercase();
+    match value.as_str() {
+        "t" | "true" | "1" => Ok(true),
+        "f" | "false" | "0" => Ok(false),
+        _ => Err(Failure::usage(format!("{VAR} must be true or false (Airflow's [core] multi_team)"))),
+    }
 }
 
 /// `providers list`: the chain as configured, without loading or contacting anything.
