@@ -20,8 +20,12 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Host-side diagnostics (refused requests, cache problems) go to stderr; `RUST_LOG` set shows debug ones too.
+/// Host-side diagnostics (refused requests, cache problems) go to stderr: warnings and errors, or what
+/// `RUST_LOG` selects (the usual filter syntax, see [`wasm_secrets::cli::log_filter`]).
 fn tracing_subscriber_init() {
-    let level = if std::env::var_os("RUST_LOG").is_some() { tracing::Level::DEBUG } else { tracing::Level::WARN };
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false).init();
+    let (filter, problem) = wasm_secrets::cli::log_filter(std::env::var("RUST_LOG").ok().as_deref());
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).with_target(false).init();
+    if let Some(problem) = problem {
+        tracing::warn!("{problem}");
+    }
 }

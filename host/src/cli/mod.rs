@@ -546,6 +546,29 @@ fn multi_team(env: &dyn Environment) -> Result<bool, Failure> {
     }
 }
 
+/// The log filter of the `secrets` command: `RUST_LOG` in the usual `tracing` / `env_logger` syntax
+/// (`debug`, `wasm_secrets=debug,warn`, `wasm_secrets::transport=trace`, ...), else warnings and errors. An
+/// invalid `RUST_LOG` falls back to warnings and errors, with the problem to report (the value is not echoed).
+///
+/// ```
+/// use tracing_subscriber::filter::LevelFilter;
+/// use wasm_secrets::cli::log_filter;
+/// assert_eq!(log_filter(None).0.max_level_hint(), Some(LevelFilter::WARN));
+/// assert_eq!(log_filter(Some("error")).0.max_level_hint(), Some(LevelFilter::ERROR));
+/// assert_eq!(log_filter(Some("warn,wasm_secrets=debug")).0.max_level_hint(), Some(LevelFilter::DEBUG));
+/// assert!(log_filter(Some("wasm_secrets=loud")).1.is_some());
+/// ```
+pub fn log_filter(rust_log: Option<&str>) -> (tracing_subscriber::EnvFilter, Option<String>) {
+    let default = || tracing_subscriber::EnvFilter::new("warn");
+    match rust_log.map(str::trim).filter(|s| !s.is_empty()) {
+        None => (default(), None),
+        Some(spec) => match tracing_subscriber::EnvFilter::try_new(spec) {
+            Ok(filter) => (filter, None),
+            Err(_) => (default(), Some("RUST_LOG is not a valid log filter; showing warnings and errors".to_owned())),
+        },
+    }
+}
+
 /// `providers list`: the chain as configured, without loading or contacting anything.
 fn describe_chain(spec: &ChainSpec) -> String {
     use std::fmt::Write as _;
