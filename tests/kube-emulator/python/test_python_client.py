@@ -82,6 +82,17 @@ def main():
     assert len(set_based.items) == 1
     ok("list")
 
+    # A create, as Airflow's docs would have it made by a client: the Python client sends JSON.
+    created = v1.create_namespaced_secret(
+        namespace,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name="py-created", labels={"airflow.apache.org/variable-key": "py_created"}),
+            string_data={"value": "smtp://py:pw@smtp.example.com:587"},
+        ),
+    )
+    assert created.metadata.name == "py-created", created.metadata
+    ok("create")
+
     # Watch: synthetic ADDED, live ADDED / MODIFIED / DELETED (leaving the selector), and the
     # bookmark the server sends before closing at timeout_seconds.
     w = watch.Watch()

@@ -14,11 +14,17 @@ pub struct KubectlOutput {
     pub stderr: String,
 }
 
-/// Runs `kubectl <args>` with an isolated `$HOME` (so no discovery cache from an earlier server is reused)
-/// and `kubeconfig`, and without the in-cluster variables. Fails when `kubectl` is not installed: the
-/// conformance tests must fail, never skip, without it.
+/// The `kubectl` the conformance tests run: `$WASM_SECRETS_KUBECTL` (scripts/test.sh installs a pinned one
+/// from PyPI under `target/` and names it there), else `kubectl` on `PATH`.
+pub fn program() -> std::ffi::OsString {
+    std::env::var_os("WASM_SECRETS_KUBECTL").unwrap_or_else(|| "kubectl".into())
+}
+
+/// Runs `kubectl <args>` ([`program`]) with an isolated `$HOME` (so no discovery cache from an earlier server
+/// is reused) and `kubeconfig`, and without the in-cluster variables. Fails when `kubectl` is not installed:
+/// the conformance tests must fail, never skip, without it.
 pub fn run(home: &Path, kubeconfig: &Path, args: &[&str]) -> std::io::Result<KubectlOutput> {
-    let output = Command::new("kubectl")
+    let output = Command::new(program())
         .args(args)
         .env("HOME", home)
         .env("KUBECONFIG", kubeconfig)
