@@ -217,10 +217,14 @@ impl KubeTransport {
         let exchange = async {
             let response = client.request(request).await.map_err(classify_client_error)?;
             let (parts, body) = response.into_parts();
+            // Too large is the bound's doing; anything else (a reset, a truncated body) is the connection's.
             let body = Limited::new(body, max)
                 .collect()
                 .await
-                .map_err(|_| HttpError::HttpResponseBodySize(u64::try_from(max).ok()))?
+                .map_err(|e| match e.downcast_ref::<http_body_util::LengthLimitError>() {
+                    Some(_) => HttpError::HttpResponseBodySize(u64::try_from(max).ok()),
+                    None => HttpError::ConnectionTerminated,
+                })?
                 .to_bytes();
             Ok::<_, HttpError>(http::Response::from_parts(parts, body))
         };
@@ -351,6 +355,13 @@ fn classify_client_error(e: hyper_util::client::legacy::Error) -> HttpError {
             return HttpError::TlsCertificateError;
         }
         return HttpError::ConnectionRefused;
+    }
+    // The connection ended before the answer did (reset, closed mid-message, an I/O error on the socket): the
+    // store's side went away, which is not a protocol error.
+    let hyper_error = e.source().and_then(|s| s.downcast_ref::<hyper::Error>());
+    let io_error = hyper_error.and_then(|h| h.source()).is_some_and(|s| s.is::<std::io::Error>());
+    if io_error || hyper_error.is_some_and(|h| h.is_incomplete_message() || h.is_closed() || h.is_canceled()) {
+        return HttpError::ConnectionTerminated;
     }
     HttpError::HttpProtocolError
 }

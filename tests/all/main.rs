@@ -13,6 +13,7 @@
 mod canary;
 mod chain;
 mod cli;
+mod faults;
 mod kubectl;
 mod lookup;
 mod security;

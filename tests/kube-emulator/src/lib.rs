@@ -129,6 +129,10 @@ pub enum Fault {
     /// A broken server or proxy that echoes the request's `Authorization` header in the message of a
     /// `Status` with this code.
     EchoAuthorization(u16),
+    /// The normal answer's headers and first half, then the connection is reset (no end of the body).
+    ResetMidBody,
+    /// The normal answer's headers at once, then its body after this delay.
+    SlowBody(Duration),
 }
 
 /// One request as the server received it.

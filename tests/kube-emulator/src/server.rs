@@ -82,16 +82,30 @@ pub(crate) enum ResponseBody {
     Full(Option<Bytes>),
     /// One chunk per item; ends when the sender is dropped.
     Stream(mpsc::Receiver<Bytes>),
+    /// [`crate::Fault::ResetMidBody`]: this part, then an error, which makes hyper drop the connection.
+    Broken(Option<Bytes>),
+    /// [`crate::Fault::SlowBody`]: the body once the sleep is over.
+    Slow(Pin<Box<tokio::time::Sleep>>, Option<Bytes>),
 }
+
+/// The error that ends a [`ResponseBody::Broken`] body.
+#[derive(Debug, thiserror::Error)]
+#[error("emulated connection reset")]
+pub(crate) struct EmulatedReset;
 
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = EmulatedReset;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, EmulatedReset>>> {
         match self.get_mut() {
             ResponseBody::Full(body) => Poll::Ready(body.take().map(|b| Ok(Frame::data(b)))),
             ResponseBody::Stream(chunks) => chunks.poll_recv(cx).map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
+            ResponseBody::Broken(part) => Poll::Ready(Some(part.take().map(Frame::data).ok_or(EmulatedReset))),
+            ResponseBody::Slow(sleep, body) => match sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(body.take().map(|b| Ok(Frame::data(b)))),
+                Poll::Pending => Poll::Pending,
+            },
         }
     }
 
@@ -103,7 +117,7 @@ impl Body for ResponseBody {
         match self {
             ResponseBody::Full(Some(body)) => SizeHint::with_exact(body.len() as u64),
             ResponseBody::Full(None) => SizeHint::with_exact(0),
-            ResponseBody::Stream(_) => SizeHint::default(),
+            ResponseBody::Stream(_) | ResponseBody::Broken(_) | ResponseBody::Slow(..) => SizeHint::default(),
         }
     }
 }
@@ -115,6 +129,17 @@ pub(crate) enum Outcome {
     Reply(Reply),
     /// A 200 watch stream.
     Watch(WatchParams),
+    /// A complete response whose body a fault breaks or delays.
+    Faulty(Reply, BodyFault),
+}
+
+/// What a body fault does to an answer's body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BodyFault {
+    /// Half the body, then a reset.
+    Reset,
+    /// The body after a delay.
+    Slow(std::time::Duration),
 }
 
 impl From<Reply> for Outcome {
@@ -287,6 +312,14 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Res
             };
             (reply, ResponseBody::Stream(crate::watch::spawn(Arc::clone(&shared), params)))
         }
+        Outcome::Faulty(mut reply, fault) => {
+            let mut body = Bytes::from(std::mem::take(&mut reply.body));
+            let body = match fault {
+                BodyFault::Reset => ResponseBody::Broken(Some(body.split_to(body.len() / 2))),
+                BodyFault::Slow(delay) => ResponseBody::Slow(Box::pin(tokio::time::sleep(delay)), Some(body)),
+            };
+            (reply, body)
+        }
     };
     lock(&shared.log).finish(id, reply.status);
     let mut builder = Response::builder()
@@ -425,14 +458,33 @@ pub(crate) async fn respond(shared: &Shared, request: &ApiRequest<'_>) -> Outcom
             let message = format!("the upstream refused the request with authorization {echoed}");
             return Status::failure(code, "", message, None).into();
         }
+        Some(crate::Fault::ResetMidBody) => {
+            return body_fault(serve(shared, request, &identity, &route), BodyFault::Reset);
+        }
+        Some(crate::Fault::SlowBody(delay)) => {
+            return body_fault(serve(shared, request, &identity, &route), BodyFault::Slow(delay));
+        }
         None => {}
     }
-    if let Some(attrs) = attributes(&route, request)
+    serve(shared, request, &identity, &route)
+}
+
+/// `outcome` with `fault` applied to its body (a watch stays a watch).
+fn body_fault(outcome: Outcome, fault: BodyFault) -> Outcome {
+    match outcome {
+        Outcome::Reply(reply) => Outcome::Faulty(reply, fault),
+        other => other,
+    }
+}
+
+/// A request past authentication and faults: authorization, then the route.
+fn serve(shared: &Shared, request: &ApiRequest<'_>, identity: &Identity, route: &Route<'_>) -> Outcome {
+    if let Some(attrs) = attributes(route, request)
         && !identity.access.allows(attrs.verb, attrs.namespace)
     {
         return Status::forbidden(&identity.user, attrs.verb, attrs.resource, attrs.name, attrs.namespace).into();
     }
-    if let (Route::Secrets(namespace), "GET") = (&route, request.method)
+    if let (Route::Secrets(namespace), "GET") = (route, request.method)
         && is_watch(request)
     {
         return match WatchParams::parse(*namespace, |name| request.param(name)) {
@@ -440,7 +492,7 @@ pub(crate) async fn respond(shared: &Shared, request: &ApiRequest<'_>) -> Outcom
             Err(status) => status.into(),
         };
     }
-    dispatch(shared, &identity, &route, request).into()
+    dispatch(shared, identity, route, request).into()
 }
 
 fn dispatch(shared: &Shared, _identity: &Identity, route: &Route<'_>, request: &ApiRequest<'_>) -> Reply {

@@ -1,0 +1,75 @@
+//! The fault catalogue: each fault of the API server (or of the network in front of it) ends a lookup in its
+//! documented error kind, within the lookup's deadline, through the chain with and without the cache; and
+//! once the fault is over the next lookup finds the value (a failure is never cached).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kube_emulator::Fault;
+use wasm_secrets::{Cache, CacheSettings, Chain, Link, Provider, ProviderOptions};
+
+use crate::support::{Cluster, kubernetes_provider};
+
+/// The lookup deadline of these tests: short, so the slow faults end in `timeout` quickly.
+const DEADLINE: Duration = Duration::from_secs(2);
+
+/// A strict chain (a failure is reported, as the CLI does) of the Kubernetes provider, cached or not.
+fn chain(cluster: &Cluster, cache: bool) -> Chain {
+    let options = ProviderOptions { lookup_timeout: DEADLINE, ..ProviderOptions::default() };
+    let provider = Provider::new(kubernetes_provider(), cluster.cluster_config(), "", options).unwrap();
+    let cache = cache.then(|| Cache::new(CacheSettings { enabled: true, ..CacheSettings::default() }));
+    Chain::new(vec![Link { name: "k8s".into(), provider }], cache, Arc::new(|_, _| {})).strict(true)
+}
+
+/// Runs `my_var`'s lookup under `fault` and checks the error kind and the time it took; then, the fault
+/// over, that the value is found.
+async fn under(cluster: &Cluster, chain: &Chain, fault: Fault, kind: &str) {
+    // With the cache on, the lookup under the fault is a miss (the value found after the last fault is kept).
+    if let Some(cache) = chain.cache() {
+        cache.clear();
+    }
+    cluster.emulator.set_fault(Some(fault.clone()));
+    let started = Instant::now();
+    let result = chain.get_variable("my_var", None).await;
+    let took = started.elapsed();
+    cluster.emulator.set_fault(None);
+    let error = result.expect_err(&format!("{fault:?} must fail the lookup"));
+    assert_eq!(error.error.kind(), kind, "{fault:?}: {error}");
+    assert!(took < DEADLINE + Duration::from_secs(2), "{fault:?} took {took:?}");
+    assert_eq!(
+        chain.get_variable("my_var", None).await.unwrap().as_deref(),
+        Some("my_secret_value"),
+        "{fault:?}: once the fault is over the value is found"
+    );
+}
+
+/// The catalogue, with and without the cache.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_fault_ends_in_its_documented_kind_within_the_deadline() {
+    let cluster = Cluster::start().await;
+    for cache in [false, true] {
+        let chain = chain(&cluster, cache);
+        under(&cluster, &chain, Fault::TooManyRequests { retry_after_secs: 1 }, "unavailable").await;
+        under(&cluster, &chain, Fault::Status(500), "upstream").await;
+        under(&cluster, &chain, Fault::Status(503), "unavailable").await;
+        under(&cluster, &chain, Fault::ResetMidBody, "unavailable").await;
+        under(&cluster, &chain, Fault::Latency(Duration::from_secs(10)), "timeout").await;
+        under(&cluster, &chain, Fault::SlowBody(Duration::from_secs(10)), "timeout").await;
+    }
+}
+
+/// A server whose certificate the cluster CA did not sign: `unavailable`, at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ca_mismatch_is_unavailable() {
+    let cluster = Cluster::start().await;
+    let other = kube_emulator::Emulator::start(kube_emulator::EmulatorConfig::default()).await.unwrap();
+    std::fs::write(cluster.sa_path().join("ca.crt"), other.ca_pem()).unwrap();
+    for cache in [false, true] {
+        let chain = chain(&cluster, cache);
+        let started = Instant::now();
+        let error = chain.get_variable("my_var", None).await.unwrap_err();
+        assert_eq!(error.error.kind(), "unavailable", "{error}");
+        assert!(started.elapsed() < DEADLINE, "{:?} {error}", started.elapsed());
+    }
+    assert!(cluster.requests().is_empty(), "no request got past the TLS handshake");
+}
