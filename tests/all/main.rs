@@ -15,6 +15,7 @@ mod chain;
 mod cli;
 mod faults;
 mod kubectl;
+mod load;
 mod lookup;
 mod security;
 mod support;
