@@ -31,8 +31,53 @@ fn resident_bytes() -> u64 {
     kib * 1024
 }
 
+/// Latencies in buckets 1 % wide (from 1 µs to beyond 100 s): fixed memory whatever the number of lookups, so
+/// the measurement does not grow the memory it measures.
+#[derive(Clone)]
+struct Histogram(Vec<u64>);
+
+impl Histogram {
+    const BUCKETS: usize = 2000;
+
+    fn new() -> Self {
+        Self(vec![0; Self::BUCKETS])
+    }
+
+    fn bucket(latency: Duration) -> usize {
+        let micros = latency.as_secs_f64() * 1e6;
+        ((micros.max(1.0).ln() / 1.01_f64.ln()) as usize).min(Self::BUCKETS - 1)
+    }
+
+    fn record(&mut self, latency: Duration) {
+        self.0[Self::bucket(latency)] += 1;
+    }
+
+    fn merge(&mut self, other: &Self) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a += b;
+        }
+    }
+
+    fn count(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// The latency at quantile `q` (the upper bound of its bucket).
+    fn quantile(&self, q: f64) -> Duration {
+        let target = (self.count() as f64 * q).ceil() as u64;
+        let mut seen = 0;
+        for (i, n) in self.0.iter().enumerate() {
+            seen += n;
+            if seen >= target.max(1) {
+                return Duration::from_secs_f64(1.01_f64.powi(i as i32 + 1) / 1e6);
+            }
+        }
+        Duration::ZERO
+    }
+}
+
 struct Report {
-    lookups: usize,
+    lookups: u64,
     errors: usize,
     p50: Duration,
     p99: Duration,
@@ -53,7 +98,7 @@ async fn load(cluster: &Cluster, run: Duration, cache: bool) -> Report {
         .map(|_| {
             let chain = Arc::clone(&chain);
             tokio::spawn(async move {
-                let (mut latencies, mut errors) = (Vec::new(), 0);
+                let (mut latencies, mut errors) = (Histogram::new(), 0);
                 while Instant::now() < end {
                     let at = Instant::now();
                     match chain.get_variable("my_var", None).await {
@@ -61,7 +106,7 @@ async fn load(cluster: &Cluster, run: Duration, cache: bool) -> Report {
                         _ => errors += 1,
                     }
                     if at >= warmed_up {
-                        latencies.push(at.elapsed());
+                        latencies.record(at.elapsed());
                     }
                 }
                 (latencies, errors)
@@ -70,22 +115,29 @@ async fn load(cluster: &Cluster, run: Duration, cache: bool) -> Report {
         .collect();
     tokio::time::sleep_until(warmed_up.into()).await;
     let resident_after_warmup = resident_bytes();
-    let (mut latencies, mut errors) = (Vec::new(), 0);
+    let (mut latencies, mut errors) = (Histogram::new(), 0);
     for task in tasks {
         let (l, e) = task.await.unwrap();
-        latencies.extend(l);
+        latencies.merge(&l);
         errors += e;
     }
     let resident_at_end = resident_bytes();
-    latencies.sort();
-    let at = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
-    Report { lookups: latencies.len(), errors, p50: at(0.5), p99: at(0.99), resident_after_warmup, resident_at_end }
+    Report {
+        lookups: latencies.count(),
+        errors,
+        p50: latencies.quantile(0.5),
+        p99: latencies.quantile(0.99),
+        resident_after_warmup,
+        resident_at_end,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn load_64_concurrent_lookups_with_and_without_the_cache() {
     let seconds: u64 = std::env::var("WASM_SECRETS_LOAD_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
     let cluster = Cluster::start().await;
+    // The emulator's own request log would otherwise grow with every lookup of the run.
+    cluster.emulator.limit_request_log(1000);
     for cache in [false, true] {
         let report = load(&cluster, Duration::from_secs(seconds), cache).await;
         let growth = report.resident_at_end as f64 / report.resident_after_warmup as f64 - 1.0;

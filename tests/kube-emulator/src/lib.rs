@@ -164,13 +164,18 @@ impl RecordedRequest {
 #[derive(Debug, Default)]
 pub(crate) struct RequestLog {
     next_id: u64,
-    entries: Vec<(u64, RecordedRequest)>,
+    entries: std::collections::VecDeque<(u64, RecordedRequest)>,
+    /// Only the last this many requests are kept (`None`: all).
+    keep: Option<usize>,
 }
 
 impl RequestLog {
     pub(crate) fn begin(&mut self, request: RecordedRequest) -> u64 {
         self.next_id += 1;
-        self.entries.push((self.next_id, request));
+        self.entries.push_back((self.next_id, request));
+        if self.keep.is_some_and(|keep| self.entries.len() > keep) {
+            self.entries.pop_front();
+        }
         self.next_id
     }
 
@@ -368,6 +373,16 @@ impl Emulator {
     /// Forgets the recorded requests.
     pub fn clear_requests(&self) {
         lock(&self.shared().log).entries.clear();
+    }
+
+    /// Keeps only the last `keep` requests in the log from now on, so a long run (a soak test) does not
+    /// grow the emulator's memory with its own log.
+    pub fn limit_request_log(&self, keep: usize) {
+        let mut log = lock(&self.shared().log);
+        log.keep = Some(keep);
+        while log.entries.len() > keep {
+            log.entries.pop_front();
+        }
     }
 
     /// Injects a fault into every API request (not `/version`), or clears it with `None`.
