@@ -12,7 +12,8 @@ rustup toolchain install >/dev/null
 # under target/, created once and again when the pinned requirements change (a copy of them marks what the
 # virtualenv holds). The tests use that kubectl, whatever else the machine has.
 requirements=tests/kube-emulator/python/requirements.txt
-if ! cmp -s "$requirements" target/py/requirements.txt || ! target/py/bin/python -c 'import kubernetes' 2>/dev/null; then
+if ! cmp -s "$requirements" target/py/requirements.txt || ! target/py/bin/python -c 'import kubernetes' 2>/dev/null \
+    || [ ! -x target/py/bin/kubectl ]; then
     rm -rf target/py
     python3 -m venv target/py
     target/py/bin/pip install --quiet -r "$requirements"

@@ -74,10 +74,12 @@ impl TokenFile {
                     *cached = Some((token.clone(), now));
                     Ok(token)
                 }
-                Err(e) => match previous {
-                    Some((token, _)) => {
+                Err(e) => match previous.map(|(token, _)| token.clone()) {
+                    Some(token) => {
                         tracing::warn!(path = %self.path.display(), error = %e, "re-reading the token file failed; keeping the last good token");
-                        Ok(token.clone())
+                        // The next attempt waits for the next period too: a broken file is not read per request.
+                        *cached = Some((token.clone(), now));
+                        Ok(token)
                     }
                     None => Err(e),
                 },
@@ -145,6 +147,15 @@ mod tests {
         );
         std::fs::write(&path, "").unwrap();
         assert_eq!(file.token(t0 + Duration::from_secs(300)).unwrap().expose_secret(), "second", "empty file ignored");
+
+        // A failed re-read restarts the period: the broken file is not read again on every request.
+        std::fs::write(&path, "third").unwrap();
+        assert_eq!(
+            file.token(t0 + Duration::from_secs(330)).unwrap().expose_secret(),
+            "second",
+            "not re-read within the period after a failed read"
+        );
+        assert_eq!(file.token(t0 + Duration::from_secs(361)).unwrap().expose_secret(), "third", "re-read after it");
     }
 
     #[test]

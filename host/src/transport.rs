@@ -221,9 +221,14 @@ impl KubeTransport {
             let body = Limited::new(body, max)
                 .collect()
                 .await
-                .map_err(|e| match e.downcast_ref::<http_body_util::LengthLimitError>() {
-                    Some(_) => HttpError::HttpResponseBodySize(u64::try_from(max).ok()),
-                    None => HttpError::ConnectionTerminated,
+                .map_err(|e| {
+                    if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                        HttpError::HttpResponseBodySize(u64::try_from(max).ok())
+                    } else if e.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_parse) {
+                        HttpError::HttpProtocolError
+                    } else {
+                        HttpError::ConnectionTerminated
+                    }
                 })?
                 .to_bytes();
             Ok::<_, HttpError>(http::Response::from_parts(parts, body))

@@ -69,7 +69,8 @@ async fn a_ca_mismatch_is_unavailable() {
         let started = Instant::now();
         let error = chain.get_variable("my_var", None).await.unwrap_err();
         assert_eq!(error.error.kind(), "unavailable", "{error}");
-        assert!(started.elapsed() < DEADLINE, "{:?} {error}", started.elapsed());
+        // `unavailable` already shows it did not wait for the deadline; the bound only catches a hang.
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?} {error}", started.elapsed());
     }
     assert!(cluster.requests().is_empty(), "no request got past the TLS handshake");
 }

@@ -82,8 +82,9 @@ pub(crate) enum ResponseBody {
     Full(Option<Bytes>),
     /// One chunk per item; ends when the sender is dropped.
     Stream(mpsc::Receiver<Bytes>),
-    /// [`crate::Fault::ResetMidBody`]: this part, then an error, which makes hyper drop the connection.
-    Broken(Option<Bytes>),
+    /// [`crate::Fault::ResetMidBody`]: this part, then (after a pause, so the headers and the part are on the
+    /// wire) an error, which makes hyper drop the connection mid-body.
+    Broken(Option<Bytes>, Pin<Box<tokio::time::Sleep>>),
     /// [`crate::Fault::SlowBody`]: the body once the sleep is over.
     Slow(Pin<Box<tokio::time::Sleep>>, Option<Bytes>),
 }
@@ -101,7 +102,10 @@ impl Body for ResponseBody {
         match self.get_mut() {
             ResponseBody::Full(body) => Poll::Ready(body.take().map(|b| Ok(Frame::data(b)))),
             ResponseBody::Stream(chunks) => chunks.poll_recv(cx).map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
-            ResponseBody::Broken(part) => Poll::Ready(Some(part.take().map(Frame::data).ok_or(EmulatedReset))),
+            ResponseBody::Broken(part, pause) => match part.take() {
+                Some(part) => Poll::Ready(Some(Ok(Frame::data(part)))),
+                None => pause.as_mut().poll(cx).map(|()| Some(Err(EmulatedReset))),
+            },
             ResponseBody::Slow(sleep, body) => match sleep.as_mut().poll(cx) {
                 Poll::Ready(()) => Poll::Ready(body.take().map(|b| Ok(Frame::data(b)))),
                 Poll::Pending => Poll::Pending,
@@ -117,7 +121,7 @@ impl Body for ResponseBody {
         match self {
             ResponseBody::Full(Some(body)) => SizeHint::with_exact(body.len() as u64),
             ResponseBody::Full(None) => SizeHint::with_exact(0),
-            ResponseBody::Stream(_) | ResponseBody::Broken(_) | ResponseBody::Slow(..) => SizeHint::default(),
+            ResponseBody::Stream(_) | ResponseBody::Broken(..) | ResponseBody::Slow(..) => SizeHint::default(),
         }
     }
 }
@@ -315,7 +319,10 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Res
         Outcome::Faulty(mut reply, fault) => {
             let mut body = Bytes::from(std::mem::take(&mut reply.body));
             let body = match fault {
-                BodyFault::Reset => ResponseBody::Broken(Some(body.split_to(body.len() / 2))),
+                BodyFault::Reset => {
+                    let pause = Box::pin(tokio::time::sleep(std::time::Duration::from_millis(50)));
+                    ResponseBody::Broken(Some(body.split_to(body.len() / 2)), pause)
+                }
                 BodyFault::Slow(delay) => ResponseBody::Slow(Box::pin(tokio::time::sleep(delay)), Some(body)),
             };
             (reply, body)

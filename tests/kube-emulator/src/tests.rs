@@ -772,3 +772,31 @@ async fn the_path_is_decoded_before_routing() {
         ]
     );
 }
+
+/// `ResetMidBody`: the status and headers arrive, then half the body, then the connection ends without the
+/// rest (a client sees a truncated body, not a missing answer).
+#[tokio::test]
+async fn reset_mid_body_breaks_the_body_after_the_headers() {
+    let emulator = emulator().await;
+    emulator.add_token("all", Access::All);
+    emulator.set_fault(Some(Fault::ResetMidBody));
+    let mut client = Client::with_token(&emulator, "all").await;
+    let request = hyper::Request::builder()
+        .uri("/api/v1/namespaces/airflow/secrets")
+        .header("host", "127.0.0.1")
+        .header("authorization", "Bearer all")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = client.sender.send_request(request).await.expect("the headers arrive");
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let mut received = 0;
+    let ended = loop {
+        match body.frame().await {
+            Some(Ok(frame)) => received += frame.data_ref().map_or(0, Bytes::len),
+            Some(Err(e)) => break e,
+            None => panic!("the body ended cleanly after {received} bytes"),
+        }
+    };
+    assert!(received > 0, "part of the body arrived before the reset ({ended})");
+}
