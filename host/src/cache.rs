@@ -11,7 +11,9 @@
 //!   through to "not found" then): the next lookup asks again, so an outage hides nothing once it is over.
 //! - Concurrent lookups of one key are coalesced: the first runs the chain, the others wait for its outcome,
 //!   so a burst of workers asking for the same connection sends one request. They share a failure too: N
-//!   waiters of a failed lookup wait one lookup's time, not N.
+//!   waiters of a failed lookup wait one lookup's time, not N. The outcome is shared while the caller that
+//!   runs the fetch is alive: if that caller is cancelled (its future dropped), the fetch stops with it and
+//!   the next waiter runs it again, so a cancelled caller never leaves the others without an answer.
 //! - A size bound: when full, expired entries go first, then the oldest ones.
 //! - Airflow's cache stores `conn.get_uri()` and re-parses it on a hit, so a connection that does not survive
 //!   the round trip changes on cache hits. This cache stores the parsed connection itself: a hit returns

@@ -74,3 +74,45 @@ async fn a_ca_mismatch_is_unavailable() {
     }
     assert!(cluster.requests().is_empty(), "no request got past the TLS handshake");
 }
+
+/// A 401 after the kubelet rotated the token: the lookup succeeds, with one retry that carries the new token,
+/// with and without the cache; a 401 for a token that was revoked and not replaced is `access-denied`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_401_after_rotation_is_retried_once_and_a_revoked_token_is_access_denied() {
+    let cluster = Cluster::start().await;
+    let access = || kube_emulator::Access::Namespaces(vec![crate::support::NAMESPACE.to_owned()]);
+    let mut current = crate::support::TOKEN.to_owned();
+    for (cache, rotated) in [(false, "faults-rotated-1"), (true, "faults-rotated-2")] {
+        let chain = chain(&cluster, cache);
+        assert_eq!(chain.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+        if let Some(cache) = chain.cache() {
+            cache.clear();
+        }
+        cluster.emulator.add_token(rotated, access());
+        cluster.emulator.revoke_token(&current);
+        std::fs::write(cluster.sa_path().join("token"), rotated).unwrap();
+        cluster.emulator.clear_requests();
+
+        let started = Instant::now();
+        assert_eq!(chain.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+        assert!(started.elapsed() < DEADLINE, "cache {cache}: {:?}", started.elapsed());
+        let seen: Vec<(u16, Option<String>)> =
+            cluster.requests().iter().map(|r| (r.status, r.header("authorization").map(str::to_owned))).collect();
+        assert_eq!(
+            seen,
+            [(401, Some(format!("Bearer {current}"))), (200, Some(format!("Bearer {rotated}")))],
+            "cache {cache}"
+        );
+        current = rotated.to_owned();
+    }
+
+    // Revoked, and the file still holds the revoked token: no retry, `access-denied`.
+    cluster.emulator.revoke_token(&current);
+    for cache in [false, true] {
+        let chain = chain(&cluster, cache);
+        cluster.emulator.clear_requests();
+        let error = chain.get_variable("my_var", None).await.unwrap_err();
+        assert_eq!(error.error.kind(), "access-denied", "cache {cache}: {error}");
+        assert_eq!(cluster.requests().iter().map(|r| r.status).collect::<Vec<_>>(), [401], "cache {cache}");
+    }
+}
