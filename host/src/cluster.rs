@@ -74,6 +74,15 @@ impl ClusterConfig {
     /// Configuration from a kubeconfig file (its current context), for runs outside a cluster. Supports
     /// users with a `token` or a `tokenFile`; the context's namespace (or `default`) is the detected one.
     pub async fn from_kubeconfig(path: &Path) -> Result<Self, ClusterConfigError> {
+        let text = read_regular_text(path, MAX_KUBECONFIG_BYTES)
+            .map_err(|e| ClusterConfigError::Kubeconfig(format!("{}: {e}", path.display())))?;
+        Self::from_kubeconfig_text(&text, path).await
+    }
+
+    /// [`ClusterConfig::from_kubeconfig`] on the text of the kubeconfig at `path` (already read): the files it
+    /// names are resolved against `path`'s directory. This is the parsing path the fuzz target `kubeconfig`
+    /// drives.
+    pub async fn from_kubeconfig_text(text: &str, path: &Path) -> Result<Self, ClusterConfigError> {
         use kube::config::{KubeConfigOptions, Kubeconfig};
 
         // A kubeconfig holds credentials: its errors name the place and the problem, never a source line or a
@@ -81,9 +90,7 @@ impl ClusterConfig {
         let failed = |e: kube::config::KubeconfigError| {
             ClusterConfigError::Kubeconfig(format!("{}: {}", path.display(), describe_parse_error(&e.to_string())))
         };
-        let text = read_regular_text(path, MAX_KUBECONFIG_BYTES)
-            .map_err(|e| ClusterConfigError::Kubeconfig(format!("{}: {e}", path.display())))?;
-        let mut kubeconfig = Kubeconfig::from_yaml(&text).map_err(failed)?;
+        let mut kubeconfig = Kubeconfig::from_yaml(text).map_err(failed)?;
         check_kubeconfig_files(&mut kubeconfig, path)?;
         let config =
             kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.map_err(failed)?;

@@ -75,6 +75,13 @@ impl Node {
     }
 }
 
+/// PyYAML's `Reader.NON_PRINTABLE` complement: tab, line feed, carriage return, printable ASCII, NEL, and
+/// every other code point from U+00A0 except surrogates and U+FFFE/U+FFFF.
+fn is_printable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}')
+        || u32::from(c) >= 0x1_0000
+}
+
 /// `yaml.safe_load(content)`: `Ok(None)` for a stream without a document (empty, or only comments).
 ///
 /// ```
@@ -92,6 +99,16 @@ impl Node {
 pub fn safe_load(content: &str) -> Result<Option<Value>, SyntaxError> {
     // PyYAML's reader drops a leading byte-order mark; yaml-rust2 would keep it in the first scalar.
     let content = content.strip_prefix('\u{feff}').unwrap_or(content);
+    // PyYAML's reader refuses a stream that holds a character outside YAML's printable set, wherever it is,
+    // even in a comment (`ReaderError`: "unacceptable character #x0013: special characters are not allowed").
+    if let Some((at, c)) = content.char_indices().find(|&(_, c)| !is_printable(c)) {
+        let line = content[..at].matches('\n').count() + 1;
+        let code = u32::from(c);
+        return Err(SyntaxError::at(
+            line,
+            format!("unacceptable character #x{code:04x}: special characters are not allowed"),
+        ));
+    }
     let Some(root) = compose(content)? else {
         return Ok(None);
     };
@@ -745,6 +762,24 @@ impl BigUint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing (`local_files_yaml`): PyYAML refuses a control character anywhere in the stream,
+    /// even in a comment or a quoted scalar; the reader used to accept it.
+    #[test]
+    fn a_control_character_anywhere_is_refused_like_pyyaml() {
+        for (text, line, code) in
+            [("a:\n b \u{14} x: y\n", 2, "0014"), ("# \u{7f}\na: b\n", 1, "007f"), ("a: 'x\u{0}'", 1, "0000")]
+        {
+            let e = safe_load(text).unwrap_err();
+            assert_eq!(e.line, Some(line), "{text:?}");
+            assert_eq!(e.message, format!("unacceptable character #x{code}: special characters are not allowed"));
+        }
+        // Tab, non-ASCII letters and astral characters are printable.
+        assert_eq!(
+            load("a: \"\tb\u{e9}\u{1f600}\"\n"),
+            Value::Map(vec![(Value::Str("a".into()), Value::Str("\tb\u{e9}\u{1f600}".into()))])
+        );
+    }
 
     fn load(s: &str) -> Value {
         safe_load(s).unwrap().unwrap()

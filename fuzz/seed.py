@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Writes the seed inputs of the fuzz corpora (fuzz/corpus/TARGET/seed-*) from the Airflow fixture vectors
+and from answers shaped as the emulator (tests/kube-emulator) gives them. Deterministic: run it again after
+the vectors change, then `scripts/fuzz.sh merge` keeps what reaches new code.
+
+    python3 fuzz/seed.py [PATH/TO/airflow-vectors.json]
+
+The byte 0x01 in an input stands for a secret (fuzz/src/lib.rs): seeds put it where credentials go.
+"""
+import base64
+import json
+import pathlib
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+VECTORS = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parent / "airflow-compat/tests/fixtures/airflow-vectors.json"
+SECRET = "\x01"
+
+
+def write(target, name, data):
+    path = HERE / "corpus" / target / f"seed-{name}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+
+
+def secret_list(items):
+    """A SecretList answer in the emulator's shape."""
+    return json.dumps({
+        "kind": "SecretList",
+        "apiVersion": "v1",
+        "metadata": {"resourceVersion": "1"},
+        "items": [
+            {
+                "metadata": {"name": name, "namespace": "airflow", "labels": labels, "resourceVersion": "1"},
+                "data": data,
+                "type": "Opaque",
+            }
+            for name, labels, data in items
+        ],
+    })
+
+
+def main():
+    vectors = json.loads(VECTORS.read_text())
+    for case in vectors["connections"]:
+        value, cid = case["value"], case["id"]
+        target = "connection_json" if value.lstrip().startswith("{") else "connection_uri"
+        write(target, cid, value)
+        for dialect in ("server", "worker"):
+            result = case.get(dialect, {})
+            if result.get("ok") and result.get("get_uri"):
+                write("connection_uri", f"{cid}-{dialect}-get-uri", result["get_uri"])
+            password = (result.get("connection") or {}).get("password") if result.get("ok") else None
+            if password and password in value:
+                write(target, f"{cid}-secret", value.replace(password, SECRET))
+        write("base64", cid, case["secret_data_value_b64"])
+    for case in vectors["base64"]:
+        write("base64", case["id"], case["raw_data_value"])
+    for case in vectors["variables"]:
+        write("base64", case["id"], case["secret_data_value_b64"])
+
+    label = "airflow.apache.org/variable-key"
+    for case in vectors["variables"]:
+        write("secret_list", case["id"], secret_list([("var-" + case["id"].replace("_", "-"), {label: "k"},
+                                                       {"value": case["secret_data_value_b64"]})]))
+    write("secret_list", "empty", secret_list([]))
+    write("secret_list", "two-matches", secret_list([
+        ("a", {label: "k"}, {"value": base64.b64encode(SECRET.encode()).decode()}),
+        ("b", {label: "k"}, {"value": "c2Vjb25k"}),
+    ]))
+    write("secret_list", "no-data-key", secret_list([("a", {label: "k"}, {"other": "eA=="})]))
+    write("secret_list", "null-value", secret_list([("a", {label: "k"}, {"value": None})]))
+    write("secret_list", "status-403", json.dumps({
+        "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
+        "message": 'secrets is forbidden: User "system:serviceaccount:airflow:default" cannot list resource "secrets"',
+    }))
+
+    for i, case in enumerate(vectors["backend"]):
+        write("backend_kwargs", f"{i:02}-{case['id']}", json.dumps(case["backend_kwargs"]))
+    write("backend_kwargs", "kubernetes-all", json.dumps({
+        "namespace": "airflow", "connections_label": "c", "variables_label": None, "config_label": "",
+        "team_label": "team", "connections_data_key": "conn", "variables_data_key": "v", "config_data_key": "k",
+        "dialect": "worker"}))
+    write("backend_kwargs", "environment-all", json.dumps({
+        "connections_prefix": "CONN_", "variables_prefix": "VAR_", "flyte_prefix": "_F_", "multi_team": True}))
+    write("backend_kwargs", "local-files-all", json.dumps({
+        "connections_file_path": "/f/c.yaml", "variables_file_path": "/f/v.env", "configs_file_path": "/f/c.json"}))
+    write("backend_kwargs", "secret-value", json.dumps({"namespace": SECRET, "dialect": SECRET}))
+
+    uri = "postgres://user:" + SECRET + "@db.example:5432/app?sslmode=require"
+    write("local_files_env", "connections", f"# comment\nMY_DB={uri}\nEMPTY=\nTWICE=a\nTWICE=b\n  SPACED = x \n")
+    write("local_files_env", "bad-line", f"NO_EQUALS_{SECRET}\nOK={SECRET}\n")
+    write("local_files_json", "connections", json.dumps({
+        "my_db": uri, "as_object": {"conn_type": "http", "host": "h", "password": SECRET, "extra": {"a": 1}},
+        "as_list": [uri], "number": 5}))
+    write("local_files_yaml", "connections", (
+        f"my_db: {uri}\n"
+        "as_object:\n  conn_type: http\n  host: h\n  password: \"\x01\"\n  extra:\n    a: [1, 2]\n"
+        "block: |\n  line one\n  line two\n"
+        "flow: {a: 1, b: [x, 'y', \"z\"]}\n"
+        "anchors: &a {k: v}\nalias: *a\n"
+    ))
+    write("local_files_yaml", "bad-indent", f"a:\n  b: {SECRET}\n c: d\n")
+
+    write("host_config", "example", (HERE.parent / "examples/host-config.toml").read_text())
+    write("host_config", "kwargs-secret", (
+        "[[providers]]\nname = \"k\"\ncomponent = \"builtin:kubernetes\"\n"
+        f"backend_kwargs = '{{\"namespace\": \"{SECRET}\"}}'\nkubernetes = {{ kubeconfig = \"/k\" }}\n"
+    ))
+    write("host_config", "bad-syntax", f"[[providers]]\nname = \"k\"\nbackend_kwargs = {{ namespace = \"{SECRET}\" \n")
+
+    ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode()
+    write("kubeconfig", "token", (
+        "apiVersion: v1\nkind: Config\ncurrent-context: emulator\n"
+        f"clusters:\n- name: emulator\n  cluster:\n    server: https://127.0.0.1:6443/prefix\n"
+        f"    certificate-authority-data: {ca}\n"
+        "contexts:\n- name: emulator\n  context:\n    cluster: emulator\n    user: sa\n    namespace: airflow\n"
+        f"users:\n- name: sa\n  user:\n    token: \"{SECRET}\"\n"
+    ))
+    write("kubeconfig", "token-file", (
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: x\n  cluster:\n"
+        "    server: https://[::1]:443\n    certificate-authority: ca.crt\n"
+        "contexts:\n- name: c\n  context: {cluster: x, user: u}\n"
+        "users:\n- name: u\n  user:\n    tokenFile: /var/run/token\n"
+    ))
+    write("kubeconfig", "exec", (
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: x\n  cluster: {server: 'https://h'}\n"
+        "contexts:\n- name: c\n  context: {cluster: x, user: u}\n"
+        f"users:\n- name: u\n  user:\n    password: \"{SECRET}\"\n    exec: {{command: x, apiVersion: client.authentication.k8s.io/v1}}\n"
+    ))
+
+
+if __name__ == "__main__":
+    main()
