@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every check CI runs: formatting, lints (host and wasm32 targets), the API docs, the generated Unicode tables,
-# and all tests (unit, fixture vectors, emulator, end to end).
+# all tests (unit, fixture vectors, emulator, end to end), and a short run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,3 +37,6 @@ cargo test --workspace
 # Benchmarks in criterion's test mode (each case once, debug build): keeps them compiling and working.
 # The numbers come from `cargo bench -p wasm-secrets-e2e --bench lookup` (see BENCHMARKS.md).
 cargo test -p wasm-secrets-e2e --bench lookup
+# Every fuzz target for 10 s from the committed corpus (fuzz/, FUZZING.md; the long run is
+# `bash scripts/fuzz.sh long`). It installs its pinned cargo-fuzz under target/tools and builds in target/fuzz.
+bash scripts/fuzz.sh short 10
