@@ -3,15 +3,17 @@
 #
 #   scripts/fuzz.sh short [SECONDS]      every target for SECONDS (default 10) from the committed corpus; in the
 #                                        README's test command
-#   scripts/fuzz.sh long [TARGET...]     the long run: each target until 10 million executions or one hour,
-#                                        two at a time; prints one summary line per target for FUZZING.md
+#   scripts/fuzz.sh long [TARGET...]     the long run: each target until 10 million executions or one hour, two
+#                                        at a time; prints one summary line per target for FUZZING.md
 #   scripts/fuzz.sh run TARGET [ARG...]  one target, with libFuzzer's own arguments (-max_total_time=60, ...)
 #   scripts/fuzz.sh merge                adds to fuzz/corpus what the runs found that reaches new code
 #   scripts/fuzz.sh list                 the targets
 #
-# cargo-fuzz (libFuzzer) on the pinned stable toolchain needs `--sanitizer none`. The fuzz crate is its own
-# workspace (fuzz/Cargo.toml) with its own target directory, target/fuzz. New inputs go to
-# target/fuzz/corpus/TARGET; crashes to target/fuzz/artifacts/TARGET, and the run fails naming the file.
+# cargo-fuzz (libFuzzer) on the pinned stable toolchain needs `--sanitizer none`. Leaks are still caught: every
+# run preloads LLVM's AddressSanitizer runtime (Debian's libclang-rt-14-dev), whose LeakSanitizer libFuzzer uses
+# to check each input that allocated more than it freed. The fuzz crate is its own workspace (fuzz/Cargo.toml)
+# with its own target directory, target/fuzz. New inputs go to target/fuzz/corpus/TARGET; crashes and leaks to
+# target/fuzz/artifacts/TARGET, and the run fails naming the file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,36 +25,54 @@ if [ "$("$tools/bin/cargo-fuzz" --version 2>/dev/null)" != "cargo-fuzz $CARGO_FU
 fi
 export PATH="$tools/bin:$PATH"
 
+# The leak checker: LLVM's sanitizer runtime, preloaded into the (uninstrumented) fuzz targets.
+runtime=/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.asan-x86_64.so
+if [ ! -f "$runtime" ]; then
+    echo "fuzz: installing Debian's libclang-rt-14-dev for the leak checker" >&2
+    if [ "$(id -u)" = 0 ]; then apt-get install -y -qq libclang-rt-14-dev >/dev/null; else sudo apt-get install -y -qq libclang-rt-14-dev >/dev/null; fi
+    [ -f "$runtime" ] || { echo "fuzz: $runtime is missing after installing libclang-rt-14-dev" >&2; exit 1; }
+fi
+# Leaks are reported and fail the run, with the stack that allocated them; a double or invalid free is caught
+# too (the code is not instrumented, so an out-of-bounds access in unsafe code would not be).
+# No quarantine: it serves use-after-free checks of instrumented code, which these builds are not.
+export ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=0
+
 # Sixteen codegen units: the fuzz build includes wasmtime (through the host crate), which takes far longer
 # to compile as one unit, for no difference in what the fuzzer finds.
-fuzz=(cargo fuzz)
 opts=(--fuzz-dir fuzz --sanitizer none --target-dir target/fuzz --codegen-units 16)
 
 targets() { cargo fuzz list --fuzz-dir fuzz; }
 
-build() { "${fuzz[@]}" build "${opts[@]}" >&2; }
+build() { cargo fuzz build "${opts[@]}" >&2; }
 
-# run TARGET LOG [libFuzzer args...]: one run from the committed corpus; fails on a crash, a timeout (10 s
-# per input) or an input that makes the process use more than 2 GiB.
+# The built binary of TARGET, run with the leak checker preloaded. (Not `cargo fuzz run`: the preload must
+# reach the target only, not cargo.)
+binary() { echo "target/fuzz/x86_64-unknown-linux-gnu/release/$1"; }
+
+# run TARGET LOG [libFuzzer args...]: one run from the committed corpus; fails on a crash, a leak, a timeout
+# (10 s per input) or an input that makes the process use more than 2 GiB.
 run() {
     local target=$1 log=$2
     shift 2
     mkdir -p "target/fuzz/corpus/$target" "target/fuzz/artifacts/$target" "fuzz/corpus/$target"
-    if ! "${fuzz[@]}" run "${opts[@]}" "$target" "target/fuzz/corpus/$target" "fuzz/corpus/$target" -- \
+    if ! LD_PRELOAD="$runtime" "$(binary "$target")" "target/fuzz/corpus/$target" "fuzz/corpus/$target" \
         -artifact_prefix="target/fuzz/artifacts/$target/" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-        -print_final_stats=1 "$@" >"$log" 2>&1; then
+        -detect_leaks=1 -print_final_stats=1 "$@" >"$log" 2>&1; then
         tail -n 40 "$log" >&2
         echo "fuzz: $target FAILED; the input is in target/fuzz/artifacts/$target/ (log: $log)" >&2
         return 1
     fi
+    grep -q "^stat::number_of_executed_units" "$log" || { echo "fuzz: $target did not run (log: $log)" >&2; return 1; }
 }
 
-# summary TARGET LOG: "TARGET: N executions in S s, 0 crashes" from libFuzzer's final statistics.
+# summary TARGET LOG: "TARGET: N executions in S s, ..." from libFuzzer's final statistics (a run that got here
+# ended without a crash or a leak).
 summary() {
-    local runs secs
+    local runs secs rss
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$2" | tail -n 1)
     secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$2" | tail -n 1)
-    echo "$1: ${runs:-?} executions in ${secs:-?} s, 0 crashes, peak RSS $(sed -n 's/^stat::peak_rss_mb: *//p' "$2" | tail -n 1) MiB"
+    rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$2" | tail -n 1)
+    echo "$1: $runs executions in ${secs:-?} s, 0 crashes, 0 leaks, peak RSS $rss MiB"
 }
 
 mode=${1:-short}
@@ -72,17 +92,25 @@ long)
     mkdir -p target/fuzz/logs
     list=("$@")
     [ ${#list[@]} -gt 0 ] || mapfile -t list < <(targets)
-    # Two at a time: one per core.
-    status=0
-    for ((i = 0; i < ${#list[@]}; i += 2)); do
-        pids=()
-        for target in "${list[@]:i:2}"; do
-            run "$target" "target/fuzz/logs/$target.long.log" -runs=10000000 -max_total_time=3600 &
-            pids+=($!)
+    # Two workers (one per core), each taking the next target when it is done.
+    printf '%s\n' "${list[@]}" >target/fuzz/logs/queue
+    worker() {
+        local target status=0
+        while target=$(flock target/fuzz/logs/queue.lock sh -c 'head -n 1 target/fuzz/logs/queue; sed -i 1d target/fuzz/logs/queue') \
+            && [ -n "$target" ]; do
+            if run "$target" "target/fuzz/logs/$target.long.log" -runs=10000000 -max_total_time=3600; then
+                summary "$target" "target/fuzz/logs/$target.long.log"
+            else
+                status=1
+            fi
         done
-        for pid in "${pids[@]}"; do wait "$pid" || status=1; done
-        for target in "${list[@]:i:2}"; do summary "$target" "target/fuzz/logs/$target.long.log"; done
-    done
+        return $status
+    }
+    status=0
+    worker & first=$!
+    worker & second=$!
+    wait "$first" || status=1
+    wait "$second" || status=1
     echo "fuzz: commit $(git rev-parse --short HEAD), $(date -u +%Y-%m-%d)"
     exit $status
     ;;
@@ -96,16 +124,17 @@ run)
     ;;
 merge)
     build
+    mkdir -p target/fuzz/logs
     for target in $(targets); do
         mkdir -p "target/fuzz/corpus/$target" "fuzz/corpus/$target"
-        "${fuzz[@]}" run "${opts[@]}" "$target" "fuzz/corpus/$target" "target/fuzz/corpus/$target" -- \
-            -merge=1 -timeout=10 -rss_limit_mb=2048 -max_len=65536 >"target/fuzz/logs/$target.merge.log" 2>&1
-        echo "$target: $(ls "fuzz/corpus/$target" | wc -l) inputs in fuzz/corpus/$target"
+        "$(binary "$target")" -merge=1 "fuzz/corpus/$target" "target/fuzz/corpus/$target" -timeout=10 \
+            -rss_limit_mb=2048 -max_len=65536 >"target/fuzz/logs/$target.merge.log" 2>&1
+        echo "$target: $(find "fuzz/corpus/$target" -type f | wc -l) inputs in fuzz/corpus/$target"
     done
     ;;
 list) targets ;;
 *)
-    sed -n '2,12p' "$0" >&2
+    sed -n '2,15p' "$0" >&2
     exit 2
     ;;
 esac

@@ -8,7 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use wasm_secrets::ClusterConfig;
-use wasm_secrets_fuzz::{assert_no_leak, expand, leaks};
+use wasm_secrets_fuzz::{assert_no_leak, canary_in_line_keys, expand, leaks};
 
 /// The kubeconfig keys whose values are credentials.
 const CREDENTIALS: &[&str] =
@@ -42,7 +42,11 @@ fuzz_target!(|data: &[u8]| {
         Ok(config) => format!("{config:?}"),
         Err(e) => e.to_string(),
     };
-    let allowed = || serde_yaml::from_str::<serde_yaml::Value>(&text).is_ok_and(|v| quotable(&v));
+    // kube's parser names a duplicate key ("duplicate mapping key: …"), where serde_yaml refuses the text: a
+    // canary before the first `:` of its line is in a key too.
+    let allowed = || {
+        serde_yaml::from_str::<serde_yaml::Value>(&text).is_ok_and(|v| quotable(&v)) || canary_in_line_keys(&text, ":")
+    };
     if leaks(&shown) && !allowed() {
         assert_no_leak(&shown, "a kubeconfig error or the loaded configuration");
     }
