@@ -15,6 +15,7 @@ import sys
 HERE = pathlib.Path(__file__).resolve().parent
 VECTORS = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parent / "airflow-compat/tests/fixtures/airflow-vectors.json"
 SECRET = "\x01"
+SECRET_B64 = "\x02"  # a secret, base64-encoded (as a Secret's data carries it)
 
 
 def write(target, name, data):
@@ -65,7 +66,7 @@ def main():
                                                        {"value": case["secret_data_value_b64"]})]))
     write("secret_list", "empty", secret_list([]))
     write("secret_list", "two-matches", secret_list([
-        ("a", {label: "k"}, {"value": base64.b64encode(SECRET.encode()).decode()}),
+        ("a", {label: "k"}, {"value": SECRET_B64}),
         ("b", {label: "k"}, {"value": "c2Vjb25k"}),
     ]))
     write("secret_list", "no-data-key", secret_list([("a", {label: "k"}, {"other": "eA=="})]))

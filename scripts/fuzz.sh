@@ -26,11 +26,16 @@ fi
 export PATH="$tools/bin:$PATH"
 
 # The leak checker: LLVM's sanitizer runtime, preloaded into the (uninstrumented) fuzz targets.
-runtime=/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.asan-x86_64.so
-if [ ! -f "$runtime" ]; then
+find_runtime() { compgen -G '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.asan-x86_64.so' | sort -V | tail -n 1; }
+runtime=$(find_runtime || true)
+if [ -z "$runtime" ]; then
     echo "fuzz: installing Debian's libclang-rt-14-dev for the leak checker" >&2
-    if [ "$(id -u)" = 0 ]; then apt-get install -y -qq libclang-rt-14-dev >/dev/null; else sudo apt-get install -y -qq libclang-rt-14-dev >/dev/null; fi
-    [ -f "$runtime" ] || { echo "fuzz: $runtime is missing after installing libclang-rt-14-dev" >&2; exit 1; }
+    as_root=()
+    [ "$(id -u)" = 0 ] || as_root=(sudo -n)
+    "${as_root[@]}" apt-get update -qq >/dev/null
+    "${as_root[@]}" apt-get install -y -qq libclang-rt-14-dev >/dev/null
+    runtime=$(find_runtime || true)
+    [ -n "$runtime" ] || { echo "fuzz: no libclang_rt.asan-x86_64.so after installing libclang-rt-14-dev" >&2; exit 1; }
 fi
 # Leaks are reported and fail the run, with the stack that allocated them; a double or invalid free is caught
 # too (the code is not instrumented, so an out-of-bounds access in unsafe code would not be).
@@ -41,21 +46,39 @@ export ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=0
 # to compile as one unit, for no difference in what the fuzzer finds.
 opts=(--fuzz-dir fuzz --sanitizer none --target-dir target/fuzz --codegen-units 16)
 
-targets() { cargo fuzz list --fuzz-dir fuzz; }
+# The fuzz targets (every binary of fuzz/ but the leak checker's self-test). A plain assignment, so that a
+# failing `cargo fuzz list` stops the script instead of leaving nothing to run.
+all_targets=$(cargo fuzz list --fuzz-dir fuzz | grep -v '^leak_selftest$')
+[ -n "$all_targets" ] || { echo "fuzz: no fuzz targets found" >&2; exit 1; }
+targets() { echo "$all_targets"; }
 
-build() { cargo fuzz build "${opts[@]}" >&2; }
+# Builds every target, then proves the leak checker works: the self-test target's leak must be reported.
+build() {
+    cargo fuzz build "${opts[@]}" >&2
+    local dir=target/fuzz/selftest
+    mkdir -p "$dir/corpus"
+    printf LEAK >"$dir/corpus/leak"
+    if LD_PRELOAD="$runtime" "$(binary leak_selftest)" "$dir/corpus" -runs=0 -artifact_prefix="$dir/" >"$dir/log" 2>&1 \
+        || ! grep -q "LeakSanitizer: detected memory leaks" "$dir/log"; then
+        tail -n 20 "$dir/log" >&2
+        echo "fuzz: the leak checker did not report the self-test's leak ($runtime)" >&2
+        exit 1
+    fi
+}
 
 # The built binary of TARGET, run with the leak checker preloaded. (Not `cargo fuzz run`: the preload must
 # reach the target only, not cargo.)
 binary() { echo "target/fuzz/x86_64-unknown-linux-gnu/release/$1"; }
 
 # run TARGET LOG [libFuzzer args...]: one run from the committed corpus; fails on a crash, a leak, a timeout
-# (10 s per input) or an input that makes the process use more than 2 GiB.
+# (10 s per input) or an input that makes the process use more than 2 GiB. Leaks are checked on every input
+# unless `preload` is emptied (the long run's fuzzing phase, which checks its corpus for leaks afterwards).
+preload=$runtime
 run() {
     local target=$1 log=$2
     shift 2
     mkdir -p "target/fuzz/corpus/$target" "target/fuzz/artifacts/$target" "fuzz/corpus/$target"
-    if ! LD_PRELOAD="$runtime" "$(binary "$target")" "target/fuzz/corpus/$target" "fuzz/corpus/$target" \
+    if ! LD_PRELOAD="$preload" "$(binary "$target")" "target/fuzz/corpus/$target" "fuzz/corpus/$target" \
         -artifact_prefix="target/fuzz/artifacts/$target/" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
         -detect_leaks=1 -print_final_stats=1 "$@" >"$log" 2>&1; then
         tail -n 40 "$log" >&2
@@ -63,6 +86,10 @@ run() {
         return 1
     fi
     grep -q "^stat::number_of_executed_units" "$log" || { echo "fuzz: $target did not run (log: $log)" >&2; return 1; }
+    if [ -n "$preload" ] && grep -q "disabled leak detection" "$log"; then
+        echo "fuzz: libFuzzer turned leak detection off for $target (log: $log)" >&2
+        return 1
+    fi
 }
 
 # summary TARGET LOG: "TARGET: N executions in S s, ..." from libFuzzer's final statistics (a run that got here
@@ -72,7 +99,9 @@ summary() {
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$2" | tail -n 1)
     secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$2" | tail -n 1)
     rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$2" | tail -n 1)
-    echo "$1: $runs executions in ${secs:-?} s, 0 crashes, 0 leaks, peak RSS $rss MiB"
+    local note=""
+    [ "$mode" != long ] || [ "${runs:-0}" -ge 10000000 ] || note=" (fewer than 10 million: stopped by the time limit)"
+    echo "$1: $runs executions in ${secs:-?} s, 0 crashes, 0 leaks, peak RSS $rss MiB$note"
 }
 
 mode=${1:-short}
@@ -91,15 +120,21 @@ long)
     build
     mkdir -p target/fuzz/logs
     list=("$@")
-    [ ${#list[@]} -gt 0 ] || mapfile -t list < <(targets)
+    [ ${#list[@]} -gt 0 ] || mapfile -t list <<<"$all_targets"
+    # The sanitizer runtime's allocator slows the targets three to ten times, which would leave most of them
+    # far from 10 million executions in an hour. So the long run fuzzes without it, then replays every input
+    # of each target's corpus (all the behaviours the run kept) once under LeakSanitizer.
+    preload=
     # Two workers (one per core), each taking the next target when it is done.
     printf '%s\n' "${list[@]}" >target/fuzz/logs/queue
     worker() {
         local target status=0
         while target=$(flock target/fuzz/logs/queue.lock sh -c 'head -n 1 target/fuzz/logs/queue; sed -i 1d target/fuzz/logs/queue') \
             && [ -n "$target" ]; do
-            if run "$target" "target/fuzz/logs/$target.long.log" -runs=10000000 -max_total_time=3600; then
-                summary "$target" "target/fuzz/logs/$target.long.log"
+            if run "$target" "target/fuzz/logs/$target.long.log" -runs=10000000 -max_total_time=3600 \
+                && preload=$runtime run "$target" "target/fuzz/logs/$target.leaks.log" -runs=0; then
+                summary "$target" "target/fuzz/logs/$target.long.log" \
+                    | sed "s/, 0 leaks,/, 0 leaks in a replay of its $(sed -n 's/^INFO: *\([0-9]*\) files found.*/\1/p' "target/fuzz/logs/$target.leaks.log" | awk '{s += $1} END {print s}') corpus inputs,/"
             else
                 status=1
             fi
@@ -107,11 +142,18 @@ long)
         return $status
     }
     status=0
-    worker & first=$!
-    worker & second=$!
+    worker >target/fuzz/logs/summary.1 & first=$!
+    worker >target/fuzz/logs/summary.2 & second=$!
     wait "$first" || status=1
     wait "$second" || status=1
-    echo "fuzz: commit $(git rev-parse --short HEAD), $(date -u +%Y-%m-%d)"
+    cat target/fuzz/logs/summary.1 target/fuzz/logs/summary.2
+    # Every target summarised, none left in the queue: a worker that stopped early is a failure.
+    done_count=$(cat target/fuzz/logs/summary.1 target/fuzz/logs/summary.2 | wc -l)
+    if [ -s target/fuzz/logs/queue ] || [ "$done_count" -ne ${#list[@]} ]; then
+        echo "fuzz: $done_count of ${#list[@]} targets completed" >&2
+        status=1
+    fi
+    echo "fuzz: commit $(git describe --always --dirty), $(date -u +%Y-%m-%d)"
     exit $status
     ;;
 run)

@@ -11,7 +11,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use wasm_secrets_fuzz::{assert_no_leak, canary_in_json_names, expand_bytes, leaks};
+use wasm_secrets_fuzz::{Expanded, MAX_CANARIES, expand_bytes_from, holds, json_quotable};
 use wasm_secrets_provider_common::{FromKwargs as _, Lookups as _};
 use wasm_secrets_provider_kubernetes::config::BackendConfig;
 use wasm_secrets_provider_kubernetes::error::LookupError;
@@ -65,12 +65,12 @@ fn percent_decode(text: &str, plus_is_space: bool) -> Vec<u8> {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("ASCII");
-                out.push(u8::from_str_radix(hex, 16).unwrap_or_else(|_| panic!("bad escape %{hex} in {text}")));
+            b'%' if i + 2 < bytes.len() && bytes[i + 1..i + 3].iter().all(u8::is_ascii_hexdigit) => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("ASCII hex digits");
+                out.push(u8::from_str_radix(hex, 16).expect("two hex digits"));
                 i += 3;
             }
-            b'%' => panic!("truncated escape in {text}"),
+            b'%' => panic!("a `%` that is not an escape in {text}"),
             b'+' if plus_is_space => {
                 out.push(b' ');
                 i += 1;
@@ -86,19 +86,24 @@ fn percent_decode(text: &str, plus_is_space: bool) -> Vec<u8> {
 
 fuzz_target!(|input: Input| {
     let Ok(config) = BackendConfig::from_json(&input.kwargs) else { return };
-    // The secret goes into successful answers only, where Secret data travels. The body of an error answer is
-    // the API server's (or a proxy's) words, which an error quotes on purpose, bounded and made printable.
+    // Secrets go into successful answers only, where Secret data travels (`0x02` puts a base64-encoded one in
+    // `data`). The body of an error answer is the API server's (or a proxy's) own words, which an error quotes
+    // on purpose, bounded and made printable.
     let successful = |status: u16| (200..300).contains(&status);
-    let Some(answers) = input
-        .answers
-        .into_iter()
-        .map(|(s, b)| if successful(s) { expand_bytes(&b).map(|b| (s, b)) } else { Some((s, b)) })
-        .collect::<Option<Vec<_>>>()
-    else {
-        return;
-    };
-    if answers.iter().any(|(s, b)| !successful(*s) && leaks(&String::from_utf8_lossy(b))) {
-        return;
+    let mut count = 0;
+    let mut answers = Vec::with_capacity(input.answers.len());
+    for (status, body) in input.answers {
+        if !successful(status) {
+            if (0..MAX_CANARIES).any(|i| holds(&String::from_utf8_lossy(&body), i)) {
+                return;
+            }
+            answers.push((status, body));
+            continue;
+        }
+        // Numbered after the canaries of the answers before it: every canary of the lookup is distinct.
+        let Some(expanded) = expand_bytes_from(&body, count) else { return };
+        count = expanded.count;
+        answers.push((status, expanded.data));
     }
     let bodies: Vec<Vec<u8>> = answers.iter().map(|(_, b)| b.clone()).collect();
     let mut api = FakeApi {
@@ -121,6 +126,19 @@ fuzz_target!(|input: Input| {
 
     assert!(api.paths.len() <= 2, "{} requests for one lookup", api.paths.len());
     let namespace = config.namespace.clone().or_else(|| input.detected_namespace.clone().ok());
+    // Airflow's selectors, in order, written out independently: the team-scoped query first when team handling
+    // is on and a team is given, then the global one. A lookup sends a prefix of them (it stops at a match).
+    let expected: Vec<String> = label.as_deref().map_or_else(Vec::new, |label| {
+        let base = format!("{label}={}", input.id);
+        match (config.team_label.as_deref(), team.filter(|t| !t.is_empty())) {
+            (Some(tl), Some(t)) if !matches!(input.call, Call::Config) => {
+                vec![format!("{base},{tl}={t}"), format!("{base},!{tl}")]
+            }
+            (Some(tl), _) => vec![format!("{base},!{tl}")],
+            (None, _) => vec![base],
+        }
+    });
+    let mut selectors = Vec::new();
     for path in &api.paths {
         assert!(path.bytes().all(|b| b.is_ascii_graphic() && b != b'#'), "not a clean request path: {path:?}");
         let rest = path.strip_prefix("/api/v1/namespaces/").unwrap_or_else(|| panic!("outside the API: {path}"));
@@ -134,8 +152,7 @@ fuzz_target!(|input: Input| {
                     panic!("unexpected query: {path}")
                 };
                 let selector = String::from_utf8(percent_decode(selector, true)).expect("UTF-8 selector");
-                let label = label.as_deref().unwrap_or_else(|| panic!("a list request for a disabled kind: {path}"));
-                assert!(selector.starts_with(&format!("{label}={}", input.id)), "{selector:?} is not for the id");
+                selectors.push(selector);
             }
             None => {
                 let name = rest.strip_prefix("secrets/").unwrap_or_else(|| panic!("not a Secret: {path}"));
@@ -145,17 +162,16 @@ fuzz_target!(|input: Input| {
             Some(_) => panic!("unexpected resource: {path}"),
         }
     }
+    assert!(expected.starts_with(&selectors), "selectors {selectors:?}, expected a prefix of {expected:?}");
 
-    // A Secret's data never shows in an error or a log; its name, namespace or keys may.
-    let named = bodies.iter().any(|b| {
-        serde_json::from_slice::<serde_json::Value>(b).is_ok_and(|v| canary_in_json_names(&v, &["name", "namespace"]))
-    });
-    if !named {
-        if let Err(e) = &result {
-            assert_no_leak(&e.to_string(), "a lookup error");
-        }
-        for log in &api.logs {
-            assert_no_leak(log, "a lookup log");
-        }
+    // A Secret's data never shows in an error or a log; its name, its namespace or a data key may.
+    let parsed: Vec<serde_json::Value> = bodies.iter().filter_map(|b| serde_json::from_slice(b).ok()).collect();
+    let quotable = |i: usize| parsed.iter().any(|v| json_quotable(v, &["name", "namespace"], i));
+    let canaries = Expanded { data: (), count };
+    if let Err(e) = &result {
+        canaries.check(&e.to_string(), "a lookup error", quotable);
+    }
+    for log in &api.logs {
+        canaries.check(log, "a lookup log", quotable);
     }
 });

@@ -25,6 +25,9 @@
 //! - recursive aliases (`&a [*a]`) are rejected (PyYAML builds a self-referencing list);
 //! - more than [`MAX_NODES`] nodes after alias expansion, or nesting deeper than [`MAX_DEPTH`], is rejected
 //!   (a "billion laughs" file would otherwise exhaust the component's memory);
+//! - a character outside YAML's printable set is refused wherever it is, before parsing; libyaml checks as it
+//!   reads, so in a file over its 16 KiB buffer an earlier syntax error may be reported instead (the file
+//!   fails either way), and its error gives a character offset where ours gives a line;
 //! - the syntax is YAML 1.2 as `yaml-rust2` reads it; PyYAML reads YAML 1.1 syntax. The two differ in rare
 //!   corners (for example `\/` escapes, or `\x85`/U+2028 as line breaks), and error messages are
 //!   `yaml-rust2`'s, not PyYAML's;
@@ -99,14 +102,15 @@ fn is_printable(c: char) -> bool {
 pub fn safe_load(content: &str) -> Result<Option<Value>, SyntaxError> {
     // PyYAML's reader drops a leading byte-order mark; yaml-rust2 would keep it in the first scalar.
     let content = content.strip_prefix('\u{feff}').unwrap_or(content);
-    // PyYAML's reader refuses a stream that holds a character outside YAML's printable set, wherever it is,
-    // even in a comment (`ReaderError`: "unacceptable character #x0013: special characters are not allowed").
+    // libyaml's reader (under PyYAML's CSafeLoader) refuses a stream that holds a character outside YAML's
+    // printable set, wherever it is, even in a comment: a `ReaderError` ("unacceptable character #x0013: control
+    // characters are not allowed"), which Airflow does not catch, so the lookup fails.
     if let Some((at, c)) = content.char_indices().find(|&(_, c)| !is_printable(c)) {
         let line = content[..at].matches('\n').count() + 1;
         let code = u32::from(c);
         return Err(SyntaxError::at(
             line,
-            format!("unacceptable character #x{code:04x}: special characters are not allowed"),
+            format!("unacceptable character #x{code:04x}: control characters are not allowed"),
         ));
     }
     let Some(root) = compose(content)? else {
@@ -763,7 +767,7 @@ impl BigUint {
 mod tests {
     use super::*;
 
-    /// Found by fuzzing (`local_files_yaml`): PyYAML refuses a control character anywhere in the stream,
+    /// Found by fuzzing (`local_files_yaml`): libyaml refuses a control character anywhere in the stream,
     /// even in a comment or a quoted scalar; the reader used to accept it.
     #[test]
     fn a_control_character_anywhere_is_refused_like_pyyaml() {
@@ -772,7 +776,7 @@ mod tests {
         {
             let e = safe_load(text).unwrap_err();
             assert_eq!(e.line, Some(line), "{text:?}");
-            assert_eq!(e.message, format!("unacceptable character #x{code}: special characters are not allowed"));
+            assert_eq!(e.message, format!("unacceptable character #x{code}: control characters are not allowed"));
         }
         // Tab, non-ASCII letters and astral characters are printable.
         assert_eq!(
