@@ -15,15 +15,13 @@ const CREDENTIALS: &[&str] =
     &["token", "password", "client-key-data", "id-token", "refresh-token", "client-secret", "access-token"];
 
 /// Whether canary `i` stands somewhere a message may quote: anywhere but a credential's value.
-fn quotable(value: &serde_yaml::Value, i: usize) -> bool {
+fn quotable(value: &serde_json::Value, i: usize) -> bool {
     match value {
-        serde_yaml::Value::String(s) => holds(s, i),
-        serde_yaml::Value::Sequence(items) => items.iter().any(|v| quotable(v, i)),
-        serde_yaml::Value::Mapping(map) => map.iter().any(|(k, v)| {
-            let credential = k.as_str().is_some_and(|k| CREDENTIALS.contains(&k));
-            serde_yaml::to_string(k).is_ok_and(|k| holds(&k, i)) || (!credential && quotable(v, i))
-        }),
-        serde_yaml::Value::Tagged(tagged) => holds(&tagged.tag.to_string(), i) || quotable(&tagged.value, i),
+        serde_json::Value::String(s) => holds(s, i),
+        serde_json::Value::Array(items) => items.iter().any(|v| quotable(v, i)),
+        serde_json::Value::Object(map) => {
+            map.iter().any(|(k, v)| holds(k, i) || (!CREDENTIALS.contains(&k.as_str()) && quotable(v, i)))
+        }
         _ => false,
     }
 }
@@ -43,14 +41,16 @@ fuzz_target!(|data: &[u8]| {
         Ok(config) => (format!("{config:?}"), "the loaded configuration's Debug"),
         Err(e) => (e.to_string(), "a kubeconfig error"),
     };
-    let parsed = serde_yaml::from_str::<serde_yaml::Value>(text).ok();
+    // Where each canary stands, read as kube reads the file (serde-saphyr, every document); when that fails, by
+    // line: the canary in the key of its line, or in the value of a key that is not a credential.
+    let parsed = serde_saphyr::from_multiple::<serde_json::Value>(text).ok();
     input.check(&shown, what, |i| match &parsed {
-        Some(value) => quotable(value, i),
-        // serde_yaml refuses a duplicate key, which kube's parser names ("duplicate mapping key: …"): the canary
-        // before the first `:` of its line, in such an error only, is that key.
-        None => {
-            shown.contains("duplicate mapping key")
-                && text.lines().any(|line| line.split_once(':').is_some_and(|(key, _)| holds(key, i)))
-        }
+        Some(documents) => documents.iter().any(|d| quotable(d, i)),
+        None => text.lines().any(|line| {
+            line.split_once(':').is_some_and(|(key, value)| {
+                let key = key.trim().trim_start_matches("- ").trim_matches(['"', '\'', ' ']);
+                holds(key, i) || (holds(value, i) && !CREDENTIALS.contains(&key))
+            })
+        }),
     });
 });
