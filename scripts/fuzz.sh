@@ -32,7 +32,8 @@ if [ -z "$runtime" ]; then
     echo "fuzz: installing Debian's libclang-rt-14-dev for the leak checker" >&2
     as_root=()
     [ "$(id -u)" = 0 ] || as_root=(sudo -n)
-    "${as_root[@]}" apt-get update -qq >/dev/null
+    # A stale or unreachable extra source must not stop the install: the install itself is what must work.
+    "${as_root[@]}" apt-get update -qq >/dev/null || echo "fuzz: apt-get update reported errors; installing anyway" >&2
     "${as_root[@]}" apt-get install -y -qq libclang-rt-14-dev >/dev/null
     runtime=$(find_runtime || true)
     [ -n "$runtime" ] || { echo "fuzz: no libclang_rt.asan-x86_64.so after installing libclang-rt-14-dev" >&2; exit 1; }
