@@ -68,19 +68,32 @@ fn construct(arguments: CoreArguments, dialect: Dialect) -> Result<Connection, S
     arguments.construct(dialect).map_err(|e| e.to_string())
 }
 
+/// How many illegal keys an error names; the rest are counted.
+const MAX_ILLEGAL_KEYS_NAMED: usize = 10;
+
 fn from_object(key: &Value, pairs: Vec<(Value, Value)>, dialect: Dialect) -> Result<Connection, String> {
-    let illegal: Vec<String> = pairs
+    let illegal: Vec<&Value> = pairs
         .iter()
-        .filter(|(k, _)| !matches!(k, Value::Str(s) if ALLOWED_KEYS.contains(&s.as_str())))
-        .map(|(k, _)| match k {
-            Value::Str(s) => describe_name(s),
-            other => other.describe_key(),
-        })
+        .map(|(k, _)| k)
+        .filter(|k| !matches!(k, Value::Str(s) if ALLOWED_KEYS.contains(&s.as_str())))
         .collect();
     if !illegal.is_empty() {
+        // Airflow lists every illegal key; the first few name the problem, and a file with thousands of keys must
+        // not make a message of unbounded size (found by fuzzing: local_files_json).
+        let mut named: Vec<String> = illegal
+            .iter()
+            .take(MAX_ILLEGAL_KEYS_NAMED)
+            .map(|k| match k {
+                Value::Str(s) => describe_name(s),
+                other => other.describe_key(),
+            })
+            .collect();
+        if illegal.len() > MAX_ILLEGAL_KEYS_NAMED {
+            named.push(format!("and {} more", illegal.len() - MAX_ILLEGAL_KEYS_NAMED));
+        }
         return Err(format!(
             "The object have illegal keys: {}. The dictionary can only contain the following keys: {}",
-            illegal.join(", "),
+            named.join(", "),
             ALLOWED_KEYS.join(", ")
         ));
     }
@@ -246,6 +259,15 @@ mod tests {
         assert_eq!(
             e("{hots: h, 1: x, conn_type: x}"),
             r#"The object have illegal keys: "hots", of type <class 'int'>. The dictionary can only contain the following keys: conn_id, conn_type, description, host, login, password, schema, port, extra, uri, team_name, extra_dejson"#
+        );
+        // At most ten illegal keys are named, the rest counted: the message stays bounded.
+        let many: Vec<String> = (0..25).map(|i| format!("k{i}: 1")).collect();
+        let message = e(&format!("{{{}}}", many.join(", ")));
+        assert!(
+            message.starts_with(
+                r#"The object have illegal keys: "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", and 15 more. "#
+            ),
+            "{message}"
         );
         assert_eq!(
             e("{extra: '{}', extra_dejson: {}}"),
