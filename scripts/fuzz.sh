@@ -118,6 +118,8 @@ short)
     ;;
 long)
     shift
+    # The commit the targets are built from, taken before the hours of fuzzing (HEAD may move meanwhile).
+    built_from="$(git describe --always --dirty), $(date -u +%Y-%m-%d)"
     build
     mkdir -p target/fuzz/logs
     list=("$@")
@@ -154,7 +156,7 @@ long)
         echo "fuzz: $done_count of ${#list[@]} targets completed" >&2
         status=1
     fi
-    echo "fuzz: commit $(git describe --always --dirty), $(date -u +%Y-%m-%d)"
+    echo "fuzz: targets built from $built_from"
     exit $status
     ;;
 run)
