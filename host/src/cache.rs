@@ -419,15 +419,17 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
-    /// The concurrent waiters of a failed lookup share its failure: one fetch, not one after another (which
-    /// would make the last of N waiters wait N lookup timeouts).
-    #[tokio::test]
-    async fn the_waiters_of_a_failed_fetch_share_its_failure() {
+    /// `n` concurrent lookups of one key whose fetch waits until every lookup has started, then answers
+    /// `outcome`: the cache, the number of fetches, and each lookup's result.
+    async fn burst(
+        n: usize,
+        outcome: fn() -> Result<Fetched, ChainError>,
+    ) -> (Arc<Cache>, Arc<AtomicUsize>, Vec<Result<Value, ChainError>>) {
         let cache = Arc::new(Cache::new(enabled()));
         let calls = Arc::new(AtomicUsize::new(0));
         let gate = Arc::new(tokio::sync::Notify::new());
         let key = Key::new(Op::Connection, "burst", None);
-        let tasks: Vec<_> = (0..20)
+        let tasks: Vec<_> = (0..n)
             .map(|_| {
                 let (cache, calls, gate, key) =
                     (Arc::clone(&cache), Arc::clone(&calls), Arc::clone(&gate), key.clone());
@@ -436,7 +438,7 @@ mod tests {
                         .get_or_fetch(&key, || async {
                             calls.fetch_add(1, Ordering::SeqCst);
                             gate.notified().await;
-                            Err(down())
+                            outcome()
                         })
                         .await
                 })
@@ -446,8 +448,20 @@ mod tests {
             tokio::task::yield_now().await;
         }
         gate.notify_one();
-        for t in tasks {
-            assert_eq!(t.await.unwrap(), Err(down()));
+        let mut results = Vec::with_capacity(n);
+        for task in tasks {
+            results.push(task.await.unwrap());
+        }
+        (cache, calls, results)
+    }
+
+    /// The concurrent waiters of a failed lookup share its failure: one fetch, not one after another (which
+    /// would make the last of N waiters wait N lookup timeouts).
+    #[tokio::test]
+    async fn the_waiters_of_a_failed_fetch_share_its_failure() {
+        let (cache, calls, results) = burst(20, || Err(down())).await;
+        for result in results {
+            assert_eq!(result, Err(down()));
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert!(cache.is_empty(), "the failure is not kept");
@@ -472,31 +486,9 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_lookups_of_one_key_fetch_once() {
-        let cache = Arc::new(Cache::new(enabled()));
-        let calls = Arc::new(AtomicUsize::new(0));
-        let gate = Arc::new(tokio::sync::Notify::new());
-        let key = Key::new(Op::Connection, "burst", None);
-        let tasks: Vec<_> = (0..50)
-            .map(|_| {
-                let (cache, calls, gate, key) =
-                    (Arc::clone(&cache), Arc::clone(&calls), Arc::clone(&gate), key.clone());
-                tokio::spawn(async move {
-                    cache
-                        .get_or_fetch(&key, || async {
-                            calls.fetch_add(1, Ordering::SeqCst);
-                            gate.notified().await;
-                            Ok(Fetched { value: text("once"), keep: true })
-                        })
-                        .await
-                })
-            })
-            .collect();
-        while calls.load(Ordering::SeqCst) == 0 {
-            tokio::task::yield_now().await;
-        }
-        gate.notify_one();
-        for t in tasks {
-            assert_eq!(t.await.unwrap(), Ok(text("once")));
+        let (_, calls, results) = burst(50, || Ok(Fetched { value: text("once"), keep: true })).await;
+        for result in results {
+            assert_eq!(result, Ok(text("once")));
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }

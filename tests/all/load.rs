@@ -15,21 +15,10 @@ use std::time::{Duration, Instant};
 
 use wasm_secrets::{Cache, CacheSettings, Chain, Link, Provider, ProviderOptions};
 
-use crate::support::{Cluster, kubernetes_provider};
+use crate::support::{Cluster, kubernetes_provider, resident_bytes};
 
 /// Lookups in flight at once.
 const CONCURRENCY: usize = 64;
-
-/// The resident memory of this process, from `/proc/self/status`.
-fn resident_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    kib * 1024
-}
 
 /// Latencies in buckets 1 % wide (from 1 µs to beyond 100 s): fixed memory whatever the number of lookups, so
 /// the measurement does not grow the memory it measures.

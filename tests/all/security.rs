@@ -6,7 +6,7 @@ use std::time::Duration;
 use wasm_secrets::grants::env_with_prefixes;
 use wasm_secrets::{Grants, LookupError, Provider, ProviderOptions};
 
-use crate::support::{Cluster, TOKEN, rogue_provider};
+use crate::support::{Cluster, TOKEN, resident_bytes, rogue_provider};
 
 fn rogue(cluster: &Cluster, attempt: serde_json::Value) -> Provider {
     cluster.provider_with(rogue_provider(), &attempt.to_string())
@@ -108,17 +108,6 @@ async fn memory_hungry_guest_is_stopped_by_the_limit() {
         matches!(&result, Err(LookupError::Provider(m)) if m.ends_with("exceeded its memory limit of 16 MiB and was stopped")),
         "the memory limit is named, not an opaque trap: {result:?}"
     );
-}
-
-/// The resident memory of this process, from `/proc/self/status`.
-fn resident_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    kib * 1024
 }
 
 /// The hostile-component suite: each attempt ends within the lookup's deadline, the host's memory stays

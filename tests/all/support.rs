@@ -9,6 +9,17 @@ use wasm_secrets::state::LogLevel;
 use wasm_secrets::{ArtifactCache, ClusterConfig, Provider, ProviderComponent, ProviderOptions};
 
 /// The token the host reads from the service-account directory.
+/// The resident memory of this process, from `/proc/self/status`.
+pub fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
 pub const TOKEN: &str = "e2e-service-account-token";
 /// The namespace of the service account and of the seeded secrets.
 pub const NAMESPACE: &str = "airflow";
