@@ -18,10 +18,17 @@
 //! - Airflow's cache stores `conn.get_uri()` and re-parses it on a hit, so a connection that does not survive
 //!   the round trip changes on cache hits. This cache stores the parsed connection itself: a hit returns
 //!   exactly what the miss returned (docs/airflow-compatibility.md lists this difference).
+//! - A hit is cheap because it is the point of a cache: it takes a read lock (concurrent hits never wait for
+//!   each other), finds the entry from the borrowed id (no key is built), and hands out the shared value (a
+//!   reference-count increment, no copy). Only a miss takes the write lock.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
+
+use airflow_compat::Connection;
 
 use tokio::sync::OnceCell;
 
@@ -99,17 +106,103 @@ impl CacheSettings {
 
 /// What a lookup asked for. Different lookups of one id (the raw value and the parsed connection) are
 /// different keys.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 pub struct Key {
     /// The kind.
     pub kind: Kind,
     /// Which lookup function (`conn-value` and `connection` share the connections kind).
     pub op: Op,
-    /// The id, variable key, config key, or `group\0key`.
+    /// The connection id, variable key or config key; for a Flyte secret, the group.
     pub id: String,
+    /// For a Flyte secret, the key in the group.
+    pub secret_key: Option<String>,
     /// The team, when scoped.
     pub team: Option<String>,
 }
+
+/// A [`Key`]'s parts, borrowed from the lookup: how a lookup finds its entry without allocating a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyRef<'a> {
+    /// Which lookup function.
+    pub op: Op,
+    /// The connection id, variable key or config key; for a Flyte secret, the group.
+    pub id: &'a str,
+    /// For a Flyte secret, the key in the group.
+    pub secret_key: Option<&'a str>,
+    /// The team, when scoped.
+    pub team: Option<&'a str>,
+}
+
+impl KeyRef<'_> {
+    /// The owned key (what a miss stores).
+    pub fn owned(self) -> Key {
+        Key {
+            kind: self.op.kind(),
+            op: self.op,
+            id: self.id.to_owned(),
+            secret_key: self.secret_key.map(str::to_owned),
+            team: self.team.map(str::to_owned),
+        }
+    }
+}
+
+impl<'a> From<&'a Key> for KeyRef<'a> {
+    fn from(key: &'a Key) -> Self {
+        key.parts()
+    }
+}
+
+/// Keys and borrowed keys alike, so the map of [`Key`]s can be searched with a [`KeyRef`] (the standard
+/// `Borrow` pattern for composite keys): both hash and compare as their [`KeyRef`].
+trait Keyed {
+    fn parts(&self) -> KeyRef<'_>;
+}
+
+impl Keyed for Key {
+    fn parts(&self) -> KeyRef<'_> {
+        KeyRef { op: self.op, id: &self.id, secret_key: self.secret_key.as_deref(), team: self.team.as_deref() }
+    }
+}
+
+impl Keyed for KeyRef<'_> {
+    fn parts(&self) -> KeyRef<'_> {
+        *self
+    }
+}
+
+impl<'a> Borrow<dyn Keyed + 'a> for Key {
+    fn borrow(&self) -> &(dyn Keyed + 'a) {
+        self
+    }
+}
+
+impl Hash for dyn Keyed + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
+    }
+}
+
+impl PartialEq for dyn Keyed + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn Keyed + '_ {}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for Key {}
 
 /// The lookup function behind a [`Key`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -141,12 +234,66 @@ impl Op {
 impl Key {
     /// The key of `op` for `id` (and `team`).
     pub fn new(op: Op, id: &str, team: Option<&str>) -> Self {
-        Self { kind: op.kind(), op, id: id.to_owned(), team: team.map(str::to_owned) }
+        KeyRef { op, id, secret_key: None, team }.owned()
+    }
+
+    /// The key of the Flyte secret `group`/`key`.
+    pub fn secret(group: &str, key: &str) -> Self {
+        KeyRef { op: Op::Secret, id: group, secret_key: Some(key), team: None }.owned()
     }
 }
 
-/// A cached answer: what a provider lookup returns.
-pub use crate::provider::Answer as Value;
+/// An answer as the chain and the cache hand it out: found values are shared, so a cache hit gives out a
+/// reference (a reference-count increment), never a copy.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Value {
+    /// A text value (raw connection value, variable, config value, Flyte secret), or not found.
+    Text(Option<Arc<str>>),
+    /// A parsed connection, or not found.
+    Connection(Option<Arc<Connection>>),
+}
+
+impl std::fmt::Debug for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the value itself.
+        f.write_str(if self.is_found() { "Value(<found>)" } else { "Value(<not found>)" })
+    }
+}
+
+impl From<crate::provider::Answer> for Value {
+    fn from(answer: crate::provider::Answer) -> Self {
+        match answer {
+            crate::provider::Answer::Text(v) => Self::Text(v.map(Arc::from)),
+            crate::provider::Answer::Connection(c) => Self::Connection(c.map(Arc::new)),
+        }
+    }
+}
+
+impl Value {
+    /// Whether a value was found.
+    pub fn is_found(&self) -> bool {
+        match self {
+            Self::Text(v) => v.is_some(),
+            Self::Connection(c) => c.is_some(),
+        }
+    }
+
+    /// The text value (`None` for a connection answer).
+    pub fn into_text(self) -> Option<Arc<str>> {
+        match self {
+            Self::Text(v) => v,
+            Self::Connection(_) => None,
+        }
+    }
+
+    /// The connection (`None` for a text answer).
+    pub fn into_connection(self) -> Option<Arc<Connection>> {
+        match self {
+            Self::Connection(c) => c,
+            Self::Text(_) => None,
+        }
+    }
+}
 
 /// What one fetch produced: the answer, and whether it may be kept (an answer reached while a provider failed
 /// may not: it hides nothing longer than the failure lasts).
@@ -176,7 +323,7 @@ pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 /// A bounded, coalescing TTL cache of lookup answers.
 pub struct Cache {
     settings: CacheSettings,
-    slots: Mutex<HashMap<Key, Slot>>,
+    slots: RwLock<HashMap<Key, Slot>>,
     clock: Clock,
 }
 
@@ -194,7 +341,7 @@ impl Cache {
 
     /// A cache with `settings` and `clock`.
     pub fn with_clock(settings: CacheSettings, clock: Clock) -> Self {
-        Self { settings, slots: Mutex::new(HashMap::new()), clock }
+        Self { settings, slots: RwLock::new(HashMap::new()), clock }
     }
 
     /// The settings.
@@ -204,7 +351,7 @@ impl Cache {
 
     /// How many entries (answers and lookups in flight) the cache holds.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.read().len()
     }
 
     /// Whether the cache holds nothing.
@@ -215,27 +362,31 @@ impl Cache {
     /// Forgets the answer for `key`; the next lookup asks the providers again. A lookup in flight for `key`
     /// still completes for its waiters but is not kept.
     pub fn invalidate(&self, key: &Key) {
-        self.lock().remove(key);
+        self.write().remove(key);
     }
 
     /// Forgets every answer of `kind`.
     pub fn invalidate_kind(&self, kind: Kind) {
-        self.lock().retain(|k, _| k.kind != kind);
+        self.write().retain(|k, _| k.kind != kind);
     }
 
     /// Forgets everything.
     pub fn clear(&self) {
-        self.lock().clear();
+        self.write().clear();
     }
 
     /// The fresh answer for `key`, else the outcome of `fetch`, run once for all concurrent callers of `key`
     /// (they all get its answer, or its error). The outcome is kept only when it is an answer every provider
     /// gave without failing, and, for "not found", when [`CacheSettings::caches_not_found`] says so.
-    pub async fn get_or_fetch<F, Fut>(&self, key: &Key, fetch: F) -> Result<Value, ChainError>
+    pub async fn get_or_fetch<'k, F, Fut>(&self, key: impl Into<KeyRef<'k>>, fetch: F) -> Result<Value, ChainError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Fetched, ChainError>>,
     {
+        let key = key.into();
+        if let Some(value) = self.hit(key) {
+            return Ok(value);
+        }
         let slot = self.slot(key);
         let clock = Arc::clone(&self.clock);
         let outcome = slot
@@ -244,10 +395,10 @@ impl Cache {
                 Ok(Stored { value: fetched.value, at: clock(), keep: fetched.keep })
             })
             .await;
-        if !self.keeps(key.kind, outcome) {
-            let mut slots = self.lock();
-            if slots.get(key).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
-                slots.remove(key);
+        if !self.keeps(key.op.kind(), outcome) {
+            let mut slots = self.write();
+            if slots.get(&key as &dyn Keyed).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
+                slots.remove(&key as &dyn Keyed);
             }
         }
         match outcome {
@@ -261,29 +412,39 @@ impl Cache {
         matches!(outcome, Ok(s) if s.keep && (s.value.is_found() || self.settings.caches_not_found(kind)))
     }
 
-    /// The slot to read or fill: the existing one while fresh or in flight, else a new one.
-    fn slot(&self, key: &Key) -> Slot {
-        let ttl = self.settings.ttl(key.kind);
+    /// Whether `outcome` answers a lookup of `kind` at `now`: kept, and younger than the kind's TTL.
+    fn is_fresh(&self, kind: Kind, outcome: &Outcome, now: Instant) -> bool {
+        self.keeps(kind, outcome)
+            && outcome.as_ref().is_ok_and(|s| now.saturating_duration_since(s.at) < self.settings.ttl(kind))
+    }
+
+    /// The fresh answer for `key`, if the cache holds one: under the read lock, with nothing allocated.
+    fn hit(&self, key: KeyRef<'_>) -> Option<Value> {
         let now = (self.clock)();
-        let mut slots = self.lock();
-        if let Some(slot) = slots.get(key) {
+        let slots = self.read();
+        let outcome = slots.get(&key as &dyn Keyed)?.get()?;
+        match outcome {
+            Ok(stored) if self.is_fresh(key.op.kind(), outcome, now) => Some(stored.value.clone()),
+            _ => None,
+        }
+    }
+
+    /// The slot to read or fill: the existing one while fresh or in flight, else a new one.
+    fn slot(&self, key: KeyRef<'_>) -> Slot {
+        let now = (self.clock)();
+        let mut slots = self.write();
+        if let Some(slot) = slots.get(&key as &dyn Keyed) {
             // In flight, or a kept answer younger than its TTL; a finished outcome that is not kept is replaced.
-            let fresh = match slot.get() {
-                None => true,
-                Some(outcome) => {
-                    self.keeps(key.kind, outcome)
-                        && outcome.as_ref().is_ok_and(|s| now.saturating_duration_since(s.at) < ttl)
-                }
-            };
+            let fresh = slot.get().is_none_or(|outcome| self.is_fresh(key.op.kind(), outcome, now));
             if fresh {
                 return Arc::clone(slot);
             }
         }
-        if !slots.contains_key(key) && slots.len() >= self.settings.max_entries {
+        if !slots.contains_key(&key as &dyn Keyed) && slots.len() >= self.settings.max_entries {
             self.make_room(&mut slots, now);
         }
         let slot = Slot::default();
-        slots.insert(key.clone(), Arc::clone(&slot));
+        slots.insert(key.owned(), Arc::clone(&slot));
         slot
     }
 
@@ -311,9 +472,13 @@ impl Cache {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<Key, Slot>> {
-        // The map stays consistent across a panic (every update is a single insert or remove).
-        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    // The map stays consistent across a panic (every update is a single insert or remove).
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<Key, Slot>> {
+        self.slots.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<Key, Slot>> {
+        self.slots.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -346,7 +511,7 @@ mod tests {
     }
 
     fn text(s: &str) -> Value {
-        Value::Text(Some(s.to_owned()))
+        Value::Text(Some(s.into()))
     }
 
     async fn lookup(cache: &Cache, key: &Key, calls: &AtomicUsize, answer: Value) -> Value {
@@ -514,7 +679,7 @@ mod tests {
     async fn invalidation_forgets() {
         let cache = Cache::with_clock(enabled(), FakeClock::new().clock());
         let calls = AtomicUsize::new(0);
-        let key = Key::new(Op::Secret, "g\0k", None);
+        let key = Key::secret("g", "k");
         lookup(&cache, &key, &calls, text("1")).await;
         cache.invalidate(&key);
         assert_eq!(lookup(&cache, &key, &calls, text("2")).await, text("2"));
@@ -526,9 +691,38 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 
+    /// A hit hands out the stored value itself (shared), found from a borrowed key.
+    #[tokio::test]
+    async fn a_hit_shares_the_stored_value() {
+        let cache = Cache::with_clock(enabled(), FakeClock::new().clock());
+        let calls = AtomicUsize::new(0);
+        let key = Key::new(Op::Variable, "v", Some("team-a"));
+        let first = lookup(&cache, &key, &calls, text("value")).await.into_text().unwrap();
+        let borrowed = KeyRef { op: Op::Variable, id: "v", secret_key: None, team: Some("team-a") };
+        let hit = cache.hit(borrowed).expect("a fresh entry").into_text().unwrap();
+        assert!(Arc::ptr_eq(&first, &hit), "the same allocation, not a copy");
+        assert_eq!(cache.hit(KeyRef { team: None, ..borrowed }), None, "another team is another key");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn keys_and_borrowed_keys_hash_and_compare_alike() {
+        use std::hash::BuildHasher as _;
+        let state = std::collections::hash_map::RandomState::new();
+        for key in [Key::new(Op::Connection, "c", None), Key::new(Op::ConnValue, "c", Some("t")), Key::secret("g", "k")]
+        {
+            let borrowed = KeyRef::from(&key);
+            assert_eq!(state.hash_one(&key), state.hash_one(&borrowed as &dyn Keyed));
+            assert_eq!(borrowed.owned(), key);
+        }
+        // A Flyte group and key are two parts: no separator inside either can make two secrets one key.
+        assert_ne!(Key::secret("a\0b", "c"), Key::secret("a", "b\0c"));
+        assert_ne!(Key::new(Op::ConnValue, "c", None), Key::new(Op::Connection, "c", None));
+    }
+
     #[test]
     fn debug_never_shows_values() {
-        let v = Value::Text(Some("hunter2-canary".to_owned()));
-        assert_eq!(format!("{v:?}"), "Answer(<found>)");
+        let v = Value::Text(Some("hunter2-canary".into()));
+        assert_eq!(format!("{v:?}"), "Value(<found>)");
     }
 }

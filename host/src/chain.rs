@@ -13,9 +13,11 @@
 //!   raise `AirflowConfigException`; here every provider is asked in order, but any error stops the lookup.
 //! - when no provider has the value, the answer is "not found".
 
+use std::sync::Arc;
+
 use airflow_compat::Connection;
 
-use crate::cache::{Cache, Fetched, Key, Op, Value};
+use crate::cache::{Cache, Fetched, KeyRef, Op, Value};
 use crate::error::LookupError;
 use crate::provider::{Lookup, Provider};
 use crate::state::{LogLevel, LogSink};
@@ -55,22 +57,23 @@ impl std::fmt::Debug for Chain {
 }
 
 /// The chain's view of a [`Lookup`]: its cache key, its log description, and Airflow's found/stop rules.
-trait Rules {
-    fn key(self) -> Key;
+trait Rules<'a> {
+    fn key(self) -> KeyRef<'a>;
     fn describe(self) -> String;
     fn answers(self, value: &Value) -> bool;
     fn stops_on(self, error: &LookupError) -> bool;
     fn not_found(self) -> Value;
 }
 
-impl Rules for Lookup<'_> {
-    fn key(self) -> Key {
+impl<'a> Rules<'a> for Lookup<'a> {
+    fn key(self) -> KeyRef<'a> {
+        let key = |op, id, team| KeyRef { op, id, secret_key: None, team };
         match self {
-            Self::ConnValue(id, team) => Key::new(Op::ConnValue, id, team),
-            Self::Connection(id, team) => Key::new(Op::Connection, id, team),
-            Self::Variable(key, team) => Key::new(Op::Variable, key, team),
-            Self::Config(key) => Key::new(Op::Config, key, None),
-            Self::Secret(group, key) => Key::new(Op::Secret, &format!("{group}\0{key}"), None),
+            Self::ConnValue(id, team) => key(Op::ConnValue, id, team),
+            Self::Connection(id, team) => key(Op::Connection, id, team),
+            Self::Variable(k, team) => key(Op::Variable, k, team),
+            Self::Config(k) => key(Op::Config, k, None),
+            Self::Secret(group, k) => KeyRef { op: Op::Secret, id: group, secret_key: Some(k), team: None },
         }
     }
 
@@ -128,6 +131,11 @@ impl Chain {
         self.cache.as_ref()
     }
 
+    /// Requests the chain's providers have sent to their API servers so far, counted in the host's transport.
+    pub fn api_requests(&self) -> u64 {
+        self.links.iter().map(|l| l.provider.api_requests()).sum()
+    }
+
     /// Validates every provider's configuration, naming the first provider that rejects its own.
     pub async fn validate(&self) -> Result<(), ChainError> {
         for link in &self.links {
@@ -136,34 +144,39 @@ impl Chain {
         Ok(())
     }
 
-    /// The raw connection value from the first provider that has a non-empty one.
-    pub async fn get_conn_value(&self, conn_id: &str, team: Option<&str>) -> Result<Option<String>, ChainError> {
+    /// The raw connection value from the first provider that has a non-empty one. Values are shared with the
+    /// cache (`Arc`): a cache hit copies nothing.
+    pub async fn get_conn_value(&self, conn_id: &str, team: Option<&str>) -> Result<Option<Arc<str>>, ChainError> {
         Ok(self.lookup(Lookup::ConnValue(conn_id, team)).await?.into_text())
     }
 
     /// The connection from the first provider that has it.
-    pub async fn get_connection(&self, conn_id: &str, team: Option<&str>) -> Result<Option<Connection>, ChainError> {
+    pub async fn get_connection(
+        &self,
+        conn_id: &str,
+        team: Option<&str>,
+    ) -> Result<Option<Arc<Connection>>, ChainError> {
         Ok(self.lookup(Lookup::Connection(conn_id, team)).await?.into_connection())
     }
 
     /// The variable from the first provider that has it.
-    pub async fn get_variable(&self, key: &str, team: Option<&str>) -> Result<Option<String>, ChainError> {
+    pub async fn get_variable(&self, key: &str, team: Option<&str>) -> Result<Option<Arc<str>>, ChainError> {
         Ok(self.lookup(Lookup::Variable(key, team)).await?.into_text())
     }
 
     /// The config value from the first provider that has it; any provider error stops the lookup.
-    pub async fn get_config(&self, key: &str) -> Result<Option<String>, ChainError> {
+    pub async fn get_config(&self, key: &str) -> Result<Option<Arc<str>>, ChainError> {
         Ok(self.lookup(Lookup::Config(key)).await?.into_text())
     }
 
     /// The Flyte secret `group`/`key` from the first provider that has it.
-    pub async fn get_secret(&self, group: &str, key: &str) -> Result<Option<String>, ChainError> {
+    pub async fn get_secret(&self, group: &str, key: &str) -> Result<Option<Arc<str>>, ChainError> {
         Ok(self.lookup(Lookup::Secret(group, key)).await?.into_text())
     }
 
     async fn lookup(&self, request: Lookup<'_>) -> Result<Value, ChainError> {
         match &self.cache {
-            Some(cache) => cache.get_or_fetch(&request.key(), || self.ask_in_order(request)).await,
+            Some(cache) => cache.get_or_fetch(request.key(), || self.ask_in_order(request)).await,
             None => self.ask_in_order(request).await.map(|fetched| fetched.value),
         }
     }
@@ -172,7 +185,7 @@ impl Chain {
     async fn ask_in_order(&self, request: Lookup<'_>) -> Result<Fetched, ChainError> {
         let mut first_failure = None;
         for link in &self.links {
-            match link.provider.lookup(request).await {
+            match link.provider.lookup(request).await.map(Value::from) {
                 Ok(value) if request.answers(&value) => {
                     tracing::debug!(provider = %link.name, "{} found", request.describe());
                     return Ok(Fetched { value, keep: first_failure.is_none() });

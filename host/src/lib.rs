@@ -24,6 +24,7 @@
 //! ```
 
 pub mod artifact_cache;
+pub mod bench;
 pub mod bindings;
 pub mod cache;
 pub mod chain;

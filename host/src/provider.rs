@@ -189,6 +189,12 @@ impl Provider {
         }
     }
 
+    /// Requests this provider's lookups have sent to the API server so far (0 without Kubernetes access). See
+    /// [`KubeTransport::requests_sent`].
+    pub fn api_requests(&self) -> u64 {
+        self.transport.as_ref().map_or(0, |t| t.requests_sent())
+    }
+
     /// A provider whose lookups all fail with `error`, because what it needs could not be set up (for
     /// example no in-cluster settings outside a pod). Airflow creates its Kubernetes client on the first
     /// lookup and the chain falls through when that fails, so a chain with such a provider still answers

@@ -19,8 +19,8 @@
 //! All wasi-http hook code lives in this file, so a wasmtime upgrade touches one place.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -86,6 +86,8 @@ pub struct KubeTransport {
     options: TransportOptions,
     /// The forms of the current token searched for in answers ([`secret_forms`]), computed once per token.
     token_forms: std::sync::Mutex<Option<TokenForms>>,
+    /// Requests handed to the API server (or the in-memory responder), retries included.
+    requests_sent: AtomicU64,
 }
 
 /// A token and the forms of it searched for in answers.
@@ -100,6 +102,7 @@ impl std::fmt::Debug for KubeTransport {
             )
             .field("token", &self.token)
             .field("options", &self.options)
+            .field("requests_sent", &self.requests_sent)
             .finish_non_exhaustive()
     }
 }
@@ -140,6 +143,7 @@ impl KubeTransport {
             token: cluster.token,
             options,
             token_forms: std::sync::Mutex::default(),
+            requests_sent: AtomicU64::new(0),
         })
     }
 
@@ -154,7 +158,15 @@ impl KubeTransport {
             token,
             options,
             token_forms: std::sync::Mutex::default(),
+            requests_sent: AtomicU64::new(0),
         }
+    }
+
+    /// How many requests this transport has sent to the API server since it was created: every request a
+    /// provider's lookups made that passed the policy, with the retry after a token rotation counted as a
+    /// second request. What `secrets bench` reports as API requests.
+    pub fn requests_sent(&self) -> u64 {
+        self.requests_sent.load(SeqCst)
     }
 
     /// Sends `GET`-style `parts` (already checked by [`check_request`]) to the API server, with the token.
@@ -206,6 +218,7 @@ impl KubeTransport {
         *request.version_mut() = parts.version;
         *request.headers_mut() = parts.headers.clone();
         request.headers_mut().insert(AUTHORIZATION, auth);
+        self.requests_sent.fetch_add(1, SeqCst);
         let client = match &self.client {
             Sender::Https(client) => client,
             Sender::Memory(responder) => {

@@ -19,14 +19,15 @@ const MY_VAR_QUERY: &str =
     "labelSelector=airflow.apache.org%2Fvariable-key%3Dmy_var%2C%21airflow.apache.org%2Fteam&resourceVersion=0";
 
 /// The `[[providers]]` entry of the built-in Kubernetes provider pointed at `cluster`.
-fn kubernetes_entry(cluster: &Cluster, name: &str) -> String {
+pub(crate) fn kubernetes_entry(cluster: &Cluster, name: &str) -> String {
     format!(
         "[[providers]]\nname = \"{name}\"\ncomponent = \"builtin:kubernetes\"\nkubernetes = {{ service_account_dir = \"{}\" }}\n",
         cluster.sa_path().display()
     )
 }
 
-const ENVIRONMENT_ENTRY: &str = "[[providers]]\nname = \"environment\"\ncomponent = \"builtin:environment\"\n";
+pub(crate) const ENVIRONMENT_ENTRY: &str =
+    "[[providers]]\nname = \"environment\"\ncomponent = \"builtin:environment\"\n";
 
 /// The pod's environment plus `vars`.
 fn environment(cluster: &Cluster, vars: &[(&str, &str)]) -> FixedEnvironment {
@@ -61,7 +62,7 @@ async fn open(cluster: &Cluster, toml: &str, vars: &[(&str, &str)]) -> Chain {
 
 /// `secrets` in the pod's environment plus `vars`: with `--config config`, else Airflow's default chain
 /// (the Kubernetes provider with the cluster's service account, then the environment).
-async fn secrets(cluster: &Cluster, config: Option<&Path>, args: &[&str], vars: &[(&str, &str)]) -> Output {
+pub(crate) async fn secrets(cluster: &Cluster, config: Option<&Path>, args: &[&str], vars: &[(&str, &str)]) -> Output {
     let mut argv = vec!["secrets".to_owned(), "--cache-dir".to_owned(), shared_cache_dir()];
     match config {
         Some(path) => argv.extend(["--config".to_owned(), path.display().to_string()]),
@@ -210,7 +211,7 @@ async fn access_denied_stops_the_chain() {
     assert_eq!(out.stdout, "");
 }
 
-fn cached(cluster: &Cluster, ttl_seconds: u64) -> String {
+pub(crate) fn cached(cluster: &Cluster, ttl_seconds: u64) -> String {
     format!("[cache]\nenabled = true\nttl_seconds = {ttl_seconds}\n{}", kubernetes_entry(cluster, "k8s"))
 }
 

@@ -13,57 +13,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use wasm_secrets::bench::Histogram;
 use wasm_secrets::{Cache, CacheSettings, Chain, Link, Provider, ProviderOptions};
 
 use crate::support::{Cluster, kubernetes_provider, resident_bytes};
 
 /// Lookups in flight at once.
 const CONCURRENCY: usize = 64;
-
-/// Latencies in buckets 1 % wide (from 1 µs to beyond 100 s): fixed memory whatever the number of lookups, so
-/// the measurement does not grow the memory it measures.
-#[derive(Clone)]
-struct Histogram(Vec<u64>);
-
-impl Histogram {
-    const BUCKETS: usize = 2000;
-
-    fn new() -> Self {
-        Self(vec![0; Self::BUCKETS])
-    }
-
-    fn bucket(latency: Duration) -> usize {
-        let micros = latency.as_secs_f64() * 1e6;
-        ((micros.max(1.0).ln() / 1.01_f64.ln()) as usize).min(Self::BUCKETS - 1)
-    }
-
-    fn record(&mut self, latency: Duration) {
-        self.0[Self::bucket(latency)] += 1;
-    }
-
-    fn merge(&mut self, other: &Self) {
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
-            *a += b;
-        }
-    }
-
-    fn count(&self) -> u64 {
-        self.0.iter().sum()
-    }
-
-    /// The latency at quantile `q` (the upper bound of its bucket).
-    fn quantile(&self, q: f64) -> Duration {
-        let target = (self.count() as f64 * q).ceil() as u64;
-        let mut seen = 0;
-        for (i, n) in self.0.iter().enumerate() {
-            seen += n;
-            if seen >= target.max(1) {
-                return Duration::from_secs_f64(1.01_f64.powi(i as i32 + 1) / 1e6);
-            }
-        }
-        Duration::ZERO
-    }
-}
 
 struct Report {
     lookups: u64,
@@ -91,7 +47,7 @@ async fn load(cluster: &Cluster, run: Duration, cache: bool) -> Report {
                 while Instant::now() < end {
                     let at = Instant::now();
                     match chain.get_variable("my_var", None).await {
-                        Ok(Some(v)) if v == "my_secret_value" => {}
+                        Ok(Some(v)) if &*v == "my_secret_value" => {}
                         _ => errors += 1,
                     }
                     if at >= warmed_up {

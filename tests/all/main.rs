@@ -10,6 +10,7 @@
     reason = "test code: a failed expectation is the test failing"
 )]
 
+mod bench;
 mod canary;
 mod chain;
 mod cli;

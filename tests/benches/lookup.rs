@@ -9,8 +9,12 @@
 //! - `cache`: a lookup answered by the host's cache.
 //! - `startup`: loading the provider component, compiled from scratch vs loaded from the artifact cache.
 //! - `end_to_end`: a variable lookup through the component against the local API emulator over HTTPS, next to
-//!   the same list request made natively with kube-rs, so the ratio shows the component's overhead.
+//!   the same list request (same path, selector and `resourceVersion=0`, checked on the emulator) made natively
+//!   with kube-rs and decoded to the same value, so the ratio shows the component's overhead.
 //!
+//! Like for like: every case that runs lookups runs them on one multi-threaded tokio runtime (the `secrets`
+//! command's), so cases of different groups can be subtracted from each other; the native baseline of the
+//! guest's work takes every step the guest takes (selector, path, list parsing, Python-lenient base64, UTF-8).
 //! Every fixture (emulator, provider, client, runtime) is built outside the timed closures. Smoke mode (each
 //! benchmark runs once, used by CI): `cargo bench -p wasm-secrets-e2e --bench lookup -- --test`.
 
@@ -30,6 +34,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use kube_emulator::{Access, Emulator, EmulatorConfig};
 use secrecy::SecretString;
+use tokio::runtime::Runtime;
 use wasm_secrets::cluster::DetectedNamespace;
 use wasm_secrets::token::TokenSource;
 use wasm_secrets::transport::{KubeTransport, Responder, TransportOptions};
@@ -185,16 +190,23 @@ impl Fixture {
     }
 }
 
+/// The value kube-rs's answer holds for `my_var`, taken as our provider takes it: the first item's `value` data
+/// key (k8s-openapi has base64-decoded it while deserializing), as UTF-8 text.
+fn kube_rs_value(list: &kube::core::ObjectList<Secret>) -> Option<String> {
+    let bytes = list.items.first()?.data.as_ref()?.get("value")?;
+    String::from_utf8(bytes.0.clone()).ok()
+}
+
 /// A variable lookup through the component vs the same list request made natively with kube-rs.
-fn end_to_end(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+fn end_to_end(c: &mut Criterion, rt: &Runtime) {
     let fixture = rt.block_on(Fixture::start());
     let (provider, pooled) = {
         let _guard = rt.enter();
         (fixture.provider(Allocation::OnDemand), fixture.provider(Allocation::Pooling { slots: 16 }))
     };
     let api: Api<Secret> = rt.block_on(async { Api::namespaced(fixture.kube_client().await, NAMESPACE) });
-    let params = ListParams::default().labels(MY_VAR_SELECTOR);
+    // `resourceVersion=0` as our provider (and Airflow's client) sends it: served from the API server's cache.
+    let params = ListParams::default().labels(MY_VAR_SELECTOR).at("0");
 
     // Check both paths answer, and open their pooled connections, before timing.
     for p in [&provider, &pooled] {
@@ -205,7 +217,19 @@ fn end_to_end(c: &mut Criterion) {
     let lookup = Lookup::Variable("my_var", None);
     assert_eq!(rt.block_on(reused.lookup(lookup)).unwrap().into_text().as_deref(), Some("my_secret_value"));
     let list = rt.block_on(api.list(&params)).unwrap();
-    assert_eq!(list.items.len(), 1, "one secret labelled my_var");
+    assert_eq!(kube_rs_value(&list).as_deref(), Some("my_secret_value"));
+    // Both send the same request: the last two the emulator received, ours then kube-rs's.
+    let requests = fixture.emulator.requests();
+    let mut last = requests.iter().rev();
+    let (theirs, ours) = (last.next().unwrap(), last.next().unwrap());
+    // The same parameters, in the same order and encoding; kube-rs 5 starts its query with an empty pair
+    // (`?&labelSelector=...`), which the server ignores.
+    let pairs = |query: &Option<String>| -> Vec<String> {
+        query.iter().flat_map(|q| q.split('&')).filter(|p| !p.is_empty()).map(str::to_owned).collect()
+    };
+    assert_eq!(ours.raw_path, theirs.raw_path, "the same path");
+    assert_eq!(pairs(&ours.query), pairs(&theirs.query), "the same query parameters");
+    assert_eq!(ours.query.as_deref(), MY_VAR_PATH_AND_QUERY.split_once('?').map(|(_, q)| q));
 
     // The emulator logs every request; start the measurement with an empty log.
     fixture.emulator.clear_requests();
@@ -220,7 +244,7 @@ fn end_to_end(c: &mut Criterion) {
         b.iter(|| rt.block_on(reused.lookup(black_box(lookup))).unwrap());
     });
     group.bench_function("kube_rs/list", |b| {
-        b.iter(|| rt.block_on(api.list(black_box(&params))).unwrap());
+        b.iter(|| kube_rs_value(&rt.block_on(api.list(black_box(&params))).unwrap()).unwrap());
     });
     group.finish();
 
@@ -258,8 +282,7 @@ fn in_memory_provider(allocation: Allocation) -> Provider {
 
 /// One lookup through the component with the API server in memory: the host's and the guest's cost
 /// without the network, per allocation strategy, and with the instance reused.
-fn guest_call(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+fn guest_call(c: &mut Criterion, rt: &Runtime) {
     let pooled = rt.block_on(async { in_memory_provider(Allocation::Pooling { slots: 16 }) });
     let on_demand = rt.block_on(async { in_memory_provider(Allocation::OnDemand) });
     for provider in [&pooled, &on_demand] {
@@ -287,7 +310,7 @@ fn guest_call(c: &mut Criterion) {
     group.bench_function("on_demand/instantiate_only", |b| {
         b.iter(|| rt.block_on(on_demand.instance()).unwrap());
     });
-    // The same work done natively (selector, request path, list parsing; not the base64 decoding): the baseline
+    // The same work done natively (selector, request path, list parsing, base64 and UTF-8 decoding): the baseline
     // the guest overhead is measured against.
     group.bench_function("native/same_steps", |b| {
         b.iter(|| {
@@ -306,7 +329,9 @@ fn guest_call(c: &mut Criterion) {
                 true,
             )
             .unwrap();
-            black_box((queries, path, selected))
+            let encoded = selected.encoded.as_deref().unwrap();
+            let value = airflow_compat::decode_secret_value(encoded).unwrap();
+            black_box((queries, path, value))
         });
     });
     group.finish();
@@ -314,8 +339,7 @@ fn guest_call(c: &mut Criterion) {
 }
 
 /// A lookup answered by the host's cache: a chain with the cache on, after the first lookup filled it.
-fn cache_hit(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+fn cache_hit(c: &mut Criterion, rt: &Runtime) {
     let provider = rt.block_on(async { in_memory_provider(Allocation::OnDemand) });
     let settings = CacheSettings { enabled: true, ..CacheSettings::default() };
     let chain = Chain::new(
@@ -335,11 +359,13 @@ fn cache_hit(c: &mut Criterion) {
 /// Every group, in order (what `criterion_group!` would generate, with documentation).
 fn benches() {
     let mut criterion = Criterion::default().configure_from_args();
+    // One runtime for every case that runs lookups, of the flavour the `secrets` command uses.
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     parse(&mut criterion);
-    guest_call(&mut criterion);
-    cache_hit(&mut criterion);
+    guest_call(&mut criterion, &rt);
+    cache_hit(&mut criterion, &rt);
     startup(&mut criterion);
-    end_to_end(&mut criterion);
+    end_to_end(&mut criterion, &rt);
 }
 
 criterion_main!(benches);

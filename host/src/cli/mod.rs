@@ -9,7 +9,7 @@ mod rich_table;
 mod yaml;
 
 use std::ffi::OsString;
-use std::io::{Read, Write};
+use std::io::{IsTerminal as _, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +18,7 @@ use airflow_compat::Dialect;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use wasm_secrets_provider_common::kwargs;
 
+use crate::bench::{Amount, BenchLookup, Plan};
 use crate::cache::Kind;
 use crate::chain::{Chain, ChainError};
 use crate::cluster::DEFAULT_SERVICE_ACCOUNT_DIR;
@@ -159,6 +160,152 @@ enum Command {
     /// The provider chain.
     #[command(subcommand)]
     Providers(ProvidersCommand),
+    /// Measure one lookup: repeat it and print latency percentiles, throughput, errors by kind and the API
+    /// requests the host sent.
+    Bench(BenchArgs),
+}
+
+const BENCH_AFTER_HELP: &str = "\
+The lookup runs through the same providers, cache and limits as `secrets LOOKUP` would, with the global
+options (--config, --component, --backend-kwargs, ...). Warm-up lookups run first and are not measured.
+Latency percentiles are exact to within 1 %; the maximum is exact. API requests are counted in the host's
+transport (every request sent to the API server during the measured lookups, retries included).
+
+Exit status: 0 when every measured lookup answered (found or not found), 3 when some failed (the report is
+printed either way), 2 for usage or configuration errors.
+
+Examples:
+  secrets --kubeconfig ~/.kube/config bench --lookups 2000 --concurrency 8 variables get my_var
+  secrets --config host.toml bench --duration 30 -o json connections get smtp_default";
+
+#[derive(Debug, Args)]
+#[command(after_help = BENCH_AFTER_HELP)]
+struct BenchArgs {
+    /// Measured lookups [default: 1000 unless --duration is given].
+    #[arg(long, value_name = "N", conflicts_with = "duration", value_parser = clap::value_parser!(u64).range(1..))]
+    lookups: Option<u64>,
+    /// Measure for this many seconds instead (fractions allowed, up to 86400); lookups in flight at the end
+    /// are waited for.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_bench_duration)]
+    duration: Option<Duration>,
+    /// Lookups in flight at once.
+    #[arg(long, value_name = "C", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..=crate::bench::MAX_CONCURRENCY as u64))]
+    concurrency: u64,
+    /// Lookups run before measuring, not counted.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    warmup: u64,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = BenchFormat::Table)]
+    output: BenchFormat,
+    /// Progress bar on stderr: auto (when stderr is a terminal), always, never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ProgressWhen::Auto)]
+    progress: ProgressWhen,
+    /// The lookup to repeat.
+    #[command(subcommand)]
+    lookup: BenchLookupCommand,
+}
+
+/// `bench -o` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BenchFormat {
+    /// Aligned lines for a terminal.
+    Table,
+    /// One JSON object: lookups, errors, errors_by_kind, not_found, api_requests, p50_us, p90_us, p99_us,
+    /// max_us, throughput_per_s, seconds, concurrency, warmup, first_error.
+    Json,
+}
+
+/// `bench --progress` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ProgressWhen {
+    /// When stderr is a terminal.
+    Auto,
+    /// Always (the bar is redrawn in place with carriage returns).
+    Always,
+    /// Never.
+    Never,
+}
+
+/// `--duration`: positive seconds, at most a day.
+fn parse_bench_duration(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+        _ => Err("expected a number of seconds above 0 and at most 86400".to_owned()),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchLookupCommand {
+    /// Repeat `connections get ID` (the connection parsed).
+    #[command(subcommand)]
+    Connections(BenchConnections),
+    /// Repeat `variables get KEY`.
+    #[command(subcommand)]
+    Variables(BenchVariables),
+    /// Repeat `config get-value KEY`.
+    #[command(subcommand)]
+    Config(BenchConfig),
+    /// Repeat `flyte-secrets get GROUP KEY`.
+    #[command(subcommand, name = "flyte-secrets")]
+    FlyteSecrets(BenchFlyteSecrets),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchConnections {
+    /// A connection.
+    Get {
+        /// The connection id.
+        conn_id: String,
+        /// Look the connection up for this team first, then globally.
+        #[arg(long)]
+        team: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchVariables {
+    /// A variable.
+    Get {
+        /// The variable key.
+        key: String,
+        /// Look the variable up for this team first, then globally.
+        #[arg(long)]
+        team: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchConfig {
+    /// A config value.
+    GetValue {
+        /// The config key.
+        key: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchFlyteSecrets {
+    /// A Flyte secret.
+    Get {
+        /// The secret group.
+        group: String,
+        /// The secret key.
+        key: String,
+    },
+}
+
+impl From<BenchLookupCommand> for BenchLookup {
+    fn from(command: BenchLookupCommand) -> Self {
+        match command {
+            BenchLookupCommand::Connections(BenchConnections::Get { conn_id, team }) => {
+                Self::Connection { conn_id, team }
+            }
+            BenchLookupCommand::Variables(BenchVariables::Get { key, team }) => Self::Variable { key, team },
+            BenchLookupCommand::Config(BenchConfig::GetValue { key }) => Self::Config { key },
+            BenchLookupCommand::FlyteSecrets(BenchFlyteSecrets::Get { group, key }) => Self::Secret { group, key },
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -380,10 +527,13 @@ async fn execute(
     );
     // Provider log records are collected and written to `err` after the lookup (before its result), so
     // the CLI writes to the streams it was given, never to the process's own.
-    let records: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
-    let result = lookup(command, &cli.global, &spec, env, Arc::clone(&records), dialect, out).await;
+    let records: Arc<std::sync::Mutex<Records>> = Arc::default();
+    let result = match command {
+        Command::Bench(args) => bench(args, &cli.global, &spec, env, Arc::clone(&records), out, err).await,
+        command => lookup(command, &cli.global, &spec, env, Arc::clone(&records), dialect, out).await,
+    };
     let records = std::mem::take(&mut *records.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-    let _ = err.write_all(records.concat().as_bytes());
+    let _ = err.write_all(records.text().as_bytes());
     let (code, not_found) = result?;
     if let Some(message) = not_found {
         let _ = writeln!(err, "{message}");
@@ -397,19 +547,19 @@ async fn lookup(
     global: &GlobalArgs,
     spec: &ChainSpec,
     env: &dyn Environment,
-    records: Arc<std::sync::Mutex<Vec<String>>>,
+    records: Arc<std::sync::Mutex<Records>>,
     dialect: Dialect,
     out: &mut dyn Write,
 ) -> Result<(u8, Option<String>), Failure> {
     let chain = open_chain(global, spec, env, records).await?;
-    let found = |out: &mut dyn Write, text: Option<String>, missing: String| match text {
+    let found = |out: &mut dyn Write, text: Option<Arc<str>>, missing: String| match text {
         Some(value) => write(out, &format!("{value}\n")).map(|()| (EXIT_FOUND, None)),
         None => Ok((EXIT_NOT_FOUND, Some(missing))),
     };
     match command {
-        Command::Connections(ConnectionsCommand::Parse { .. }) | Command::Providers(ProvidersCommand::List) => {
-            Err(Failure::usage("unreachable: handled above"))
-        }
+        Command::Connections(ConnectionsCommand::Parse { .. })
+        | Command::Providers(ProvidersCommand::List)
+        | Command::Bench(_) => Err(Failure::usage("unreachable: handled above")),
         Command::Connections(ConnectionsCommand::Get { conn_id, team, output }) => {
             match chain.get_connection(&conn_id, team.as_deref()).await? {
                 Some(conn) => {
@@ -434,6 +584,77 @@ async fn lookup(
             found(out, value, format!("Secret {group}/{key} does not exist"))
         }
     }
+}
+
+/// Provider log records of one command, written to stderr when it ends. A bench repeats lookups that may each
+/// log, so only the first [`Records::MAX`] are kept and the rest counted.
+#[derive(Default)]
+struct Records {
+    lines: Vec<String>,
+    dropped: u64,
+}
+
+impl Records {
+    const MAX: usize = 100;
+
+    fn push(&mut self, line: String) {
+        if self.lines.len() < Self::MAX {
+            self.lines.push(line);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut text = self.lines.concat();
+        if self.dropped > 0 {
+            text.push_str(&format!("[INFO] {} more provider log records not shown\n", self.dropped));
+        }
+        text
+    }
+}
+
+/// `bench`: opens the chain, runs the plan with a progress bar on `err` when asked, prints the report.
+async fn bench(
+    args: BenchArgs,
+    global: &GlobalArgs,
+    spec: &ChainSpec,
+    env: &dyn Environment,
+    records: Arc<std::sync::Mutex<Records>>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(u8, Option<String>), Failure> {
+    let chain = Arc::new(open_chain(global, spec, env, records).await?);
+    let amount = match (args.lookups, args.duration) {
+        (_, Some(duration)) => Amount::Duration(duration),
+        (lookups, None) => Amount::Lookups(lookups.unwrap_or(1000)),
+    };
+    let plan = Plan { amount, concurrency: usize::try_from(args.concurrency).unwrap_or(1), warmup: args.warmup };
+    let show = match args.progress {
+        ProgressWhen::Auto => std::io::stderr().is_terminal(),
+        ProgressWhen::Always => true,
+        ProgressWhen::Never => false,
+    };
+    let mut width = 0;
+    let report = crate::bench::run(chain, args.lookup.into(), plan, |p| {
+        if show {
+            let line = p.line();
+            width = width.max(line.len());
+            let _ = write!(err, "\r{line}");
+            let _ = err.flush();
+        }
+    })
+    .await;
+    if show {
+        // Clear the bar so the report (or whatever follows on stderr) starts on a clean line.
+        let _ = write!(err, "\r{}\r", " ".repeat(width));
+    }
+    let text = match args.output {
+        BenchFormat::Table => report.to_table(),
+        BenchFormat::Json => format!("{}\n", report.to_json()),
+    };
+    write(out, &text)?;
+    Ok((if report.errors() == 0 { EXIT_FOUND } else { EXIT_UPSTREAM }, None))
 }
 
 /// `connections parse`: Airflow's `_deserialize_connection_value` on VALUE (or stdin), then the same output
@@ -636,7 +857,7 @@ async fn open_chain(
     global: &GlobalArgs,
     spec: &ChainSpec,
     env: &dyn Environment,
-    records: Arc<std::sync::Mutex<Vec<String>>>,
+    records: Arc<std::sync::Mutex<Records>>,
 ) -> Result<Chain, Failure> {
     let env_fn = |k: &str| env.var(k);
     let artifacts = match (&global.cache_dir, global.no_cache) {

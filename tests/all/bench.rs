@@ -1,0 +1,157 @@
+//! `secrets bench` against the emulator with each built-in provider: what it counts (lookups, not found,
+//! errors by kind, API requests counted in the transport) checked against what the emulator received.
+
+use std::path::Path;
+
+use kube_emulator::Fault;
+use wasm_secrets::cli::{EXIT_FOUND, EXIT_UPSTREAM, EXIT_USAGE};
+
+use crate::chain::{ENVIRONMENT_ENTRY, cached, kubernetes_entry, secrets};
+use crate::cli::Output;
+use crate::support::Cluster;
+
+/// `secrets [--config config] bench ARGS -o json --progress never`, its report parsed.
+async fn bench_json(
+    cluster: &Cluster,
+    config: Option<&Path>,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> (Output, serde_json::Value) {
+    let mut argv = vec!["bench", "-o", "json", "--progress", "never"];
+    argv.extend_from_slice(args);
+    let out = secrets(cluster, config, &argv, vars).await;
+    let report = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {} / {}", out.stdout, out.stderr));
+    (out, report)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubernetes_one_list_request_per_lookup_counted_in_the_transport() {
+    let cluster = Cluster::start().await;
+    let args = ["--lookups", "40", "--warmup", "3", "--concurrency", "4", "variables", "get", "my_var"];
+    let (out, report) = bench_json(&cluster, None, &args, &[]).await;
+    assert_eq!(out.code, EXIT_FOUND, "{}", out.stderr);
+    assert_eq!(out.stderr, "");
+    assert_eq!(report["lookups"], 40);
+    assert_eq!((report["errors"].clone(), report["not_found"].clone()), (0.into(), 0.into()));
+    assert_eq!(report["errors_by_kind"], serde_json::json!({}));
+    assert_eq!(report["api_requests"], 40, "one LIST per measured lookup, the warm-up excluded");
+    assert_eq!((report["concurrency"].clone(), report["warmup"].clone()), (4.into(), 3.into()));
+    // The server saw the warm-up's and the measured lookups' requests, nothing else.
+    assert_eq!(cluster.requests().len(), 43);
+    let (p50, p90, p99, max) = (
+        report["p50_us"].as_f64().unwrap(),
+        report["p90_us"].as_f64().unwrap(),
+        report["p99_us"].as_f64().unwrap(),
+        report["max_us"].as_f64().unwrap(),
+    );
+    assert!(0.0 < p50 && p50 <= p90 && p90 <= p99 && p99 <= max, "{report}");
+    assert!(report["throughput_per_s"].as_f64().unwrap() > 0.0, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_cache_on_the_measured_lookups_send_nothing() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("secrets.toml");
+    std::fs::write(&config, cached(&cluster, 900)).unwrap();
+    let args = ["--lookups", "500", "--warmup", "1", "connections", "get", "smtp_default"];
+    let (out, report) = bench_json(&cluster, Some(&config), &args, &[]).await;
+    assert_eq!(out.code, EXIT_FOUND, "{}", out.stderr);
+    assert_eq!((report["lookups"].clone(), report["api_requests"].clone()), (500.into(), 0.into()));
+    assert_eq!(cluster.requests().len(), 1, "the warm-up's lookup filled the cache");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn environment_and_local_files_providers_send_no_api_request() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("secrets.toml");
+    std::fs::write(&config, ENVIRONMENT_ENTRY).unwrap();
+    let vars = [("AIRFLOW_VAR_REGION", "eu-west-1")];
+    let args = ["--lookups", "25", "--concurrency", "2", "variables", "get", "region"];
+    let (out, report) = bench_json(&cluster, Some(&config), &args, &vars).await;
+    assert_eq!(out.code, EXIT_FOUND, "{}", out.stderr);
+    assert_eq!(
+        (report["lookups"].clone(), report["not_found"].clone(), report["api_requests"].clone()),
+        (25.into(), 0.into(), 0.into())
+    );
+
+    let variables = dir.path().join("variables.env");
+    std::fs::write(&variables, "region=eu-west-1\n").unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[[providers]]\nname = \"files\"\ncomponent = \"builtin:local-files\"\n\
+             backend_kwargs = {{ variables_file_path = \"{}\" }}\n",
+            variables.display()
+        ),
+    )
+    .unwrap();
+    let args = ["--lookups", "25", "variables", "get", "region"];
+    let (out, report) = bench_json(&cluster, Some(&config), &args, &[]).await;
+    assert_eq!(out.code, EXIT_FOUND, "{}", out.stderr);
+    assert_eq!((report["lookups"].clone(), report["api_requests"].clone()), (25.into(), 0.into()));
+    let (out, report) = bench_json(&cluster, Some(&config), &["--lookups", "5", "variables", "get", "nope"], &[]).await;
+    assert_eq!((out.code, report["not_found"].clone(), report["errors"].clone()), (EXIT_FOUND, 5.into(), 0.into()));
+    assert!(cluster.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn not_found_through_the_default_chain_asks_kubernetes_then_the_environment() {
+    let cluster = Cluster::start().await;
+    let (out, report) =
+        bench_json(&cluster, None, &["--lookups", "10", "--warmup", "0", "variables", "get", "nope"], &[]).await;
+    assert_eq!(out.code, EXIT_FOUND, "{}", out.stderr);
+    assert_eq!((report["not_found"].clone(), report["api_requests"].clone()), (10.into(), 10.into()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_are_counted_by_kind_and_exit_3() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("secrets.toml");
+    std::fs::write(&config, kubernetes_entry(&cluster, "k8s")).unwrap();
+    cluster.emulator.set_fault(Some(Fault::Status(503)));
+    let args = ["--lookups", "6", "--warmup", "0", "--concurrency", "3", "variables", "get", "my_var"];
+    let (out, report) = bench_json(&cluster, Some(&config), &args, &[]).await;
+    assert_eq!(out.code, EXIT_UPSTREAM);
+    assert_eq!(report["errors"], 6);
+    assert_eq!(report["errors_by_kind"], serde_json::json!({"unavailable": 6}));
+    assert_eq!(report["api_requests"], 6);
+    let first = report["first_error"].as_str().unwrap();
+    assert!(first.starts_with("provider `k8s`: "), "{first}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn table_output_progress_and_duration() {
+    let cluster = Cluster::start().await;
+    let args = ["bench", "--duration", "0.3", "--progress", "always", "variables", "get", "my_var"];
+    let out = secrets(&cluster, None, &args, &[]).await;
+    assert_eq!(out.code, EXIT_FOUND, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{}", out.stdout);
+    assert!(lines[0].starts_with("lookups       ") && lines[0].ends_with("(1 at a time, after 10 warm-up lookups)"));
+    assert!(lines[2].starts_with("latency       p50 "), "{}", lines[2]);
+    assert_eq!(lines[4], "errors        0");
+    assert!(lines[5].starts_with("api requests  ") && lines[5].ends_with("(1.00 per lookup)"), "{}", lines[5]);
+    // The bar was drawn, ended full, and was cleared.
+    assert!(out.stderr.starts_with('\r') && out.stderr.ends_with('\r'), "{:?}", out.stderr);
+    assert!(out.stderr.contains(&format!("[{}] 0.3/0.3 s, ", "#".repeat(30))), "{:?}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_usage_exits_2() {
+    let cluster = Cluster::start().await;
+    for args in [
+        &["bench", "--lookups", "0", "variables", "get", "x"][..],
+        &["bench", "--lookups", "5", "--duration", "1", "variables", "get", "x"],
+        &["bench", "--duration", "-1", "variables", "get", "x"],
+        &["bench", "--concurrency", "5000", "variables", "get", "x"],
+        &["bench", "variables", "get"],
+    ] {
+        let out = secrets(&cluster, None, args, &[]).await;
+        assert_eq!(out.code, EXIT_USAGE, "{args:?}: {}", out.stderr);
+        assert_eq!(out.stdout, "");
+    }
+    assert!(cluster.requests().is_empty());
+}
