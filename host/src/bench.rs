@@ -15,12 +15,13 @@ use std::time::{Duration, Instant};
 
 use crate::chain::{Chain, ChainError};
 
-/// The most lookups a run keeps in flight at once (each worker holds one [`Histogram`], 21 KiB).
+/// The most lookups a run keeps in flight at once (each worker holds one [`Histogram`], about 20 KiB).
 pub const MAX_CONCURRENCY: usize = 1024;
 
-/// Latencies in buckets 1 % wide, from 1 ns to beyond 100 s: fixed memory whatever the number of lookups.
+/// Latencies in buckets 1 % wide, from 1 ns to about 170 s: fixed memory whatever the number of lookups.
 /// A quantile is the upper bound of its bucket (at most 1 % above the true value), never above the largest
-/// latency recorded, which is kept exactly.
+/// latency recorded, which is kept exactly. Latencies beyond 170 s share the last bucket, whose quantiles are
+/// reported as the maximum.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Histogram {
     buckets: Vec<u64>,
@@ -158,11 +159,13 @@ pub struct Plan {
 /// How far a run has come, for a progress display.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Progress {
-    /// Measured lookups finished so far.
+    /// Whether this is the warm-up (then `amount` is the warm-up's lookups).
+    pub warmup: bool,
+    /// Lookups of this part finished so far.
     pub done: u64,
-    /// Time since the measured part started.
+    /// Time since this part started.
     pub elapsed: Duration,
-    /// What the run measures.
+    /// What this part runs.
     pub amount: Amount,
 }
 
@@ -182,6 +185,7 @@ impl Progress {
         let filled = ((self.fraction() * WIDTH as f64).round() as usize).min(WIDTH);
         let bar = format!("{}{}", "#".repeat(filled), ".".repeat(WIDTH - filled));
         match self.amount {
+            Amount::Lookups(n) if self.warmup => format!("[{bar}] {}/{n} warm-up lookups", self.done),
             Amount::Lookups(n) => format!("[{bar}] {}/{n} lookups", self.done),
             Amount::Duration(d) => format!(
                 "[{bar}] {:.1}/{:.1} s, {} lookups",
@@ -202,8 +206,8 @@ pub struct Report {
     pub not_found: u64,
     /// Failed lookups by error kind ([`crate::LookupError::kind`]: `unavailable`, `timeout`, ...).
     pub errors_by_kind: BTreeMap<&'static str, u64>,
-    /// The message of the first failure, if any (errors never hold a secret value).
-    pub first_error: Option<String>,
+    /// The first failure, if any (errors never hold a secret value).
+    pub first_error: Option<ChainError>,
     /// Requests the host's transport sent to the API server during the measured part.
     pub api_requests: u64,
     /// Latencies of the measured lookups.
@@ -242,11 +246,11 @@ impl Report {
             "p90_us": us(self.latencies.quantile(0.90)),
             "p99_us": us(self.latencies.quantile(0.99)),
             "max_us": us(self.latencies.max()),
-            "throughput_per_s": (self.throughput_per_s() * 10.0).round() / 10.0,
+            "throughput_per_s": self.throughput_per_s(),
             "seconds": (self.elapsed.as_secs_f64() * 1e3).round() / 1e3,
             "concurrency": self.concurrency,
             "warmup": self.warmup,
-            "first_error": self.first_error,
+            "first_error": self.first_error.as_ref().map(ToString::to_string),
         })
     }
 
@@ -260,7 +264,7 @@ impl Report {
             format!("{} ({})", self.errors(), kinds.join(", "))
         };
         let mut text = format!(
-            "lookups       {} in {:.3} s ({} at a time, after {} warm-up lookups)\n\
+            "lookups       {} in {:.3} s ({} at a time; warm-up lookups: {})\n\
              throughput    {:.1} lookups/s\n\
              latency       p50 {}  p90 {}  p99 {}  max {}\n\
              not found     {}\n\
@@ -302,21 +306,20 @@ struct Tally {
     latencies: Histogram,
     not_found: u64,
     errors_by_kind: BTreeMap<&'static str, u64>,
-    first_error: Option<(Instant, String)>,
+    first_error: Option<(Instant, ChainError)>,
 }
 
-/// Runs `plan` on `chain`, calling `progress` about ten times a second during the measured part (and once at
-/// its end). Lookups run as tokio tasks on the current runtime; on a multi-threaded runtime they run in
+/// Runs `plan` on `chain`, calling `progress` about ten times a second during the warm-up and the measured
+/// part (and once at the end of each). Lookups run as tokio tasks on the current runtime; on a multi-threaded runtime they run in
 /// parallel.
 pub async fn run(chain: Arc<Chain>, lookup: BenchLookup, plan: Plan, mut progress: impl FnMut(Progress)) -> Report {
     let concurrency = plan.concurrency.clamp(1, MAX_CONCURRENCY);
     let lookup = Arc::new(lookup);
     if plan.warmup > 0 {
-        phase(&chain, &lookup, Amount::Lookups(plan.warmup), concurrency, Arc::default(), |_| {}).await;
+        phase(&chain, &lookup, Amount::Lookups(plan.warmup), concurrency, true, &mut progress).await;
     }
     let requests_before = chain.api_requests();
-    let done = Arc::new(AtomicU64::new(0));
-    let (tallies, elapsed) = phase(&chain, &lookup, plan.amount, concurrency, done, &mut progress).await;
+    let (tallies, elapsed) = phase(&chain, &lookup, plan.amount, concurrency, false, &mut progress).await;
     let api_requests = chain.api_requests().saturating_sub(requests_before);
     let mut report = Report {
         lookups: 0,
@@ -329,7 +332,7 @@ pub async fn run(chain: Arc<Chain>, lookup: BenchLookup, plan: Plan, mut progres
         concurrency,
         warmup: plan.warmup,
     };
-    let mut first: Option<(Instant, String)> = None;
+    let mut first: Option<(Instant, ChainError)> = None;
     for tally in tallies {
         report.latencies.merge(&tally.latencies);
         report.not_found += tally.not_found;
@@ -347,17 +350,18 @@ pub async fn run(chain: Arc<Chain>, lookup: BenchLookup, plan: Plan, mut progres
     report
 }
 
-/// `concurrency` tasks running `lookup` until `amount` is reached; `done` counts finished lookups.
+/// `concurrency` tasks running `lookup` until `amount` is reached.
 async fn phase(
     chain: &Arc<Chain>,
     lookup: &Arc<BenchLookup>,
     amount: Amount,
     concurrency: usize,
-    done: Arc<AtomicU64>,
+    warmup: bool,
     mut progress: impl FnMut(Progress),
 ) -> (Vec<Tally>, Duration) {
     let started = Instant::now();
     let claimed = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
         let (chain, lookup, claimed, done) =
@@ -381,7 +385,7 @@ async fn phase(
                     Ok(false) => tally.not_found += 1,
                     Err(e) => {
                         *tally.errors_by_kind.entry(e.error.kind()).or_default() += 1;
-                        tally.first_error.get_or_insert_with(|| (at, e.to_string()));
+                        tally.first_error.get_or_insert((at, e));
                     }
                 }
                 done.fetch_add(1, Relaxed);
@@ -404,11 +408,11 @@ async fn phase(
                 Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                 Some(Err(_)) | None => {}
             },
-            _ = ticks.tick() => progress(Progress { done: done.load(Relaxed), elapsed: started.elapsed(), amount }),
+            _ = ticks.tick() => progress(Progress { warmup, done: done.load(Relaxed), elapsed: started.elapsed(), amount }),
         }
     }
     let elapsed = started.elapsed();
-    progress(Progress { done: done.load(Relaxed), elapsed, amount });
+    progress(Progress { warmup, done: done.load(Relaxed), elapsed, amount });
     (tallies, elapsed)
 }
 
@@ -467,9 +471,16 @@ mod tests {
 
     #[test]
     fn progress_lines() {
-        let p = Progress { done: 250, elapsed: Duration::from_secs(1), amount: Amount::Lookups(1000) };
+        let p = Progress { warmup: false, done: 250, elapsed: Duration::from_secs(1), amount: Amount::Lookups(1000) };
         assert_eq!(p.line(), format!("[{}{}] 250/1000 lookups", "#".repeat(8), ".".repeat(22)));
-        let p = Progress { done: 7, elapsed: Duration::from_secs(3), amount: Amount::Duration(Duration::from_secs(2)) };
+        let p = Progress { warmup: true, ..p };
+        assert_eq!(p.line(), format!("[{}{}] 250/1000 warm-up lookups", "#".repeat(8), ".".repeat(22)));
+        let p = Progress {
+            warmup: false,
+            done: 7,
+            elapsed: Duration::from_secs(3),
+            amount: Amount::Duration(Duration::from_secs(2)),
+        };
         assert_eq!(p.line(), format!("[{}] 2.0/2.0 s, 7 lookups", "#".repeat(30)));
     }
 
@@ -482,7 +493,10 @@ mod tests {
             lookups: 4,
             not_found: 1,
             errors_by_kind: BTreeMap::from([("timeout", 1)]),
-            first_error: Some("provider `k8s`: timeout".to_owned()),
+            first_error: Some(ChainError {
+                provider: "k8s".to_owned(),
+                error: crate::LookupError::Timeout("no answer in 2 s".to_owned()),
+            }),
             api_requests: 5,
             latencies,
             elapsed: Duration::from_millis(2),
@@ -521,6 +535,7 @@ mod tests {
         assert_eq!(json["api_requests"], 5);
         assert_eq!(json["max_us"], 400.0);
         assert_eq!(json["throughput_per_s"], 2000.0);
+        assert_eq!(json["first_error"], "provider `k8s`: timeout: no answer in 2 s");
         let p50 = json["p50_us"].as_f64().unwrap();
         assert!((200.0..=202.0).contains(&p50), "{p50}");
     }
@@ -528,10 +543,10 @@ mod tests {
     #[test]
     fn table_report() {
         let table = report().to_table();
-        assert!(table.starts_with("lookups       4 in 0.002 s (2 at a time, after 3 warm-up lookups)\n"), "{table}");
+        assert!(table.starts_with("lookups       4 in 0.002 s (2 at a time; warm-up lookups: 3)\n"), "{table}");
         assert!(table.contains("\nthroughput    2000.0 lookups/s\n"), "{table}");
         assert!(table.contains("\nerrors        1 (timeout 1)\n"), "{table}");
         assert!(table.contains("\napi requests  5 (1.25 per lookup)\n"), "{table}");
-        assert!(table.ends_with("\nfirst error   provider `k8s`: timeout\n"), "{table}");
+        assert!(table.ends_with("\nfirst error   provider `k8s`: timeout: no answer in 2 s\n"), "{table}");
     }
 }

@@ -105,19 +105,17 @@ impl CacheSettings {
 }
 
 /// What a lookup asked for. Different lookups of one id (the raw value and the parsed connection) are
-/// different keys.
+/// different keys. Built with [`Key::new`] or [`Key::secret`], so a key always matches the lookups it names.
 #[derive(Debug, Clone)]
 pub struct Key {
-    /// The kind.
-    pub kind: Kind,
     /// Which lookup function (`conn-value` and `connection` share the connections kind).
-    pub op: Op,
+    op: Op,
     /// The connection id, variable key or config key; for a Flyte secret, the group.
-    pub id: String,
+    id: String,
     /// For a Flyte secret, the key in the group.
-    pub secret_key: Option<String>,
+    secret_key: Option<String>,
     /// The team, when scoped.
-    pub team: Option<String>,
+    team: Option<String>,
 }
 
 /// A [`Key`]'s parts, borrowed from the lookup: how a lookup finds its entry without allocating a key.
@@ -137,7 +135,6 @@ impl KeyRef<'_> {
     /// The owned key (what a miss stores).
     pub fn owned(self) -> Key {
         Key {
-            kind: self.op.kind(),
             op: self.op,
             id: self.id.to_owned(),
             secret_key: self.secret_key.map(str::to_owned),
@@ -232,9 +229,18 @@ impl Op {
 }
 
 impl Key {
-    /// The key of `op` for `id` (and `team`).
+    /// The key of `op` for `id` (and `team`). For [`Op::Secret`], `id` is `group\0key` (split at the first
+    /// NUL); [`Key::secret`] takes the two apart, and is the only way to name a group holding a NUL.
     pub fn new(op: Op, id: &str, team: Option<&str>) -> Self {
-        KeyRef { op, id, secret_key: None, team }.owned()
+        match (op, id.split_once('\0')) {
+            (Op::Secret, Some((group, key))) => Self::secret(group, key),
+            _ => KeyRef { op, id, secret_key: None, team }.owned(),
+        }
+    }
+
+    /// The kind whose TTL applies.
+    pub fn kind(&self) -> Kind {
+        self.op.kind()
     }
 
     /// The key of the Flyte secret `group`/`key`.
@@ -367,7 +373,7 @@ impl Cache {
 
     /// Forgets every answer of `kind`.
     pub fn invalidate_kind(&self, kind: Kind) {
-        self.write().retain(|k, _| k.kind != kind);
+        self.write().retain(|k, _| k.kind() != kind);
     }
 
     /// Forgets everything.
@@ -452,7 +458,7 @@ impl Cache {
     /// Scanning is O(entries) but happens only when the cache is full.
     fn make_room(&self, slots: &mut HashMap<Key, Slot>, now: Instant) {
         slots.retain(|k, slot| match slot.get() {
-            Some(Ok(s)) => now.saturating_duration_since(s.at) < self.settings.ttl(k.kind),
+            Some(Ok(s)) => now.saturating_duration_since(s.at) < self.settings.ttl(k.kind()),
             Some(Err(_)) => false,
             // In flight (someone holds it) is kept; a slot whose fetch was abandoned and that nobody holds is not.
             None => Arc::strong_count(slot) > 1,
@@ -717,6 +723,7 @@ mod tests {
         }
         // A Flyte group and key are two parts: no separator inside either can make two secrets one key.
         assert_ne!(Key::secret("a\0b", "c"), Key::secret("a", "b\0c"));
+        assert_eq!(Key::new(Op::Secret, "g\0k", None), Key::secret("g", "k"), "the joined form names the same key");
         assert_ne!(Key::new(Op::ConnValue, "c", None), Key::new(Op::Connection, "c", None));
     }
 

@@ -131,7 +131,9 @@ impl Chain {
         self.cache.as_ref()
     }
 
-    /// Requests the chain's providers have sent to their API servers so far, counted in the host's transport.
+    /// Requests the chain's providers have sent to their API servers so far, counted in the host's transport
+    /// (providers built on one shared transport with [`Provider::with_transport`] each count all of its
+    /// requests).
     pub fn api_requests(&self) -> u64 {
         self.links.iter().map(|l| l.provider.api_requests()).sum()
     }

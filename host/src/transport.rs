@@ -86,7 +86,7 @@ pub struct KubeTransport {
     options: TransportOptions,
     /// The forms of the current token searched for in answers ([`secret_forms`]), computed once per token.
     token_forms: std::sync::Mutex<Option<TokenForms>>,
-    /// Requests handed to the API server (or the in-memory responder), retries included.
+    /// Requests attempted (handed to the HTTP client or the in-memory responder), retries included.
     requests_sent: AtomicU64,
 }
 
@@ -164,9 +164,10 @@ impl KubeTransport {
 
     /// How many requests this transport has sent to the API server since it was created: every request a
     /// provider's lookups made that passed the policy, with the retry after a token rotation counted as a
-    /// second request. What `secrets bench` reports as API requests.
+    /// second request, and a request whose connection failed counted too (it was attempted). What `secrets
+    /// bench` reports as API requests.
     pub fn requests_sent(&self) -> u64 {
-        self.requests_sent.load(SeqCst)
+        self.requests_sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sends `GET`-style `parts` (already checked by [`check_request`]) to the API server, with the token.
@@ -218,7 +219,7 @@ impl KubeTransport {
         *request.version_mut() = parts.version;
         *request.headers_mut() = parts.headers.clone();
         request.headers_mut().insert(AUTHORIZATION, auth);
-        self.requests_sent.fetch_add(1, SeqCst);
+        self.requests_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let client = match &self.client {
             Sender::Https(client) => client,
             Sender::Memory(responder) => {

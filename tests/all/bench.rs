@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use kube_emulator::Fault;
-use wasm_secrets::cli::{EXIT_FOUND, EXIT_UPSTREAM, EXIT_USAGE};
+use wasm_secrets::cli::{EXIT_FOUND, EXIT_MALFORMED, EXIT_UPSTREAM, EXIT_USAGE};
 
 use crate::chain::{ENVIRONMENT_ENTRY, cached, kubernetes_entry, secrets};
 use crate::cli::Output;
@@ -31,6 +31,7 @@ async fn kubernetes_one_list_request_per_lookup_counted_in_the_transport() {
     let (out, report) = bench_json(&cluster, None, &args, &[]).await;
     assert_eq!(out.code, EXIT_FOUND, "{}", out.stderr);
     assert_eq!(out.stderr, "");
+    assert!(!out.stdout.contains("my_secret_value"), "a bench never prints the value");
     assert_eq!(report["lookups"], 40);
     assert_eq!((report["errors"].clone(), report["not_found"].clone()), (0.into(), 0.into()));
     assert_eq!(report["errors_by_kind"], serde_json::json!({}));
@@ -93,6 +94,7 @@ async fn environment_and_local_files_providers_send_no_api_request() {
     assert_eq!((report["lookups"].clone(), report["api_requests"].clone()), (25.into(), 0.into()));
     let (out, report) = bench_json(&cluster, Some(&config), &["--lookups", "5", "variables", "get", "nope"], &[]).await;
     assert_eq!((out.code, report["not_found"].clone(), report["errors"].clone()), (EXIT_FOUND, 5.into(), 0.into()));
+    assert_eq!(out.stderr, "note: every measured lookup answered \"not found\"; check the id and the providers\n");
     assert!(cluster.requests().is_empty());
 }
 
@@ -119,7 +121,32 @@ async fn failures_are_counted_by_kind_and_exit_3() {
     assert_eq!(report["errors_by_kind"], serde_json::json!({"unavailable": 6}));
     assert_eq!(report["api_requests"], 6);
     let first = report["first_error"].as_str().unwrap();
-    assert!(first.starts_with("provider `k8s`: "), "{first}");
+    assert!(first.starts_with("provider `k8s`: secret store unavailable: "), "{first}");
+
+    // Three failures among ten lookups: counted apart from the answers, which all found the value.
+    cluster.emulator.set_fault(None);
+    cluster.emulator.set_fault_times(Fault::Status(503), 3);
+    let args = ["--lookups", "10", "--warmup", "0", "variables", "get", "my_var"];
+    let (out, report) = bench_json(&cluster, Some(&config), &args, &[]).await;
+    assert_eq!(out.code, EXIT_UPSTREAM);
+    assert_eq!((report["lookups"].clone(), report["errors"].clone()), (10.into(), 3.into()));
+    assert_eq!((report["not_found"].clone(), report["api_requests"].clone()), (0.into(), 10.into()));
+    assert!(!out.stdout.contains("my_secret_value") && !out.stderr.contains("my_secret_value"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_value_exits_4_like_the_lookup_command() {
+    let cluster = Cluster::start().await;
+    cluster.insert(
+        "broken",
+        serde_json::json!({"airflow.apache.org/connection-id": "broken"}),
+        serde_json::json!({"value": crate::support::b64("mysql://u:s3cr3t/x@h:1/db")}),
+    );
+    let args = ["--lookups", "3", "--warmup", "0", "connections", "get", "broken"];
+    let (out, report) = bench_json(&cluster, None, &args, &[]).await;
+    assert_eq!(out.code, EXIT_MALFORMED, "{}", out.stderr);
+    assert_eq!(report["errors_by_kind"], serde_json::json!({"malformed-payload": 3}));
+    assert!(!out.stdout.contains("s3cr3t") && !out.stderr.contains("s3cr3t"), "{} / {}", out.stdout, out.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -130,13 +157,17 @@ async fn table_output_progress_and_duration() {
     assert_eq!(out.code, EXIT_FOUND, "{}", out.stderr);
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.len(), 6, "{}", out.stdout);
-    assert!(lines[0].starts_with("lookups       ") && lines[0].ends_with("(1 at a time, after 10 warm-up lookups)"));
+    assert!(lines[0].starts_with("lookups       ") && lines[0].ends_with("(1 at a time; warm-up lookups: 10)"));
+    let seconds: f64 = lines[0].split(" in ").nth(1).unwrap().split(" s ").next().unwrap().parse().unwrap();
+    assert!(seconds >= 0.3, "the measured part lasted the duration: {seconds} s");
     assert!(lines[2].starts_with("latency       p50 "), "{}", lines[2]);
     assert_eq!(lines[4], "errors        0");
     assert!(lines[5].starts_with("api requests  ") && lines[5].ends_with("(1.00 per lookup)"), "{}", lines[5]);
-    // The bar was drawn, ended full, and was cleared.
+    // The bars (warm-up, then the measured part) were drawn, ended full, and were cleared.
     assert!(out.stderr.starts_with('\r') && out.stderr.ends_with('\r'), "{:?}", out.stderr);
+    assert!(out.stderr.contains(&format!("[{}] 10/10 warm-up lookups", "#".repeat(30))), "{:?}", out.stderr);
     assert!(out.stderr.contains(&format!("[{}] 0.3/0.3 s, ", "#".repeat(30))), "{:?}", out.stderr);
+    assert!(!out.stderr.contains("my_secret_value"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -145,13 +176,21 @@ async fn bad_usage_exits_2() {
     for args in [
         &["bench", "--lookups", "0", "variables", "get", "x"][..],
         &["bench", "--lookups", "5", "--duration", "1", "variables", "get", "x"],
-        &["bench", "--duration", "-1", "variables", "get", "x"],
+        &["bench", "--duration=-1", "variables", "get", "x"],
+        &["bench", "--duration=0", "variables", "get", "x"],
+        &["bench", "--duration=1e-12", "variables", "get", "x"],
+        &["bench", "--duration=nan", "variables", "get", "x"],
+        &["bench", "--duration=86401", "variables", "get", "x"],
+        &["bench", "--warmup=1000001", "variables", "get", "x"],
         &["bench", "--concurrency", "5000", "variables", "get", "x"],
         &["bench", "variables", "get"],
     ] {
         let out = secrets(&cluster, None, args, &[]).await;
         assert_eq!(out.code, EXIT_USAGE, "{args:?}: {}", out.stderr);
         assert_eq!(out.stdout, "");
+        if args[1].starts_with("--duration=") {
+            assert!(out.stderr.contains("expected a number of seconds from 0.001 to 86400"), "{}", out.stderr);
+        }
     }
     assert!(cluster.requests().is_empty());
 }

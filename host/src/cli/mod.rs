@@ -171,8 +171,9 @@ options (--config, --component, --backend-kwargs, ...). Warm-up lookups run firs
 Latency percentiles are exact to within 1 %; the maximum is exact. API requests are counted in the host's
 transport (every request sent to the API server during the measured lookups, retries included).
 
-Exit status: 0 when every measured lookup answered (found or not found), 3 when some failed (the report is
-printed either way), 2 for usage or configuration errors.
+Exit status: 0 when every measured lookup answered (found or not found); when some failed, the status the
+first failure would give `secrets LOOKUP` (2 configuration, 3 upstream, 4 malformed value); 2 for usage
+errors. The report is printed either way.
 
 Examples:
   secrets --kubeconfig ~/.kube/config bench --lookups 2000 --concurrency 8 variables get my_var
@@ -184,21 +185,21 @@ struct BenchArgs {
     /// Measured lookups [default: 1000 unless --duration is given].
     #[arg(long, value_name = "N", conflicts_with = "duration", value_parser = clap::value_parser!(u64).range(1..))]
     lookups: Option<u64>,
-    /// Measure for this many seconds instead (fractions allowed, up to 86400); lookups in flight at the end
-    /// are waited for.
+    /// Measure for this many seconds instead (0.001 to 86400, fractions allowed); lookups in flight at the
+    /// end are waited for.
     #[arg(long, value_name = "SECONDS", value_parser = parse_bench_duration)]
     duration: Option<Duration>,
     /// Lookups in flight at once.
     #[arg(long, value_name = "C", default_value_t = 1,
           value_parser = clap::value_parser!(u64).range(1..=crate::bench::MAX_CONCURRENCY as u64))]
     concurrency: u64,
-    /// Lookups run before measuring, not counted.
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    /// Lookups run before measuring, not counted (at most 1000000).
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     warmup: u64,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = BenchFormat::Table)]
     output: BenchFormat,
-    /// Progress bar on stderr: auto (when stderr is a terminal), always, never.
+    /// Progress bar on stderr: auto (when the process's stderr is a terminal), always, never.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ProgressWhen::Auto)]
     progress: ProgressWhen,
     /// The lookup to repeat.
@@ -227,11 +228,11 @@ enum ProgressWhen {
     Never,
 }
 
-/// `--duration`: positive seconds, at most a day.
+/// `--duration`: seconds, from a millisecond (shorter would measure nothing) to a day.
 fn parse_bench_duration(text: &str) -> Result<Duration, String> {
     match text.parse::<f64>() {
-        Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
-        _ => Err("expected a number of seconds above 0 and at most 86400".to_owned()),
+        Ok(s) if (0.001..=86_400.0).contains(&s) => Ok(Duration::from_secs_f64(s)),
+        _ => Err("expected a number of seconds from 0.001 to 86400".to_owned()),
     }
 }
 
@@ -586,8 +587,8 @@ async fn lookup(
     }
 }
 
-/// Provider log records of one command, written to stderr when it ends. A bench repeats lookups that may each
-/// log, so only the first [`Records::MAX`] are kept and the rest counted.
+/// Provider log records of one command, written to stderr when it ends. A one-lookup command logs a few; a
+/// bench repeats lookups that may each log, so only the first [`Records::MAX`] are kept and the rest counted.
 #[derive(Default)]
 struct Records {
     lines: Vec<String>,
@@ -597,18 +598,22 @@ struct Records {
 impl Records {
     const MAX: usize = 100;
 
-    fn push(&mut self, line: String) {
-        if self.lines.len() < Self::MAX {
-            self.lines.push(line);
-        } else {
+    fn push(&mut self, level: LogLevel, message: &str) {
+        if self.lines.len() >= Self::MAX {
             self.dropped += 1;
+            return;
         }
+        let level = match level {
+            LogLevel::Info => "INFO",
+            LogLevel::Warning => "WARNING",
+        };
+        self.lines.push(format!("[{level}] {message}\n"));
     }
 
     fn text(&self) -> String {
         let mut text = self.lines.concat();
         if self.dropped > 0 {
-            text.push_str(&format!("[INFO] {} more provider log records not shown\n", self.dropped));
+            text.push_str(&format!("... and {} more provider log records, not shown\n", self.dropped));
         }
         text
     }
@@ -654,7 +659,11 @@ async fn bench(
         BenchFormat::Json => format!("{}\n", report.to_json()),
     };
     write(out, &text)?;
-    Ok((if report.errors() == 0 { EXIT_FOUND } else { EXIT_UPSTREAM }, None))
+    if report.lookups > 0 && report.not_found == report.lookups {
+        let _ = writeln!(err, "note: every measured lookup answered \"not found\"; check the id and the providers");
+    }
+    // The status the first failure would give the lookup command itself.
+    Ok((report.first_error.map_or(EXIT_FOUND, |e| Failure::from(e).code), None))
 }
 
 /// `connections parse`: Airflow's `_deserialize_connection_value` on VALUE (or stdin), then the same output
@@ -866,11 +875,7 @@ async fn open_chain(
         (None, false) => ArtifactCache::default_dir(env_fn),
     };
     let log: LogSink = Arc::new(move |level, message| {
-        let level = match level {
-            LogLevel::Info => "INFO",
-            LogLevel::Warning => "WARNING",
-        };
-        records.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(format!("[{level}] {message}\n"));
+        records.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(level, message);
     });
     let options =
         ProviderOptions { lookup_timeout: Duration::from_secs(global.timeout), log, ..ProviderOptions::default() };
