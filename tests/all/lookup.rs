@@ -514,3 +514,73 @@ async fn kubernetes_provider_from(kubeconfig: &std::path::Path) -> wasm_secrets:
     let options = wasm_secrets::ProviderOptions::default();
     wasm_secrets::Provider::new(crate::support::kubernetes_provider(), config, "", options).unwrap()
 }
+
+/// The wasi host functions one lookup calls, in order (`interface.function`): bindgen's `wit-bindgen import`
+/// spans, which every traced WASI and wasi-http import opens (resource drops are not traced). Each is a
+/// crossing of the component boundary, the largest share of a warm lookup's time (BENCHMARKS.md).
+struct HostCalls(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl tracing::Subscriber for HostCalls {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        struct Names(String, String);
+        impl tracing::field::Visit for Names {
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                match field.name() {
+                    "module" => self.0 = value.to_owned(),
+                    "function" => self.1 = value.to_owned(),
+                    _ => {}
+                }
+            }
+            fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+        }
+        if span.metadata().name() == "wit-bindgen import" {
+            let mut names = Names(String::new(), String::new());
+            span.record(&mut names);
+            self.0.lock().unwrap().push(format!("{}.{}", names.0, names.1));
+        }
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// What a warm lookup costs in boundary crossings: the exact list, so a change shows (and fewer is the goal:
+/// issue 14's lever "fewer boundary crossings per request"). On the test's own thread (a current-thread
+/// runtime), so only this lookup's calls are seen.
+#[tokio::test]
+async fn a_warm_variable_lookup_makes_these_host_calls() {
+    let cluster = Cluster::start().await;
+    let provider = cluster.provider("");
+    let mut instance = provider.instance().await.unwrap();
+    let lookup = wasm_secrets::Lookup::Variable("my_var", None);
+    assert_eq!(instance.lookup(lookup).await.unwrap().into_text().as_deref(), Some("my_secret_value"));
+    let calls = std::sync::Arc::default();
+    let guard = tracing::subscriber::set_default(HostCalls(std::sync::Arc::clone(&calls)));
+    assert_eq!(instance.lookup(lookup).await.unwrap().into_text().as_deref(), Some("my_secret_value"));
+    drop(guard);
+    let calls = calls.lock().unwrap().clone();
+    let expected = [
+        "types.[static]fields.from-list",
+        "types.[constructor]outgoing-request",
+        "types.[method]outgoing-request.set-scheme",
+        "types.[method]outgoing-request.set-authority",
+        "types.[method]outgoing-request.set-path-with-query",
+        "outgoing-handler.handle",
+        "types.[method]future-incoming-response.get",
+        "types.[method]future-incoming-response.subscribe",
+        "poll.[method]pollable.block",
+        "types.[method]future-incoming-response.get",
+        "types.[method]incoming-response.status",
+        "types.[method]incoming-response.consume",
+        "types.[method]incoming-body.stream",
+        "streams.[method]input-stream.blocking-read",
+        "streams.[method]input-stream.blocking-read",
+    ];
+    assert_eq!(calls, expected, "{} host calls", calls.len());
+}
