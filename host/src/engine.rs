@@ -13,7 +13,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
-use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker, Resource};
 use wasmtime::{Config, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::artifact_cache::CacheDir;
@@ -105,7 +105,7 @@ impl ProviderComponent {
         let mut linker = Linker::<State>::new(&engine);
         let link = |e: wasmtime::Error| LoadError::Link(name.to_owned(), format!("{e:#}"));
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link)?;
+        add_http_to_linker(&mut linker).map_err(link)?;
         host::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(link)?;
         types::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(link)?;
         let instance_pre: InstancePre<State> = linker.instantiate_pre(&component).map_err(link)?;
@@ -133,6 +133,41 @@ impl ProviderComponent {
     pub fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// The `wasi:http` version whose `outgoing-handler` the host serves itself (the providers' WIT imports this
+/// one; the linker serves other 0.2 versions from it too).
+const OUTGOING_HANDLER: &str = "wasi:http/outgoing-handler@0.2.12";
+
+/// `wasi:http`: wasmtime-wasi-http's `types`, and an `outgoing-handler` whose `handle` answers in place
+/// ([`crate::transport::ProviderHooks::handle_in_place`]): the returned future is already resolved.
+fn add_http_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
+    use wasmtime_wasi_http::p2::types::{HostFutureIncomingResponse, HostOutgoingRequest};
+    let options = wasmtime_wasi_http::p2::bindings::LinkOptions::default();
+    wasmtime_wasi_http::p2::bindings::http::types::add_to_linker::<State, wasmtime_wasi_http::WasiHttp>(
+        linker,
+        &options.into(),
+        <State as wasmtime_wasi_http::WasiHttpView>::http,
+    )?;
+    type Params = (Resource<HostOutgoingRequest>, Option<Resource<wasmtime_wasi_http::RequestOptions>>);
+    type Returns = (Result<Resource<HostFutureIncomingResponse>, ErrorCode>,);
+    linker.instance(OUTGOING_HANDLER)?.func_wrap_async(
+        "handle",
+        |mut store: wasmtime::StoreContextMut<'_, State>, (request, options): Params| {
+            // The span wasmtime's generated bindings open for every import, so traces show this call too.
+            let span = tracing::trace_span!("wit-bindgen import", module = "outgoing-handler", function = "handle");
+            Box::new(tracing::Instrument::instrument(
+                async move {
+                    let exchange = store.data_mut().handle_in_place(request, options)?;
+                    let response = exchange.await;
+                    Ok::<Returns, wasmtime::Error>((Ok(store.data_mut().push_response(response)?),))
+                },
+                span,
+            ))
+        },
+    )?;
+    Ok(())
 }
 
 /// The largest linear memory a pooled slot holds; [`crate::ProviderOptions::memory_limit_bytes`] bounds

@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{Resource, ResourceTable};
 use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi_http::p2::types::{HostFutureIncomingResponse, HostOutgoingRequest};
+use wasmtime_wasi_http::{RequestOptions, WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bindings::{host, types};
 use crate::grants::{FileReadError, read_granted_file};
@@ -126,6 +127,31 @@ impl State {
         self.hooks.start_lookup();
         self.log_records = 0;
         self.limits.memory_refused = false;
+    }
+}
+
+impl State {
+    /// `wasi:http/outgoing-handler.handle`, answered in place ([`ProviderHooks::handle_in_place`]): takes the
+    /// guest's request out of the table and returns the exchange, which owns everything it needs.
+    pub(crate) fn handle_in_place(
+        &mut self,
+        request: Resource<HostOutgoingRequest>,
+        options: Option<Resource<RequestOptions>>,
+    ) -> wasmtime::Result<impl Future<Output = HostFutureIncomingResponse> + Send + 'static> {
+        let request = self.table.delete(request)?;
+        if let Some(options) = options {
+            // The host's own timeouts apply; the guest's request options are not used.
+            self.table.delete(options)?;
+        }
+        Ok(self.hooks.handle_in_place(request))
+    }
+
+    /// The guest's handle to an answered request.
+    pub(crate) fn push_response(
+        &mut self,
+        response: HostFutureIncomingResponse,
+    ) -> wasmtime::Result<Resource<HostFutureIncomingResponse>> {
+        Ok(self.table.push(response)?)
     }
 }
 

@@ -16,7 +16,12 @@
 //!    cluster CA and has explicit connect and request timeouts, and we read the whole answer (bounded in size)
 //!    before handing it to the guest.
 //!
-//! All wasi-http hook code lives in this file, so a wasmtime upgrade touches one place.
+//! 4. **Answered in place.** The host serves `outgoing-handler.handle` itself ([`ProviderHooks::handle_in_place`]):
+//!    the exchange runs while the guest waits in the call, so the future it gets back is already resolved
+//!    (no polling round trips, no tasks spawned per request).
+//!
+//! All wasi-http hook code lives in this file, so a wasmtime upgrade touches one place (and the linking of
+//! `handle` in `engine.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
@@ -30,6 +35,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme as GuestScheme;
+use wasmtime_wasi_http::p2::types::{HostFutureIncomingResponse, HostOutgoingRequest};
 use wasmtime_wasi_http::{DEFAULT_FORBIDDEN_HEADERS, Error as HttpError, RequestOptions};
 use wasmtime_wasi_http::{ForbiddenHeaderFilter, WasiBody, WasiHttpHooks};
 
@@ -665,9 +672,25 @@ impl WasiHttpHooks for ProviderHooks {
                 >,
             > + Send,
     > {
+        let exchange = self.exchange(request);
+        Box::new(async move {
+            let response = exchange.await?;
+            let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> = Box::new(async { Ok(()) });
+            Ok((response, done))
+        })
+    }
+}
+
+impl ProviderHooks {
+    /// One request, from the guest's request to the answer it may read: policy, budget, credentials and
+    /// transport, the answer bounded. Every path a provider request takes goes through here.
+    fn exchange(
+        &self,
+        request: http::Request<WasiBody>,
+    ) -> impl Future<Output = Result<http::Response<WasiBody>, HttpError>> + Send + 'static {
         let transport = self.transport.clone();
         let budget = Arc::clone(&self.budget);
-        Box::new(async move {
+        async move {
             let Some(transport) = transport else {
                 budget.log_refusal(&"the host grants this provider no HTTP access");
                 return Err(HttpError::HttpRequestDenied);
@@ -696,12 +719,63 @@ impl WasiHttpHooks for ProviderHooks {
                 budget.log_refusal(&format!("an answer beyond the {max} bytes the store may hold"));
                 return Err(HttpError::HttpResponseBodySize(u64::try_from(max).ok()));
             };
-            let response = response.map(|body| {
+            Ok(response.map(|body| {
                 HeldBody { body: Full::new(body), _held: held }.map_err(|never| match never {}).boxed_unsync()
-            });
-            let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> = Box::new(async { Ok(()) });
-            Ok((response, done))
-        })
+            }))
+        }
+    }
+
+    /// `wasi:http/outgoing-handler.handle` answered in place: the request is exchanged while the guest waits in
+    /// the call, and the future the guest gets is already resolved. wasmtime-wasi-http's own `handle` returns
+    /// at once and spawns the exchange (and a second task for its connection), so the guest then polls, blocks
+    /// and asks again: three more boundary crossings and two task spawns per request, for providers that wait
+    /// on each answer anyway. The cost: one component's requests run one after the other.
+    ///
+    /// The request is turned into an `http::Request` as wasmtime-wasi-http does (HTTPS when the guest names no
+    /// scheme; headers were filtered when the guest set them). A request with a body is refused at once:
+    /// providers only read, and a body written after `handle` could never arrive while the guest waits in it.
+    pub fn handle_in_place(
+        &self,
+        request: HostOutgoingRequest,
+    ) -> impl Future<Output = HostFutureIncomingResponse> + Send + 'static {
+        let exchange = self.guest_request(request).map(|request| self.exchange(request));
+        async move {
+            let result = match exchange {
+                Ok(exchange) => exchange.await,
+                Err(refused) => Err(refused),
+            };
+            // The guest's `future-incoming-response.get` takes the handle of a task serving the connection;
+            // the exchange is over, so that task has nothing to do.
+            HostFutureIncomingResponse::Ready(
+                result.map(|response| (response, wasmtime_wasi::runtime::spawn(async {}))),
+            )
+        }
+    }
+
+    /// The `http::Request` of a guest's outgoing request, or why it is refused.
+    fn guest_request(&self, request: HostOutgoingRequest) -> Result<http::Request<WasiBody>, HttpError> {
+        if request.body.is_some() {
+            self.budget.log_refusal(&"a request body (providers only read)");
+            return Err(HttpError::HttpRequestDenied);
+        }
+        let method: http::Method = request.method.try_into().map_err(|_| HttpError::HttpRequestMethodInvalid)?;
+        // As wasmtime-wasi-http's `handle` with these hooks: HTTPS unless the guest names another scheme, which
+        // `is_supported_scheme` refuses.
+        let scheme = match request.scheme {
+            None | Some(GuestScheme::Https) => Scheme::HTTPS,
+            Some(GuestScheme::Http | GuestScheme::Other(_)) => return Err(HttpError::HttpProtocolError),
+        };
+        let mut uri = http::Uri::builder().scheme(scheme).authority(request.authority.unwrap_or_default());
+        if let Some(path) = request.path_with_query {
+            uri = uri.path_and_query(path);
+        }
+        let uri = uri.build().map_err(|_| HttpError::HttpRequestUriInvalid)?;
+        let mut built =
+            http::Request::new(http_body_util::Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync());
+        *built.method_mut() = method;
+        *built.uri_mut() = uri;
+        *built.headers_mut() = request.headers.into();
+        Ok(built)
     }
 }
 

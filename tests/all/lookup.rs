@@ -358,6 +358,10 @@ async fn lookups_share_one_kept_alive_connection() {
     let provider = cluster.provider("");
     for _ in 0..5 {
         assert_eq!(provider.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+        // hyper returns a connection to its pool from a task that runs once the connection has read the
+        // answer; back-to-back lookups on a loaded machine can outrun it and open a second connection (a
+        // race hyper settles by connecting). Lookups a moment apart, as a scheduler's are, share one.
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(cluster.requests().len(), 5);
     assert_eq!(cluster.emulator.connections_accepted(), 1, "one TLS connection, kept alive across lookups");
@@ -571,10 +575,8 @@ async fn a_warm_variable_lookup_makes_these_host_calls() {
         "types.[method]outgoing-request.set-scheme",
         "types.[method]outgoing-request.set-authority",
         "types.[method]outgoing-request.set-path-with-query",
+        // Answered in place: the future is resolved when `handle` returns, so one `get` takes the answer.
         "outgoing-handler.handle",
-        "types.[method]future-incoming-response.get",
-        "types.[method]future-incoming-response.subscribe",
-        "poll.[method]pollable.block",
         "types.[method]future-incoming-response.get",
         "types.[method]incoming-response.status",
         "types.[method]incoming-response.consume",
