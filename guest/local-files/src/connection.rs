@@ -31,7 +31,7 @@
 use airflow_compat::connection::CoreArguments;
 use airflow_compat::{Connection, Dialect};
 
-use crate::value::{Value, describe_name};
+use crate::value::{Value, bounded_list, describe_name};
 
 /// The keyword parameters of airflow-core 3.3.2's `Connection.__init__`, plus `extra_dejson`, in the
 /// constructor's order.
@@ -68,9 +68,6 @@ fn construct(arguments: CoreArguments, dialect: Dialect) -> Result<Connection, S
     arguments.construct(dialect).map_err(|e| e.to_string())
 }
 
-/// How many illegal keys an error names; the rest are counted.
-const MAX_ILLEGAL_KEYS_NAMED: usize = 10;
-
 fn from_object(key: &Value, pairs: Vec<(Value, Value)>, dialect: Dialect) -> Result<Connection, String> {
     let illegal: Vec<&Value> = pairs
         .iter()
@@ -78,19 +75,15 @@ fn from_object(key: &Value, pairs: Vec<(Value, Value)>, dialect: Dialect) -> Res
         .filter(|k| !matches!(k, Value::Str(s) if ALLOWED_KEYS.contains(&s.as_str())))
         .collect();
     if !illegal.is_empty() {
-        // Airflow lists every illegal key; the first few name the problem, and a file with thousands of keys must
-        // not make a message of unbounded size (found by fuzzing: local_files_json).
-        let mut named: Vec<String> = illegal
-            .iter()
-            .take(MAX_ILLEGAL_KEYS_NAMED)
-            .map(|k| match k {
+        // Airflow lists every illegal key; the first few name the problem.
+        let named = bounded_list(
+            &illegal,
+            |k| match k {
                 Value::Str(s) => describe_name(s),
                 other => other.describe_key(),
-            })
-            .collect();
-        if illegal.len() > MAX_ILLEGAL_KEYS_NAMED {
-            named.push(format!("and {} more", illegal.len() - MAX_ILLEGAL_KEYS_NAMED));
-        }
+            },
+            "",
+        );
         return Err(format!(
             "The object have illegal keys: {}. The dictionary can only contain the following keys: {}",
             named.join(", "),

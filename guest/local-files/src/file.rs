@@ -12,11 +12,8 @@ use crate::connection::create_connection;
 use crate::envfile::{self, SyntaxError};
 use crate::error::LookupError;
 use crate::text::decode;
-use crate::value::Value;
+use crate::value::{Value, bounded_list};
 use crate::yaml;
-
-/// The most syntax errors listed in one message.
-const MAX_ERRORS_SHOWN: usize = 10;
 
 /// A secrets file format, chosen by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,17 +114,14 @@ fn parse_yaml(content: &str) -> Result<Secrets, SyntaxError> {
 /// Airflow's `AirflowFileParseException("Failed to load the secret file.", file_path, parse_errors)`, with
 /// each error's message and line.
 fn parse_failure(path: &str, errors: &[SyntaxError]) -> LookupError {
-    let mut shown: Vec<String> = errors
-        .iter()
-        .take(MAX_ERRORS_SHOWN)
-        .map(|e| match e.line {
+    let shown = bounded_list(
+        errors,
+        |e| match e.line {
             Some(line) => format!("line {line}: {}", e.message),
             None => e.message.clone(),
-        })
-        .collect();
-    if errors.len() > MAX_ERRORS_SHOWN {
-        shown.push(format!("and {} more errors", errors.len() - MAX_ERRORS_SHOWN));
-    }
+        },
+        " errors",
+    );
     LookupError::MalformedPayload(format!("Failed to load the secret file {path}: {}", shown.join("; ")))
 }
 
@@ -150,15 +144,12 @@ pub fn load_configs(path: &str, bytes: &[u8]) -> Result<Secrets, LookupError> {
 
 /// Replaces one-item lists by their item; any other list is Airflow's `VariableNotUnique`.
 fn single_values(path: &str, secrets: Secrets) -> Result<Secrets, LookupError> {
-    let invalid: Vec<String> = secrets
-        .iter()
-        .filter(|(_, v)| matches!(v, Value::Seq(items) if items.len() != 1))
-        .map(|(k, _)| py_repr_key(k))
-        .collect();
+    let invalid: Vec<&Value> =
+        secrets.iter().filter(|(_, v)| matches!(v, Value::Seq(items) if items.len() != 1)).map(|(k, _)| k).collect();
     if !invalid.is_empty() {
         return Err(LookupError::MalformedPayload(format!(
             "The \"{path}\" file contains multiple values for keys: [{}]",
-            invalid.join(", ")
+            bounded_list(&invalid, |k| py_repr_key(k), "").join(", ")
         )));
     }
     Ok(secrets
@@ -312,6 +303,22 @@ mod tests {
         assert_eq!(c, vec![(s("a"), s("x")), (s("b"), s("y"))]);
         let msg = malformed(load_configs("c.json", br#"{"a": [], "b": [1, 2], "c": 3}"#).unwrap_err());
         assert_eq!(msg, r#"The "c.json" file contains multiple values for keys: ['a', 'b']"#);
+    }
+
+    /// Airflow names every key with several values; the message names ten and counts the rest, so its size is
+    /// bounded whatever the file holds (found by the long fuzz run of local_files_json: a 4 kB message).
+    #[test]
+    fn a_message_names_at_most_ten_keys_with_several_values() {
+        let file: String = (0..25).map(|i| format!("k{i}=a\nk{i}=b\n")).collect();
+        let msg = malformed(load_variables("v.env", file.as_bytes()).unwrap_err());
+        let named: Vec<String> = (0..10).map(|i| format!("'k{i}'")).collect();
+        assert_eq!(
+            msg,
+            format!(r#"The "v.env" file contains multiple values for keys: [{}, and 15 more]"#, named.join(", "))
+        );
+        let json: String = format!("{{{}}}", (0..12).map(|i| format!(r#""c{i}": []"#)).collect::<Vec<_>>().join(", "));
+        let msg = malformed(load_configs("c.json", json.as_bytes()).unwrap_err());
+        assert!(msg.ends_with("'c8', 'c9', and 2 more]"), "{msg}");
     }
 
     #[test]

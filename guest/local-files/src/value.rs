@@ -133,6 +133,20 @@ impl Value {
     }
 }
 
+/// The most items (keys, parse errors) one error message lists: Airflow lists them all, but a file with
+/// thousands of them must not make a message of unbounded size (found by fuzzing: local_files_json, twice).
+pub const MAX_ITEMS_IN_ERROR: usize = 10;
+
+/// The first [`MAX_ITEMS_IN_ERROR`] of `items`, then `and N more{noun}` when there are more: what an error
+/// message lists.
+pub fn bounded_list<T>(items: &[T], describe: impl Fn(&T) -> String, noun: &str) -> Vec<String> {
+    let mut shown: Vec<String> = items.iter().take(MAX_ITEMS_IN_ERROR).map(describe).collect();
+    if items.len() > MAX_ITEMS_IN_ERROR {
+        shown.push(format!("and {} more{noun}", items.len() - MAX_ITEMS_IN_ERROR));
+    }
+    shown
+}
+
 /// A name (a connection id, a key) for an error message: quoted, escaped, cut at [`MAX_NAME_IN_ERROR`]
 /// characters.
 pub fn describe_name(name: &str) -> String {
