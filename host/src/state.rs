@@ -26,6 +26,9 @@ pub enum LogLevel {
 /// Where provider log records go. The default sends them to `tracing`.
 pub type LogSink = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
 
+/// The most resources (requests, answers, streams, pollables, ...) a store may hold at once.
+pub const MAX_TABLE_ENTRIES: usize = 10_000;
+
 /// The most log records one lookup may send; later ones are dropped, with one warning saying so.
 pub const MAX_LOG_RECORDS_PER_LOOKUP: usize = 100;
 /// The longest log record passed on; a longer one is cut (on a character boundary) and marked.
@@ -108,10 +111,15 @@ impl State {
         let limits = Limits::new(limits);
         let mut wasi = WasiCtx::builder();
         wasi.envs(&grants.env);
+        // Table entries (requests, answers, streams, pollables) are host memory outside the store's limits: a
+        // lookup needs a few dozen, so a component piling them up meets this bound long before the host's
+        // memory does (wasmtime's default is a million).
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_TABLE_ENTRIES);
         Self {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
+            table,
             hooks: grants.hooks,
             limits,
             namespace: grants.namespace,
@@ -138,6 +146,11 @@ impl State {
         request: Resource<HostOutgoingRequest>,
         options: Option<Resource<RequestOptions>>,
     ) -> wasmtime::Result<impl Future<Output = HostFutureIncomingResponse> + Send + 'static> {
+        // `handle` takes both by value; a component that declares them borrowed would otherwise have the host
+        // delete entries it still holds. Refused, as a trap.
+        if !request.owned() || options.as_ref().is_some_and(|o| !o.owned()) {
+            wasmtime::bail!("outgoing-handler.handle takes its request and options by value, not borrowed");
+        }
         let request = self.table.delete(request)?;
         if let Some(options) = options {
             // The host's own timeouts apply; the guest's request options are not used.

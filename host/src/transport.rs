@@ -728,8 +728,12 @@ impl ProviderHooks {
     /// `wasi:http/outgoing-handler.handle` answered in place: the request is exchanged while the guest waits in
     /// the call, and the future the guest gets is already resolved. wasmtime-wasi-http's own `handle` returns
     /// at once and spawns the exchange (and a second task for its connection), so the guest then polls, blocks
-    /// and asks again: three more boundary crossings and two task spawns per request, for providers that wait
-    /// on each answer anyway. The cost: one component's requests run one after the other.
+    /// and asks again: three more boundary crossings and a second task spawn per request, for providers that
+    /// wait on each answer anyway. The cost: one component's requests run one after the other.
+    ///
+    /// The exchange still runs in a task of its own, not on the guest's fiber stack: a guest can use most of
+    /// that stack before it calls `handle`, and connecting (TLS included) needs the stack a tokio worker has.
+    /// That task is the one the guest's answer keeps (as wasmtime's connection task), so there is one spawn.
     ///
     /// The request is turned into an `http::Request` as wasmtime-wasi-http does (HTTPS when the guest names no
     /// scheme; headers were filtered when the guest set them). A request with a body is refused at once:
@@ -740,36 +744,49 @@ impl ProviderHooks {
     ) -> impl Future<Output = HostFutureIncomingResponse> + Send + 'static {
         let exchange = self.guest_request(request).map(|request| self.exchange(request));
         async move {
-            let result = match exchange {
-                Ok(exchange) => exchange.await,
-                Err(refused) => Err(refused),
+            let exchange = match exchange {
+                Ok(exchange) => exchange,
+                Err(refused) => return HostFutureIncomingResponse::Ready(Err(refused)),
             };
-            // The guest's `future-incoming-response.get` takes the handle of a task serving the connection;
-            // the exchange is over, so that task has nothing to do.
-            HostFutureIncomingResponse::Ready(
-                result.map(|response| (response, wasmtime_wasi::runtime::spawn(async {}))),
-            )
+            let (answer, answered) = tokio::sync::oneshot::channel();
+            // Dropped with the lookup (a timeout), the task's handle aborts the exchange.
+            let task = wasmtime_wasi::runtime::spawn(async move {
+                let _ = answer.send(exchange.await);
+            });
+            let result = answered.await.unwrap_or_else(|_| {
+                Err(HttpError::InternalError(Some("the request's task ended without an answer".to_owned())))
+            });
+            HostFutureIncomingResponse::Ready(result.map(|response| (response, task)))
         }
     }
 
-    /// The `http::Request` of a guest's outgoing request, or why it is refused.
+    /// The `http::Request` of a guest's outgoing request, or why it is refused (logged like every refusal).
     fn guest_request(&self, request: HostOutgoingRequest) -> Result<http::Request<WasiBody>, HttpError> {
-        if request.body.is_some() {
-            self.budget.log_refusal(&"a request body (providers only read)");
-            return Err(HttpError::HttpRequestDenied);
+        let refuse = |reason: &str, error: HttpError| {
+            self.budget.log_refusal(&reason);
+            error
+        };
+        if self.transport.is_none() {
+            return Err(refuse("the host grants this provider no HTTP access", HttpError::HttpRequestDenied));
         }
-        let method: http::Method = request.method.try_into().map_err(|_| HttpError::HttpRequestMethodInvalid)?;
+        if request.body.is_some() {
+            return Err(refuse("a request body (providers only read)", HttpError::HttpRequestDenied));
+        }
+        let method: http::Method =
+            request.method.try_into().map_err(|_| refuse("an invalid method", HttpError::HttpRequestMethodInvalid))?;
         // As wasmtime-wasi-http's `handle` with these hooks: HTTPS unless the guest names another scheme, which
         // `is_supported_scheme` refuses.
         let scheme = match request.scheme {
             None | Some(GuestScheme::Https) => Scheme::HTTPS,
-            Some(GuestScheme::Http | GuestScheme::Other(_)) => return Err(HttpError::HttpProtocolError),
+            Some(GuestScheme::Http | GuestScheme::Other(_)) => {
+                return Err(refuse("a scheme other than https", HttpError::HttpProtocolError));
+            }
         };
         let mut uri = http::Uri::builder().scheme(scheme).authority(request.authority.unwrap_or_default());
         if let Some(path) = request.path_with_query {
             uri = uri.path_and_query(path);
         }
-        let uri = uri.build().map_err(|_| HttpError::HttpRequestUriInvalid)?;
+        let uri = uri.build().map_err(|_| refuse("an invalid URI", HttpError::HttpRequestUriInvalid))?;
         let mut built =
             http::Request::new(http_body_util::Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync());
         *built.method_mut() = method;
