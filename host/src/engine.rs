@@ -196,6 +196,9 @@ fn new_engine(allocation: Allocation) -> Result<Engine, LoadError> {
     let mut config = Config::new();
     config.epoch_interruption(true);
     config.wasm_component_model(true);
+    // Providers speak wasi 0.2 (no component-model async): without the concurrency support a dependency's
+    // features may switch on, a store does not set up its concurrent-execution state on every instantiation.
+    config.concurrency_support(false);
     if let Allocation::Pooling { slots } = allocation {
         let mut pool = PoolingAllocationConfig::default();
         // A provider component holds a few core instances (the program, WASI shims and fix-ups), one or two
