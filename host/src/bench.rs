@@ -179,7 +179,7 @@ impl Progress {
         fraction.clamp(0.0, 1.0)
     }
 
-    /// One line for a terminal: a bar and the count, e.g. `[#####...............]  250/1000 lookups`.
+    /// One line for a terminal: a 30-character bar and the count, e.g. `[########......] 250/1000 lookups`.
     pub fn line(&self) -> String {
         const WIDTH: usize = 30;
         let filled = ((self.fraction() * WIDTH as f64).round() as usize).min(WIDTH);
@@ -208,7 +208,8 @@ pub struct Report {
     pub errors_by_kind: BTreeMap<&'static str, u64>,
     /// The first failure, if any (errors never hold a secret value).
     pub first_error: Option<ChainError>,
-    /// Requests the host's transport sent to the API server during the measured part.
+    /// Requests the host's transport sent to the API server during the measured part ([`Chain::api_requests`]:
+    /// providers built on one shared transport each count all of its requests).
     pub api_requests: u64,
     /// Latencies of the measured lookups.
     pub latencies: Histogram,

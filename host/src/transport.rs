@@ -4,8 +4,8 @@
 //! Threat model: the provider component is untrusted code. It may try to reach any host, to read or forge
 //! credentials, or to stall. So, in this order:
 //! 1. **Policy before transport.** Only `https://kubernetes.default.svc` (the in-cluster name of the API
-//!    server) is accepted; every other scheme or authority is refused with `HttpRequestDenied`, which the
-//!    guest sees. The host maps that name to the API server it is configured for, so the guest never learns
+//!    server) is accepted: another authority is refused with `HttpRequestDenied`, a scheme other than https
+//!    with `HttpProtocolError`, which the guest sees. The host maps that name to the API server it is configured for, so the guest never learns
 //!    or chooses a real address.
 //!    Only `GET` on `/api/v1/namespaces/<ns>/secrets[/<name>]` passes, and only with a few plain headers: a
 //!    compromised provider cannot write, read other resources, or impersonate, even where RBAC would allow it.
@@ -15,13 +15,13 @@
 //!    per request and waits up to 600 s. We replace it with one pooled keep-alive client that trusts only the
 //!    cluster CA and has explicit connect and request timeouts, and we read the whole answer (bounded in size)
 //!    before handing it to the guest.
-//!
 //! 4. **Answered in place.** The host serves `outgoing-handler.handle` itself ([`ProviderHooks::handle_in_place`]):
 //!    the exchange runs while the guest waits in the call, so the future it gets back is already resolved
-//!    (no polling round trips, no tasks spawned per request).
+//!    (no polling round trips, one task spawned per request instead of two). A component's requests therefore
+//!    run one after the other.
 //!
-//! All wasi-http hook code lives in this file, so a wasmtime upgrade touches one place (and the linking of
-//! `handle` in `engine.rs`).
+//! The wasi-http hook code lives in this file, so a wasmtime upgrade touches few places: this one, the linking
+//! of `handle` in `engine.rs`, and the store's side of it in `state.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;

@@ -193,4 +193,13 @@ async fn bad_usage_exits_2() {
         }
     }
     assert!(cluster.requests().is_empty());
+    // A configuration the chain cannot open: no lookup runs, no report, the lookup command's status.
+    let out =
+        secrets(&cluster, None, &["--backend-kwargs", r#"{"nope": 1}"#, "bench", "variables", "get", "x"], &[]).await;
+    assert_eq!((out.code, out.stdout.as_str()), (EXIT_USAGE, ""));
+    assert!(
+        out.stderr.starts_with("error: provider `kubernetes`: invalid configuration: unknown key `nope`"),
+        "{}",
+        out.stderr
+    );
 }

@@ -173,7 +173,8 @@ transport (every request sent to the API server during the measured lookups, ret
 
 Exit status: 0 when every measured lookup answered (found or not found); when some failed, the status the
 first failure would give `secrets LOOKUP` (2 configuration, 3 upstream, 4 malformed value); 2 for usage
-errors. The report is printed either way.
+errors and a configuration that cannot be opened. \"Not found\" answers are not failures (a note on stderr when
+every lookup got one). The report is printed whenever the lookups ran.
 
 Examples:
   secrets --kubeconfig ~/.kube/config bench --lookups 2000 --concurrency 8 variables get my_var
