@@ -9,8 +9,10 @@
 
 use std::hash::{Hash as _, Hasher as _};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use sha2::{Digest as _, Sha256};
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker, Resource};
@@ -30,6 +32,8 @@ pub struct ProviderComponent {
     engine: Engine,
     pre: ProviderPre<State>,
     name: String,
+    /// With the pooling allocator: one permit per slot of the engine's pool, shared by every component on it.
+    slots: Option<Slots>,
 }
 
 impl std::fmt::Debug for ProviderComponent {
@@ -42,19 +46,32 @@ impl std::fmt::Debug for ProviderComponent {
 ///
 /// Each lookup instantiates the component afresh (isolation between lookups). With on-demand allocation that
 /// means `mmap`/`munmap` of linear memories and tables per lookup; the pooling allocator reserves slots once
-/// and recycles them, which wasmtime recommends for instance-per-request hosts. Pooling reserves address
-/// space up front (about `slots` x the memory reservation), so it is opt-in for embedders that know their
-/// concurrency; on-demand is the default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// and recycles them, which wasmtime recommends for instance-per-request hosts (BENCHMARKS.md measures the
+/// difference). Pooling is the default, with [`DEFAULT_POOL_SLOTS`] slots. Every component loaded with the
+/// same allocation shares one engine and one pool, so the slots bound the provider instances of the whole
+/// process: lookups in flight plus the idle instances kept for reuse. A lookup that finds every slot taken
+/// waits for one, up to its lookup timeout, then fails with an error that says so. The pool reserves address
+/// space, not memory: about two linear-memory reservations (4 GiB each on 64-bit) per slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Allocation {
-    /// Allocate and free per instance.
-    #[default]
+    /// Allocate and free per instance: no bound on concurrent instances, no reservation.
     OnDemand,
     /// Recycle pre-reserved slots for up to this many concurrent instances.
     Pooling {
-        /// Concurrent instances (lookups in flight) the pool holds.
+        /// Concurrent provider instances (lookups in flight and idle reused instances) the pool holds.
         slots: u32,
     },
+}
+
+/// The slots of the default pool: provider instances the process runs at once (lookups in flight, across
+/// every provider, plus idle instances kept for reuse). A `secrets` command runs one lookup at a time; a host
+/// that runs more lookups at once than this sees the others wait for a slot.
+pub const DEFAULT_POOL_SLOTS: u32 = 64;
+
+impl Default for Allocation {
+    fn default() -> Self {
+        Self::Pooling { slots: DEFAULT_POOL_SLOTS }
+    }
 }
 
 /// Where compiled artifacts are cached.
@@ -85,9 +102,9 @@ impl ProviderComponent {
         Self::from_bytes(&bytes, &path.display().to_string(), cache)
     }
 
-    /// Loads a component from its bytes; `name` is used in messages.
+    /// Loads a component from its bytes, with the default allocation (pooling); `name` is used in messages.
     pub fn from_bytes(bytes: &[u8], name: &str, cache: &ArtifactCache) -> Result<Self, LoadError> {
-        Self::from_bytes_with(bytes, name, cache, Allocation::OnDemand)
+        Self::from_bytes_with(bytes, name, cache, Allocation::default())
     }
 
     /// [`ProviderComponent::from_bytes`] with an instance allocation strategy.
@@ -97,7 +114,7 @@ impl ProviderComponent {
         cache: &ArtifactCache,
         allocation: Allocation,
     ) -> Result<Self, LoadError> {
-        let engine = engine_for(allocation)?;
+        let (engine, slots) = engine_for(allocation)?;
         let component = match cache {
             ArtifactCache::Disabled => compile(&engine, bytes, name)?,
             ArtifactCache::Dir(dir) => cached_compile(&engine, bytes, name, dir)?,
@@ -110,7 +127,12 @@ impl ProviderComponent {
         types::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(link)?;
         let instance_pre: InstancePre<State> = linker.instantiate_pre(&component).map_err(link)?;
         let pre = ProviderPre::new(instance_pre).map_err(link)?;
-        Ok(Self { engine, pre, name: name.to_owned() })
+        Ok(Self { engine, pre, name: name.to_owned(), slots })
+    }
+
+    /// The pool's slots, when the component is pooled: a provider takes one permit per instance it holds.
+    pub(crate) fn slots(&self) -> Option<&Slots> {
+        self.slots.as_ref()
     }
 
     /// The engine (to create stores).
@@ -170,25 +192,40 @@ fn add_http_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     Ok(())
 }
 
-/// The largest linear memory a pooled slot holds; [`crate::ProviderOptions::memory_limit_bytes`] bounds
-/// it further per store.
-const POOLED_MEMORY_BYTES: usize = 64 * 1024 * 1024;
+/// The largest linear memory a pooled slot holds: what a 32-bit memory can address, as with on-demand
+/// allocation, so [`crate::ProviderOptions::memory_limit_bytes`] alone bounds a store (the slot's address space
+/// is reserved either way).
+const POOLED_MEMORY_BYTES: usize = 4 * 1024 * 1024 * 1024;
 
-/// The engine for `allocation`. On-demand components share one engine per process (one epoch thread, one
-/// code registry, shared by every provider of a chain); each pooling component gets its own engine, so its
-/// slot count is its own.
-fn engine_for(allocation: Allocation) -> Result<Engine, LoadError> {
-    static SHARED: Mutex<Option<Engine>> = Mutex::new(None);
-    if allocation != Allocation::OnDemand {
-        return new_engine(allocation);
-    }
+/// The slots of a pooled engine: one permit per instance, and how many there are (for messages).
+#[derive(Debug, Clone)]
+pub(crate) struct Slots {
+    /// One permit per slot.
+    pub(crate) permits: Arc<Semaphore>,
+    /// The pool's size.
+    pub(crate) total: u32,
+}
+
+/// An engine and, when it pools, its slots.
+type SharedEngine = (Engine, Option<Slots>);
+
+/// The engine for `allocation`, one per allocation and process: the components of a chain share one epoch
+/// thread, one code registry and (pooled) one pool, whose slots bound the process's instances.
+fn engine_for(allocation: Allocation) -> Result<SharedEngine, LoadError> {
+    static SHARED: Mutex<Vec<(Allocation, SharedEngine)>> = Mutex::new(Vec::new());
     let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(engine) = shared.as_ref() {
+    if let Some((_, engine)) = shared.iter().find(|(a, _)| *a == allocation) {
         return Ok(engine.clone());
     }
     let engine = new_engine(allocation)?;
-    *shared = Some(engine.clone());
-    Ok(engine)
+    let slots = match allocation {
+        Allocation::OnDemand => None,
+        Allocation::Pooling { slots } => {
+            Some(Slots { permits: Arc::new(Semaphore::new(slots as usize)), total: slots })
+        }
+    };
+    shared.push((allocation, (engine.clone(), slots.clone())));
+    Ok((engine, slots))
 }
 
 /// A new engine with its epoch ticker.
@@ -207,6 +244,7 @@ fn new_engine(allocation: Allocation) -> Result<Engine, LoadError> {
             .total_core_instances(slots.saturating_mul(8))
             .total_memories(slots.saturating_mul(2))
             .total_tables(slots.saturating_mul(8))
+            .total_stacks(slots)
             .max_memory_size(POOLED_MEMORY_BYTES);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
@@ -312,7 +350,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        let engine = engine_for(Allocation::OnDemand).unwrap();
+        let (engine, _) = engine_for(Allocation::default()).unwrap();
         let planted = engine.precompile_component(wasm_secrets_artifacts::ENVIRONMENT_PROVIDER).unwrap();
         let entry = dir.path().join(cache_file_name(&engine, wasm_secrets_artifacts::KUBERNETES_PROVIDER));
         std::fs::write(&entry, planted).unwrap();

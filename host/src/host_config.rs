@@ -261,6 +261,17 @@ impl ChainSpec {
             }
             providers.push(spec);
         }
+        // Idle instances hold slots of the process's instance pool: kept to half of it, the other half is always
+        // there for lookups in flight.
+        let kept: usize = providers.iter().map(|p| p.reuse_instances).fold(0, usize::saturating_add);
+        let most = crate::engine::DEFAULT_POOL_SLOTS as usize / 2;
+        if kept > most {
+            return Err(invalid(format!(
+                "the providers keep {kept} idle instances for reuse in all (`reuse_instances`); at most {most}, half \
+                 of the {} instance slots of the pool",
+                crate::engine::DEFAULT_POOL_SLOTS
+            )));
+        }
         let cache = cache_settings(file.cache).map_err(|m| invalid(format!("[cache]: {m}")))?;
         Ok(Self { providers, cache })
     }
@@ -539,6 +550,21 @@ mod tests {
         assert!(
             typed.starts_with("invalid host configuration secrets.toml: line 4, column 19: invalid type"),
             "{typed}"
+        );
+    }
+
+    /// Idle instances for reuse occupy pool slots: all providers together keep at most half of the pool.
+    #[test]
+    fn reused_instances_are_bounded_by_the_pool() {
+        let entry = |name: &str, n: usize| {
+            format!("[[providers]]\nname = \"{name}\"\ncomponent = \"builtin:environment\"\nreuse_instances = {n}\n")
+        };
+        assert!(parse(&format!("{}{}", entry("a", 16), entry("b", 16))).is_ok());
+        let err = parse(&format!("{}{}", entry("a", 16), entry("b", 17))).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid host configuration secrets.toml: the providers keep 33 idle instances for reuse in all \
+             (`reuse_instances`); at most 32, half of the 64 instance slots of the pool"
         );
     }
 

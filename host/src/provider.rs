@@ -307,7 +307,26 @@ impl Provider {
         self.explained(store, result)
     }
 
+    /// A slot of the component's pool for one instance (`None` when the component does not pool), waited for up to
+    /// the lookup timeout.
+    async fn take_slot(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, LookupError> {
+        let Some(slots) = self.component.slots() else {
+            return Ok(None);
+        };
+        match tokio::time::timeout(self.lookup_timeout(), Arc::clone(&slots.permits).acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Some(permit)),
+            Ok(Err(_)) => Err(LookupError::Provider("the instance pool is closed".to_owned())),
+            Err(_) => Err(LookupError::Timeout(format!(
+                "no instance slot became free within {:?}: the process holds more provider instances at once \
+                 (lookups in flight and instances kept for reuse) than its pool allows ({})",
+                self.lookup_timeout(),
+                slots.total
+            ))),
+        }
+    }
+
     async fn instantiate(&self) -> Result<(Store<State>, bindings::Provider), LookupError> {
+        let slot = self.take_slot().await?;
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.options.memory_limit_bytes)
             .instances(32)
@@ -330,6 +349,7 @@ impl Provider {
             env: Arc::clone(&self.env),
             files: Arc::clone(&self.files),
             log: Arc::clone(&self.options.log),
+            slot,
         };
         let state = State::new(grants, limits);
         let mut store = Store::new(self.component.engine(), state);

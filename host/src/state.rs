@@ -88,6 +88,7 @@ pub struct State {
     log: LogSink,
     log_records: usize,
     files: Arc<[PathBuf]>,
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// What one store is given besides its limits.
@@ -102,6 +103,8 @@ pub struct StoreGrants {
     pub files: Arc<[PathBuf]>,
     /// Where log records go.
     pub log: LogSink,
+    /// The pool slot the store's instance occupies (pooled components), given back when the store is dropped.
+    pub slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl State {
@@ -126,6 +129,7 @@ impl State {
             log: grants.log,
             log_records: 0,
             files: grants.files,
+            _slot: grants.slot,
         }
     }
 

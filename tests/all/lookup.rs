@@ -368,7 +368,8 @@ async fn lookups_share_one_kept_alive_connection() {
 }
 
 #[test]
-fn on_demand_components_share_one_engine() {
+fn components_of_one_allocation_share_one_engine() {
+    // The default (pooled) allocation: one engine, one epoch thread, one pool for the process.
     let kubernetes = crate::support::kubernetes_provider();
     let rogue = crate::support::rogue_provider();
     assert!(wasmtime::Engine::same(kubernetes.engine(), rogue.engine()), "one engine, one epoch thread");
@@ -585,4 +586,33 @@ async fn a_warm_variable_lookup_makes_these_host_calls() {
         "streams.[method]input-stream.blocking-read",
     ];
     assert_eq!(calls, expected, "{} host calls", calls.len());
+}
+
+/// With every slot of its pool taken, a lookup waits for one up to its timeout, then says why it failed; a slot
+/// given back serves the next lookup at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_instance_pool_makes_a_lookup_wait_then_fail_clearly() {
+    use wasm_secrets::{Allocation, ArtifactCache, Provider, ProviderComponent, ProviderOptions};
+    let cluster = Cluster::start().await;
+    let cache = ArtifactCache::Dir(crate::cli::shared_cache_dir().into());
+    let bytes = wasm_secrets_artifacts::KUBERNETES_PROVIDER;
+    let one_slot = Allocation::Pooling { slots: 1 };
+    let component = ProviderComponent::from_bytes_with(bytes, "kubernetes", &cache, one_slot).unwrap();
+    let options = ProviderOptions { lookup_timeout: Duration::from_millis(500), ..ProviderOptions::default() };
+    let provider = Provider::new(component, cluster.cluster_config(), "", options).unwrap();
+    let held = provider.instance().await.unwrap();
+    let started = std::time::Instant::now();
+    let error = provider.get_variable("my_var", None).await.unwrap_err();
+    assert!(started.elapsed() >= Duration::from_millis(500), "it waited for a slot");
+    assert_eq!(
+        error,
+        LookupError::Timeout(
+            "no instance slot became free within 500ms: the process holds more provider instances at once \
+             (lookups in flight and instances kept for reuse) than its pool allows (1)"
+                .to_owned()
+        )
+    );
+    assert!(cluster.requests().is_empty(), "no request without an instance");
+    drop(held);
+    assert_eq!(provider.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
 }
