@@ -8,7 +8,8 @@
 //!   instantiation alone, and the same steps done natively (the baseline of the guest's overhead).
 //! - `cache`: a lookup answered by the host's cache.
 //! - `startup`: loading the provider component, compiled from scratch vs loaded from the artifact cache.
-//! - `end_to_end`: a variable lookup through the component against the local API emulator over HTTPS, next to
+//! - `end_to_end`: a variable lookup through the component against the local API emulator over HTTPS (with the
+//!   default settings: a fresh pooled instance; also on demand, and on one reused instance), next to
 //!   the same list request (same path, selector and `resourceVersion=0`, checked on the emulator) made natively
 //!   with kube-rs and decoded to the same value, so the ratio shows the component's overhead.
 //!
@@ -200,20 +201,20 @@ fn kube_rs_value(list: &kube::core::ObjectList<Secret>) -> Option<String> {
 /// A variable lookup through the component vs the same list request made natively with kube-rs.
 fn end_to_end(c: &mut Criterion, rt: &Runtime) {
     let fixture = rt.block_on(Fixture::start());
-    let (provider, pooled) = {
+    let (provider, on_demand) = {
         let _guard = rt.enter();
-        (fixture.provider(Allocation::OnDemand), fixture.provider(Allocation::Pooling { slots: 16 }))
+        (fixture.provider(Allocation::default()), fixture.provider(Allocation::OnDemand))
     };
     let api: Api<Secret> = rt.block_on(async { Api::namespaced(fixture.kube_client().await, NAMESPACE) });
     // `resourceVersion=0` as our provider (and Airflow's client) sends it: served from the API server's cache.
     let params = ListParams::default().labels(MY_VAR_SELECTOR).at("0");
 
     // Check both paths answer, and open their pooled connections, before timing.
-    for p in [&provider, &pooled] {
+    for p in [&provider, &on_demand] {
         let value = rt.block_on(p.get_variable("my_var", None)).unwrap();
         assert_eq!(value.as_deref(), Some("my_secret_value"));
     }
-    let mut reused = rt.block_on(pooled.instance()).unwrap();
+    let mut reused = rt.block_on(provider.instance()).unwrap();
     let lookup = Lookup::Variable("my_var", None);
     assert_eq!(rt.block_on(reused.lookup(lookup)).unwrap().into_text().as_deref(), Some("my_secret_value"));
     let list = rt.block_on(api.list(&params)).unwrap();
@@ -237,8 +238,8 @@ fn end_to_end(c: &mut Criterion, rt: &Runtime) {
     group.bench_function("wasm_provider/get_variable", |b| {
         b.iter(|| rt.block_on(provider.get_variable(black_box("my_var"), None)).unwrap());
     });
-    group.bench_function("wasm_provider_pooling/get_variable", |b| {
-        b.iter(|| rt.block_on(pooled.get_variable(black_box("my_var"), None)).unwrap());
+    group.bench_function("wasm_provider_on_demand/get_variable", |b| {
+        b.iter(|| rt.block_on(on_demand.get_variable(black_box("my_var"), None)).unwrap());
     });
     group.bench_function("wasm_provider_reused_instance/get_variable", |b| {
         b.iter(|| rt.block_on(reused.lookup(black_box(lookup))).unwrap());
@@ -249,7 +250,7 @@ fn end_to_end(c: &mut Criterion, rt: &Runtime) {
     group.finish();
 
     drop(reused);
-    drop((provider, pooled, api));
+    drop((provider, on_demand, api));
     rt.block_on(fixture.emulator.clone().shutdown());
 }
 
