@@ -48,14 +48,7 @@ pub fn select(
     namespace: &str,
     warn_if_missing: bool,
 ) -> Result<Selection, LookupError> {
-    let list: SecretList = serde_json::from_slice(body).map_err(|e| {
-        LookupError::Upstream(format!(
-            "the Kubernetes API answered with a Secret list that is not valid (line {}, column {}: {})",
-            e.line(),
-            e.column(),
-            classify(&e)
-        ))
-    })?;
+    let list: SecretList = parse_answer(body, "a Secret list")?;
     let items = list.items.unwrap_or_default();
     let mut warnings = Vec::new();
     let Some(first) = items.first() else {
@@ -87,14 +80,7 @@ pub fn select(
 /// `None` when the Secret has no `data` or no such key. A `null` value is a malformed payload, as in
 /// [`select`].
 pub fn secret_data(body: &[u8], data_key: &str, secret_name: &str) -> Result<Option<String>, LookupError> {
-    let secret: Secret = serde_json::from_slice(body).map_err(|e| {
-        LookupError::Upstream(format!(
-            "the Kubernetes API answered with a Secret that is not valid (line {}, column {}: {})",
-            e.line(),
-            e.column(),
-            classify(&e)
-        ))
-    })?;
+    let secret: Secret = parse_answer(body, "a Secret")?;
     match secret.data.as_ref().and_then(|d| d.get(data_key)) {
         None => Ok(None),
         Some(None) => {
@@ -102,6 +88,26 @@ pub fn secret_data(body: &[u8], data_key: &str, secret_name: &str) -> Result<Opt
         }
         Some(Some(encoded)) => Ok(Some(encoded.clone())),
     }
+}
+
+/// An API answer (`what`: "a Secret list", "a Secret") read as the Python client reads it: decoded as UTF-8
+/// first (`r.data.decode('utf8')`, which refuses the whole answer when any byte sequence is invalid, even one
+/// in a field nobody reads), then parsed as JSON. Errors name the position, never the text.
+fn parse_answer<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, LookupError> {
+    let text = std::str::from_utf8(body).map_err(|e| {
+        LookupError::Upstream(format!(
+            "the Kubernetes API answered with {what} that is not valid UTF-8 (at byte {})",
+            e.valid_up_to()
+        ))
+    })?;
+    serde_json::from_str(text).map_err(|e| {
+        LookupError::Upstream(format!(
+            "the Kubernetes API answered with {what} that is not valid (line {}, column {}: {})",
+            e.line(),
+            e.column(),
+            classify(&e)
+        ))
+    })
 }
 
 /// A serde error category without the offending text (the body may hold secret data).
@@ -117,6 +123,29 @@ fn classify(e: &serde_json::Error) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The Python client decodes the whole answer as UTF-8 before parsing it, so an invalid byte anywhere fails
+    /// the lookup, even in a field nobody reads (serde would skip it). Found by the long fuzz run of
+    /// secret_list, whose independent JSON reading refused such an answer that the provider had read.
+    #[test]
+    fn an_answer_that_is_not_utf8_is_refused_like_the_python_client() {
+        let body = b"{\"x\": {\"k\\xff\": 1}, \"items\": [{\"metadata\": {\"name\": \"s\"}, \"data\": {}}]}";
+        let body = [&body[..8], &[0xd9, 0xff], &body[8..]].concat();
+        let error = select(&body, "value", "k=v", "airflow", true).unwrap_err();
+        assert_eq!(
+            error,
+            LookupError::Upstream(
+                "the Kubernetes API answered with a Secret list that is not valid UTF-8 (at byte 8)".into()
+            )
+        );
+        let error = secret_data(&body, "value", "s").unwrap_err();
+        assert_eq!(
+            error,
+            LookupError::Upstream(
+                "the Kubernetes API answered with a Secret that is not valid UTF-8 (at byte 8)".into()
+            )
+        );
+    }
 
     fn sel(body: &str) -> Result<Selection, LookupError> {
         select(body.as_bytes(), "value", "l=x", "ns", true)
