@@ -311,8 +311,8 @@ struct Tally {
 }
 
 /// Runs `plan` on `chain`, calling `progress` about ten times a second during the warm-up and the measured
-/// part (and once at the end of each). Lookups run as tokio tasks on the current runtime; on a multi-threaded runtime they run in
-/// parallel.
+/// part (and once at the end of each). Lookups run as tokio tasks on the current runtime; on a multi-threaded
+/// runtime they run in parallel.
 pub async fn run(chain: Arc<Chain>, lookup: BenchLookup, plan: Plan, mut progress: impl FnMut(Progress)) -> Report {
     let concurrency = plan.concurrency.clamp(1, MAX_CONCURRENCY);
     let lookup = Arc::new(lookup);
@@ -409,7 +409,9 @@ async fn phase(
                 Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                 Some(Err(_)) | None => {}
             },
-            _ = ticks.tick() => progress(Progress { warmup, done: done.load(Relaxed), elapsed: started.elapsed(), amount }),
+            _ = ticks.tick() => {
+                progress(Progress { warmup, done: done.load(Relaxed), elapsed: started.elapsed(), amount });
+            }
         }
     }
     let elapsed = started.elapsed();

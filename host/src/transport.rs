@@ -5,8 +5,8 @@
 //! credentials, or to stall. So, in this order:
 //! 1. **Policy before transport.** Only `https://kubernetes.default.svc` (the in-cluster name of the API
 //!    server) is accepted: another authority is refused with `HttpRequestDenied`, a scheme other than https
-//!    with `HttpProtocolError`, which the guest sees. The host maps that name to the API server it is configured for, so the guest never learns
-//!    or chooses a real address.
+//!    with `HttpProtocolError`, which the guest sees. The host maps that name to the API server it is
+//!    configured for, so the guest never learns or chooses a real address.
 //!    Only `GET` on `/api/v1/namespaces/<ns>/secrets[/<name>]` passes, and only with a few plain headers: a
 //!    compromised provider cannot write, read other resources, or impersonate, even where RBAC would allow it.
 //! 2. **The host owns the credential.** `authorization` is a forbidden header for the guest (it cannot set or

@@ -237,6 +237,8 @@ fn parse_bench_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// The lookups `bench` repeats: the lookup commands' own arguments (`connections get` without its output
+/// format, which a bench does not print).
 #[derive(Debug, Subcommand)]
 enum BenchLookupCommand {
     /// Repeat `connections get ID` (the connection parsed).
@@ -244,13 +246,13 @@ enum BenchLookupCommand {
     Connections(BenchConnections),
     /// Repeat `variables get KEY`.
     #[command(subcommand)]
-    Variables(BenchVariables),
+    Variables(VariablesCommand),
     /// Repeat `config get-value KEY`.
     #[command(subcommand)]
-    Config(BenchConfig),
+    Config(ConfigCommand),
     /// Repeat `flyte-secrets get GROUP KEY`.
     #[command(subcommand, name = "flyte-secrets")]
-    FlyteSecrets(BenchFlyteSecrets),
+    FlyteSecrets(FlyteSecretsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,47 +267,15 @@ enum BenchConnections {
     },
 }
 
-#[derive(Debug, Subcommand)]
-enum BenchVariables {
-    /// A variable.
-    Get {
-        /// The variable key.
-        key: String,
-        /// Look the variable up for this team first, then globally.
-        #[arg(long)]
-        team: Option<String>,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum BenchConfig {
-    /// A config value.
-    GetValue {
-        /// The config key.
-        key: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum BenchFlyteSecrets {
-    /// A Flyte secret.
-    Get {
-        /// The secret group.
-        group: String,
-        /// The secret key.
-        key: String,
-    },
-}
-
 impl From<BenchLookupCommand> for BenchLookup {
     fn from(command: BenchLookupCommand) -> Self {
         match command {
             BenchLookupCommand::Connections(BenchConnections::Get { conn_id, team }) => {
                 Self::Connection { conn_id, team }
             }
-            BenchLookupCommand::Variables(BenchVariables::Get { key, team }) => Self::Variable { key, team },
-            BenchLookupCommand::Config(BenchConfig::GetValue { key }) => Self::Config { key },
-            BenchLookupCommand::FlyteSecrets(BenchFlyteSecrets::Get { group, key }) => Self::Secret { group, key },
+            BenchLookupCommand::Variables(VariablesCommand::Get { key, team }) => Self::Variable { key, team },
+            BenchLookupCommand::Config(ConfigCommand::GetValue { key }) => Self::Config { key },
+            BenchLookupCommand::FlyteSecrets(FlyteSecretsCommand::Get { group, key }) => Self::Secret { group, key },
         }
     }
 }
