@@ -164,7 +164,8 @@ impl RecordedRequest {
 #[derive(Debug, Default)]
 pub(crate) struct RequestLog {
     next_id: u64,
-    entries: std::collections::VecDeque<(u64, RecordedRequest)>,
+    /// Each request with its id and when its head was received.
+    entries: std::collections::VecDeque<(u64, RecordedRequest, std::time::SystemTime)>,
     /// Only the last this many requests are kept (`None`: all).
     keep: Option<usize>,
 }
@@ -172,7 +173,7 @@ pub(crate) struct RequestLog {
 impl RequestLog {
     pub(crate) fn begin(&mut self, request: RecordedRequest) -> u64 {
         self.next_id += 1;
-        self.entries.push_back((self.next_id, request));
+        self.entries.push_back((self.next_id, request, std::time::SystemTime::now()));
         if self.keep.is_some_and(|keep| self.entries.len() > keep) {
             self.entries.pop_front();
         }
@@ -180,7 +181,7 @@ impl RequestLog {
     }
 
     pub(crate) fn finish(&mut self, id: u64, status: u16) {
-        if let Some((_, entry)) = self.entries.iter_mut().rev().find(|(i, _)| *i == id) {
+        if let Some((_, entry, _)) = self.entries.iter_mut().rev().find(|(i, _, _)| *i == id) {
             entry.status = status;
         }
     }
@@ -367,7 +368,14 @@ impl Emulator {
 
     /// Every request received so far, in order of arrival.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.shared().log).entries.iter().map(|(_, r)| r.clone()).collect()
+        lock(&self.shared().log).entries.iter().map(|(_, r, _)| r.clone()).collect()
+    }
+
+    /// Every request received so far with the wall-clock time its head arrived, in order of arrival: what
+    /// `scripts/bench-startup.sh` compares with the moment it started a client process (a separate method, so
+    /// [`Emulator::requests`] stays comparable with `==` across runs).
+    pub fn requests_with_arrival(&self) -> Vec<(std::time::SystemTime, RecordedRequest)> {
+        lock(&self.shared().log).entries.iter().map(|(_, r, at)| (*at, r.clone())).collect()
     }
 
     /// Forgets the recorded requests.

@@ -43,6 +43,23 @@ struct Args {
     /// 31 sends JSON creates, 32 and above Protobuf.
     #[arg(long, default_value = "32", value_name = "MINOR")]
     minor: String,
+
+    /// At shutdown, write every request received to FILE, one line each: the wall-clock time its head
+    /// arrived (nanoseconds since the Unix epoch), the status answered, the method and the path with its
+    /// query. scripts/bench-startup.sh uses it to time a client process from its start to its first request.
+    #[arg(long, value_name = "FILE")]
+    request_log: Option<PathBuf>,
+}
+
+/// The lines of `--request-log`.
+fn request_log_lines(emulator: &Emulator) -> String {
+    let mut out = String::new();
+    for (at, request) in emulator.requests_with_arrival() {
+        let nanos = at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let query = request.query.as_deref().map(|q| format!("?{q}")).unwrap_or_default();
+        out.push_str(&format!("{nanos} {} {} {}{query}\n", request.status, request.method, request.raw_path));
+    }
+    out
 }
 
 fn random_token() -> anyhow::Result<String> {
@@ -117,6 +134,9 @@ async fn main() -> anyhow::Result<()> {
         _ = terminate.recv() => {}
     }
     eprintln!("shutting down");
+    if let Some(path) = &args.request_log {
+        std::fs::write(path, request_log_lines(&emulator)).with_context(|| format!("writing {}", path.display()))?;
+    }
     emulator.shutdown().await;
     Ok(())
 }

@@ -196,6 +196,7 @@ async fn list_with_label_selector_and_request_log() {
     emulator.add_token("T0k3n", Access::All);
     let mut client = Client::with_token(&emulator, "T0k3n").await;
     emulator.clear_requests();
+    let before = std::time::SystemTime::now();
 
     // Airflow / Python form.
     let python = "labelSelector=airflow.apache.org%2Fconnection-id%3Dsmtp_default&resourceVersion=0";
@@ -256,8 +257,15 @@ async fn list_with_label_selector_and_request_log() {
     assert_eq!(log[4].query, None);
     assert_eq!(log[5].status, 400);
     assert!(log.iter().all(|r| r.headers.iter().all(|(n, _)| *n == n.to_lowercase())));
+    // The same log with the arrival times, in order, within the test's own span.
+    let after = std::time::SystemTime::now();
+    let timed = emulator.requests_with_arrival();
+    assert_eq!(timed.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>(), log);
+    assert!(timed.windows(2).all(|pair| pair[0].0 <= pair[1].0), "arrivals in order");
+    assert!(timed.iter().all(|(at, _)| before <= *at && *at <= after), "arrivals within the test");
     emulator.clear_requests();
     assert!(emulator.requests().is_empty());
+    assert!(emulator.requests_with_arrival().is_empty());
 }
 
 #[tokio::test]
