@@ -206,7 +206,7 @@ pub struct Report {
     pub not_found: u64,
     /// Failed lookups by error kind ([`crate::LookupError::kind`]: `unavailable`, `timeout`, ...).
     pub errors_by_kind: BTreeMap<&'static str, u64>,
-    /// The first failure, if any (errors never hold a secret value).
+    /// The failure that happened first, if any (errors never hold a secret value).
     pub first_error: Option<ChainError>,
     /// Requests the host's transport sent to the API server during the measured part ([`Chain::api_requests`]:
     /// providers built on one shared transport each count all of its requests).
@@ -386,7 +386,7 @@ async fn phase(
                     Ok(false) => tally.not_found += 1,
                     Err(e) => {
                         *tally.errors_by_kind.entry(e.error.kind()).or_default() += 1;
-                        tally.first_error.get_or_insert((at, e));
+                        tally.first_error.get_or_insert((Instant::now(), e));
                     }
                 }
                 done.fetch_add(1, Relaxed);

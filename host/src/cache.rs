@@ -230,10 +230,14 @@ impl Op {
 
 impl Key {
     /// The key of `op` for `id` (and `team`). For [`Op::Secret`], `id` is `group\0key` (split at the first
-    /// NUL); [`Key::secret`] takes the two apart, and is the only way to name a group holding a NUL.
+    /// NUL; without one, the key is empty) and `team` is not used; [`Key::secret`] takes the two apart, and is
+    /// the only way to name a group holding a NUL. Every key this makes is one a lookup can use.
     pub fn new(op: Op, id: &str, team: Option<&str>) -> Self {
-        match (op, id.split_once('\0')) {
-            (Op::Secret, Some((group, key))) => Self::secret(group, key),
+        match op {
+            Op::Secret => {
+                let (group, key) = id.split_once('\0').unwrap_or((id, ""));
+                Self::secret(group, key)
+            }
             _ => KeyRef { op, id, secret_key: None, team }.owned(),
         }
     }
@@ -724,6 +728,7 @@ mod tests {
         // A Flyte group and key are two parts: no separator inside either can make two secrets one key.
         assert_ne!(Key::secret("a\0b", "c"), Key::secret("a", "b\0c"));
         assert_eq!(Key::new(Op::Secret, "g\0k", None), Key::secret("g", "k"), "the joined form names the same key");
+        assert_eq!(Key::new(Op::Secret, "g", None), Key::secret("g", ""), "without a NUL, the key is empty");
         assert_ne!(Key::new(Op::ConnValue, "c", None), Key::new(Op::Connection, "c", None));
     }
 

@@ -9,6 +9,7 @@
 
 use std::hash::{Hash as _, Hasher as _};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -204,6 +205,32 @@ pub(crate) struct Slots {
     pub(crate) permits: Arc<Semaphore>,
     /// The pool's size.
     pub(crate) total: u32,
+    /// How many instances are kept idle for reuse, by every provider on this pool.
+    idle: Arc<AtomicU32>,
+}
+
+impl Slots {
+    fn new(total: u32) -> Self {
+        Self { permits: Arc::new(Semaphore::new(total as usize)), total, idle: Arc::default() }
+    }
+
+    /// A place for one more idle instance, unless half the slots are idle already: idle instances never take
+    /// the slots lookups in flight need, however many providers keep instances (`reuse_instances`).
+    pub(crate) fn keep_idle(&self) -> Option<IdleMark> {
+        let most = self.total / 2;
+        self.idle.fetch_update(SeqCst, SeqCst, |idle| (idle < most).then_some(idle + 1)).ok()?;
+        Some(IdleMark(Arc::clone(&self.idle)))
+    }
+}
+
+/// One instance counted as idle in [`Slots`]; dropped when the instance is taken for a lookup or dropped.
+#[derive(Debug)]
+pub(crate) struct IdleMark(Arc<AtomicU32>);
+
+impl Drop for IdleMark {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, SeqCst);
+    }
 }
 
 /// An engine and, when it pools, its slots.
@@ -217,16 +244,40 @@ fn engine_for(allocation: Allocation) -> Result<SharedEngine, LoadError> {
     if let Some((_, engine)) = shared.iter().find(|(a, _)| *a == allocation) {
         return Ok(engine.clone());
     }
-    let engine = new_engine(allocation)?;
+    let engine = pooled_or_on_demand(allocation, new_engine)?;
     let slots = match allocation {
         Allocation::OnDemand => None,
-        Allocation::Pooling { slots } => {
-            Some(Slots { permits: Arc::new(Semaphore::new(slots as usize)), total: slots })
-        }
+        Allocation::Pooling { slots } => Some(Slots::new(slots)),
     };
     shared.push((allocation, (engine.clone(), slots.clone())));
     Ok((engine, slots))
 }
+
+/// The engine `new` makes for `allocation`; when a pool cannot be set up (its address space reservation fails
+/// under `ulimit -v`, for one), an on-demand engine, with a warning. The slots still bound the instances.
+fn pooled_or_on_demand(
+    allocation: Allocation,
+    new: impl Fn(Allocation) -> Result<Engine, LoadError>,
+) -> Result<Engine, LoadError> {
+    match (allocation, new(allocation)) {
+        (Allocation::Pooling { slots }, Err(e)) => {
+            tracing::warn!(
+                error = %e,
+                "the pooling allocator ({slots} slots) could not be set up; instances are allocated on demand"
+            );
+            new(Allocation::OnDemand)
+        }
+        (_, made) => made,
+    }
+}
+
+/// The most core instances one provider instance may hold: a provider component has a few (the program, WASI
+/// shims and fix-ups).
+pub const MAX_CORE_INSTANCES: u32 = 8;
+/// The most linear memories one provider instance may hold (the store's memory limit applies to each).
+pub const MAX_MEMORIES: u32 = 2;
+/// The most tables one provider instance may hold.
+pub const MAX_TABLES: u32 = 8;
 
 /// A new engine with its epoch ticker.
 fn new_engine(allocation: Allocation) -> Result<Engine, LoadError> {
@@ -238,12 +289,16 @@ fn new_engine(allocation: Allocation) -> Result<Engine, LoadError> {
     config.concurrency_support(false);
     if let Allocation::Pooling { slots } = allocation {
         let mut pool = PoolingAllocationConfig::default();
-        // A provider component holds a few core instances (the program, WASI shims and fix-ups), one or two
-        // memories and a handful of tables.
+        // A slot is one component's worth of core instances, memories and tables, and no component may take
+        // more: otherwise one component could use up what the slots of the others stand for, and their
+        // lookups would fail although they hold a slot.
         pool.total_component_instances(slots)
-            .total_core_instances(slots.saturating_mul(8))
-            .total_memories(slots.saturating_mul(2))
-            .total_tables(slots.saturating_mul(8))
+            .total_core_instances(slots.saturating_mul(MAX_CORE_INSTANCES))
+            .total_memories(slots.saturating_mul(MAX_MEMORIES))
+            .total_tables(slots.saturating_mul(MAX_TABLES))
+            .max_core_instances_per_component(MAX_CORE_INSTANCES)
+            .max_memories_per_component(MAX_MEMORIES)
+            .max_tables_per_component(MAX_TABLES)
             .total_stacks(slots)
             .max_memory_size(POOLED_MEMORY_BYTES);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
@@ -324,6 +379,37 @@ fn cached_compile(engine: &Engine, bytes: &[u8], name: &str, dir: &Path) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pool that cannot be set up falls back to on-demand allocation; an on-demand engine that cannot be made
+    /// is the error.
+    #[test]
+    fn a_pool_that_cannot_be_set_up_falls_back_to_on_demand() {
+        let asked = std::sync::Mutex::new(Vec::new());
+        let pool_fails = |allocation: Allocation| {
+            asked.lock().unwrap().push(allocation);
+            match allocation {
+                Allocation::Pooling { .. } => Err(LoadError::Engine("mmap failed".to_owned())),
+                Allocation::OnDemand => new_engine(allocation),
+            }
+        };
+        let pooled = Allocation::Pooling { slots: 4 };
+        assert!(pooled_or_on_demand(pooled, pool_fails).is_ok());
+        assert_eq!(*asked.lock().unwrap(), [pooled, Allocation::OnDemand]);
+        let nothing = |_| Err(LoadError::Engine("no memory".to_owned()));
+        assert!(matches!(pooled_or_on_demand(pooled, nothing), Err(LoadError::Engine(m)) if m == "no memory"));
+        assert!(matches!(pooled_or_on_demand(Allocation::OnDemand, nothing), Err(LoadError::Engine(_))));
+    }
+
+    /// Half the slots at most are kept idle; a place is free again once its instance is taken or dropped.
+    #[test]
+    fn at_most_half_the_slots_are_kept_idle() {
+        let slots = Slots::new(5);
+        let (first, _second) = (slots.keep_idle().unwrap(), slots.keep_idle().unwrap());
+        assert!(slots.keep_idle().is_none());
+        drop(first);
+        assert!(slots.keep_idle().is_some());
+        assert!(Slots::new(1).keep_idle().is_none(), "a pool of one slot keeps none idle");
+    }
 
     #[test]
     fn default_cache_dir() {

@@ -6,11 +6,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use airflow_compat::Connection;
+use tokio::time::Instant;
 use wasmtime::{Store, StoreLimitsBuilder};
 
 use crate::bindings::{self, types};
 use crate::cluster::{ClusterConfig, DetectedNamespace};
-use crate::engine::{EPOCH_TICK, ProviderComponent};
+use crate::engine::{EPOCH_TICK, IdleMark, MAX_CORE_INSTANCES, MAX_MEMORIES, MAX_TABLES, ProviderComponent, Slots};
 use crate::error::{ClusterConfigError, LookupError};
 use crate::grants::{EnvNames, Grants, kwargs_keys};
 use crate::state::{LogLevel, LogSink, State, StoreGrants};
@@ -44,7 +45,9 @@ pub struct ProviderOptions {
     /// in a fresh store, so no lookup can see what an earlier one left in the guest's memory. Above `0`, a
     /// lookup reuses an instance an earlier lookup of the same provider finished with (same component, same
     /// grants, same configuration), saving the instantiation and the first-call costs; an instance that
-    /// trapped or timed out is never reused. See BENCHMARKS.md for what it saves.
+    /// trapped or timed out is never reused. See BENCHMARKS.md for what it saves. Idle instances of pooled
+    /// components hold pool slots, so the process keeps at most half the pool's slots idle, across all its
+    /// providers; an instance beyond that is dropped after its lookup.
     pub reuse_instances: usize,
 }
 
@@ -104,12 +107,15 @@ impl std::fmt::Debug for Provider {
     }
 }
 
+/// An instance kept for reuse, with its place among the process's idle instances (pooled components).
+type IdleInstance = (Store<State>, bindings::Provider, Option<IdleMark>);
+
 /// Instances kept for reuse ([`ProviderOptions::reuse_instances`]).
 #[derive(Default)]
-struct Idle(Mutex<Vec<(Store<State>, bindings::Provider)>>);
+struct Idle(Mutex<Vec<IdleInstance>>);
 
 impl std::ops::Deref for Idle {
-    type Target = Mutex<Vec<(Store<State>, bindings::Provider)>>;
+    type Target = Mutex<Vec<IdleInstance>>;
     fn deref(&self) -> &Self::Target {
         &self.0
     }
@@ -207,9 +213,10 @@ impl Provider {
 
     /// Asks the provider to validate its configuration; sends no request.
     pub async fn validate_config(&self) -> Result<(), LookupError> {
-        let (mut store, guest) = self.instantiate().await?;
+        let deadline = self.deadline();
+        let (mut store, guest) = self.instantiate(deadline).await?;
         let call = guest.wasm_secrets_provider_lookup().call_validate_config(&mut store, &self.config);
-        let result = self.finish(call).await;
+        let result = self.finish(call, deadline).await;
         self.explained(&store, result)
     }
 
@@ -218,26 +225,36 @@ impl Provider {
         if let Some(error) = &self.unusable {
             return Err(error.clone());
         }
+        // One deadline for the whole lookup: waiting for a pool slot, instantiating and the call share it.
+        let deadline = self.deadline();
         let (mut store, guest) = match self.idle_instance() {
             Some((mut store, guest)) => {
                 self.start_lookup(&mut store);
                 (store, guest)
             }
             // `instantiate` arms the deadline before instantiating (a start function could spin).
-            None => self.instantiate().await?,
+            None => self.instantiate(deadline).await?,
         };
-        let result = self.run(&mut store, &guest, lookup).await;
+        let result = self.run(&mut store, &guest, lookup, deadline).await;
         if self.options.reuse_instances > 0 && !is_fatal(&result) {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
             if idle.len() < self.options.reuse_instances {
-                idle.push((store, guest));
+                // A pooled instance is kept only while fewer than half the pool's slots are idle, across every
+                // provider of the process; otherwise it is dropped and its slot freed.
+                match self.component.slots().map(Slots::keep_idle) {
+                    None => idle.push((store, guest, None)),
+                    Some(Some(mark)) => idle.push((store, guest, Some(mark))),
+                    Some(None) => {}
+                }
             }
         }
         result
     }
 
+    /// An idle instance to run a lookup in, if one is kept (no longer counted as idle).
     fn idle_instance(&self) -> Option<(Store<State>, bindings::Provider)> {
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop()
+        let (store, guest, _mark) = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop()?;
+        Some((store, guest))
     }
 
     /// One instance for several lookups, saving the instantiation (tens of microseconds, see BENCHMARKS.md).
@@ -247,7 +264,7 @@ impl Provider {
         if let Some(error) = &self.unusable {
             return Err(error.clone());
         }
-        let (store, guest) = self.instantiate().await?;
+        let (store, guest) = self.instantiate(self.deadline()).await?;
         Ok(ProviderInstance { provider: self, store, guest, poisoned: false })
     }
 
@@ -285,35 +302,43 @@ impl Provider {
         store: &mut Store<State>,
         guest: &bindings::Provider,
         lookup: Lookup<'_>,
+        deadline: Instant,
     ) -> Result<Answer, LookupError> {
         let api = guest.wasm_secrets_provider_lookup();
         let config = self.config.as_str();
         let result = match lookup {
             Lookup::ConnValue(id, team) => {
-                self.finish(api.call_get_conn_value(&mut *store, config, id, team)).await.map(Answer::Text)
+                self.finish(api.call_get_conn_value(&mut *store, config, id, team), deadline).await.map(Answer::Text)
             }
             Lookup::Connection(id, team) => {
-                let conn = self.finish(api.call_get_connection(&mut *store, config, id, team)).await?;
+                let conn = self.finish(api.call_get_connection(&mut *store, config, id, team), deadline).await?;
                 Ok(Answer::Connection(conn.map(from_wit_connection)))
             }
             Lookup::Variable(key, team) => {
-                self.finish(api.call_get_variable(&mut *store, config, key, team)).await.map(Answer::Text)
+                self.finish(api.call_get_variable(&mut *store, config, key, team), deadline).await.map(Answer::Text)
             }
-            Lookup::Config(key) => self.finish(api.call_get_config(&mut *store, config, key)).await.map(Answer::Text),
+            Lookup::Config(key) => {
+                self.finish(api.call_get_config(&mut *store, config, key), deadline).await.map(Answer::Text)
+            }
             Lookup::Secret(group, key) => {
-                self.finish(api.call_get_secret(&mut *store, config, group, key)).await.map(Answer::Text)
+                self.finish(api.call_get_secret(&mut *store, config, group, key), deadline).await.map(Answer::Text)
             }
         };
         self.explained(store, result)
     }
 
-    /// A slot of the component's pool for one instance (`None` when the component does not pool), waited for up to
-    /// the lookup timeout.
-    async fn take_slot(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, LookupError> {
+    /// When a lookup that starts now must have finished: the lookup timeout from now.
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.lookup_timeout()
+    }
+
+    /// A slot of the component's pool for one instance (`None` when the component does not pool), waited for until
+    /// the lookup's deadline.
+    async fn take_slot(&self, deadline: Instant) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, LookupError> {
         let Some(slots) = self.component.slots() else {
             return Ok(None);
         };
-        match tokio::time::timeout(self.lookup_timeout(), Arc::clone(&slots.permits).acquire_owned()).await {
+        match tokio::time::timeout_at(deadline, Arc::clone(&slots.permits).acquire_owned()).await {
             Ok(Ok(permit)) => Ok(Some(permit)),
             Ok(Err(_)) => Err(LookupError::Provider("the instance pool is closed".to_owned())),
             Err(_) => Err(LookupError::Timeout(format!(
@@ -325,13 +350,16 @@ impl Provider {
         }
     }
 
-    async fn instantiate(&self) -> Result<(Store<State>, bindings::Provider), LookupError> {
-        let slot = self.take_slot().await?;
+    /// A fresh store and instance, within the lookup's deadline (a start function may wait in a host call, which
+    /// the epoch deadline does not interrupt).
+    async fn instantiate(&self, deadline: Instant) -> Result<(Store<State>, bindings::Provider), LookupError> {
+        let slot = self.take_slot(deadline).await?;
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.options.memory_limit_bytes)
-            .instances(32)
-            .memories(8)
-            .tables(32)
+            // What one pool slot holds, with either allocation (the pool refuses more, see engine.rs).
+            .instances(MAX_CORE_INSTANCES as usize)
+            .memories(MAX_MEMORIES as usize)
+            .tables(MAX_TABLES as usize)
             .table_elements(100_000)
             .build();
         let requests = RequestLimits {
@@ -355,9 +383,11 @@ impl Provider {
         let mut store = Store::new(self.component.engine(), state);
         store.limiter(|s| &mut s.limits);
         self.start_lookup(&mut store);
-        let guest = match self.component.pre().instantiate_async(&mut store).await {
-            Ok(guest) => guest,
-            Err(e) => {
+        let instantiated = tokio::time::timeout_at(deadline, self.component.pre().instantiate_async(&mut store)).await;
+        let guest = match instantiated {
+            Err(_) => return Err(self.timed_out()),
+            Ok(Ok(guest)) => guest,
+            Ok(Err(e)) => {
                 let failure = if store.data().limits.memory_refused() { self.memory_text() } else { trap_text(&e) };
                 return Err(LookupError::Provider(format!("cannot instantiate {}: {failure}", self.component.name())));
             }
@@ -379,15 +409,14 @@ impl Provider {
         store.data_mut().start_lookup();
     }
 
-    /// Runs `call` within the lookup timeout; a trap becomes a `Provider` error (see [`Provider::explained`]).
+    /// Runs `call` until the lookup's deadline; a trap becomes a `Provider` error (see [`Provider::explained`]).
     async fn finish<T>(
         &self,
         call: impl Future<Output = wasmtime::Result<Result<T, types::Error>>>,
+        deadline: Instant,
     ) -> Result<T, LookupError> {
-        match tokio::time::timeout(self.lookup_timeout(), call).await {
-            Err(_) => {
-                Err(LookupError::Timeout(format!("the lookup did not finish within {:?}", self.lookup_timeout())))
-            }
+        match tokio::time::timeout_at(deadline, call).await {
+            Err(_) => Err(self.timed_out()),
             Ok(Err(trap)) => Err(LookupError::Provider(format!("{} {}", self.component.name(), trap_text(&trap)))),
             Ok(Ok(result)) => result.map_err(from_wit),
         }
@@ -402,6 +431,10 @@ impl Provider {
             }
             other => other,
         }
+    }
+
+    fn timed_out(&self) -> LookupError {
+        LookupError::Timeout(format!("the lookup did not finish within {:?}", self.lookup_timeout()))
     }
 
     fn memory_text(&self) -> String {
@@ -489,7 +522,7 @@ impl ProviderInstance<'_> {
             ));
         }
         self.provider.start_lookup(&mut self.store);
-        let result = self.provider.run(&mut self.store, &self.guest, lookup).await;
+        let result = self.provider.run(&mut self.store, &self.guest, lookup, self.provider.deadline()).await;
         self.poisoned = is_fatal(&result);
         result
     }
@@ -503,6 +536,18 @@ fn is_fatal<T>(result: &Result<T, LookupError>) -> bool {
 
 /// A trap, said plainly: the time and memory limits get their own words.
 fn trap_text(e: &wasmtime::Error) -> String {
+    // The host's own bounds on what a component makes it hold, said plainly (the trap's text is a wasm backtrace).
+    if let Some(wasmtime::component::ResourceTableError::Full) = e.downcast_ref() {
+        return format!(
+            "held more than {} resources (requests, answers, streams, header fields, ...) at once and was stopped",
+            crate::state::MAX_TABLE_ENTRIES
+        );
+    }
+    if let Some(wasmtime_wasi_http::FieldMapError::TotalSizeTooBig | wasmtime_wasi_http::FieldMapError::TooManyFields) =
+        e.downcast_ref()
+    {
+        return format!("built header fields larger than {} bytes and was stopped", crate::state::MAX_FIELDS_BYTES);
+    }
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => "exceeded its time limit and was stopped".to_owned(),
         Some(trap) => format!("trapped: {trap}"),

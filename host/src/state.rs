@@ -26,8 +26,14 @@ pub enum LogLevel {
 /// Where provider log records go. The default sends them to `tracing`.
 pub type LogSink = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
 
-/// The most resources (requests, answers, streams, pollables, ...) a store may hold at once.
-pub const MAX_TABLE_ENTRIES: usize = 10_000;
+/// The most resources (requests, answers, streams, pollables, header fields, ...) a store may hold at once. A
+/// lookup needs a few dozen (a request and its answer are about ten, and a lookup sends at most
+/// [`crate::provider::MAX_REQUESTS_PER_LOOKUP`]); wasmtime's default is a million.
+pub const MAX_TABLE_ENTRIES: usize = 1_000;
+
+/// The most bytes one set of header fields a component builds may hold (names and values, plus wasmtime's
+/// per-entry accounting). A provider sends a handful of short headers; wasmtime's default is 128 KiB.
+pub const MAX_FIELDS_BYTES: usize = 8 * 1024;
 
 /// The most log records one lookup may send; later ones are dropped, with one warning saying so.
 pub const MAX_LOG_RECORDS_PER_LOOKUP: usize = 100;
@@ -114,14 +120,17 @@ impl State {
         let limits = Limits::new(limits);
         let mut wasi = WasiCtx::builder();
         wasi.envs(&grants.env);
-        // Table entries (requests, answers, streams, pollables) are host memory outside the store's limits: a
-        // lookup needs a few dozen, so a component piling them up meets this bound long before the host's
-        // memory does (wasmtime's default is a million).
+        // Table entries and what they hold are host memory outside the store's memory limit, so each is
+        // bounded: at most MAX_TABLE_ENTRIES resources, header fields of at most MAX_FIELDS_BYTES each (about
+        // 8 MiB at worst, below the default memory limit), request bodies that accept no bytes
+        // (`ProviderHooks::p2_outgoing_body_chunk_size`), answers within the store's answer budget.
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_TABLE_ENTRIES);
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(MAX_FIELDS_BYTES);
         Self {
             wasi: wasi.build(),
-            http: WasiHttpCtx::new(),
+            http,
             table,
             hooks: grants.hooks,
             limits,

@@ -659,6 +659,13 @@ impl WasiHttpHooks for ProviderHooks {
         false
     }
 
+    /// A request body's stream accepts no bytes: providers only read (a request with a body is refused), and
+    /// whatever a body's stream accepted would wait in host memory, outside the store's limits, for a request
+    /// that is never sent. A write is then refused (a trap), and a blocking write gives up (a trap too).
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        0
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,

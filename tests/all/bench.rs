@@ -76,6 +76,15 @@ async fn environment_and_local_files_providers_send_no_api_request() {
         (report["lookups"].clone(), report["not_found"].clone(), report["api_requests"].clone()),
         (25.into(), 0.into(), 0.into())
     );
+    // More lookups at once than the pool has slots: said, since the wait for a slot is measured too.
+    let args = ["--lookups", "130", "--warmup", "0", "--concurrency", "65", "variables", "get", "region"];
+    let (out, report) = bench_json(&cluster, Some(&config), &args, &vars).await;
+    assert_eq!((out.code, report["lookups"].clone()), (EXIT_FOUND, 130.into()), "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "note: --concurrency 65 is more than the 64 instance slots of the pool: lookups beyond them wait for a \
+         slot, and the latencies include that wait\n"
+    );
 
     let variables = dir.path().join("variables.env");
     std::fs::write(&variables, "region=eu-west-1\n").unwrap();

@@ -616,3 +616,73 @@ async fn a_full_instance_pool_makes_a_lookup_wait_then_fail_clearly() {
     drop(held);
     assert_eq!(provider.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
 }
+
+/// One deadline covers the whole lookup: the time spent waiting for a slot is not given again to the call.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lookup_timeout_covers_the_wait_for_a_slot_and_the_call() {
+    use wasm_secrets::{Allocation, ArtifactCache, Provider, ProviderComponent, ProviderOptions};
+    let cluster = Cluster::start().await;
+    let cache = ArtifactCache::Dir(crate::cli::shared_cache_dir().into());
+    // A pool of its own (one per allocation and process): no other test takes its slot.
+    let one_slot = Allocation::Pooling { slots: 1 };
+    let bytes = wasm_secrets_artifacts::KUBERNETES_PROVIDER;
+    let component = ProviderComponent::from_bytes_with(bytes, "kubernetes", &cache, one_slot).unwrap();
+    let timeout = Duration::from_secs(2);
+    let options = ProviderOptions { lookup_timeout: timeout, ..ProviderOptions::default() };
+    let provider = std::sync::Arc::new(Provider::new(component, cluster.cluster_config(), "", options).unwrap());
+    cluster.emulator.set_fault(Some(kube_emulator::Fault::SlowBody(Duration::from_secs(30))));
+    let held = provider.instance().await.unwrap();
+    let started = std::time::Instant::now();
+    let lookup = tokio::spawn({
+        let provider = std::sync::Arc::clone(&provider);
+        async move { provider.get_variable("my_var", None).await }
+    });
+    // The lookup waits for the slot for 1.5 s, then gets it and sends its request, whose answer is slow.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    drop(held);
+    let error = lookup.await.unwrap().unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(error, LookupError::Timeout("the lookup did not finish within 2s".to_owned()));
+    assert_eq!(cluster.requests().len(), 1, "the request was sent once the slot was free");
+    // With a timeout per step, the call alone would have had 2 s more (3.5 s in all).
+    assert!(took >= timeout && took < Duration::from_millis(3000), "the lookup took {took:?}");
+}
+
+/// Instances kept for reuse never take more than half the pool's slots, across every provider of the process:
+/// the other half stays free for lookups in flight.
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_instances_keep_at_most_half_the_pool_across_providers() {
+    use wasm_secrets::{Allocation, ArtifactCache, Provider, ProviderComponent, ProviderOptions};
+    let cluster = Cluster::start().await;
+    let cache = ArtifactCache::Dir(crate::cli::shared_cache_dir().into());
+    let four_slots = Allocation::Pooling { slots: 4 };
+    let bytes = wasm_secrets_artifacts::KUBERNETES_PROVIDER;
+    let load = || ProviderComponent::from_bytes_with(bytes, "kubernetes", &cache, four_slots).unwrap();
+    let reusing = ProviderOptions { reuse_instances: 4, ..ProviderOptions::default() };
+    let first = Provider::new(load(), cluster.cluster_config(), "", reusing.clone()).unwrap();
+    let second = Provider::new(load(), cluster.cluster_config(), "", reusing).unwrap();
+    // Four lookups at once (each answer is slow, so they overlap): four instances, of which two are kept.
+    cluster.emulator.set_fault(Some(kube_emulator::Fault::SlowBody(Duration::from_millis(300))));
+    let four = futures_join4(&first).await;
+    assert!(four.iter().all(|answer| *answer == Ok(Some("my_secret_value".to_owned()))), "{four:?}");
+    cluster.emulator.set_fault(None);
+    assert!(format!("{first:?}").contains("idle: 2 idle instances"), "{first:?}");
+    // The other provider runs in a free slot but keeps nothing: half the pool is idle already.
+    assert_eq!(second.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+    assert!(format!("{second:?}").contains("idle: 0 idle instances"), "{second:?}");
+    // A provider that keeps nothing still finds a slot at once.
+    let quick = ProviderOptions { lookup_timeout: Duration::from_secs(5), ..ProviderOptions::default() };
+    let third = Provider::new(load(), cluster.cluster_config(), "", quick).unwrap();
+    assert_eq!(third.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+    // Dropping the first provider drops its idle instances and their places: the second may keep one now.
+    drop(first);
+    assert_eq!(second.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+    assert!(format!("{second:?}").contains("idle: 1 idle instances"), "{second:?}");
+}
+
+/// Four lookups of `my_var` on `provider`, at once.
+async fn futures_join4(provider: &wasm_secrets::Provider) -> Vec<Result<Option<String>, LookupError>> {
+    let lookup = || provider.get_variable("my_var", None);
+    let (a, b, c, d) = tokio::join!(lookup(), lookup(), lookup(), lookup());
+    vec![a, b, c, d]
+}

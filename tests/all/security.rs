@@ -110,6 +110,33 @@ async fn memory_hungry_guest_is_stopped_by_the_limit() {
     );
 }
 
+/// What a component makes the host hold outside the store's memory limit is bounded: a request body's stream
+/// accepts no bytes, and a component whose header fields grow past `MAX_FIELDS_BYTES` or that keeps creating
+/// resources past `MAX_TABLE_ENTRIES` is stopped, saying so. Nothing reaches the API server.
+#[tokio::test(flavor = "multi_thread")]
+async fn host_memory_outside_the_store_is_bounded() {
+    use wasm_secrets::state::{MAX_FIELDS_BYTES, MAX_TABLE_ENTRIES};
+    let cluster = Cluster::start().await;
+    let provider = Provider::new(rogue_provider(), cluster.cluster_config(), "{}", ProviderOptions::default()).unwrap();
+
+    // Without the bound, each body would hold 1 MiB in the host until the store is dropped.
+    let hoard = provider.get_config("body-hoard:100").await.unwrap();
+    assert_eq!(hoard.as_deref(), Some("buffered 0 bytes in 100 bodies"));
+
+    let name = wasm_secrets_artifacts::ROGUE_PROVIDER_PATH;
+    let error = provider.get_config("fields-flood").await.unwrap_err();
+    let stopped = format!("{name} built header fields larger than {MAX_FIELDS_BYTES} bytes and was stopped");
+    assert_eq!(error, LookupError::Provider(stopped));
+    let error = provider.get_config("resource-hoard").await.unwrap_err();
+    let stopped = format!(
+        "{name} held more than {MAX_TABLE_ENTRIES} resources (requests, answers, streams, header fields, ...) at \
+         once and was stopped"
+    );
+    assert_eq!(error, LookupError::Provider(stopped));
+    assert!(cluster.requests().is_empty(), "nothing was sent: {:?}", cluster.requests());
+    assert_eq!(provider.get_config("calls").await.unwrap().as_deref(), Some("1"), "the next lookup is served");
+}
+
 /// The hostile-component suite: each attempt ends within the lookup's deadline, the host's memory stays
 /// bounded (the floods would hold hundreds of MiB or more without the bounds), nothing beyond the bounds
 /// reaches the API server or the log, and the same provider serves the next lookup.

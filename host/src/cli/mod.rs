@@ -606,6 +606,15 @@ async fn bench(
         (lookups, None) => Amount::Lookups(lookups.unwrap_or(1000)),
     };
     let plan = Plan { amount, concurrency: usize::try_from(args.concurrency).unwrap_or(1), warmup: args.warmup };
+    let slots = crate::engine::DEFAULT_POOL_SLOTS;
+    if args.concurrency > u64::from(slots) {
+        let _ = writeln!(
+            err,
+            "note: --concurrency {} is more than the {slots} instance slots of the pool: lookups beyond them wait \
+             for a slot, and the latencies include that wait",
+            args.concurrency
+        );
+    }
     let show = match args.progress {
         ProgressWhen::Auto => std::io::stderr().is_terminal(),
         ProgressWhen::Always => true,
