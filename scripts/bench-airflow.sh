@@ -82,22 +82,17 @@ emulator_bin="$target_dir/release/kube-emulator"
 
 # --- 3. Airflow against the emulator -------------------------------------------------------------------------
 step "Airflow KubernetesSecretsBackend against kube-emulator"
+# shellcheck source=scripts/emulator.sh
+. scripts/emulator.sh
 state="$(mktemp -d)"
 emulator=""
 cleanup() {
-    if [ -n "$emulator" ]; then kill "$emulator" 2>/dev/null || true; wait "$emulator" 2>/dev/null || true; fi
+    stop_emulator
     rm -rf "$state"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-"$emulator_bin" --state-dir "$state" --manifests examples/secrets/airflow-seed.yaml >"$state/emulator.log" 2>&1 &
-emulator=$!
-for _ in $(seq 1 300); do
-    [ -f "$state/ready" ] && break
-    kill -0 "$emulator" 2>/dev/null || { cat "$state/emulator.log" >&2; die "the emulator exited at start"; }
-    sleep 0.1
-done
-[ -f "$state/ready" ] || { cat "$state/emulator.log" >&2; die "the emulator did not become ready in 30 s"; }
+start_emulator "$emulator_bin" "$state" --manifests examples/secrets/airflow-seed.yaml
 
 airflow_json="$state/airflow.json"
 # The env a pod sees (KUBERNETES_SERVICE_HOST=127.0.0.1, KUBERNETES_SERVICE_PORT). Importing the backend
@@ -112,9 +107,7 @@ airflow_json="$state/airflow.json"
 ) | tee "$state/airflow.out" || die "time_backend.py failed (emulator log: see above)"
 tail -n 1 "$state/airflow.out" >"$airflow_json"
 
-kill "$emulator" 2>/dev/null || true
-wait "$emulator" 2>/dev/null || true
-emulator=""
+stop_emulator
 
 # --- 4. Ours: criterion end_to_end ---------------------------------------------------------------------------
 step "ours: cargo bench -p wasm-secrets-e2e --bench lookup -- end_to_end"

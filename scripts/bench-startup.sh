@@ -42,25 +42,19 @@ target_dir="$(cargo metadata --format-version 1 --no-deps |
 secrets_bin="$target_dir/release/secrets"
 emulator_bin="$target_dir/release/kube-emulator"
 
+# shellcheck source=scripts/emulator.sh
+. scripts/emulator.sh
 state="$(mktemp -d)"
 emulator=""
 cleanup() {
-    if [ -n "$emulator" ]; then kill "$emulator" 2>/dev/null || true; wait "$emulator" 2>/dev/null || true; fi
+    stop_emulator
     rm -rf "$state"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "== starting kube-emulator"
-"$emulator_bin" --state-dir "$state" --manifests examples/secrets/airflow-seed.yaml \
-    --request-log "$state/requests.log" >"$state/emulator.log" 2>&1 &
-emulator=$!
-for _ in $(seq 1 300); do
-    [ -f "$state/ready" ] && break
-    kill -0 "$emulator" 2>/dev/null || { cat "$state/emulator.log" >&2; die "the emulator exited at start"; }
-    sleep 0.1
-done
-[ -f "$state/ready" ] || { cat "$state/emulator.log" >&2; die "the emulator did not become ready in 30 s"; }
+start_emulator "$emulator_bin" "$state" --manifests examples/secrets/airflow-seed.yaml --request-log "$state/requests.log"
 port="$(cat "$state/ready")"
 
 echo "== timing $ITERATIONS runs of: secrets variables get my_var (after $WARMUP warm-up runs)"

@@ -588,16 +588,22 @@ async fn a_warm_variable_lookup_makes_these_host_calls() {
     assert_eq!(calls, expected, "{} host calls", calls.len());
 }
 
+/// The Kubernetes provider in a pool of `slots` slots. A process has one pool per size, so each test that
+/// fills a pool uses a size of its own: tests run at once would otherwise take each other's slots.
+fn kubernetes_in_pool(slots: u32) -> wasm_secrets::ProviderComponent {
+    let cache = wasm_secrets::ArtifactCache::Dir(crate::cli::shared_cache_dir().into());
+    let bytes = wasm_secrets_artifacts::KUBERNETES_PROVIDER;
+    let pool = wasm_secrets::Allocation::Pooling { slots };
+    wasm_secrets::ProviderComponent::from_bytes_with(bytes, "kubernetes", &cache, pool).unwrap()
+}
+
 /// With every slot of its pool taken, a lookup waits for one up to its timeout, then says why it failed; a slot
 /// given back serves the next lookup at once.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_instance_pool_makes_a_lookup_wait_then_fail_clearly() {
-    use wasm_secrets::{Allocation, ArtifactCache, Provider, ProviderComponent, ProviderOptions};
+    use wasm_secrets::{Provider, ProviderOptions};
     let cluster = Cluster::start().await;
-    let cache = ArtifactCache::Dir(crate::cli::shared_cache_dir().into());
-    let bytes = wasm_secrets_artifacts::KUBERNETES_PROVIDER;
-    let one_slot = Allocation::Pooling { slots: 1 };
-    let component = ProviderComponent::from_bytes_with(bytes, "kubernetes", &cache, one_slot).unwrap();
+    let component = kubernetes_in_pool(1);
     let options = ProviderOptions { lookup_timeout: Duration::from_millis(500), ..ProviderOptions::default() };
     let provider = Provider::new(component, cluster.cluster_config(), "", options).unwrap();
     let held = provider.instance().await.unwrap();
@@ -620,18 +626,14 @@ async fn a_full_instance_pool_makes_a_lookup_wait_then_fail_clearly() {
 /// One deadline covers the whole lookup: the time spent waiting for a slot is not given again to the call.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_lookup_timeout_covers_the_wait_for_a_slot_and_the_call() {
-    use wasm_secrets::{Allocation, ArtifactCache, Provider, ProviderComponent, ProviderOptions};
+    use wasm_secrets::{Provider, ProviderOptions};
     let cluster = Cluster::start().await;
-    let cache = ArtifactCache::Dir(crate::cli::shared_cache_dir().into());
-    // A pool of its own (one per allocation and process): no other test takes its slot.
-    let one_slot = Allocation::Pooling { slots: 1 };
-    let bytes = wasm_secrets_artifacts::KUBERNETES_PROVIDER;
-    let component = ProviderComponent::from_bytes_with(bytes, "kubernetes", &cache, one_slot).unwrap();
+    let component = kubernetes_in_pool(2);
     let timeout = Duration::from_secs(2);
     let options = ProviderOptions { lookup_timeout: timeout, ..ProviderOptions::default() };
     let provider = std::sync::Arc::new(Provider::new(component, cluster.cluster_config(), "", options).unwrap());
     cluster.emulator.set_fault(Some(kube_emulator::Fault::SlowBody(Duration::from_secs(30))));
-    let held = provider.instance().await.unwrap();
+    let held = (provider.instance().await.unwrap(), provider.instance().await.unwrap());
     let started = std::time::Instant::now();
     let lookup = tokio::spawn({
         let provider = std::sync::Arc::clone(&provider);
@@ -652,12 +654,9 @@ async fn the_lookup_timeout_covers_the_wait_for_a_slot_and_the_call() {
 /// the other half stays free for lookups in flight.
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_instances_keep_at_most_half_the_pool_across_providers() {
-    use wasm_secrets::{Allocation, ArtifactCache, Provider, ProviderComponent, ProviderOptions};
+    use wasm_secrets::{Provider, ProviderOptions};
     let cluster = Cluster::start().await;
-    let cache = ArtifactCache::Dir(crate::cli::shared_cache_dir().into());
-    let four_slots = Allocation::Pooling { slots: 4 };
-    let bytes = wasm_secrets_artifacts::KUBERNETES_PROVIDER;
-    let load = || ProviderComponent::from_bytes_with(bytes, "kubernetes", &cache, four_slots).unwrap();
+    let load = || kubernetes_in_pool(4);
     let reusing = ProviderOptions { reuse_instances: 4, ..ProviderOptions::default() };
     let first = Provider::new(load(), cluster.cluster_config(), "", reusing.clone()).unwrap();
     let second = Provider::new(load(), cluster.cluster_config(), "", reusing).unwrap();
