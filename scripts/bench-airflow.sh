@@ -84,14 +84,7 @@ emulator_bin="$target_dir/release/kube-emulator"
 step "Airflow KubernetesSecretsBackend against kube-emulator"
 # shellcheck source=scripts/emulator.sh
 . scripts/emulator.sh
-state="$(mktemp -d)"
-emulator=""
-cleanup() {
-    stop_emulator
-    rm -rf "$state"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+emulator_state
 start_emulator "$emulator_bin" "$state" --manifests examples/secrets/airflow-seed.yaml
 
 airflow_json="$state/airflow.json"

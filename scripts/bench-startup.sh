@@ -44,14 +44,7 @@ emulator_bin="$target_dir/release/kube-emulator"
 
 # shellcheck source=scripts/emulator.sh
 . scripts/emulator.sh
-state="$(mktemp -d)"
-emulator=""
-cleanup() {
-    stop_emulator
-    rm -rf "$state"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+emulator_state
 
 echo "== starting kube-emulator"
 start_emulator "$emulator_bin" "$state" --manifests examples/secrets/airflow-seed.yaml --request-log "$state/requests.log"

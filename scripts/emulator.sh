@@ -25,3 +25,12 @@ stop_emulator() {
     fi
     emulator=""
 }
+
+# emulator_state: a fresh state directory in $state; at exit (Ctrl-C included) the emulator is stopped and the
+# directory removed.
+emulator_state() {
+    state="$(mktemp -d)"
+    emulator=""
+    trap 'stop_emulator; rm -rf "$state"' EXIT
+    trap 'exit 130' INT TERM
+}
