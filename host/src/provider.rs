@@ -108,7 +108,29 @@ impl std::fmt::Debug for Provider {
 }
 
 /// An instance kept for reuse, with its place among the process's idle instances (pooled components).
-type IdleInstance = (Store<State>, bindings::Provider, Option<IdleMark>);
+type IdleInstance = (Slotted, bindings::Provider, Option<IdleMark>);
+
+/// A store and the pool slot its instance occupies (pooled components). The fields drop in order: the store
+/// first, which gives the instance's memory, tables and instance slot back to wasmtime's pool, then the permit,
+/// so a lookup that was waiting for a permit never finds the pool still full. (A permit in the store's data
+/// would go first: wasmtime drops a store's data before its instances.)
+struct Slotted {
+    store: Store<State>,
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl std::ops::Deref for Slotted {
+    type Target = Store<State>;
+    fn deref(&self) -> &Store<State> {
+        &self.store
+    }
+}
+
+impl std::ops::DerefMut for Slotted {
+    fn deref_mut(&mut self) -> &mut Store<State> {
+        &mut self.store
+    }
+}
 
 /// Instances kept for reuse ([`ProviderOptions::reuse_instances`]).
 #[derive(Default)]
@@ -215,7 +237,7 @@ impl Provider {
     pub async fn validate_config(&self) -> Result<(), LookupError> {
         let deadline = self.deadline();
         let (mut store, guest) = self.instantiate(deadline).await?;
-        let call = guest.wasm_secrets_provider_lookup().call_validate_config(&mut store, &self.config);
+        let call = guest.wasm_secrets_provider_lookup().call_validate_config(&mut *store, &self.config);
         let result = self.finish(call, deadline).await;
         self.explained(&store, result)
     }
@@ -252,7 +274,7 @@ impl Provider {
     }
 
     /// An idle instance to run a lookup in, if one is kept (no longer counted as idle).
-    fn idle_instance(&self) -> Option<(Store<State>, bindings::Provider)> {
+    fn idle_instance(&self) -> Option<(Slotted, bindings::Provider)> {
         let (store, guest, _mark) = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop()?;
         Some((store, guest))
     }
@@ -352,7 +374,7 @@ impl Provider {
 
     /// A fresh store and instance, within the lookup's deadline (a start function may wait in a host call, which
     /// the epoch deadline does not interrupt).
-    async fn instantiate(&self, deadline: Instant) -> Result<(Store<State>, bindings::Provider), LookupError> {
+    async fn instantiate(&self, deadline: Instant) -> Result<(Slotted, bindings::Provider), LookupError> {
         let slot = self.take_slot(deadline).await?;
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.options.memory_limit_bytes)
@@ -377,7 +399,6 @@ impl Provider {
             env: Arc::clone(&self.env),
             files: Arc::clone(&self.files),
             log: Arc::clone(&self.options.log),
-            slot,
         };
         let state = State::new(grants, limits);
         let mut store = Store::new(self.component.engine(), state);
@@ -392,7 +413,7 @@ impl Provider {
                 return Err(LookupError::Provider(format!("cannot instantiate {}: {failure}", self.component.name())));
             }
         };
-        Ok((store, guest))
+        Ok((Slotted { store, _slot: slot }, guest))
     }
 
     /// The lookup timeout in force: the configured one, at most [`MAX_LOOKUP_TIMEOUT`].
@@ -502,7 +523,7 @@ impl Answer {
 /// A provider instance kept for several lookups (see [`Provider::instance`]).
 pub struct ProviderInstance<'p> {
     provider: &'p Provider,
-    store: Store<State>,
+    store: Slotted,
     guest: bindings::Provider,
     poisoned: bool,
 }

@@ -94,7 +94,6 @@ pub struct State {
     log: LogSink,
     log_records: usize,
     files: Arc<[PathBuf]>,
-    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// What one store is given besides its limits.
@@ -109,8 +108,6 @@ pub struct StoreGrants {
     pub files: Arc<[PathBuf]>,
     /// Where log records go.
     pub log: LogSink,
-    /// The pool slot the store's instance occupies (pooled components), given back when the store is dropped.
-    pub slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl State {
@@ -138,7 +135,6 @@ impl State {
             log: grants.log,
             log_records: 0,
             files: grants.files,
-            _slot: grants.slot,
         }
     }
 
