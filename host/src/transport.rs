@@ -35,6 +35,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use memchr::memmem::Finder;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme as GuestScheme;
 use wasmtime_wasi_http::p2::types::{HostFutureIncomingResponse, HostOutgoingRequest};
 use wasmtime_wasi_http::{DEFAULT_FORBIDDEN_HEADERS, Error as HttpError, RequestOptions};
@@ -98,7 +99,7 @@ pub struct KubeTransport {
 }
 
 /// A token and the forms of it searched for in answers.
-type TokenForms = (SecretString, Arc<[Vec<u8>]>);
+type TokenForms = (SecretString, Arc<[Finder<'static>]>);
 
 impl std::fmt::Debug for KubeTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -261,12 +262,12 @@ impl KubeTransport {
     }
 
     /// The forms of `token` to redact from answers, cached until the token changes (a rotation).
-    fn forms_of(&self, token: &SecretString) -> Arc<[Vec<u8>]> {
+    fn forms_of(&self, token: &SecretString) -> Arc<[Finder<'static>]> {
         let mut cached = self.token_forms.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match cached.as_ref() {
             Some((for_token, forms)) if for_token.expose_secret() == token.expose_secret() => Arc::clone(forms),
             _ => {
-                let forms: Arc<[Vec<u8>]> = secret_forms(token.expose_secret().as_bytes()).into();
+                let forms: Arc<[Finder<'static>]> = secret_forms(token.expose_secret().as_bytes()).into();
                 *cached = Some((token.clone(), Arc::clone(&forms)));
                 forms
             }
@@ -279,7 +280,7 @@ impl KubeTransport {
 /// echoes the request's credentials (in an error message, say), or a Secret that holds the token (a legacy
 /// service-account-token Secret, base64-encoded), must not hand it to the component, which could log it or put
 /// it in an error the user sees. A redacted answer loses its `Content-Length`, which no longer holds.
-fn without_secret(response: http::Response<Bytes>, forms: &[Vec<u8>]) -> http::Response<Bytes> {
+fn without_secret(response: http::Response<Bytes>, forms: &[Finder<'static>]) -> http::Response<Bytes> {
     let (mut parts, body) = response.into_parts();
     for value in parts.headers.values_mut() {
         if let Some(redacted) = redact(value.as_bytes(), forms) {
@@ -303,8 +304,9 @@ const MIN_BASE64_FORM: usize = 16;
 
 /// The forms in which `secret` can appear in an answer: as is; JSON-escaped as Go writes it (the API server
 /// escapes `<`, `>` and `&`); and base64-encoded, standard and URL-safe, at each of the three alignments the
-/// secret can have inside a longer encoded value (only the characters that depend on the secret alone).
-fn secret_forms(secret: &[u8]) -> Vec<Vec<u8>> {
+/// secret can have inside a longer encoded value (only the characters that depend on the secret alone). Each
+/// comes as a ready searcher: they are built once per token, not once per answer.
+fn secret_forms(secret: &[u8]) -> Vec<Finder<'static>> {
     use base64::Engine as _;
     let mut forms = vec![secret.to_vec()];
     let mut escaped = Vec::with_capacity(secret.len());
@@ -341,16 +343,15 @@ fn secret_forms(secret: &[u8]) -> Vec<Vec<u8>> {
             }
         }
     }
-    forms
+    forms.iter().filter(|form| !form.is_empty()).map(|form| Finder::new(form).into_owned()).collect()
 }
 
 /// `bytes` with every occurrence of each of `forms` replaced by [`REDACTED`]; `None` when there is none.
 /// The search is linear in `bytes` (`memmem`), so a hostile answer cannot make it slow.
-fn redact(bytes: &[u8], forms: &[Vec<u8>]) -> Option<Vec<u8>> {
+fn redact(bytes: &[u8], forms: &[Finder<'static>]) -> Option<Vec<u8>> {
     let mut current: Option<Vec<u8>> = None;
-    for form in forms.iter().filter(|f| !f.is_empty()) {
+    for finder in forms {
         let haystack = current.as_deref().unwrap_or(bytes);
-        let finder = memchr::memmem::Finder::new(form);
         if finder.find(haystack).is_none() {
             continue;
         }
@@ -362,7 +363,7 @@ fn redact(bytes: &[u8], forms: &[Vec<u8>]) -> Option<Vec<u8>> {
             }
             out.extend_from_slice(haystack.get(last..start).unwrap_or_default());
             out.extend_from_slice(REDACTED.as_bytes());
-            last = start + form.len();
+            last = start + finder.needle().len();
         }
         out.extend_from_slice(haystack.get(last..).unwrap_or_default());
         current = Some(out);
@@ -688,6 +689,24 @@ impl WasiHttpHooks for ProviderHooks {
     }
 }
 
+/// How many idle tasks [`idle_task`] spawns at once.
+const IDLE_TASK_BATCH: usize = 32;
+
+/// The handle of a task that does nothing, for an answer: wasmtime-wasi-http keeps every answer with the task its
+/// body comes from (`AbortOnDropJoinHandle`, wasmtime's connection task), and only a spawn makes one. Answers
+/// here are in memory already, so the task has nothing to do. A spawn from a thread that is not one of the
+/// runtime's workers (a `block_on` caller, as the `secrets` command's lookups) wakes a worker: measured, a
+/// quarter of a warm lookup answered from memory. Spawned in batches, one wake serves a batch.
+fn idle_task() -> wasmtime_wasi::runtime::AbortOnDropJoinHandle<()> {
+    static STOCK: std::sync::Mutex<Vec<wasmtime_wasi::runtime::AbortOnDropJoinHandle<()>>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut stock = STOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if stock.is_empty() {
+        stock.extend((0..IDLE_TASK_BATCH).map(|_| wasmtime_wasi::runtime::spawn(async {})));
+    }
+    stock.pop().unwrap_or_else(|| wasmtime_wasi::runtime::spawn(async {}))
+}
+
 impl ProviderHooks {
     /// One request, from the guest's request to the answer it may read: policy, budget, credentials and
     /// transport, the answer bounded. Every path a provider request takes goes through here.
@@ -735,12 +754,14 @@ impl ProviderHooks {
     /// `wasi:http/outgoing-handler.handle` answered in place: the request is exchanged while the guest waits in
     /// the call, and the future the guest gets is already resolved. wasmtime-wasi-http's own `handle` returns
     /// at once and spawns the exchange (and a second task for its connection), so the guest then polls, blocks
-    /// and asks again: three more boundary crossings and a second task spawn per request, for providers that
-    /// wait on each answer anyway. The cost: one component's requests run one after the other.
+    /// and asks again: three more boundary crossings and a second task per request, for providers that wait on
+    /// each answer anyway. The cost: one component's requests run one after the other.
     ///
-    /// The exchange still runs in a task of its own, not on the guest's fiber stack: a guest can use most of
-    /// that stack before it calls `handle`, and connecting (TLS included) needs the stack a tokio worker has.
-    /// That task is the one the guest's answer keeps (as wasmtime's connection task), so there is one spawn.
+    /// The exchange runs in the call itself, on the guest's fiber stack, where wasmtime polls async host calls:
+    /// no task to spawn and no thread to wake and wait for, which is most of what a request answered from memory
+    /// costs on a multi-threaded runtime. That stack leaves host code at least `async_stack_size` minus
+    /// `max_wasm_stack` (1.5 MiB with wasmtime's defaults, which the engine keeps), more than connecting over TLS
+    /// needs. A lookup that times out drops the call, and with it the exchange.
     ///
     /// The request is turned into an `http::Request` as wasmtime-wasi-http does (HTTPS when the guest names no
     /// scheme; headers were filtered when the guest set them). A request with a body is refused at once:
@@ -755,15 +776,8 @@ impl ProviderHooks {
                 Ok(exchange) => exchange,
                 Err(refused) => return HostFutureIncomingResponse::Ready(Err(refused)),
             };
-            let (answer, answered) = tokio::sync::oneshot::channel();
-            // Dropped with the lookup (a timeout), the task's handle aborts the exchange.
-            let task = wasmtime_wasi::runtime::spawn(async move {
-                let _ = answer.send(exchange.await);
-            });
-            let result = answered.await.unwrap_or_else(|_| {
-                Err(HttpError::InternalError(Some("the request's task ended without an answer".to_owned())))
-            });
-            HostFutureIncomingResponse::Ready(result.map(|response| (response, task)))
+            let result = exchange.await;
+            HostFutureIncomingResponse::Ready(result.map(|response| (response, idle_task())))
         }
     }
 
