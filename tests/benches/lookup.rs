@@ -261,6 +261,11 @@ const MY_VAR_PATH_AND_QUERY: &str = "/api/v1/namespaces/airflow/secrets?labelSel
 /// query (checked, token included), 404 for anything else. Policy, token injection, the wasi-http plumbing
 /// and the guest all run; only the network does not.
 fn in_memory_provider(allocation: Allocation) -> Provider {
+    in_memory_provider_of(&std::fs::read(component_path()).unwrap(), "kubernetes provider", allocation)
+}
+
+/// [`in_memory_provider`] for the component `bytes`, named `name`.
+fn in_memory_provider_of(bytes: &[u8], name: &str, allocation: Allocation) -> Provider {
     let responder: Responder = Arc::new(|parts: &http::request::Parts| {
         let expected = parts.uri.path_and_query().map(|pq| pq.as_str()) == Some(MY_VAR_PATH_AND_QUERY)
             && parts.headers.get(http::header::AUTHORIZATION).map(|v| v.as_bytes())
@@ -274,9 +279,7 @@ fn in_memory_provider(allocation: Allocation) -> Provider {
     });
     let token = TokenSource::Static(SecretString::from(TOKEN));
     let transport = Arc::new(KubeTransport::in_memory(responder, token, TransportOptions::default()));
-    let bytes = std::fs::read(component_path()).unwrap();
-    let component =
-        ProviderComponent::from_bytes_with(&bytes, "kubernetes provider", &artifact_cache(), allocation).unwrap();
+    let component = ProviderComponent::from_bytes_with(bytes, name, &artifact_cache(), allocation).unwrap();
     let namespace = DetectedNamespace::Found(NAMESPACE.to_owned());
     Provider::with_transport(component, transport, namespace, "", ProviderOptions::default())
 }
@@ -339,6 +342,102 @@ fn guest_call(c: &mut Criterion, rt: &Runtime) {
     drop(reused);
 }
 
+/// The pre-initialisation experiment (issue 14): the Kubernetes provider built with its `preinit` feature, whose
+/// `wizer-initialize` runs one lookup against an answer in memory, measured as built (`plain`) and after
+/// wasmtime-wizer ran that function and snapshotted the instance into a new component (`initialized`): does a
+/// fresh instance that starts warm look up faster? Runs when `WASM_SECRETS_BENCH_PREINIT` names that build:
+///
+/// ```sh
+/// cargo build --target wasm32-wasip2 --profile guest -p wasm-secrets-provider-kubernetes --features preinit
+/// WASM_SECRETS_BENCH_PREINIT=target/wasm32-wasip2/guest/wasm_secrets_provider_kubernetes.wasm \
+///     cargo bench -p wasm-secrets-e2e --bench lookup -- guest_call/preinit
+/// ```
+fn preinit(c: &mut Criterion, rt: &Runtime) {
+    let Some(path) = std::env::var_os("WASM_SECRETS_BENCH_PREINIT") else {
+        return;
+    };
+    let plain = std::fs::read(&path).expect("WASM_SECRETS_BENCH_PREINIT names a readable component");
+    let initialized = rt.block_on(wizer::initialize(&plain));
+    eprintln!("preinit: component {} bytes as built, {} bytes initialized", plain.len(), initialized.len());
+    let pool = Allocation::Pooling { slots: 16 };
+    let plain = rt.block_on(async { in_memory_provider_of(&plain, "preinit plain", pool) });
+    let initialized = rt.block_on(async { in_memory_provider_of(&initialized, "preinit initialized", pool) });
+    let mut group = c.benchmark_group("guest_call");
+    for (name, provider) in
+        [("preinit/plain_fresh_instance", &plain), ("preinit/initialized_fresh_instance", &initialized)]
+    {
+        let value = rt.block_on(provider.get_variable("my_var", None)).unwrap();
+        assert_eq!(value.as_deref(), Some("my_secret_value"));
+        group.bench_function(name, |b| {
+            b.iter(|| rt.block_on(provider.get_variable(black_box("my_var"), None)).unwrap());
+        });
+    }
+    group.finish();
+}
+
+/// wasmtime-wizer on this process's wasmtime (no second build, no other engine settings): instruments the
+/// component, instantiates it with every import a trap, calls `wizer-initialize` and snapshots the instance.
+mod wizer {
+    use wasmtime::component::{Component, Instance, Lift, Linker, WasmList};
+    use wasmtime::{Engine, Store};
+    use wasmtime_wizer::{ComponentInstanceState, Wizer};
+
+    pub(crate) async fn initialize(bytes: &[u8]) -> Vec<u8> {
+        let mut wizer = Wizer::new();
+        // Kept: the rewrite drops the core export but the component still lifts it (wasmtime-wizer 48.0.8).
+        wizer.keep_init_func(true);
+        let (context, instrumented) = wizer.instrument_component(bytes).unwrap();
+        let engine = Engine::default();
+        let component = Component::new(&engine, &instrumented).unwrap();
+        let mut linker = Linker::new(&engine);
+        linker.define_unknown_imports_as_traps(&component).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = linker.instantiate_async(&mut store, &component).await.unwrap();
+        let init = instance.get_typed_func::<(), ()>(&mut store, "wizer-initialize").unwrap();
+        init.call_async(&mut store, ()).await.unwrap();
+        wizer.snapshot_component(&context, &mut State { store, instance }).await.unwrap()
+    }
+
+    /// What wasmtime-wizer reads the instance's state through.
+    struct State {
+        store: Store<()>,
+        instance: Instance,
+    }
+
+    impl State {
+        async fn call<R: Lift + Send + Sync + 'static, T>(
+            &mut self,
+            instance: &str,
+            func: &str,
+            with: impl FnOnce(&Store<()>, R) -> T,
+        ) -> T {
+            let (_, exported) = self.instance.get_export(&mut self.store, None, instance).unwrap();
+            let (_, func) = self.instance.get_export(&mut self.store, Some(&exported), func).unwrap();
+            let func = self.instance.get_typed_func::<(), (R,)>(&mut self.store, func).unwrap();
+            let (result,) = func.call_async(&mut self.store, ()).await.unwrap();
+            with(&self.store, result)
+        }
+    }
+
+    impl ComponentInstanceState for State {
+        async fn call_func_ret_list_u8(&mut self, instance: &str, func: &str, contents: impl FnOnce(&[u8]) + Send) {
+            self.call(instance, func, |store, list: WasmList<u8>| contents(list.as_le_slice(store))).await;
+        }
+        async fn call_func_ret_s32(&mut self, instance: &str, func: &str) -> i32 {
+            self.call(instance, func, |_, r| r).await
+        }
+        async fn call_func_ret_s64(&mut self, instance: &str, func: &str) -> i64 {
+            self.call(instance, func, |_, r| r).await
+        }
+        async fn call_func_ret_f32(&mut self, instance: &str, func: &str) -> u32 {
+            self.call(instance, func, |_, r: f32| r.to_bits()).await
+        }
+        async fn call_func_ret_f64(&mut self, instance: &str, func: &str) -> u64 {
+            self.call(instance, func, |_, r: f64| r.to_bits()).await
+        }
+    }
+}
+
 /// A lookup answered by the host's cache: a chain with the cache on, after the first lookup filled it.
 fn cache_hit(c: &mut Criterion, rt: &Runtime) {
     let provider = rt.block_on(async { in_memory_provider(Allocation::OnDemand) });
@@ -364,6 +463,7 @@ fn benches() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     parse(&mut criterion);
     guest_call(&mut criterion, &rt);
+    preinit(&mut criterion, &rt);
     cache_hit(&mut criterion, &rt);
     startup(&mut criterion);
     end_to_end(&mut criterion, &rt);

@@ -46,5 +46,8 @@ pub mod selector;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
+#[cfg(all(target_arch = "wasm32", feature = "preinit"))]
+#[expect(unsafe_code, reason = "the export glue wit-bindgen generates for `wizer-initialize`")]
+mod preinit;
 #[cfg(target_arch = "wasm32")]
 mod transport;
