@@ -6,7 +6,7 @@
 //! - `guest_call`: one lookup through the component with the API server answering from memory (no network):
 //!   a fresh instance per lookup with the pooling allocator and with on-demand allocation, a reused instance,
 //!   instantiation alone, and the same steps done natively (the baseline of the guest's overhead).
-//! - `cache`: a lookup answered by the host's cache.
+//! - `cache`: a lookup answered by the host's cache, called with `block_on` and awaited in a task.
 //! - `startup`: loading the provider component, compiled from scratch vs loaded from the artifact cache.
 //! - `end_to_end`: a variable lookup through the component against the local API emulator over HTTPS (with the
 //!   default settings: a fresh pooled instance; also on demand, and on one reused instance), next to
@@ -450,8 +450,21 @@ fn cache_hit(c: &mut Criterion, rt: &Runtime) {
     let value = rt.block_on(chain.get_variable("my_var", None)).unwrap();
     assert_eq!(value.as_deref(), Some("my_secret_value"));
     let mut group = c.benchmark_group("cache");
+    // From outside the runtime, as a synchronous caller does: `block_on` per lookup.
     group.bench_function("hit/get_variable", |b| {
         b.iter(|| rt.block_on(chain.get_variable(black_box("my_var"), None)).unwrap());
+    });
+    // Awaited in a task, as an async scheduler does: the hit alone, without entering the runtime each time.
+    group.bench_function("hit/get_variable_awaited", |b| {
+        b.iter_custom(|iterations| {
+            rt.block_on(async {
+                let started = std::time::Instant::now();
+                for _ in 0..iterations {
+                    black_box(chain.get_variable(black_box("my_var"), None).await.unwrap());
+                }
+                started.elapsed()
+            })
+        });
     });
     group.finish();
 }
