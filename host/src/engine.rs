@@ -271,11 +271,6 @@ fn pooled_or_on_demand(
     }
 }
 
-/// With PAGEMAP_SCAN, how much written linear memory a slot resets by copying instead of `madvise`.
-const KEEP_RESIDENT_MEMORY_BYTES: usize = 1024 * 1024;
-/// With PAGEMAP_SCAN, how much of a written table a slot resets by copying instead of `madvise`.
-const KEEP_RESIDENT_TABLE_BYTES: usize = 64 * 1024;
-
 /// The most core instances one provider instance may hold: a provider component has a few (the program, WASI
 /// shims and fix-ups).
 pub const MAX_CORE_INSTANCES: u32 = 8;
@@ -306,15 +301,12 @@ fn new_engine(allocation: Allocation) -> Result<Engine, LoadError> {
             .max_tables_per_component(MAX_TABLES)
             .total_stacks(slots)
             .max_memory_size(POOLED_MEMORY_BYTES);
-        // Giving a slot back resets what the instance wrote. By default that is `madvise`, which on a
-        // multi-threaded process flushes the other cores' TLBs (an interrupt to each, costly in a VM: about a
-        // quarter of a fresh-instance lookup, BENCHMARKS.md). Where Linux's PAGEMAP_SCAN finds the pages
-        // written, they are copied back from the image instead, up to these many bytes, and stay mapped.
-        if PoolingAllocationConfig::is_pagemap_scan_available() {
-            pool.pagemap_scan(wasmtime::Enabled::Yes)
-                .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY_BYTES)
-                .table_keep_resident(KEEP_RESIDENT_TABLE_BYTES);
-        }
+        // Giving a slot back resets what the instance wrote with `madvise`, which on a multi-threaded process
+        // flushes the other cores' TLBs by interrupt (about a quarter of a fresh-instance lookup, BENCHMARKS.md).
+        // wasmtime's PAGEMAP_SCAN reset (`pagemap_scan` with `linear_memory_keep_resident`) avoids that, but in
+        // wasmtime 48 it resets only written pages that are present: a written page swapped out (or being moved
+        // by the kernel) at that moment keeps its contents for the next instance of the slot, which may belong
+        // to another provider. Not used, for that isolation.
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     let engine = Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
