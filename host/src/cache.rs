@@ -25,6 +25,7 @@
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -33,6 +34,7 @@ use airflow_compat::Connection;
 use tokio::sync::OnceCell;
 
 use crate::chain::ChainError;
+use crate::metrics::CacheResult;
 
 /// What a lookup is for. Each kind has its own TTL and its own negative-caching switch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -50,6 +52,16 @@ pub enum Kind {
 impl Kind {
     /// Every kind, in a stable order.
     pub const ALL: [Self; 4] = [Self::Connection, Self::Variable, Self::Config, Self::Secret];
+
+    /// The singular name, as metrics labels and the audit log show it.
+    pub fn singular(self) -> &'static str {
+        match self {
+            Self::Connection => "connection",
+            Self::Variable => "variable",
+            Self::Config => "config",
+            Self::Secret => "secret",
+        }
+    }
 
     /// The plural name used in configuration files and messages.
     pub fn plural(self) -> &'static str {
@@ -313,6 +325,19 @@ pub struct Fetched {
     pub value: Value,
     /// Whether every provider asked answered (found or not found) without failing.
     pub keep: bool,
+    /// The position in the chain of the provider that answered, or of the last one asked (`None`: none was).
+    pub provider: Option<usize>,
+}
+
+/// A lookup as the cache served it: the answer, where it came from, and which provider gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    /// The answer, or the error every waiter gets.
+    pub result: Result<Value, ChainError>,
+    /// A hit, a fetch of this caller's, or another caller's fetch waited for.
+    pub source: CacheResult,
+    /// [`Fetched::provider`] of the answer (`None` for an error: [`ChainError::provider`] names it).
+    pub provider: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -320,6 +345,7 @@ struct Stored {
     value: Value,
     at: Instant,
     keep: bool,
+    provider: Option<usize>,
 }
 
 /// A fetch's outcome, shared by everyone who waited for it.
@@ -397,18 +423,32 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Fetched, ChainError>>,
     {
+        self.serve(key, fetch).await.result
+    }
+
+    /// [`Cache::get_or_fetch`], saying where the answer came from (for metrics and the audit log).
+    pub async fn serve<'k, F, Fut>(&self, key: impl Into<KeyRef<'k>>, fetch: F) -> Served
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Fetched, ChainError>>,
+    {
         let key = key.into();
-        if let Some(value) = self.hit(key) {
-            return Ok(value);
+        if let Some((value, provider)) = self.hit(key) {
+            return Served { result: Ok(value), source: CacheResult::Hit, provider };
         }
         let slot = self.slot(key);
         let clock = Arc::clone(&self.clock);
+        let fetched_here = AtomicBool::new(false);
         let outcome = slot
-            .get_or_init(|| async move {
-                let fetched = fetch().await?;
-                Ok(Stored { value: fetched.value, at: clock(), keep: fetched.keep })
+            .get_or_init(|| {
+                fetched_here.store(true, Ordering::Relaxed);
+                async move {
+                    let fetched = fetch().await?;
+                    Ok(Stored { value: fetched.value, at: clock(), keep: fetched.keep, provider: fetched.provider })
+                }
             })
             .await;
+        let source = if fetched_here.load(Ordering::Relaxed) { CacheResult::Miss } else { CacheResult::Coalesced };
         if !self.keeps(key.op.kind(), outcome) {
             let mut slots = self.write();
             if slots.get(&key as &dyn Keyed).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
@@ -416,8 +456,8 @@ impl Cache {
             }
         }
         match outcome {
-            Ok(stored) => Ok(stored.value.clone()),
-            Err(error) => Err(error.clone()),
+            Ok(stored) => Served { result: Ok(stored.value.clone()), source, provider: stored.provider },
+            Err(error) => Served { result: Err(error.clone()), source, provider: None },
         }
     }
 
@@ -433,12 +473,12 @@ impl Cache {
     }
 
     /// The fresh answer for `key`, if the cache holds one: under the read lock, with nothing allocated.
-    fn hit(&self, key: KeyRef<'_>) -> Option<Value> {
+    fn hit(&self, key: KeyRef<'_>) -> Option<(Value, Option<usize>)> {
         let now = (self.clock)();
         let slots = self.read();
         let outcome = slots.get(&key as &dyn Keyed)?.get()?;
         match outcome {
-            Ok(stored) if self.is_fresh(key.op.kind(), outcome, now) => Some(stored.value.clone()),
+            Ok(stored) if self.is_fresh(key.op.kind(), outcome, now) => Some((stored.value.clone(), stored.provider)),
             _ => None,
         }
     }
@@ -532,7 +572,7 @@ mod tests {
         let result = cache
             .get_or_fetch(key, || async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Ok(Fetched { value: answer, keep: true })
+                Ok(Fetched { value: answer, keep: true, provider: Some(0) })
             })
             .await;
         result.unwrap()
@@ -590,7 +630,9 @@ mod tests {
     async fn an_answer_reached_during_a_failure_is_not_kept() {
         let cache = Cache::with_clock(enabled(), FakeClock::new().clock());
         let key = Key::new(Op::Variable, "v", None);
-        let during = cache.get_or_fetch(&key, || async { Ok(Fetched { value: Value::Text(None), keep: false }) }).await;
+        let during = cache
+            .get_or_fetch(&key, || async { Ok(Fetched { value: Value::Text(None), keep: false, provider: None }) })
+            .await;
         assert_eq!(during, Ok(Value::Text(None)));
         assert!(cache.is_empty());
         let calls = AtomicUsize::new(0);
@@ -665,7 +707,8 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_lookups_of_one_key_fetch_once() {
-        let (_, calls, results) = burst(50, || Ok(Fetched { value: text("once"), keep: true })).await;
+        let (_, calls, results) =
+            burst(50, || Ok(Fetched { value: text("once"), keep: true, provider: Some(0) })).await;
         for result in results {
             assert_eq!(result, Ok(text("once")));
         }
@@ -713,7 +756,7 @@ mod tests {
         let key = Key::new(Op::Variable, "v", Some("team-a"));
         let first = lookup(&cache, &key, &calls, text("value")).await.into_text().unwrap();
         let borrowed = KeyRef { op: Op::Variable, id: "v", secret_key: None, team: Some("team-a") };
-        let hit = cache.hit(borrowed).expect("a fresh entry").into_text().unwrap();
+        let hit = cache.hit(borrowed).expect("a fresh entry").0.into_text().unwrap();
         assert!(Arc::ptr_eq(&first, &hit), "the same allocation, not a copy");
         assert_eq!(cache.hit(KeyRef { team: None, ..borrowed }), None, "another team is another key");
         assert_eq!(calls.load(Ordering::SeqCst), 1);

@@ -14,11 +14,14 @@
 //! - when no provider has the value, the answer is "not found".
 
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use airflow_compat::Connection;
 
+use crate::audit::{AuditLog, Record};
 use crate::cache::{Cache, Fetched, KeyRef, Op, Value};
 use crate::error::LookupError;
+use crate::metrics::{CacheResult, Metrics, Outcome};
 use crate::provider::{Lookup, Provider};
 use crate::state::{LogLevel, LogSink};
 
@@ -48,11 +51,18 @@ pub struct Chain {
     cache: Option<Cache>,
     log: LogSink,
     strict: bool,
+    metrics: Option<Metrics>,
+    audit: Option<Arc<AuditLog>>,
 }
 
 impl std::fmt::Debug for Chain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Chain").field("links", &self.links).field("cache", &self.cache).finish_non_exhaustive()
+        f.debug_struct("Chain")
+            .field("links", &self.links)
+            .field("cache", &self.cache)
+            .field("metrics", &self.metrics.is_some())
+            .field("audit", &self.audit.as_ref().map(|a| a.path()))
+            .finish_non_exhaustive()
     }
 }
 
@@ -114,7 +124,36 @@ impl Chain {
     /// receives a warning for every provider error the chain falls through.
     pub fn new(links: Vec<Link>, cache: Option<Cache>, log: LogSink) -> Self {
         let cache = cache.filter(|c| c.settings().enabled);
-        Self { links, cache, log, strict: false }
+        Self { links, cache, log, strict: false, metrics: None, audit: None }
+    }
+
+    /// Counts every lookup from now on ([`Chain::metrics`], [`Chain::render_metrics`]). Off by default: a
+    /// lookup then reads no clock it does not need.
+    #[must_use]
+    pub fn with_metrics(mut self) -> Self {
+        self.metrics = Some(Metrics::new(self.links.iter().map(|l| l.name.as_str())));
+        self
+    }
+
+    /// Appends a line to `audit` for every lookup from now on (see [`crate::audit`]).
+    #[must_use]
+    pub fn with_audit(mut self, audit: Arc<AuditLog>) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// The counters, when [`Chain::with_metrics`] switched them on.
+    pub fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.as_ref()
+    }
+
+    /// The metrics in Prometheus' text format, with the API requests of each provider's transport by status;
+    /// `None` unless [`Chain::with_metrics`] switched them on.
+    pub fn render_metrics(&self) -> Option<String> {
+        let metrics = self.metrics.as_ref()?;
+        let statuses: Vec<_> =
+            self.links.iter().filter_map(|l| Some((l.name.as_str(), l.provider.api_statuses()?))).collect();
+        Some(metrics.render(&statuses))
     }
 
     /// When no provider has the value but some provider failed, report that failure instead of "not found".
@@ -177,20 +216,88 @@ impl Chain {
     }
 
     async fn lookup(&self, request: Lookup<'_>) -> Result<Value, ChainError> {
-        match &self.cache {
-            Some(cache) => cache.get_or_fetch(request.key(), || self.ask_in_order(request)).await,
-            None => self.ask_in_order(request).await.map(|fetched| fetched.value),
+        self.lookup_as(None, request).await
+    }
+
+    /// `request` through the cache and the providers, on behalf of `caller`: what the embedding host says
+    /// about who asks (a task's name, a peer's uid), recorded in the audit log with the lookup.
+    pub async fn lookup_as(&self, caller: Option<&str>, request: Lookup<'_>) -> Result<Value, ChainError> {
+        if self.metrics.is_none() && self.audit.is_none() {
+            return match &self.cache {
+                Some(cache) => cache.get_or_fetch(request.key(), || self.ask_in_order(request)).await,
+                None => self.ask_in_order(request).await.map(|fetched| fetched.value),
+            };
         }
+        let wall = self.audit.as_ref().map(|_| SystemTime::now());
+        let started = Instant::now();
+        let (result, source, provider) = match &self.cache {
+            Some(cache) => {
+                let served = cache.serve(request.key(), || self.ask_in_order(request)).await;
+                (served.result, Some(served.source), served.provider)
+            }
+            None => match self.ask_in_order(request).await {
+                Ok(fetched) => (Ok(fetched.value), None, fetched.provider),
+                Err(error) => (Err(error), None, None),
+            },
+        };
+        let duration = started.elapsed();
+        let kind = request.key().op.kind();
+        let outcome = match &result {
+            Ok(value) if value.is_found() => Outcome::Found,
+            Ok(_) => Outcome::NotFound,
+            Err(_) => Outcome::Error,
+        };
+        if let Some(metrics) = &self.metrics {
+            metrics.record_lookup(kind, outcome, duration);
+            if let Some(source) = source {
+                metrics.record_cache(kind, source);
+            }
+        }
+        if let (Some(audit), Some(wall)) = (&self.audit, wall) {
+            let key = request.key();
+            let provider = match &result {
+                Err(error) => Some(error.provider.as_str()),
+                Ok(_) => provider.and_then(|i| self.links.get(i)).map(|l| l.name.as_str()),
+            };
+            let record = Record {
+                time: crate::audit::rfc3339_utc(wall),
+                caller,
+                kind: kind.singular(),
+                id: key.id,
+                key: key.secret_key,
+                team: key.team,
+                provider,
+                cached: matches!(source, Some(CacheResult::Hit | CacheResult::Coalesced)),
+                outcome: outcome.label(),
+                error: result.as_ref().err().map(|e| e.error.kind()),
+                duration_us: u64::try_from(duration.as_micros()).unwrap_or(u64::MAX),
+            };
+            if !audit.write(&record)
+                && let Some(metrics) = &self.metrics
+            {
+                metrics.record_audit_failure();
+            }
+        }
+        result
     }
 
     /// The providers' answer, and whether it may be cached: not when a provider failed on the way.
     async fn ask_in_order(&self, request: Lookup<'_>) -> Result<Fetched, ChainError> {
         let mut first_failure = None;
-        for link in &self.links {
-            match link.provider.lookup(request).await.map(Value::from) {
+        let kind = request.key().op.kind();
+        for (i, link) in self.links.iter().enumerate() {
+            let answer = link.provider.lookup(request).await.map(Value::from);
+            if let Some(metrics) = &self.metrics {
+                let counted = match &answer {
+                    Ok(value) => Ok(request.answers(value)),
+                    Err(error) => Err(error.kind()),
+                };
+                metrics.record_provider(i, kind, counted);
+            }
+            match answer {
                 Ok(value) if request.answers(&value) => {
                     tracing::debug!(provider = %link.name, "{} found", request.describe());
-                    return Ok(Fetched { value, keep: first_failure.is_none() });
+                    return Ok(Fetched { value, keep: first_failure.is_none(), provider: Some(i) });
                 }
                 Ok(_) => {}
                 Err(error) if request.stops_on(&error) => {
@@ -210,7 +317,11 @@ impl Chain {
         }
         match first_failure {
             Some(failure) if self.strict => Err(failure),
-            failure => Ok(Fetched { value: request.not_found(), keep: failure.is_none() }),
+            failure => Ok(Fetched {
+                value: request.not_found(),
+                keep: failure.is_none(),
+                provider: self.links.len().checked_sub(1),
+            }),
         }
     }
 }

@@ -24,6 +24,7 @@
 //! ```
 
 pub mod artifact_cache;
+pub mod audit;
 pub mod bench;
 pub mod bindings;
 pub mod cache;
@@ -35,6 +36,7 @@ pub mod error;
 pub mod files;
 pub mod grants;
 pub mod host_config;
+pub mod metrics;
 pub mod provider;
 pub mod setup;
 pub mod state;

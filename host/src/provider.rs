@@ -223,6 +223,11 @@ impl Provider {
         self.transport.as_ref().map_or(0, |t| t.requests_sent())
     }
 
+    /// The answers to [`Provider::api_requests`] by HTTP status (`None` without Kubernetes access).
+    pub fn api_statuses(&self) -> Option<&crate::metrics::StatusCounts> {
+        self.transport.as_ref().map(|t| t.statuses())
+    }
+
     /// A provider whose lookups all fail with `error`, because what it needs could not be set up (for
     /// example no in-cluster settings outside a pod). Airflow creates its Kubernetes client on the first
     /// lookup and the chain falls through when that fails, so a chain with such a provider still answers

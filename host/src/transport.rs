@@ -43,6 +43,7 @@ use wasmtime_wasi_http::{ForbiddenHeaderFilter, WasiBody, WasiHttpHooks};
 
 use crate::cluster::ClusterConfig;
 use crate::error::ClusterConfigError;
+use crate::metrics::StatusCounts;
 use crate::token::TokenSource;
 use secrecy::{ExposeSecret as _, SecretString};
 
@@ -96,6 +97,8 @@ pub struct KubeTransport {
     token_forms: std::sync::Mutex<Option<TokenForms>>,
     /// Requests attempted (handed to the HTTP client or the in-memory responder), retries included.
     requests_sent: AtomicU64,
+    /// Their answers by status, and those that got none.
+    statuses: StatusCounts,
 }
 
 /// A token and the forms of it searched for in answers.
@@ -152,6 +155,7 @@ impl KubeTransport {
             options,
             token_forms: std::sync::Mutex::default(),
             requests_sent: AtomicU64::new(0),
+            statuses: StatusCounts::default(),
         })
     }
 
@@ -167,6 +171,7 @@ impl KubeTransport {
             options,
             token_forms: std::sync::Mutex::default(),
             requests_sent: AtomicU64::new(0),
+            statuses: StatusCounts::default(),
         }
     }
 
@@ -176,6 +181,11 @@ impl KubeTransport {
     /// bench` reports as API requests.
     pub fn requests_sent(&self) -> u64 {
         self.requests_sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The answers to [`KubeTransport::requests_sent`] by HTTP status, and the requests that got none.
+    pub fn statuses(&self) -> &StatusCounts {
+        &self.statuses
     }
 
     /// Sends `GET`-style `parts` (already checked by [`check_request`]) to the API server, with the token.
@@ -211,8 +221,19 @@ impl KubeTransport {
         Ok(response)
     }
 
-    /// One request with `token`, the whole (bounded) answer read.
+    /// One request with `token`, the whole (bounded) answer read; counted by its status.
     async fn exchange(
+        &self,
+        parts: &http::request::Parts,
+        body: &Bytes,
+        token: &SecretString,
+    ) -> Result<http::Response<Bytes>, HttpError> {
+        let answer = self.exchange_uncounted(parts, body, token).await;
+        self.statuses.record(answer.as_ref().ok().map(|r| r.status().as_u16()));
+        answer
+    }
+
+    async fn exchange_uncounted(
         &self,
         parts: &http::request::Parts,
         body: &Bytes,

@@ -212,3 +212,44 @@ async fn bad_usage_exits_2() {
         out.stderr
     );
 }
+
+/// `--metrics` adds the chain's metrics to the report (warm-up included); `--audit-log` writes one line per
+/// lookup. Neither shows the value.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_and_audit_lines_of_a_bench_run() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("secrets.toml");
+    std::fs::write(&config, cached(&cluster, 900)).unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let audit_arg = audit.display().to_string();
+    let args =
+        ["--audit-log", &audit_arg, "--lookups", "20", "--warmup", "2", "--metrics", "variables", "get", "my_var"];
+    let (out, report) = bench_json(&cluster, Some(&config), &args, &[]).await;
+    assert_eq!(out.code, EXIT_FOUND, "{}", out.stderr);
+    let metrics = report["metrics"].as_str().expect("the metrics field");
+    let lines: Vec<&str> = metrics.lines().collect();
+    for expected in [
+        "wasm_secrets_lookups_total{kind=\"variable\",outcome=\"found\"} 22",
+        "wasm_secrets_cache_lookups_total{kind=\"variable\",result=\"miss\"} 1",
+        "wasm_secrets_cache_lookups_total{kind=\"variable\",result=\"hit\"} 21",
+        "wasm_secrets_api_requests_total{provider=\"k8s\",status=\"200\"} 1",
+    ] {
+        assert!(lines.contains(&expected), "missing `{expected}` in:\n{metrics}");
+    }
+    let written = std::fs::read_to_string(&audit).unwrap();
+    assert_eq!(written.lines().count(), 22, "{written}");
+    assert_eq!(written.lines().filter(|l| l.contains("\"cached\":false")).count(), 1);
+    assert!(!out.stdout.contains("my_secret_value") && !written.contains("my_secret_value"));
+
+    // An audit log that cannot be opened stops the command before any lookup, naming the file.
+    let args = ["--audit-log", "/nonexistent-dir/audit.jsonl", "variables", "get", "my_var"];
+    let out = secrets(&cluster, Some(&config), &args, &[]).await;
+    assert_eq!(out.code, EXIT_USAGE, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("error: cannot open the audit log /nonexistent-dir/audit.jsonl: "),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(cluster.requests().len(), 1);
+}

@@ -458,3 +458,106 @@ async fn single_backend_flags_that_the_config_file_replaces_are_refused_with_it(
         assert!(stderr.contains("cannot be used with"), "{flag}: {stderr}");
     }
 }
+
+/// Metrics and the audit log follow every lookup: where the answer came from (cache, which provider), how it
+/// ended, the API server's statuses; and neither ever shows a value.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_and_the_audit_log_count_every_lookup_and_show_no_value() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit_path = dir.path().join("audit.jsonl");
+    let audit = Arc::new(wasm_secrets::audit::AuditLog::open(&audit_path).unwrap());
+    let env_value = "postgres://user:env-pass-77@db.example.com/app";
+    let config = format!("{}{ENVIRONMENT_ENTRY}", cached(&cluster, 900));
+    let chain = open(&cluster, &config, &[("AIRFLOW_CONN_ENV_CONN", env_value)]).await.with_metrics().with_audit(audit);
+
+    for _ in 0..3 {
+        assert_eq!(chain.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+    }
+    for _ in 0..2 {
+        assert_eq!(chain.get_variable("missing", None).await.unwrap(), None);
+    }
+    assert_eq!(chain.get_conn_value("env_conn", None).await.unwrap().as_deref(), Some(env_value));
+    cluster.emulator.set_fault(Some(Fault::Status(503)));
+    assert_eq!(chain.get_connection("smtp_default", None).await.unwrap(), None, "falls through the outage");
+    cluster.emulator.set_fault(Some(Fault::Status(403)));
+    let denied = chain.lookup_as(Some("task-7"), wasm_secrets::Lookup::Variable("other", Some("blue"))).await;
+    assert!(
+        matches!(denied, Err(ChainError { ref provider, error: LookupError::AccessDenied(_) }) if provider == "k8s")
+    );
+    cluster.emulator.set_fault(None);
+
+    let text = chain.render_metrics().expect("metrics are on");
+    let lines: Vec<&str> = text.lines().collect();
+    let requests = cluster.requests().len();
+    for expected in [
+        "wasm_secrets_lookups_total{kind=\"variable\",outcome=\"found\"} 3",
+        "wasm_secrets_lookups_total{kind=\"variable\",outcome=\"not_found\"} 2",
+        "wasm_secrets_lookups_total{kind=\"variable\",outcome=\"error\"} 1",
+        "wasm_secrets_lookups_total{kind=\"connection\",outcome=\"found\"} 1",
+        "wasm_secrets_lookups_total{kind=\"connection\",outcome=\"not_found\"} 1",
+        "wasm_secrets_lookup_duration_seconds_count{kind=\"variable\"} 6",
+        "wasm_secrets_lookup_duration_seconds_count{kind=\"connection\"} 2",
+        "wasm_secrets_cache_lookups_total{kind=\"variable\",result=\"hit\"} 3",
+        "wasm_secrets_cache_lookups_total{kind=\"variable\",result=\"miss\"} 3",
+        "wasm_secrets_cache_lookups_total{kind=\"connection\",result=\"miss\"} 2",
+        "wasm_secrets_provider_answers_total{provider=\"k8s\",kind=\"variable\",outcome=\"found\"} 1",
+        "wasm_secrets_provider_answers_total{provider=\"k8s\",kind=\"variable\",outcome=\"not_found\"} 1",
+        "wasm_secrets_provider_answers_total{provider=\"environment\",kind=\"variable\",outcome=\"not_found\"} 1",
+        "wasm_secrets_provider_answers_total{provider=\"k8s\",kind=\"connection\",outcome=\"not_found\"} 1",
+        "wasm_secrets_provider_answers_total{provider=\"environment\",kind=\"connection\",outcome=\"found\"} 1",
+        "wasm_secrets_provider_answers_total{provider=\"environment\",kind=\"connection\",outcome=\"not_found\"} 1",
+        "wasm_secrets_provider_errors_total{provider=\"k8s\",kind=\"connection\",error=\"unavailable\"} 1",
+        "wasm_secrets_provider_errors_total{provider=\"k8s\",kind=\"variable\",error=\"access-denied\"} 1",
+        "wasm_secrets_api_requests_total{provider=\"k8s\",status=\"200\"} 3",
+        "wasm_secrets_api_requests_total{provider=\"k8s\",status=\"403\"} 1",
+        "wasm_secrets_audit_failures_total 0",
+    ] {
+        assert!(lines.contains(&expected), "missing `{expected}` in:\n{text}");
+    }
+    let by_status: u64 = lines
+        .iter()
+        .filter(|l| l.starts_with("wasm_secrets_api_requests_total{provider=\"k8s\""))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(by_status, u64::try_from(requests).unwrap(), "every request the emulator received, by status");
+
+    let audit = std::fs::read_to_string(&audit_path).unwrap();
+    let records: Vec<serde_json::Value> = audit.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let summary: Vec<_> = records
+        .iter()
+        .map(|r| {
+            let s = |f: &str| r[f].as_str().map(str::to_owned);
+            (s("kind"), s("id"), s("team"), s("provider"), r["cached"].as_bool(), s("outcome"), s("error"), s("caller"))
+        })
+        .collect();
+    let row = |kind: &str,
+               id: &str,
+               team: Option<&str>,
+               provider: &str,
+               cached: bool,
+               outcome: &str,
+               error: Option<&str>| {
+        let o = |s: &str| Some(s.to_owned());
+        (o(kind), o(id), team.map(str::to_owned), o(provider), Some(cached), o(outcome), error.map(str::to_owned), None)
+    };
+    let mut expected = vec![
+        row("variable", "my_var", None, "k8s", false, "found", None),
+        row("variable", "my_var", None, "k8s", true, "found", None),
+        row("variable", "my_var", None, "k8s", true, "found", None),
+        row("variable", "missing", None, "environment", false, "not_found", None),
+        row("variable", "missing", None, "environment", true, "not_found", None),
+        row("connection", "env_conn", None, "environment", false, "found", None),
+        row("connection", "smtp_default", None, "environment", false, "not_found", None),
+        row("variable", "other", Some("blue"), "k8s", false, "error", Some("access-denied")),
+    ];
+    expected[7].7 = Some("task-7".to_owned());
+    assert_eq!(summary, expected);
+    for r in &records {
+        assert!(r["time"].as_str().is_some_and(|t| t.len() == 27 && t.ends_with('Z')), "{r}");
+        assert!(r["duration_us"].as_u64().is_some(), "{r}");
+    }
+    for secret in ["my_secret_value", "env-pass-77", TOKEN] {
+        assert!(!audit.contains(secret) && !text.contains(secret), "{secret} leaked");
+    }
+}

@@ -123,6 +123,11 @@ struct GlobalArgs {
     /// kwargs, overriding it. Default: the backend kwargs' `dialect`, else server.
     #[arg(long, global = true, value_enum, value_name = "DIALECT")]
     dialect: Option<DialectArg>,
+
+    /// Append one JSON line per lookup to this file (created owner-only): time, kind, id, team, the provider
+    /// that answered, whether the cache did, the outcome and the duration; never a value.
+    #[arg(long, global = true, env = "WASM_SECRETS_AUDIT_LOG", value_name = "FILE")]
+    audit_log: Option<PathBuf>,
 }
 
 /// `--dialect` values.
@@ -203,6 +208,10 @@ struct BenchArgs {
     /// Progress bar on stderr: auto (when the process's stderr is a terminal), always, never.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ProgressWhen::Auto)]
     progress: ProgressWhen,
+    /// Also print the chain's metrics (Prometheus text format, warm-up lookups included) after the report;
+    /// with `-o json`, as the `metrics` field.
+    #[arg(long)]
+    metrics: bool,
     /// The lookup to repeat.
     #[command(subcommand)]
     lookup: BenchLookupCommand,
@@ -600,7 +609,11 @@ async fn bench(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(u8, Option<String>), Failure> {
-    let chain = Arc::new(open_chain(global, spec, env, records).await?);
+    let mut chain = open_chain(global, spec, env, records).await?;
+    if args.metrics {
+        chain = chain.with_metrics();
+    }
+    let chain = Arc::new(chain);
     let amount = match (args.lookups, args.duration) {
         (_, Some(duration)) => Amount::Duration(duration),
         (lookups, None) => Amount::Lookups(lookups.unwrap_or(1000)),
@@ -621,7 +634,7 @@ async fn bench(
         ProgressWhen::Never => false,
     };
     let mut width = 0;
-    let report = crate::bench::run(chain, args.lookup.into(), plan, |p| {
+    let report = crate::bench::run(Arc::clone(&chain), args.lookup.into(), plan, |p| {
         if show {
             let line = p.line();
             width = width.max(line.len());
@@ -634,9 +647,16 @@ async fn bench(
         // Clear the bar so the report (or whatever follows on stderr) starts on a clean line.
         let _ = write!(err, "\r{}\r", " ".repeat(width));
     }
-    let text = match args.output {
-        BenchFormat::Table => report.to_table(),
-        BenchFormat::Json => format!("{}\n", report.to_json()),
+    let metrics = chain.render_metrics();
+    let text = match (args.output, metrics) {
+        (BenchFormat::Table, None) => report.to_table(),
+        (BenchFormat::Table, Some(metrics)) => format!("{}\n{metrics}", report.to_table()),
+        (BenchFormat::Json, None) => format!("{}\n", report.to_json()),
+        (BenchFormat::Json, Some(metrics)) => {
+            let mut json = report.to_json();
+            json["metrics"] = serde_json::Value::String(metrics);
+            format!("{json}\n")
+        }
     };
     write(out, &text)?;
     if report.lookups > 0 && report.not_found == report.lookups {
@@ -860,7 +880,11 @@ async fn open_chain(
     let options =
         ProviderOptions { lookup_timeout: Duration::from_secs(global.timeout), log, ..ProviderOptions::default() };
     let ctx = OpenContext { artifacts, env: &env_fn, env_vars: env.vars(), options };
-    let chain = spec.open(&ctx).await.map_err(Failure::usage)?.strict(true);
+    let mut chain = spec.open(&ctx).await.map_err(Failure::usage)?.strict(true);
+    if let Some(path) = &global.audit_log {
+        let audit = crate::audit::AuditLog::open(path).map_err(Failure::usage)?;
+        chain = chain.with_audit(Arc::new(audit));
+    }
     chain.validate().await?;
     Ok(chain)
 }
