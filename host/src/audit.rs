@@ -47,6 +47,9 @@ pub struct Record<'a> {
     pub provider: Option<&'a str>,
     /// Whether the answer came from the cache (fresh, or another caller's lookup in flight).
     pub cached: bool,
+    /// Whether that answer was stale: served during an outage, past its TTL (see `max_staleness`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
     /// `found`, `not_found` or `error`.
     pub outcome: &'static str,
     /// The error's kind, when the lookup failed.
@@ -164,6 +167,7 @@ mod tests {
             team: None,
             provider: Some("kubernetes"),
             cached: false,
+            stale: false,
             outcome: "error",
             error: Some("unavailable"),
             duration_us: 12,

@@ -85,6 +85,10 @@ pub struct CacheSettings {
     pub cache_not_found: [bool; 4],
     /// The most entries kept.
     pub max_entries: usize,
+    /// How old an answer may be and still be served while the providers cannot give it (an outage): zero
+    /// (the default) serves nothing stale. Counted from when a provider gave the answer, so only values above
+    /// the TTL have an effect. Never on access denied.
+    pub max_staleness: Duration,
 }
 
 /// Airflow's default `cache_ttl_seconds`.
@@ -100,6 +104,7 @@ impl Default for CacheSettings {
             ttl: [DEFAULT_TTL; 4],
             cache_not_found: Kind::ALL.map(|k| k == Kind::Variable),
             max_entries: DEFAULT_MAX_ENTRIES,
+            max_staleness: Duration::ZERO,
         }
     }
 }
@@ -338,9 +343,11 @@ pub struct Served {
     pub source: CacheResult,
     /// [`Fetched::provider`] of the answer (`None` for an error: [`ChainError::provider`] names it).
     pub provider: Option<usize>,
+    /// For a stale answer ([`CacheResult::Stale`]): its age, and why the providers could not answer now.
+    pub stale: Option<(Duration, String)>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Stored {
     value: Value,
     at: Instant,
@@ -351,7 +358,22 @@ struct Stored {
 /// A fetch's outcome, shared by everyone who waited for it.
 type Outcome = Result<Stored, ChainError>;
 
-type Slot = Arc<OnceCell<Outcome>>;
+/// An entry: its outcome once known, and the answer it replaced (kept to serve stale during an outage).
+#[derive(Debug, Default)]
+struct SlotCell {
+    outcome: OnceCell<Outcome>,
+    previous: Option<Stored>,
+}
+
+impl std::ops::Deref for SlotCell {
+    type Target = OnceCell<Outcome>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.outcome
+    }
+}
+
+type Slot = Arc<SlotCell>;
 
 /// The time source; tests substitute a fake clock.
 pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
@@ -434,7 +456,7 @@ impl Cache {
     {
         let key = key.into();
         if let Some((value, provider)) = self.hit(key) {
-            return Served { result: Ok(value), source: CacheResult::Hit, provider };
+            return Served { result: Ok(value), source: CacheResult::Hit, provider, stale: None };
         }
         let slot = self.slot(key);
         let clock = Arc::clone(&self.clock);
@@ -450,15 +472,52 @@ impl Cache {
             .await;
         let source = if fetched_here.load(Ordering::Relaxed) { CacheResult::Miss } else { CacheResult::Coalesced };
         if !self.keeps(key.op.kind(), outcome) {
+            let stale = slot.previous.as_ref().and_then(|previous| self.stale(outcome, previous));
             let mut slots = self.write();
             if slots.get(&key as &dyn Keyed).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
-                slots.remove(&key as &dyn Keyed);
+                match &stale {
+                    // The answer stays, expired, for the next lookup to try the providers and fall back to.
+                    Some((previous, _)) => {
+                        let cell = SlotCell { outcome: OnceCell::new_with(Some(Ok(previous.clone()))), previous: None };
+                        slots.insert(key.owned(), Arc::new(cell));
+                    }
+                    None => {
+                        slots.remove(&key as &dyn Keyed);
+                    }
+                }
+            }
+            drop(slots);
+            if let Some((previous, why)) = stale {
+                let age = (self.clock)().saturating_duration_since(previous.at);
+                return Served {
+                    result: Ok(previous.value),
+                    source: CacheResult::Stale,
+                    provider: previous.provider,
+                    stale: Some((age, why)),
+                };
             }
         }
         match outcome {
-            Ok(stored) => Served { result: Ok(stored.value.clone()), source, provider: stored.provider },
-            Err(error) => Served { result: Err(error.clone()), source, provider: None },
+            Ok(stored) => Served { result: Ok(stored.value.clone()), source, provider: stored.provider, stale: None },
+            Err(error) => Served { result: Err(error.clone()), source, provider: None, stale: None },
         }
+    }
+
+    /// `previous`, when it may stand in for `outcome`: the providers could not answer (an error other than
+    /// access denied, or "not found" reached while one failed), and `previous` is no older than
+    /// [`CacheSettings::max_staleness`]. With why the providers could not answer.
+    fn stale(&self, outcome: &Outcome, previous: &Stored) -> Option<(Stored, String)> {
+        let age = (self.clock)().saturating_duration_since(previous.at);
+        if self.settings.max_staleness.is_zero() || age > self.settings.max_staleness {
+            return None;
+        }
+        let why = match outcome {
+            Err(e) if matches!(e.error, crate::LookupError::AccessDenied(_)) => return None,
+            Err(e) => e.to_string(),
+            Ok(s) if !s.keep && !s.value.is_found() => "a provider failed".to_owned(),
+            Ok(_) => return None,
+        };
+        Some((previous.clone(), why))
     }
 
     /// Whether `outcome` stays for later lookups of `kind`.
@@ -494,10 +553,18 @@ impl Cache {
                 return Arc::clone(slot);
             }
         }
+        // A kept answer past its TTL is what an outage may serve stale (held only when that is on).
+        let previous = slots
+            .get(&key as &dyn Keyed)
+            .filter(|_| !self.settings.max_staleness.is_zero())
+            .and_then(|slot| slot.get())
+            .and_then(|outcome| outcome.as_ref().ok())
+            .filter(|stored| stored.keep)
+            .cloned();
         if !slots.contains_key(&key as &dyn Keyed) && slots.len() >= self.settings.max_entries {
             self.make_room(&mut slots, now);
         }
-        let slot = Slot::default();
+        let slot = Arc::new(SlotCell { outcome: OnceCell::new(), previous });
         slots.insert(key.owned(), Arc::clone(&slot));
         slot
     }
@@ -580,6 +647,69 @@ mod tests {
 
     fn down() -> ChainError {
         ChainError { provider: "p".into(), error: crate::LookupError::Unavailable("down".into()) }
+    }
+
+    async fn serve(cache: &Cache, key: &Key, outcome: Result<Fetched, ChainError>) -> Served {
+        cache.serve(key, || async { outcome }).await
+    }
+
+    fn found(s: &str) -> Result<Fetched, ChainError> {
+        Ok(Fetched { value: text(s), keep: true, provider: Some(0) })
+    }
+
+    #[tokio::test]
+    async fn an_outage_serves_the_last_answer_up_to_the_maximum_staleness() {
+        let clock = FakeClock::new();
+        let settings =
+            CacheSettings { ttl: [Duration::from_secs(10); 4], max_staleness: Duration::from_secs(60), ..enabled() };
+        let cache = Cache::with_clock(settings, clock.clock());
+        let key = Key::new(Op::Variable, "v", None);
+        assert_eq!(serve(&cache, &key, found("1")).await.source, CacheResult::Miss);
+        clock.advance(Duration::from_secs(11));
+        // An error: the answer of 11 s ago, stale.
+        let served = serve(&cache, &key, Err(down())).await;
+        assert_eq!((served.result, served.source, served.provider), (Ok(text("1")), CacheResult::Stale, Some(0)));
+        let (age, why) = served.stale.expect("stale");
+        assert_eq!((age, why.as_str()), (Duration::from_secs(11), "provider `p`: secret store unavailable: down"));
+        // "Not found" reached while a provider failed: the same.
+        clock.advance(Duration::from_secs(49));
+        let failed = Ok(Fetched { value: Value::Text(None), keep: false, provider: Some(1) });
+        let served = serve(&cache, &key, failed).await;
+        assert_eq!((served.result, served.source), (Ok(text("1")), CacheResult::Stale));
+        assert_eq!(served.stale.map(|(_, why)| why).as_deref(), Some("a provider failed"));
+        // Older than the maximum: the error itself.
+        clock.advance(Duration::from_secs(1));
+        let served = serve(&cache, &key, Err(down())).await;
+        assert_eq!((served.result, served.source, served.stale), (Err(down()), CacheResult::Miss, None));
+        // Gone for good: the next answer starts afresh.
+        assert_eq!(serve(&cache, &key, found("2")).await.result, Ok(text("2")));
+    }
+
+    #[tokio::test]
+    async fn nothing_stale_on_access_denied_a_real_answer_or_with_the_default_settings() {
+        let clock = FakeClock::new();
+        let settings =
+            CacheSettings { ttl: [Duration::from_secs(10); 4], max_staleness: Duration::from_secs(60), ..enabled() };
+        let cache = Cache::with_clock(settings, clock.clock());
+        let key = Key::new(Op::Connection, "c", None);
+        serve(&cache, &key, found("1")).await;
+        clock.advance(Duration::from_secs(11));
+        let denied = ChainError { provider: "p".into(), error: crate::LookupError::AccessDenied("403".into()) };
+        assert_eq!(serve(&cache, &key, Err(denied.clone())).await.result, Err(denied));
+        // The denial dropped the entry: nothing is left to serve stale.
+        assert_eq!(serve(&cache, &key, Err(down())).await.result, Err(down()));
+        // A deleted secret ("not found" with every provider answering) is an answer, not an outage.
+        serve(&cache, &key, found("1")).await;
+        clock.advance(Duration::from_secs(11));
+        let gone = Ok(Fetched { value: Value::Text(None), keep: true, provider: Some(0) });
+        let served = serve(&cache, &key, gone).await;
+        assert_eq!((served.result, served.source), (Ok(Value::Text(None)), CacheResult::Miss));
+
+        let defaults =
+            Cache::with_clock(CacheSettings { ttl: [Duration::from_secs(10); 4], ..enabled() }, clock.clock());
+        serve(&defaults, &key, found("1")).await;
+        clock.advance(Duration::from_secs(11));
+        assert_eq!(serve(&defaults, &key, Err(down())).await.result, Err(down()), "off by default");
     }
 
     #[tokio::test]

@@ -224,7 +224,11 @@ impl Chain {
     pub async fn lookup_as(&self, caller: Option<&str>, request: Lookup<'_>) -> Result<Value, ChainError> {
         if self.metrics.is_none() && self.audit.is_none() {
             return match &self.cache {
-                Some(cache) => cache.get_or_fetch(request.key(), || self.ask_in_order(request)).await,
+                Some(cache) => {
+                    let served = cache.serve(request.key(), || self.ask_in_order(request)).await;
+                    self.warn_if_stale(request, &served);
+                    served.result
+                }
                 None => self.ask_in_order(request).await.map(|fetched| fetched.value),
             };
         }
@@ -233,6 +237,7 @@ impl Chain {
         let (result, source, provider) = match &self.cache {
             Some(cache) => {
                 let served = cache.serve(request.key(), || self.ask_in_order(request)).await;
+                self.warn_if_stale(request, &served);
                 (served.result, Some(served.source), served.provider)
             }
             None => match self.ask_in_order(request).await {
@@ -267,7 +272,8 @@ impl Chain {
                 key: key.secret_key,
                 team: key.team,
                 provider,
-                cached: matches!(source, Some(CacheResult::Hit | CacheResult::Coalesced)),
+                cached: matches!(source, Some(CacheResult::Hit | CacheResult::Coalesced | CacheResult::Stale)),
+                stale: source == Some(CacheResult::Stale),
                 outcome: outcome.label(),
                 error: result.as_ref().err().map(|e| e.error.kind()),
                 duration_us: u64::try_from(duration.as_micros()).unwrap_or(u64::MAX),
@@ -279,6 +285,18 @@ impl Chain {
             }
         }
         result
+    }
+
+    /// Says so when `served` is a stale answer (see [`crate::CacheSettings::max_staleness`]).
+    fn warn_if_stale(&self, request: Lookup<'_>, served: &crate::cache::Served) {
+        if let Some((age, why)) = &served.stale {
+            let message = format!(
+                "serving {} from the cache, {} s old, because the providers cannot answer now: {why}",
+                request.describe(),
+                age.as_secs()
+            );
+            (self.log)(LogLevel::Warning, &message);
+        }
     }
 
     /// The providers' answer, and whether it may be cached: not when a provider failed on the way.

@@ -10,6 +10,7 @@
 //! ttl_seconds = 900         # every kind; connections_ttl_seconds etc. override per kind
 //! cache_not_found = ["variables"]
 //! max_entries = 10000
+//! max_staleness_seconds = 3600  # default 0: during an outage, serve answers up to this old (never on access denied)
 //!
 //! [[providers]]
 //! name = "kubernetes"
@@ -185,6 +186,7 @@ struct CacheSection {
     secrets_ttl_seconds: Option<u64>,
     cache_not_found: Option<Vec<KindName>>,
     max_entries: Option<usize>,
+    max_staleness_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -385,6 +387,7 @@ fn cache_settings(section: CacheSection) -> Result<CacheSettings, String> {
         ttl: per_kind.map(|t| t.map_or(base, Duration::from_secs)),
         cache_not_found,
         max_entries,
+        max_staleness: section.max_staleness_seconds.map_or(Duration::ZERO, Duration::from_secs),
     })
 }
 
@@ -406,6 +409,7 @@ mod tests {
             connections_ttl_seconds = 5
             cache_not_found = ["variables", "connections"]
             max_entries = 100
+            max_staleness_seconds = 3600
 
             [[providers]]
             name = "k8s"
@@ -433,6 +437,7 @@ mod tests {
                 ttl: [5, 60, 60, 60].map(Duration::from_secs),
                 cache_not_found: [true, true, false, false],
                 max_entries: 100,
+                max_staleness: Duration::from_secs(3600),
             }
         );
         assert_eq!(

@@ -45,16 +45,19 @@ pub enum CacheResult {
     Miss,
     /// Waited for the same lookup another caller had in flight.
     Coalesced,
+    /// The providers could not answer; an earlier answer, within the maximum staleness, was served.
+    Stale,
 }
 
 impl CacheResult {
-    const ALL: [Self; 3] = [Self::Hit, Self::Miss, Self::Coalesced];
+    const ALL: [Self; 4] = [Self::Hit, Self::Miss, Self::Coalesced, Self::Stale];
 
     fn label(self) -> &'static str {
         match self {
             Self::Hit => "hit",
             Self::Miss => "miss",
             Self::Coalesced => "coalesced",
+            Self::Stale => "stale",
         }
     }
 }
@@ -99,7 +102,7 @@ struct ProviderCounters {
 #[derive(Debug)]
 pub struct Metrics {
     lookups: ByKind<[AtomicU64; 3]>,
-    cache: ByKind<[AtomicU64; 3]>,
+    cache: ByKind<[AtomicU64; 4]>,
     durations: ByKind<Durations>,
     providers: Vec<ProviderCounters>,
     audit_failures: AtomicU64,

@@ -561,3 +561,60 @@ async fn metrics_and_the_audit_log_count_every_lookup_and_show_no_value() {
         assert!(!audit.contains(secret) && !text.contains(secret), "{secret} leaked");
     }
 }
+
+/// Serve stale: during an outage a known answer is served (with a warning and a metric) until it is older than
+/// `max_staleness_seconds`; an unknown one fails with the outage's error; access denied is never hidden.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_serves_known_answers_stale_up_to_the_maximum_staleness() {
+    let cluster = Cluster::start().await;
+    let config = format!(
+        "[cache]\nenabled = true\nttl_seconds = 1\nmax_staleness_seconds = 3\n{}",
+        kubernetes_entry(&cluster, "k8s")
+    );
+    let chain = open(&cluster, &config, &[]).await.strict(true).with_metrics();
+    assert_eq!(chain.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    cluster.emulator.set_fault(Some(Fault::Status(503)));
+    assert_eq!(chain.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"), "stale");
+    assert_eq!(chain.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"), "still");
+    let unknown = chain.get_variable("never_seen", None).await;
+    assert!(matches!(unknown, Err(ChainError { error: LookupError::Unavailable(_), .. })), "{unknown:?}");
+    let warnings: Vec<String> = cluster
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(level, m)| *level == LogLevel::Warning && m.starts_with("serving "))
+        .map(|(_, m)| m.clone())
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("serving variable `my_var` from the cache, 1 s old, because the providers cannot answer now: provider `k8s`: "),
+        "{warnings:?}"
+    );
+    assert!(!warnings.iter().any(|w| w.contains("my_secret_value")));
+    let metrics = chain.render_metrics().unwrap();
+    assert!(
+        metrics.lines().any(|l| l == "wasm_secrets_cache_lookups_total{kind=\"variable\",result=\"stale\"} 2"),
+        "{metrics}"
+    );
+
+    // Access denied is never hidden behind a stale answer.
+    cluster.emulator.set_fault(Some(Fault::Status(403)));
+    let denied = chain.get_variable("my_var", None).await;
+    assert!(matches!(denied, Err(ChainError { error: LookupError::AccessDenied(_), .. })), "{denied:?}");
+
+    // The denial dropped the entry; fill it again, then outlive the maximum staleness.
+    cluster.emulator.set_fault(None);
+    assert_eq!(chain.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+    let filled = std::time::Instant::now();
+    cluster.emulator.set_fault(Some(Fault::Status(503)));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(chain.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"), "stale again");
+    tokio::time::sleep(Duration::from_secs(3).saturating_sub(filled.elapsed()) + Duration::from_millis(100)).await;
+    let too_old = chain.get_variable("my_var", None).await;
+    assert!(matches!(too_old, Err(ChainError { error: LookupError::Unavailable(_), .. })), "{too_old:?}");
+    cluster.emulator.set_fault(None);
+    assert_eq!(chain.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
+}

@@ -842,6 +842,10 @@ fn describe_chain(spec: &ChainSpec) -> String {
             ttls.join(", "),
             c.max_entries
         );
+        if !c.max_staleness.is_zero() {
+            let _ =
+                writeln!(text, "  during an outage, answers up to {}s old are served stale", c.max_staleness.as_secs());
+        }
     } else {
         text.push_str("Cache: off\n");
     }
