@@ -131,25 +131,11 @@ impl CacheDir {
 /// `fd` is of `kind`, owned by this process's effective user, and writable by neither group nor others.
 #[cfg(unix)]
 fn check_owner_and_mode(fd: &rustix::fd::OwnedFd, path: &Path, kind: rustix::fs::FileType) -> Result<(), CacheError> {
-    let untrusted = |problem| CacheError::Untrusted { path: path.to_owned(), problem };
-    let stat = rustix::fs::fstat(fd).map_err(|e| CacheError::Io {
-        action: "read",
-        path: path.to_owned(),
-        source: e.into(),
-    })?;
-    if rustix::fs::FileType::from_raw_mode(stat.st_mode) != kind {
-        return Err(untrusted(match kind {
-            rustix::fs::FileType::Directory => "not a directory",
-            _ => "not a regular file",
-        }));
+    match crate::files::ownership_problem(fd, kind, 0o022, "writable by group or others") {
+        Ok(None) => Ok(()),
+        Ok(Some(problem)) => Err(CacheError::Untrusted { path: path.to_owned(), problem }),
+        Err(source) => Err(CacheError::Io { action: "read", path: path.to_owned(), source }),
     }
-    if stat.st_uid != rustix::process::geteuid().as_raw() {
-        return Err(untrusted("owned by another user"));
-    }
-    if stat.st_mode & 0o022 != 0 {
-        return Err(untrusted("writable by group or others"));
-    }
-    Ok(())
 }
 
 #[cfg(not(unix))]

@@ -6,9 +6,10 @@
 //!
 //! Lines are appended with one `write` each to a file opened with `O_APPEND`, so lines of concurrent lookups
 //! (and of several processes sharing the file) do not interleave. A line that cannot be written does not fail
-//! the lookup: it is counted (`wasm_secrets_audit_failures_total`) and the first failure is logged.
+//! the lookup: it is counted (`wasm_secrets_audit_failures_total`) and the first failure is logged. The file
+//! must be this user's own and closed to others ([`AuditLog::open`]).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,14 +19,32 @@ use serde::Serialize;
 
 /// Why the audit log could not be opened.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot open the audit log {path}: {source}")]
-pub struct AuditError {
-    /// The file.
-    pub path: PathBuf,
-    /// Why.
-    #[source]
-    pub source: std::io::Error,
+pub enum AuditError {
+    /// The file could not be opened or created.
+    #[error("cannot open the audit log {path}: {source}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file exists but is not one an audit trail may be written to.
+    #[error("the audit log {path} is not used: it is {problem}")]
+    Untrusted {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The platform has no ownership and mode bits to check.
+    #[error("the audit log needs Unix file ownership and modes")]
+    Unsupported,
 }
+
+/// The longest caller, id or team an audit line holds; longer ones are cut, with `…`, so one line stays small
+/// enough to be written whole.
+pub const MAX_FIELD_CHARS: usize = 1024;
 
 /// One lookup, as the audit log records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -45,14 +64,14 @@ pub struct Record<'a> {
     pub team: Option<&'a str>,
     /// The provider that answered, failed, or was last asked; `None` when no provider was asked.
     pub provider: Option<&'a str>,
-    /// Whether the answer came from the cache (fresh, or another caller's lookup in flight).
+    /// Whether the answer came from the cache (fresh, another caller's lookup in flight, or stale).
     pub cached: bool,
     /// Whether that answer was stale: served during an outage, past its TTL (see `max_staleness`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stale: bool,
     /// `found`, `not_found` or `error`.
     pub outcome: &'static str,
-    /// The error's kind, when the lookup failed.
+    /// The error's kind, when the lookup failed; for a stale answer, the kind of the failure it stood in for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<&'static str>,
     /// How long the lookup took, in microseconds.
@@ -68,14 +87,39 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Opens `path` for appending (creating it, owner-only, when missing).
+    /// Opens `path` for appending, creating it with mode 0600 when missing. An existing file must be a regular
+    /// file (not a link, a FIFO or a device) owned by this process's user and closed to group and others:
+    /// otherwise someone else could read the trail, rewrite it, or point it at another file.
+    #[cfg(unix)]
     pub fn open(path: &Path) -> Result<Self, AuditError> {
-        let mut options = OpenOptions::new();
-        options.append(true).create(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(path).map_err(|source| AuditError { path: path.to_owned(), source })?;
-        Ok(Self { path: path.to_owned(), file, failed_once: AtomicBool::new(false) })
+        use rustix::fs::{Mode, OFlags};
+        let open_error = |source| AuditError::Open { path: path.to_owned(), source };
+        let flags =
+            OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = match rustix::fs::open(path, flags, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::LOOP) => {
+                return Err(AuditError::Untrusted { path: path.to_owned(), problem: "a symbolic link" });
+            }
+            Err(e) => return Err(open_error(e.into())),
+        };
+        let problem = crate::files::ownership_problem(
+            &fd,
+            rustix::fs::FileType::RegularFile,
+            0o077,
+            "readable or writable by group or others",
+        )
+        .map_err(open_error)?;
+        if let Some(problem) = problem {
+            return Err(AuditError::Untrusted { path: path.to_owned(), problem });
+        }
+        Ok(Self { path: path.to_owned(), file: File::from(fd), failed_once: AtomicBool::new(false) })
+    }
+
+    /// Always [`AuditError::Unsupported`]: the checks need Unix ownership and modes.
+    #[cfg(not(unix))]
+    pub fn open(_path: &Path) -> Result<Self, AuditError> {
+        Err(AuditError::Unsupported)
     }
 
     /// The file's path.
@@ -83,26 +127,49 @@ impl AuditLog {
         &self.path
     }
 
-    /// Appends `record` as one line; whether it was written.
-    pub fn write(&self, record: &Record<'_>) -> bool {
-        let mut line = match serde_json::to_vec(record) {
-            Ok(line) => line,
-            Err(_) => return self.failed("the record could not be serialised"),
+    /// Appends `record` as one line. On failure, the message to log for the first failure of this log (`None`
+    /// for later ones: one warning, not one per lookup).
+    pub fn write(&self, record: &Record<'_>) -> Result<(), Option<String>> {
+        let (caller, id, key, team) =
+            (record.caller.map(cut), cut(record.id), record.key.map(cut), record.team.map(cut));
+        let record = Record {
+            caller: caller.as_deref(),
+            id: &id,
+            key: key.as_deref(),
+            team: team.as_deref(),
+            time: record.time.clone(),
+            ..*record
         };
+        let mut line = serde_json::to_vec(&record).map_err(|_| self.failed("the record could not be serialised"))?;
         line.push(b'\n');
         // One write call per line: with O_APPEND the kernel places it whole at the end of the file.
         match (&self.file).write(&line) {
-            Ok(n) if n == line.len() => true,
-            Ok(_) => self.failed("a short write"),
-            Err(e) => self.failed(&e.to_string()),
+            Ok(n) if n == line.len() => Ok(()),
+            Ok(_) => {
+                // End the partial line, so the next one is not glued to it.
+                let _ = (&self.file).write(b"\n");
+                Err(self.failed("a short write (is the disk full?)"))
+            }
+            Err(e) => Err(self.failed(&e.to_string())),
         }
     }
 
-    fn failed(&self, why: &str) -> bool {
-        if !self.failed_once.swap(true, Ordering::Relaxed) {
-            tracing::warn!(path = %self.path.display(), "cannot write to the audit log: {why} (logged once; counted in wasm_secrets_audit_failures_total)");
-        }
-        false
+    fn failed(&self, why: &str) -> Option<String> {
+        (!self.failed_once.swap(true, Ordering::Relaxed)).then(|| {
+            format!(
+                "cannot write to the audit log {}: {why} (said once; every failure is counted in \
+                 wasm_secrets_audit_failures_total)",
+                self.path.display()
+            )
+        })
+    }
+}
+
+/// `text`, at most [`MAX_FIELD_CHARS`] characters of it, with `…` when cut.
+fn cut(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MAX_FIELD_CHARS) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((end, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..end])),
     }
 }
 
@@ -151,14 +218,8 @@ mod tests {
         assert_eq!(at(4_107_542_400, 0), "2100-03-01T00:00:00.000000Z");
     }
 
-    #[test]
-    fn records_are_appended_as_json_lines() {
-        let dir = std::env::temp_dir().join(format!("wasm-secrets-audit-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("audit.jsonl");
-        std::fs::write(&path, "earlier line\n").unwrap();
-        let log = AuditLog::open(&path).unwrap();
-        let record = Record {
+    fn record() -> Record<'static> {
+        Record {
             time: "2026-12-01T19:40:00.123456Z".into(),
             caller: Some("task \"a\""),
             kind: "secret",
@@ -171,24 +232,61 @@ mod tests {
             outcome: "error",
             error: Some("unavailable"),
             duration_us: 12,
-        };
-        assert!(log.write(&record));
-        assert!(log.write(&Record { key: None, error: None, outcome: "found", cached: true, ..record.clone() }));
+        }
+    }
+
+    #[test]
+    fn records_are_appended_as_json_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path).unwrap();
+        assert_eq!(log.write(&record()), Ok(()));
+        let long = "x".repeat(MAX_FIELD_CHARS + 5);
+        let second =
+            Record { key: None, error: None, outcome: "found", cached: true, stale: true, id: &long, ..record() };
+        assert_eq!(log.write(&second), Ok(()));
+        drop(log);
+        // Reopened: appended to.
+        AuditLog::open(&path).unwrap().write(&record()).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(
-            text,
-            "earlier line\n\
-             {\"time\":\"2026-12-01T19:40:00.123456Z\",\"caller\":\"task \\\"a\\\"\",\"kind\":\"secret\",\"id\":\"group\",\"key\":\"key\",\"team\":null,\"provider\":\"kubernetes\",\"cached\":false,\"outcome\":\"error\",\"error\":\"unavailable\",\"duration_us\":12}\n\
-             {\"time\":\"2026-12-01T19:40:00.123456Z\",\"caller\":\"task \\\"a\\\"\",\"kind\":\"secret\",\"id\":\"group\",\"team\":null,\"provider\":\"kubernetes\",\"cached\":true,\"outcome\":\"found\",\"duration_us\":12}\n"
+        let first = "{\"time\":\"2026-12-01T19:40:00.123456Z\",\"caller\":\"task \\\"a\\\"\",\"kind\":\"secret\",\"id\":\"group\",\"key\":\"key\",\"team\":null,\"provider\":\"kubernetes\",\"cached\":false,\"outcome\":\"error\",\"error\":\"unavailable\",\"duration_us\":12}";
+        let cut_id = format!("{}…", "x".repeat(MAX_FIELD_CHARS));
+        let second = format!(
+            "{{\"time\":\"2026-12-01T19:40:00.123456Z\",\"caller\":\"task \\\"a\\\"\",\"kind\":\"secret\",\"id\":\"{cut_id}\",\"team\":null,\"provider\":\"kubernetes\",\"cached\":true,\"stale\":true,\"outcome\":\"found\",\"duration_us\":12}}"
         );
+        assert_eq!(text, format!("{first}\n{second}\n{first}\n"));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::remove_file(&path).unwrap();
-            drop(AuditLog::open(&path).unwrap());
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
-        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_others_can_read_a_link_or_a_fifo_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let open = dir.path().join("open.jsonl");
+        std::fs::write(&open, "").unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let error = AuditLog::open(&open).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            format!("the audit log {} is not used: it is readable or writable by group or others", open.display())
+        );
+        let link = dir.path().join("link.jsonl");
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), &link).unwrap();
+        let error = AuditLog::open(&link).unwrap_err().to_string();
+        assert_eq!(error, format!("the audit log {} is not used: it is a symbolic link", link.display()));
+        assert!(!dir.path().join("elsewhere").exists(), "nothing was created through the link");
+        let fifo = crate::files::testing::test_fifo(dir.path());
+        let error = crate::files::testing::within_seconds(5, move || AuditLog::open(&fifo).unwrap_err().to_string());
+        // No reader: opening it for writing without blocking fails at once (ENXIO); with one, the check refuses it.
+        assert!(
+            error.ends_with("No such device or address (os error 6)") || error.ends_with("it is not a regular file"),
+            "{error}"
+        );
     }
 
     #[test]

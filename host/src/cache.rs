@@ -14,6 +14,10 @@
 //!   waiters of a failed lookup wait one lookup's time, not N. The outcome is shared while the caller that
 //!   runs the fetch is alive: if that caller is cancelled (its future dropped), the fetch stops with it and
 //!   the next waiter runs it again, so a cancelled caller never leaves the others without an answer.
+//! - Serve stale, off by default (`max_staleness`): during an outage (the store unreachable or failing), an
+//!   answer past its TTL but younger than the maximum staleness is served instead of the failure, and said
+//!   so (`Served::stale`). Never for access denied, a refused request, a broken stored value or a failed
+//!   component; never after `invalidate`; the old answer is dropped once a new one is kept.
 //! - A size bound: when full, expired entries go first, then the oldest ones.
 //! - Airflow's cache stores `conn.get_uri()` and re-parses it on a hit, so a connection that does not survive
 //!   the round trip changes on cache hits. This cache stores the parsed connection itself: a hit returns
@@ -26,7 +30,7 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use airflow_compat::Connection;
@@ -344,7 +348,18 @@ pub struct Served {
     /// [`Fetched::provider`] of the answer (`None` for an error: [`ChainError::provider`] names it).
     pub provider: Option<usize>,
     /// For a stale answer ([`CacheResult::Stale`]): its age, and why the providers could not answer now.
-    pub stale: Option<(Duration, String)>,
+    pub stale: Option<Stale>,
+}
+
+/// What a stale answer stands in for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stale {
+    /// How long ago a provider gave the answer.
+    pub age: Duration,
+    /// Why the providers could not answer now (an error's message, which never holds a value).
+    pub why: String,
+    /// The kind of that error (`None`: "not found" reached while a provider failed).
+    pub error: Option<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -358,11 +373,28 @@ struct Stored {
 /// A fetch's outcome, shared by everyone who waited for it.
 type Outcome = Result<Stored, ChainError>;
 
-/// An entry: its outcome once known, and the answer it replaced (kept to serve stale during an outage).
+/// An entry: its outcome once known, and the answer it replaced (kept to serve stale during an outage, until
+/// a new answer is kept or the entry is invalidated).
 #[derive(Debug, Default)]
 struct SlotCell {
     outcome: OnceCell<Outcome>,
-    previous: Option<Stored>,
+    previous: Mutex<Option<Stored>>,
+    /// Set when `invalidate`, `invalidate_kind` or `clear` removed the entry: nothing in it is served stale.
+    invalidated: AtomicBool,
+}
+
+impl SlotCell {
+    fn previous(&self) -> Option<Stored> {
+        if self.invalidated.load(Ordering::Acquire) {
+            return None;
+        }
+        self.previous.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn invalidate(&self) {
+        self.invalidated.store(true, Ordering::Release);
+        self.previous.lock().unwrap_or_else(PoisonError::into_inner).take();
+    }
 }
 
 impl std::ops::Deref for SlotCell {
@@ -423,18 +455,29 @@ impl Cache {
 
     /// Forgets the answer for `key`; the next lookup asks the providers again. A lookup in flight for `key`
     /// still completes for its waiters but is not kept.
+    /// Nothing of it is served stale afterwards, by lookups in flight either.
     pub fn invalidate(&self, key: &Key) {
-        self.write().remove(key);
+        if let Some(slot) = self.write().remove(key) {
+            slot.invalidate();
+        }
     }
 
     /// Forgets every answer of `kind`.
     pub fn invalidate_kind(&self, kind: Kind) {
-        self.write().retain(|k, _| k.kind() != kind);
+        self.write().retain(|k, slot| {
+            let keep = k.kind() != kind;
+            if !keep {
+                slot.invalidate();
+            }
+            keep
+        });
     }
 
     /// Forgets everything.
     pub fn clear(&self) {
-        self.write().clear();
+        for (_, slot) in self.write().drain() {
+            slot.invalidate();
+        }
     }
 
     /// The fresh answer for `key`, else the outcome of `fetch`, run once for all concurrent callers of `key`
@@ -471,14 +514,18 @@ impl Cache {
             })
             .await;
         let source = if fetched_here.load(Ordering::Relaxed) { CacheResult::Miss } else { CacheResult::Coalesced };
-        if !self.keeps(key.op.kind(), outcome) {
-            let stale = slot.previous.as_ref().and_then(|previous| self.stale(outcome, previous));
+        if self.keeps(key.op.kind(), outcome) {
+            // A new answer is kept: the one it replaced is no longer needed (a rotated password leaves memory).
+            slot.previous.lock().unwrap_or_else(PoisonError::into_inner).take();
+        } else {
+            let stale = slot.previous().and_then(|previous| self.stale(outcome, &previous));
             let mut slots = self.write();
             if slots.get(&key as &dyn Keyed).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
                 match &stale {
                     // The answer stays, expired, for the next lookup to try the providers and fall back to.
                     Some((previous, _)) => {
-                        let cell = SlotCell { outcome: OnceCell::new_with(Some(Ok(previous.clone()))), previous: None };
+                        let cell =
+                            SlotCell { outcome: OnceCell::new_with(Some(Ok(previous.clone()))), ..SlotCell::default() };
                         slots.insert(key.owned(), Arc::new(cell));
                     }
                     None => {
@@ -487,13 +534,12 @@ impl Cache {
                 }
             }
             drop(slots);
-            if let Some((previous, why)) = stale {
-                let age = (self.clock)().saturating_duration_since(previous.at);
+            if let Some((previous, stale)) = stale {
                 return Served {
                     result: Ok(previous.value),
                     source: CacheResult::Stale,
                     provider: previous.provider,
-                    stale: Some((age, why)),
+                    stale: Some(stale),
                 };
             }
         }
@@ -503,21 +549,24 @@ impl Cache {
         }
     }
 
-    /// `previous`, when it may stand in for `outcome`: the providers could not answer (an error other than
-    /// access denied, or "not found" reached while one failed), and `previous` is no older than
-    /// [`CacheSettings::max_staleness`]. With why the providers could not answer.
-    fn stale(&self, outcome: &Outcome, previous: &Stored) -> Option<(Stored, String)> {
+    /// `previous`, when it may stand in for `outcome`: the store could not be reached or answered badly
+    /// (`unavailable`, `timeout` or `upstream`: never access denied, a refused request, a broken stored value, a
+    /// configuration error or a failed component), or "not found" was reached while a provider failed; and
+    /// `previous` is no older than [`CacheSettings::max_staleness`]. With why the providers could not answer.
+    fn stale(&self, outcome: &Outcome, previous: &Stored) -> Option<(Stored, Stale)> {
+        use crate::LookupError::{Timeout, Unavailable, Upstream};
         let age = (self.clock)().saturating_duration_since(previous.at);
         if self.settings.max_staleness.is_zero() || age > self.settings.max_staleness {
             return None;
         }
-        let why = match outcome {
-            Err(e) if matches!(e.error, crate::LookupError::AccessDenied(_)) => return None,
-            Err(e) => e.to_string(),
-            Ok(s) if !s.keep && !s.value.is_found() => "a provider failed".to_owned(),
-            Ok(_) => return None,
+        let (why, error) = match outcome {
+            Err(e) if matches!(e.error, Unavailable(_) | Timeout(_) | Upstream(_)) => {
+                (e.to_string(), Some(e.error.kind()))
+            }
+            Ok(s) if !s.keep && !s.value.is_found() => ("a provider failed".to_owned(), None),
+            _ => return None,
         };
-        Some((previous.clone(), why))
+        Some((previous.clone(), Stale { age, why, error }))
     }
 
     /// Whether `outcome` stays for later lookups of `kind`.
@@ -553,18 +602,18 @@ impl Cache {
                 return Arc::clone(slot);
             }
         }
-        // A kept answer past its TTL is what an outage may serve stale (held only when that is on).
-        let previous = slots
-            .get(&key as &dyn Keyed)
-            .filter(|_| !self.settings.max_staleness.is_zero())
-            .and_then(|slot| slot.get())
-            .and_then(|outcome| outcome.as_ref().ok())
-            .filter(|stored| stored.keep)
-            .cloned();
+        // What an outage may serve stale (held only when that is on): a kept answer past its TTL, else what the
+        // entry being replaced held (its own fetch failed and its waiters have not put the answer back yet).
+        let previous = slots.get(&key as &dyn Keyed).filter(|_| !self.settings.max_staleness.is_zero()).and_then(
+            |slot| match slot.get() {
+                Some(outcome) if self.keeps(key.op.kind(), outcome) => outcome.as_ref().ok().cloned(),
+                _ => slot.previous(),
+            },
+        );
         if !slots.contains_key(&key as &dyn Keyed) && slots.len() >= self.settings.max_entries {
             self.make_room(&mut slots, now);
         }
-        let slot = Arc::new(SlotCell { outcome: OnceCell::new(), previous });
+        let slot = Arc::new(SlotCell { previous: Mutex::new(previous), ..SlotCell::default() });
         slots.insert(key.owned(), Arc::clone(&slot));
         slot
     }
@@ -669,20 +718,80 @@ mod tests {
         // An error: the answer of 11 s ago, stale.
         let served = serve(&cache, &key, Err(down())).await;
         assert_eq!((served.result, served.source, served.provider), (Ok(text("1")), CacheResult::Stale, Some(0)));
-        let (age, why) = served.stale.expect("stale");
-        assert_eq!((age, why.as_str()), (Duration::from_secs(11), "provider `p`: secret store unavailable: down"));
+        let stale = served.stale.expect("stale");
+        assert_eq!(
+            (stale.age, stale.why.as_str(), stale.error),
+            (Duration::from_secs(11), "provider `p`: secret store unavailable: down", Some("unavailable"))
+        );
         // "Not found" reached while a provider failed: the same.
         clock.advance(Duration::from_secs(49));
         let failed = Ok(Fetched { value: Value::Text(None), keep: false, provider: Some(1) });
         let served = serve(&cache, &key, failed).await;
         assert_eq!((served.result, served.source), (Ok(text("1")), CacheResult::Stale));
-        assert_eq!(served.stale.map(|(_, why)| why).as_deref(), Some("a provider failed"));
+        assert_eq!(served.stale.map(|s| (s.why, s.error)), Some(("a provider failed".to_owned(), None)));
         // Older than the maximum: the error itself.
         clock.advance(Duration::from_secs(1));
         let served = serve(&cache, &key, Err(down())).await;
         assert_eq!((served.result, served.source, served.stale), (Err(down()), CacheResult::Miss, None));
         // Gone for good: the next answer starts afresh.
         assert_eq!(serve(&cache, &key, found("2")).await.result, Ok(text("2")));
+    }
+
+    #[tokio::test]
+    async fn an_invalidated_entry_is_never_served_stale_even_by_a_lookup_in_flight() {
+        let clock = FakeClock::new();
+        let settings =
+            CacheSettings { ttl: [Duration::from_secs(10); 4], max_staleness: Duration::from_secs(60), ..enabled() };
+        let cache = Cache::with_clock(settings, clock.clock());
+        let key = Key::new(Op::Variable, "v", None);
+        serve(&cache, &key, found("1")).await;
+        clock.advance(Duration::from_secs(11));
+        // The operator invalidates while the next lookup is asking the (failing) providers.
+        let served = cache
+            .serve(&key, || async {
+                cache.invalidate(&key);
+                Err(down())
+            })
+            .await;
+        assert_eq!((served.result, served.source), (Err(down()), CacheResult::Miss));
+        assert_eq!(serve(&cache, &key, Err(down())).await.result, Err(down()));
+        // clear() too.
+        serve(&cache, &key, found("2")).await;
+        clock.advance(Duration::from_secs(11));
+        let served = cache
+            .serve(&key, || async {
+                cache.clear();
+                Err(down())
+            })
+            .await;
+        assert_eq!(served.result, Err(down()));
+    }
+
+    #[tokio::test]
+    async fn only_an_unreachable_or_failing_store_is_covered_by_a_stale_answer() {
+        use crate::LookupError::{InvalidConfiguration, MalformedPayload, Provider, Timeout, Upstream};
+        for (error, stale) in [
+            (Timeout("t".into()), true),
+            (Upstream("500".into()), true),
+            (MalformedPayload("bad base64".into()), false),
+            (InvalidConfiguration("kwargs".into()), false),
+            (Provider("trapped".into()), false),
+        ] {
+            let clock = FakeClock::new();
+            let settings = CacheSettings {
+                ttl: [Duration::from_secs(10); 4],
+                max_staleness: Duration::from_secs(60),
+                ..enabled()
+            };
+            let cache = Cache::with_clock(settings, clock.clock());
+            let key = Key::new(Op::Variable, "v", None);
+            serve(&cache, &key, found("1")).await;
+            clock.advance(Duration::from_secs(11));
+            let failure = ChainError { provider: "p".into(), error: error.clone() };
+            let served = serve(&cache, &key, Err(failure.clone())).await;
+            let expected = if stale { Ok(text("1")) } else { Err(failure) };
+            assert_eq!(served.result, expected, "{error:?}");
+        }
     }
 
     #[tokio::test]

@@ -234,15 +234,16 @@ impl Chain {
         }
         let wall = self.audit.as_ref().map(|_| SystemTime::now());
         let started = Instant::now();
-        let (result, source, provider) = match &self.cache {
+        let (result, source, provider, stale_error) = match &self.cache {
             Some(cache) => {
                 let served = cache.serve(request.key(), || self.ask_in_order(request)).await;
                 self.warn_if_stale(request, &served);
-                (served.result, Some(served.source), served.provider)
+                let stale_error = served.stale.as_ref().and_then(|s| s.error);
+                (served.result, Some(served.source), served.provider, stale_error)
             }
             None => match self.ask_in_order(request).await {
-                Ok(fetched) => (Ok(fetched.value), None, fetched.provider),
-                Err(error) => (Err(error), None, None),
+                Ok(fetched) => (Ok(fetched.value), None, fetched.provider, None),
+                Err(error) => (Err(error), None, None, None),
             },
         };
         let duration = started.elapsed();
@@ -275,13 +276,17 @@ impl Chain {
                 cached: matches!(source, Some(CacheResult::Hit | CacheResult::Coalesced | CacheResult::Stale)),
                 stale: source == Some(CacheResult::Stale),
                 outcome: outcome.label(),
-                error: result.as_ref().err().map(|e| e.error.kind()),
+                // A stale answer says which failure it stood in for.
+                error: result.as_ref().err().map(|e| e.error.kind()).or(stale_error),
                 duration_us: u64::try_from(duration.as_micros()).unwrap_or(u64::MAX),
             };
-            if !audit.write(&record)
-                && let Some(metrics) = &self.metrics
-            {
-                metrics.record_audit_failure();
+            if let Err(first) = audit.write(&record) {
+                if let Some(metrics) = &self.metrics {
+                    metrics.record_audit_failure();
+                }
+                if let Some(message) = first {
+                    (self.log)(LogLevel::Warning, &message);
+                }
             }
         }
         result
@@ -289,11 +294,12 @@ impl Chain {
 
     /// Says so when `served` is a stale answer (see [`crate::CacheSettings::max_staleness`]).
     fn warn_if_stale(&self, request: Lookup<'_>, served: &crate::cache::Served) {
-        if let Some((age, why)) = &served.stale {
+        if let Some(stale) = &served.stale {
             let message = format!(
-                "serving {} from the cache, {} s old, because the providers cannot answer now: {why}",
+                "serving {} from the cache, {} s old, because the providers cannot answer now: {}",
                 request.describe(),
-                age.as_secs()
+                stale.age.as_secs(),
+                stale.why
             );
             (self.log)(LogLevel::Warning, &message);
         }

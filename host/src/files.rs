@@ -67,6 +67,29 @@ fn open_regular_file(path: &Path) -> std::io::Result<std::fs::File> {
     Ok(file)
 }
 
+/// Why the open `fd` is not one this process may trust, if it is not: not of `kind`, owned by another user
+/// than the process's effective one, or with any of the `forbidden` mode bits set (`mode_problem` says which,
+/// e.g. "writable by group or others" for `0o022`). Shared by the artifact cache and the audit log.
+#[cfg(unix)]
+pub(crate) fn ownership_problem(
+    fd: &rustix::fd::OwnedFd,
+    kind: rustix::fs::FileType,
+    forbidden: u32,
+    mode_problem: &'static str,
+) -> std::io::Result<Option<&'static str>> {
+    let stat = rustix::fs::fstat(fd)?;
+    if rustix::fs::FileType::from_raw_mode(stat.st_mode) != kind {
+        return Ok(Some(match kind {
+            rustix::fs::FileType::Directory => "not a directory",
+            _ => "not a regular file",
+        }));
+    }
+    if stat.st_uid != rustix::process::geteuid().as_raw() {
+        return Ok(Some("owned by another user"));
+    }
+    Ok((stat.st_mode & forbidden != 0).then_some(mode_problem))
+}
+
 #[cfg(unix)]
 fn nonblocking_flag() -> i32 {
     // `O_NONBLOCK` fits an `i32` on every Unix; the cast only changes the type.

@@ -50,4 +50,4 @@ pub use engine::{Allocation, ArtifactCache, ProviderComponent};
 pub use error::{ClusterConfigError, LoadError, LookupError};
 pub use grants::Grants;
 pub use host_config::{ChainSpec, HostConfigError};
-pub use provider::{Answer, Lookup, Provider, ProviderInstance, ProviderOptions};
+pub use provider::{Answer, ListKind, ListedEntry, Listing, Lookup, Provider, ProviderInstance, ProviderOptions};

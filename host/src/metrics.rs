@@ -1,7 +1,8 @@
 //! Lookup metrics, rendered in Prometheus' text exposition format (version 0.0.4).
 //!
 //! Counters are atomics in fixed arrays, indexed by kind, outcome and provider (the chain's links, known when
-//! metrics are switched on), so recording a lookup takes no lock and allocates nothing. Labels come only from
+//! metrics are switched on), so recording a lookup takes no lock and allocates nothing; only a provider
+//! failure takes a short lock, to count it by error kind. Labels come only from
 //! closed sets: kinds, outcomes, error kinds (the WIT error cases), HTTP status codes and the provider names
 //! of the configuration. Ids, teams and values never become labels: a label per id would grow without bound
 //! and would publish what is looked up.
@@ -312,8 +313,9 @@ fn escape(value: &str) -> String {
     out
 }
 
-/// Answers of one transport by HTTP status, and the requests that got none (refused by the network, timed
-/// out, cut off). A fixed array over the status range: recording takes no lock.
+/// Answers of one transport by HTTP status (100 to 999, what HTTP allows), and the requests that got none
+/// (refused by the network, timed out, cut off, or dropped at the lookup's deadline). A fixed array over the
+/// status range: recording takes no lock.
 #[derive(Debug)]
 pub struct StatusCounts {
     codes: Box<[AtomicU64]>,
@@ -322,12 +324,13 @@ pub struct StatusCounts {
 
 impl Default for StatusCounts {
     fn default() -> Self {
-        Self { codes: (100..600).map(|_| AtomicU64::new(0)).collect(), failed: AtomicU64::new(0) }
+        Self { codes: (100..1000).map(|_| AtomicU64::new(0)).collect(), failed: AtomicU64::new(0) }
     }
 }
 
 impl StatusCounts {
-    /// Counts an answer with `status`, or (`None`) a request that got no answer.
+    /// Counts an answer with `status`, or (`None`, or a status outside 100 to 999) a request that got no
+    /// answer.
     pub fn record(&self, status: Option<u16>) {
         match status.and_then(|s| self.codes.get(usize::from(s).checked_sub(100)?)) {
             Some(counter) => counter.fetch_add(1, Relaxed),

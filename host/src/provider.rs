@@ -247,6 +247,24 @@ impl Provider {
         self.explained(&store, result)
     }
 
+    /// Every entry of `kind` the provider's store holds (the WIT `list-all`), in a fresh store with the lookup's
+    /// deadline and limits; `None` when the configuration disables the kind.
+    pub async fn list_all(&self, kind: ListKind) -> Result<Option<Listing>, LookupError> {
+        if let Some(error) = &self.unusable {
+            return Err(error.clone());
+        }
+        let deadline = self.deadline();
+        let (mut store, guest) = self.instantiate(deadline).await?;
+        let wit_kind = match kind {
+            ListKind::Connection => types::EntryKind::Connection,
+            ListKind::Variable => types::EntryKind::Variable,
+            ListKind::Config => types::EntryKind::Config,
+        };
+        let call = guest.wasm_secrets_provider_lookup().call_list_all(&mut *store, &self.config, wit_kind);
+        let result = self.finish(call, deadline).await;
+        self.explained(&store, result).map(|listing| listing.map(from_wit_listing))
+    }
+
     /// Runs one lookup in a fresh store (the isolation every lookup gets by default).
     pub async fn lookup(&self, lookup: Lookup<'_>) -> Result<Answer, LookupError> {
         if let Some(error) = &self.unusable {
@@ -579,6 +597,59 @@ fn trap_text(e: &wasmtime::Error) -> String {
         Some(trap) => format!("trapped: {trap}"),
         None => format!("failed: {e}"),
     }
+}
+
+/// What [`Provider::list_all`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    /// Connections, with their stored values (as `get_conn_value` returns them).
+    Connection,
+    /// Variables.
+    Variable,
+    /// Configuration values.
+    Config,
+}
+
+/// One entry of a [`Listing`]. `Debug` leaves the value out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ListedEntry {
+    /// The connection id, variable key or config key.
+    pub id: String,
+    /// The team the entry belongs to, if any.
+    pub team: Option<String>,
+    /// The store's name for what holds the entry (a Secret's name, a file's path, a variable's name).
+    pub origin: String,
+    /// The value as the single lookup returns it, `None` when the entry holds none, or that lookup's error.
+    pub value: Result<Option<String>, LookupError>,
+}
+
+impl std::fmt::Debug for ListedEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListedEntry")
+            .field("id", &self.id)
+            .field("team", &self.team)
+            .field("origin", &self.origin)
+            .field("value", &self.value.as_ref().map(|v| v.as_ref().map(|_| "<hidden>")))
+            .finish()
+    }
+}
+
+/// Every entry of a kind, in the store's order; several may share an id (a lookup takes the first).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Listing {
+    /// The entries.
+    pub entries: Vec<ListedEntry>,
+    /// The store's version of the listing (a Kubernetes `resourceVersion`), if it has one.
+    pub version: Option<String>,
+}
+
+fn from_wit_listing(l: types::Listing) -> Listing {
+    let entries = l
+        .entries
+        .into_iter()
+        .map(|e| ListedEntry { id: e.id, team: e.team, origin: e.origin, value: e.value.map_err(from_wit) })
+        .collect();
+    Listing { entries, version: l.version }
 }
 
 /// Case for case (the case list is the components' own, `convert_wit_error!`).

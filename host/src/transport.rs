@@ -228,17 +228,6 @@ impl KubeTransport {
         body: &Bytes,
         token: &SecretString,
     ) -> Result<http::Response<Bytes>, HttpError> {
-        let answer = self.exchange_uncounted(parts, body, token).await;
-        self.statuses.record(answer.as_ref().ok().map(|r| r.status().as_u16()));
-        answer
-    }
-
-    async fn exchange_uncounted(
-        &self,
-        parts: &http::request::Parts,
-        body: &Bytes,
-        token: &SecretString,
-    ) -> Result<http::Response<Bytes>, HttpError> {
         let mut auth = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
             .map_err(|_| HttpError::InternalError(Some("the token is not a valid header value".into())))?;
         auth.set_sensitive(true);
@@ -249,6 +238,19 @@ impl KubeTransport {
         *request.headers_mut() = parts.headers.clone();
         request.headers_mut().insert(AUTHORIZATION, auth);
         self.requests_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Every request sent is counted once by status: with no answer when it fails, or when the lookup's
+        // deadline drops it midway (the guard's drop).
+        let mut counted = Counted { statuses: &self.statuses, status: None };
+        let answer = self.send_counted(request, token).await;
+        counted.status = answer.as_ref().ok().map(|r| r.status().as_u16());
+        answer
+    }
+
+    async fn send_counted(
+        &self,
+        request: http::Request<Full<Bytes>>,
+        token: &SecretString,
+    ) -> Result<http::Response<Bytes>, HttpError> {
         let client = match &self.client {
             Sender::Https(client) => client,
             Sender::Memory(responder) => {
@@ -293,6 +295,18 @@ impl KubeTransport {
                 forms
             }
         }
+    }
+}
+
+/// Records its request's status (or no answer) in the transport's counts when dropped.
+struct Counted<'a> {
+    statuses: &'a StatusCounts,
+    status: Option<u16>,
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.statuses.record(self.status);
     }
 }
 

@@ -685,3 +685,48 @@ async fn futures_join4(provider: &wasm_secrets::Provider) -> Vec<Result<Option<S
     let (a, b, c, d) = tokio::join!(lookup(), lookup(), lookup(), lookup());
     vec![a, b, c, d]
 }
+
+/// `list-all` through the component: every Secret carrying the variable label, page by page (500 a page), in
+/// the API server's order, each value as the lookup of its id returns it.
+#[tokio::test(flavor = "multi_thread")]
+async fn list_all_pages_through_every_labelled_secret() {
+    let cluster = Cluster::start().await;
+    for i in 0..505 {
+        let labels = serde_json::json!({"airflow.apache.org/variable-key": format!("bulk_{i:03}")});
+        cluster.insert(
+            &format!("bulk-{i:03}"),
+            labels,
+            serde_json::json!({"value": crate::support::b64(&format!("v{i}"))}),
+        );
+    }
+    let provider = cluster.provider("");
+    let before = cluster.requests().len();
+    let listing = provider.list_all(wasm_secrets::ListKind::Variable).await.unwrap().expect("variables are on");
+    let requests: Vec<_> =
+        cluster.requests()[before..].iter().map(|r| (r.path.clone(), r.query.clone().unwrap_or_default())).collect();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(requests[0].1, "labelSelector=airflow.apache.org%2Fvariable-key&limit=500");
+    assert!(
+        requests[1].1.starts_with("labelSelector=airflow.apache.org%2Fvariable-key&limit=500&continue="),
+        "{requests:?}"
+    );
+    assert!(
+        requests.iter().all(|(path, _)| path == &format!("/api/v1/namespaces/{}/secrets", crate::support::NAMESPACE))
+    );
+    let bulk: Vec<_> = listing.entries.iter().filter(|e| e.id.starts_with("bulk_")).collect();
+    assert_eq!(bulk.len(), 505);
+    assert_eq!((bulk[0].origin.as_str(), bulk[504].origin.as_str()), ("bulk-000", "bulk-504"));
+    assert_eq!(bulk[7].value, Ok(Some("v7".to_owned())));
+    assert!(listing.version.as_deref().is_some_and(|v| !v.is_empty()));
+    // Every listed entry is what the single lookup of its id finds (the seed's variables included).
+    for entry in listing.entries.iter().filter(|e| !e.id.starts_with("bulk_") || e.id.ends_with('9')) {
+        let found = provider.get_variable(&entry.id, entry.team.as_deref()).await;
+        assert_eq!(found, entry.value.clone(), "{entry:?}");
+    }
+    assert!(listing.entries.iter().any(|e| e.id == "my_var" && e.value == Ok(Some("my_secret_value".to_owned()))));
+    // A kind the configuration turns off: no request.
+    let off = cluster.provider(r#"{"config_label": null}"#);
+    let before = cluster.requests().len();
+    assert_eq!(off.list_all(wasm_secrets::ListKind::Config).await.unwrap(), None);
+    assert_eq!(cluster.requests().len(), before);
+}

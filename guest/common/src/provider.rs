@@ -28,6 +28,53 @@ pub trait Lookups {
 
     /// `get-secret`: a Flyte secret identified by group and key, verbatim.
     fn get_secret(&mut self, group: &str, key: &str) -> Result<Option<String>, LookupError>;
+
+    /// `list-all`: every entry of `kind`; `None` when the configuration disables the kind.
+    fn list_all(&mut self, kind: EntryKind) -> Result<Option<Listing>, LookupError>;
+}
+
+/// What `list-all` lists (the WIT `entry-kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// Connections, with the values `get-conn-value` returns.
+    Connection,
+    /// Variables.
+    Variable,
+    /// Configuration values.
+    Config,
+}
+
+/// One entry of a [`Listing`] (the WIT `entry`). `Debug` leaves the value out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The connection id, variable key or config key.
+    pub id: String,
+    /// The team the entry belongs to, if any.
+    pub team: Option<String>,
+    /// The store's name for what holds the entry (a Secret's name, a file's path).
+    pub origin: String,
+    /// The value as the single lookup returns it, `None` when the entry holds none, or the lookup's error.
+    pub value: Result<Option<String>, LookupError>,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("id", &self.id)
+            .field("team", &self.team)
+            .field("origin", &self.origin)
+            .field("value", &self.value.as_ref().map(|v| v.as_ref().map(|_| "<hidden>")))
+            .finish()
+    }
+}
+
+/// Every entry of a kind, in the store's order (the WIT `listing`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Listing {
+    /// The entries.
+    pub entries: Vec<Entry>,
+    /// The store's version of the listing, if it has one.
+    pub version: Option<String>,
 }
 
 /// A provider component: its configuration, and its [`Lookups`] over the host's imports. Every WIT call

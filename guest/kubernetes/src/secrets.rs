@@ -90,6 +90,100 @@ pub fn secret_data(body: &[u8], data_key: &str, secret_name: &str) -> Result<Opt
     }
 }
 
+/// One page of a `list-all` list (see [`list_page`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The Secrets carrying the label, in the API server's order.
+    pub items: Vec<ListedSecret>,
+    /// The list's `resourceVersion`.
+    pub resource_version: Option<String>,
+    /// The token of the next page; `None` on the last page.
+    pub continue_token: Option<String>,
+}
+
+/// A Secret of a [`Page`]: the value of the listing label (the id), of the team label, its name, and the
+/// base64 text under the data key (`Ok(None)` without the key, an error when it is `null`). `Debug` leaves the
+/// text out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ListedSecret {
+    /// The listing label's value.
+    pub id: String,
+    /// The team label's value, when a team label is configured and present.
+    pub team: Option<String>,
+    /// The Secret's name (`"None"` when the answer gives none, as Airflow's messages print it).
+    pub name: String,
+    /// The base64 text under the data key.
+    pub encoded: Result<Option<String>, LookupError>,
+}
+
+impl std::fmt::Debug for ListedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListedSecret")
+            .field("id", &self.id)
+            .field("team", &self.team)
+            .field("name", &self.name)
+            .field("encoded", &self.encoded.as_ref().map(|e| e.as_ref().map(|_| "<hidden>")))
+            .finish()
+    }
+}
+
+/// Reads one page of the list of every Secret carrying `label`. Items without the label (an answer the
+/// selector should have excluded) are skipped. Read apart from [`select`], so what a lookup accepts does not
+/// change with what a listing needs (labels, list metadata).
+pub fn list_page(body: &[u8], label: &str, team_label: Option<&str>, data_key: &str) -> Result<Page, LookupError> {
+    #[derive(Deserialize)]
+    struct List {
+        #[serde(default)]
+        metadata: Option<ListMeta>,
+        #[serde(default)]
+        items: Option<Vec<Item>>,
+    }
+    #[derive(Deserialize)]
+    struct ListMeta {
+        #[serde(default, rename = "resourceVersion")]
+        resource_version: Option<String>,
+        #[serde(default, rename = "continue")]
+        continue_token: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Item {
+        #[serde(default)]
+        metadata: Option<ItemMeta>,
+        #[serde(default)]
+        data: Option<BTreeMap<String, Option<String>>>,
+    }
+    #[derive(Deserialize)]
+    struct ItemMeta {
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        labels: Option<BTreeMap<String, String>>,
+    }
+    let list: List = parse_answer(body, "a Secret list")?;
+    let mut items = Vec::new();
+    for item in list.items.unwrap_or_default() {
+        let meta = item.metadata.unwrap_or(ItemMeta { name: None, labels: None });
+        let labels = meta.labels.unwrap_or_default();
+        let Some(id) = labels.get(label) else { continue };
+        let name = meta.name.unwrap_or_else(|| "None".to_owned());
+        let encoded = match item.data.as_ref().and_then(|d| d.get(data_key)) {
+            None => Ok(None),
+            Some(None) => {
+                Err(LookupError::MalformedPayload(format!("data key '{data_key}' of secret '{name}' is null")))
+            }
+            Some(Some(encoded)) => Ok(Some(encoded.clone())),
+        };
+        let team = team_label.and_then(|t| labels.get(t)).cloned();
+        items.push(ListedSecret { id: id.clone(), team, name, encoded });
+    }
+    let metadata = list.metadata.unwrap_or(ListMeta { resource_version: None, continue_token: None });
+    Ok(Page {
+        items,
+        resource_version: metadata.resource_version,
+        continue_token: metadata.continue_token.filter(|t| !t.is_empty()),
+    })
+}
+
 /// An API answer (`what`: "a Secret list", "a Secret") read as the Python client reads it: decoded as UTF-8
 /// first (`r.data.decode('utf8')`, which refuses the whole answer when any byte sequence is invalid, even one
 /// in a field nobody reads), then parsed as JSON. Errors name the position, never the text.
