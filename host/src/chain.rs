@@ -22,7 +22,7 @@ use crate::audit::{AuditLog, Record};
 use crate::cache::{Cache, Fetched, KeyRef, Op, Value};
 use crate::error::LookupError;
 use crate::metrics::{CacheResult, Metrics, Outcome};
-use crate::provider::{Lookup, Provider};
+use crate::provider::{ListKind, ListedEntry, Lookup, Provider};
 use crate::state::{LogLevel, LogSink};
 
 /// One provider of a chain, with the name the configuration gives it.
@@ -32,6 +32,15 @@ pub struct Link {
     pub name: String,
     /// The provider.
     pub provider: Provider,
+}
+
+/// An entry of [`Chain::list_all`], with the provider it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedBy {
+    /// The provider's name.
+    pub provider: String,
+    /// The entry.
+    pub entry: ListedEntry,
 }
 
 /// A lookup that stopped the chain: which provider, and why.
@@ -290,6 +299,59 @@ impl Chain {
             }
         }
         result
+    }
+
+    /// Every entry of `kind` the chain answers for, as a lookup of each id (with `team`) would find it: for each
+    /// provider in order, its entries visible to the lookup (the team's, then the global ones: `team: None`
+    /// entries, and with a team those of that team, which win over a global one of the same id), the first
+    /// entry of an id in the provider's order; across providers, the first provider that has an id wins. An
+    /// entry without a value (and for connections, an empty one) does not answer, so a later provider may. An
+    /// entry whose value cannot be read is kept with its error, as its lookup would fail.
+    ///
+    /// Providers whose configuration disables the kind are skipped. A provider that fails to list stops the
+    /// listing with its error, strict or not: a list missing one provider's entries would be read as complete.
+    /// Neither the cache, the metrics nor the audit log see listings.
+    pub async fn list_all(&self, kind: ListKind, team: Option<&str>) -> Result<Vec<ListedBy>, ChainError> {
+        let team = team.filter(|t| !t.is_empty());
+        let mut merged: Vec<ListedBy> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for link in &self.links {
+            let listing = link
+                .provider
+                .list_all(kind)
+                .await
+                .map_err(|error| ChainError { provider: link.name.clone(), error })?;
+            let Some(listing) = listing else { continue };
+            let answers = |e: &ListedEntry| match &e.value {
+                Ok(Some(v)) => kind != ListKind::Connection || !v.is_empty(),
+                Ok(None) => false,
+                Err(_) => true,
+            };
+            // The provider's answer per id, as its lookup finds it: in the team's scope, then the global one, the
+            // first entry of the id in the store's order; an entry that does not answer leaves the scope empty
+            // (Airflow reads the first match only), so the next scope, or provider, is asked.
+            let scopes: &[Option<&str>] = match &team {
+                Some(t) => &[Some(*t), None],
+                None => &[None],
+            };
+            let mut decided: std::collections::HashSet<&str> = std::collections::HashSet::new();
+            let mut chosen: Vec<&ListedEntry> = Vec::new();
+            for scope in scopes {
+                let mut firsts: std::collections::HashSet<&str> = std::collections::HashSet::new();
+                for entry in listing.entries.iter().filter(|e| e.team.as_deref() == *scope) {
+                    if firsts.insert(&entry.id) && !decided.contains(entry.id.as_str()) && answers(entry) {
+                        decided.insert(&entry.id);
+                        chosen.push(entry);
+                    }
+                }
+            }
+            for entry in chosen {
+                if seen.insert(entry.id.clone()) {
+                    merged.push(ListedBy { provider: link.name.clone(), entry: entry.clone() });
+                }
+            }
+        }
+        Ok(merged)
     }
 
     /// Says so when `served` is a stale answer (see [`crate::CacheSettings::max_staleness`]).

@@ -618,3 +618,51 @@ async fn an_outage_serves_known_answers_stale_up_to_the_maximum_staleness() {
     cluster.emulator.set_fault(None);
     assert_eq!(chain.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
 }
+
+/// `Chain::list_all` lists what the lookup of each id would answer: the first provider that has it, the team's
+/// entry before the global one, the first Secret of an id in the API server's order even when it answers
+/// nothing (Airflow reads `items[0]` only), an empty connection value as no answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn list_all_answers_for_every_id_what_its_lookup_answers() {
+    let cluster = Cluster::start().await;
+    let conn = |id: &str| json!({"airflow.apache.org/connection-id": id});
+    let team_conn =
+        |id: &str, team: &str| json!({"airflow.apache.org/connection-id": id, "airflow.apache.org/team": team});
+    cluster.insert("a-first", conn("dup"), json!({"value": b64("postgres://first@h/db")}));
+    cluster.insert("b-second", conn("dup"), json!({"value": b64("postgres://second@h/db")}));
+    cluster.insert("c-nokey", conn("shadowed"), json!({"other": b64("x")}));
+    cluster.insert("d-later", conn("shadowed"), json!({"value": b64("postgres://never@h/db")}));
+    cluster.insert("e-team", team_conn("scoped", "blue"), json!({"value": b64("postgres://team@h/db")}));
+    cluster.insert("f-global", conn("scoped"), json!({"value": b64("postgres://global@h/db")}));
+    cluster.insert("g-empty", conn("empty"), json!({"value": ""}));
+    let vars = [
+        ("AIRFLOW_CONN_DUP", "postgres://env@h/db"),
+        ("AIRFLOW_CONN_SHADOWED", "postgres://env-shadowed@h/db"),
+        ("AIRFLOW_CONN_EMPTY", "postgres://env-empty@h/db"),
+        ("AIRFLOW_CONN_ENV_ONLY", "postgres://env-only@h/db"),
+    ];
+    let config = format!("{}{ENVIRONMENT_ENTRY}", kubernetes_entry(&cluster, "k8s"));
+    let chain = open(&cluster, &config, &vars).await;
+    for team in [None, Some("blue")] {
+        let listed = chain.list_all(wasm_secrets::ListKind::Connection, team).await.unwrap();
+        let rows: Vec<(String, String, String)> = listed
+            .iter()
+            .map(|l| (l.entry.id.clone(), l.provider.clone(), l.entry.value.clone().unwrap().unwrap()))
+            .collect();
+        // Every listed id is what its lookup answers, and every id the stores hold is listed.
+        for (id, _, value) in &rows {
+            assert_eq!(chain.get_conn_value(id, team).await.unwrap().as_deref(), Some(value.as_str()), "{id} {team:?}");
+        }
+        let ids: std::collections::BTreeSet<&str> = rows.iter().map(|(id, _, _)| id.as_str()).collect();
+        let all: std::collections::BTreeSet<&str> =
+            ["dup", "shadowed", "scoped", "empty", "env_only", "smtp_default", "my_postgres_db"].into();
+        assert!(ids.is_superset(&all), "{ids:?}");
+        let get = |id: &str| rows.iter().find(|(i, _, _)| i == id).map(|(_, p, v)| (p.as_str(), v.as_str()));
+        assert_eq!(get("dup"), Some(("k8s", "postgres://first@h/db")));
+        assert_eq!(get("shadowed"), Some(("environment", "postgres://env-shadowed@h/db")));
+        assert_eq!(get("empty"), Some(("environment", "postgres://env-empty@h/db")));
+        assert_eq!(get("env_only"), Some(("environment", "postgres://env-only@h/db")));
+        let scoped = if team.is_some() { "postgres://team@h/db" } else { "postgres://global@h/db" };
+        assert_eq!(get("scoped"), Some(("k8s", scoped)));
+    }
+}
