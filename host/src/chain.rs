@@ -322,29 +322,7 @@ impl Chain {
                 .await
                 .map_err(|error| ChainError { provider: link.name.clone(), error })?;
             let Some(listing) = listing else { continue };
-            let answers = |e: &ListedEntry| match &e.value {
-                Ok(Some(v)) => kind != ListKind::Connection || !v.is_empty(),
-                Ok(None) => false,
-                Err(_) => true,
-            };
-            // The provider's answer per id, as its lookup finds it: in the team's scope, then the global one, the
-            // first entry of the id in the store's order; an entry that does not answer leaves the scope empty
-            // (Airflow reads the first match only), so the next scope, or provider, is asked.
-            let scopes: &[Option<&str>] = match &team {
-                Some(t) => &[Some(*t), None],
-                None => &[None],
-            };
-            let mut decided: std::collections::HashSet<&str> = std::collections::HashSet::new();
-            let mut chosen: Vec<&ListedEntry> = Vec::new();
-            for scope in scopes {
-                let mut firsts: std::collections::HashSet<&str> = std::collections::HashSet::new();
-                for entry in listing.entries.iter().filter(|e| e.team.as_deref() == *scope) {
-                    if firsts.insert(&entry.id) && !decided.contains(entry.id.as_str()) && answers(entry) {
-                        decided.insert(&entry.id);
-                        chosen.push(entry);
-                    }
-                }
-            }
+            let chosen = answering_entries(&listing.entries, kind, team);
             for entry in chosen {
                 if seen.insert(entry.id.clone()) {
                     merged.push(ListedBy { provider: link.name.clone(), entry: entry.clone() });
@@ -409,5 +387,81 @@ impl Chain {
                 provider: self.links.len().checked_sub(1),
             }),
         }
+    }
+}
+
+/// The entries of one provider's listing that its lookups answer with, one per id, in listing order: for each
+/// scope (the team's, then the global one), the first entry of an id in the store's order, when it answers (a
+/// value; for connections a non-empty one; or an error, which its lookup would report). An entry that does not
+/// answer leaves its scope empty for that id, as Airflow reads only the first match; the next scope decides.
+fn answering_entries<'a>(entries: &'a [ListedEntry], kind: ListKind, team: Option<&str>) -> Vec<&'a ListedEntry> {
+    let answers = |e: &ListedEntry| match &e.value {
+        Ok(Some(v)) => kind != ListKind::Connection || !v.is_empty(),
+        Ok(None) => false,
+        Err(_) => true,
+    };
+    let scopes: &[Option<&str>] = match &team {
+        Some(t) => &[Some(*t), None],
+        None => &[None],
+    };
+    let mut decided: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut chosen = Vec::new();
+    for scope in scopes {
+        let mut firsts: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        for entry in entries.iter().filter(|e| e.team.as_deref() == *scope) {
+            if firsts.insert(&entry.id) && !decided.contains(entry.id.as_str()) && answers(entry) {
+                decided.insert(&entry.id);
+                chosen.push(entry);
+            }
+        }
+    }
+    chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, team: Option<&str>, origin: &str, value: Option<&str>) -> ListedEntry {
+        ListedEntry {
+            id: id.into(),
+            team: team.map(Into::into),
+            origin: origin.into(),
+            value: Ok(value.map(Into::into)),
+        }
+    }
+
+    fn origins(chosen: &[&ListedEntry]) -> Vec<String> {
+        chosen.iter().map(|e| e.origin.clone()).collect()
+    }
+
+    #[test]
+    fn the_first_entry_of_an_id_decides_its_scope_and_the_team_scope_comes_first() {
+        let entries = [
+            entry("a", None, "a1", Some("x")),
+            entry("a", None, "a2", Some("y")),
+            entry("b", None, "b1", None),
+            entry("b", None, "b2", Some("never: b1 came first")),
+            entry("c", Some("blue"), "c-team", Some("t")),
+            entry("c", None, "c-global", Some("g")),
+            entry("d", Some("red"), "d-red", Some("other team")),
+            entry("e", Some("blue"), "e-team-empty", None),
+            entry("e", None, "e-global", Some("g")),
+            entry("f", None, "f-empty", Some("")),
+        ];
+        assert_eq!(
+            origins(&answering_entries(&entries, ListKind::Variable, None)),
+            ["a1", "c-global", "e-global", "f-empty"]
+        );
+        assert_eq!(
+            origins(&answering_entries(&entries, ListKind::Variable, Some("blue"))),
+            ["c-team", "a1", "e-global", "f-empty"]
+        );
+        // An empty connection value is no answer (Airflow's `if value:`).
+        assert_eq!(origins(&answering_entries(&entries, ListKind::Connection, None)), ["a1", "c-global", "e-global"]);
+        // A value that cannot be read answers: with its error, as its lookup would.
+        let broken =
+            [ListedEntry { value: Err(LookupError::MalformedPayload("bad".into())), ..entry("g", None, "g1", None) }];
+        assert_eq!(origins(&answering_entries(&broken, ListKind::Variable, None)), ["g1"]);
     }
 }

@@ -130,7 +130,8 @@ impl<E: Env> Lookups for Backend<'_, E> {
 
     /// Every variable under the kind's prefix, by name, as an entry whose id (and team) a lookup finds it
     /// under: names hold ids upper-cased, so ids are listed lower-cased, and a name no lower-cased id leads
-    /// back to is left out. `{prefix}_{TEAM}___{ID}` is the team `team`'s entry `id` (in multi-team mode
+    /// back to is left out, and so is an empty team-scoped variable (the lookup passes over it to the global
+    /// one). `{prefix}_{TEAM}___{ID}` is the team `team`'s entry `id` (in multi-team mode
     /// always; otherwise too, though a lookup of the global id `_team___id` also finds it). Config values are
     /// never served from the environment: `None`.
     fn list_all(&mut self, kind: EntryKind) -> Result<Option<Listing>, LookupError> {
@@ -145,6 +146,10 @@ impl<E: Env> Lookups for Backend<'_, E> {
         for name in names {
             let Some((id, team)) = listed_id(&prefix, &name) else { continue };
             let value = self.read(&name);
+            // An empty team-scoped variable is passed over by the lookup (the global one answers): not listed.
+            if team.is_some() && matches!(&value, Ok(Some(v)) if v.is_empty()) {
+                continue;
+            }
             entries.push(Entry { id, team, origin: name, value });
         }
         Ok(Some(Listing { entries, version: None }))
@@ -218,6 +223,7 @@ mod tests {
         let mut env = FakeEnv::new(&[
             ("AIRFLOW_CONN_MY_DB", "postgres://h"),
             ("AIRFLOW_CONN__BLUE___DB", "team://h"),
+            ("AIRFLOW_CONN__BLUE___EMPTY", ""),
             ("AIRFLOW_CONN_EMPTY", ""),
             ("AIRFLOW_CONN_", "no id"),
             ("AIRFLOW_CONN_MiXed", "no lower-cased id names it"),
