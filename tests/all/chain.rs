@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kube_emulator::{Access, Fault};
 use serde_json::json;
-use wasm_secrets::cli::{EXIT_FOUND, EXIT_NOT_FOUND, EXIT_UPSTREAM, EXIT_USAGE, FixedEnvironment, run};
+use wasm_secrets::cli::{EXIT_FOUND, EXIT_MALFORMED, EXIT_NOT_FOUND, EXIT_UPSTREAM, EXIT_USAGE, FixedEnvironment, run};
 use wasm_secrets::setup::OpenContext;
 use wasm_secrets::state::LogLevel;
 use wasm_secrets::{ArtifactCache, Chain, ChainError, ChainSpec, LookupError, ProviderOptions};
@@ -665,4 +665,58 @@ async fn list_all_answers_for_every_id_what_its_lookup_answers() {
         let scoped = if team.is_some() { "postgres://team@h/db" } else { "postgres://global@h/db" };
         assert_eq!(get("scoped"), Some(("k8s", scoped)));
     }
+}
+
+/// `secrets connections list` and `secrets variables list`: Airflow's columns and formats, each id as its
+/// lookup finds it, values only with --show-values and masked with --hide-sensitive.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_list_commands_print_airflows_columns() {
+    let cluster = Cluster::start().await;
+    let vars = [("AIRFLOW_CONN_ENV_DB", "mysql://env:env-pass@envhost/x"), ("AIRFLOW_VAR_REGION", "eu-west-1")];
+    let run = |args: &'static [&'static str]| secrets(&cluster, None, args, &vars);
+    let out = run(&["connections", "list", "-o", "plain"]).await;
+    assert_eq!((out.code, out.stderr.as_str()), (EXIT_FOUND, ""));
+    assert_eq!(
+        out.stdout,
+        "conn_id         conn_type\nmy_postgres_db  postgres\nsmtp_default    smtp\nenv_db          mysql\n"
+    );
+    let out = run(&["variables", "list", "-o", "json"]).await;
+    assert_eq!((out.code, out.stdout.as_str()), (EXIT_FOUND, "[{\"key\": \"my_var\"}, {\"key\": \"region\"}]\n"));
+    let out = run(&["variables", "list", "--show-values", "-o", "json"]).await;
+    assert_eq!(
+        out.stdout,
+        "[{\"key\": \"my_var\", \"val\": \"my_secret_value\"}, {\"key\": \"region\", \"val\": \"eu-west-1\"}]\n"
+    );
+    let out = run(&["variables", "list", "--show-values", "--hide-sensitive", "-o", "yaml"]).await;
+    assert_eq!(out.stdout, "- key: my_var\n  val: '***'\n- key: region\n  val: '***'\n\n");
+    let out = run(&["connections", "list", "--show-values", "--hide-sensitive", "-o", "json"]).await;
+    assert_eq!(out.code, EXIT_FOUND, "{}", out.stderr);
+    for secret in [":password@", "\"password\": \"password\"", "env-pass", "\"pass\""] {
+        assert!(!out.stdout.contains(secret), "{secret} in {}", out.stdout);
+    }
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(rows[1]["conn_id"], "smtp_default");
+    assert_eq!(
+        (rows[1]["password"].clone(), rows[1]["get_uri"].clone()),
+        (json!("***"), json!("smtp://***:***@smtp.example.com:587"))
+    );
+    assert_eq!(rows[1]["extra_dejson"], json!({}));
+    let out = run(&["connections", "list", "--show-values", "-o", "json"]).await;
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(rows[2]["get_uri"], "mysql://env:env-pass@envhost/x");
+    // Airflow's rule: masking only with values.
+    let out = run(&["variables", "list", "--hide-sensitive"]).await;
+    assert_eq!(out.code, EXIT_USAGE, "{}", out.stderr);
+    assert!(out.stderr.contains("--show-values"), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    // A value that cannot be read: the other rows, then the error naming the id, with its status.
+    cluster.insert("bad", json!({"airflow.apache.org/variable-key": "broken"}), json!({"value": "/w=="}));
+    let out = run(&["variables", "list", "-o", "plain"]).await;
+    assert_eq!((out.code, out.stdout.as_str()), (EXIT_MALFORMED, "key\nmy_var\nregion\n"));
+    assert!(
+        out.stderr
+            .starts_with("error: provider `kubernetes`: malformed secret payload: data key 'value' of secret 'bad'"),
+        "{}",
+        out.stderr
+    );
 }
