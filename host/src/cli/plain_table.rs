@@ -1,4 +1,5 @@
-//! The table `airflow connections get -o plain` and the `list` commands print: Airflow's `AirflowConsole.print_as_plain_table`,
+//! The table `airflow connections get -o plain` and the `list` commands print: Airflow's
+//! `AirflowConsole.print_as_plain_table`,
 //! `tabulate(rows, tablefmt="plain", headers=...)` (python-tabulate 0.10) followed by `print`.
 //!
 //! Reproduced: column type deduction (`None`/`""` are missing, `"True"`/`"False"` are booleans, strings that

@@ -1,4 +1,5 @@
-//! The table `airflow connections get -o table` and the `list` commands print: Airflow's `AirflowConsole.print_as_table`, a `rich`
+//! The table `airflow connections get -o table` and the `list` commands print: Airflow's
+//! `AirflowConsole.print_as_table`, a `rich`
 //! `Table` (`SimpleTable`: box `ASCII_DOUBLE_HEAD`, no edge, no edge padding, caption `" "`) printed on a
 //! console 200 cells wide (Airflow fixes the width to 200 when stdout is not a terminal, which is how the
 //! recorded fixture was produced: its wrapped table is exactly 200 cells wide).
