@@ -599,49 +599,14 @@ fn trap_text(e: &wasmtime::Error) -> String {
     }
 }
 
-/// What [`Provider::list_all`] lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListKind {
-    /// Connections, with their stored values (as `get_conn_value` returns them).
-    Connection,
-    /// Variables.
-    Variable,
-    /// Configuration values.
-    Config,
-}
+/// What [`Provider::list_all`] lists (the WIT `entry-kind`).
+pub use wasm_secrets_provider_common::EntryKind as ListKind;
 
-/// One entry of a [`Listing`]. `Debug` leaves the value out.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ListedEntry {
-    /// The connection id, variable key or config key.
-    pub id: String,
-    /// The team the entry belongs to, if any.
-    pub team: Option<String>,
-    /// The store's name for what holds the entry (a Secret's name, a file's path, a variable's name).
-    pub origin: String,
-    /// The value as the single lookup returns it, `None` when the entry holds none, or that lookup's error.
-    pub value: Result<Option<String>, LookupError>,
-}
-
-impl std::fmt::Debug for ListedEntry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ListedEntry")
-            .field("id", &self.id)
-            .field("team", &self.team)
-            .field("origin", &self.origin)
-            .field("value", &self.value.as_ref().map(|v| v.as_ref().map(|_| "<hidden>")))
-            .finish()
-    }
-}
+/// One entry of a [`Listing`], with the host's error type. `Debug` leaves the value out.
+pub type ListedEntry = wasm_secrets_provider_common::Entry<LookupError>;
 
 /// Every entry of a kind, in the store's order; several may share an id (a lookup takes the first).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Listing {
-    /// The entries.
-    pub entries: Vec<ListedEntry>,
-    /// The store's version of the listing (a Kubernetes `resourceVersion`), if it has one.
-    pub version: Option<String>,
-}
+pub type Listing = wasm_secrets_provider_common::Listing<LookupError>;
 
 fn from_wit_listing(l: types::Listing) -> Listing {
     let entries = l

@@ -44,9 +44,10 @@ pub enum EntryKind {
     Config,
 }
 
-/// One entry of a [`Listing`] (the WIT `entry`). `Debug` leaves the value out.
+/// One entry of a [`Listing`] (the WIT `entry`), with the components' error type or (`E`) the host's. `Debug`
+/// leaves the value out.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Entry {
+pub struct Entry<E = LookupError> {
     /// The connection id, variable key or config key.
     pub id: String,
     /// The team the entry belongs to, if any.
@@ -54,10 +55,10 @@ pub struct Entry {
     /// The store's name for what holds the entry (a Secret's name, a file's path).
     pub origin: String,
     /// The value as the single lookup returns it, `None` when the entry holds none, or the lookup's error.
-    pub value: Result<Option<String>, LookupError>,
+    pub value: Result<Option<String>, E>,
 }
 
-impl std::fmt::Debug for Entry {
+impl<E: std::fmt::Debug> std::fmt::Debug for Entry<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Entry")
             .field("id", &self.id)
@@ -68,13 +69,20 @@ impl std::fmt::Debug for Entry {
     }
 }
 
-/// Every entry of a kind, in the store's order (the WIT `listing`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Listing {
+/// Every entry of a kind, in the store's order (the WIT `listing`); several entries may share an id (a lookup
+/// takes the first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing<E = LookupError> {
     /// The entries.
-    pub entries: Vec<Entry>,
-    /// The store's version of the listing, if it has one.
+    pub entries: Vec<Entry<E>>,
+    /// The store's version of the listing (a Kubernetes `resourceVersion`), if it has one.
     pub version: Option<String>,
+}
+
+impl<E> Default for Listing<E> {
+    fn default() -> Self {
+        Self { entries: Vec::new(), version: None }
+    }
 }
 
 /// A provider component: its configuration, and its [`Lookups`] over the host's imports. Every WIT call
