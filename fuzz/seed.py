@@ -71,18 +71,6 @@ def main():
     ]))
     write("secret_list", "no-data-key", secret_list([("a", {label: "k"}, {"other": "eA=="})]))
     write("secret_list", "null-value", secret_list([("a", {label: "k"}, {"value": None})]))
-    team = "airflow.apache.org/team"
-    page = json.loads(secret_list([
-        ("a", {label: "k"}, {"value": SECRET_B64}),
-        ("b", {label: "k", team: "blue"}, {"value": "c2Vjb25k"}),
-        ("c", {label: "other"}, {"other": "eA=="}),
-        ("d", {label: "nul"}, {"value": None}),
-        ("e", {"unrelated": "x"}, {"value": "eA=="}),
-    ]))
-    page["metadata"]["continue"] = "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MSwic3RhcnQiOiJjXHUwMDAwIn0"
-    write("secret_list_all", "page-with-continue", json.dumps(page))
-    write("secret_list_all", "last-page", secret_list([("z", {label: "z"}, {"value": "eg=="})]))
-    write("secret_list_all", "empty", secret_list([]))
     write("secret_list", "status-403", json.dumps({
         "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
         "message": 'secrets is forbidden: User "system:serviceaccount:airflow:default" cannot list resource "secrets"',

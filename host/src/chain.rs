@@ -22,7 +22,7 @@ use crate::audit::{AuditLog, Record};
 use crate::cache::{Cache, Fetched, KeyRef, Op, Value};
 use crate::error::LookupError;
 use crate::metrics::{CacheResult, Metrics, Outcome};
-use crate::provider::{ListKind, ListedEntry, Lookup, Provider};
+use crate::provider::{Lookup, Provider};
 use crate::state::{LogLevel, LogSink};
 
 /// One provider of a chain, with the name the configuration gives it.
@@ -32,15 +32,6 @@ pub struct Link {
     pub name: String,
     /// The provider.
     pub provider: Provider,
-}
-
-/// An entry of [`Chain::list_all`], with the provider it comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedBy {
-    /// The provider's name.
-    pub provider: String,
-    /// The entry.
-    pub entry: ListedEntry,
 }
 
 /// A lookup that stopped the chain: which provider, and why.
@@ -301,37 +292,6 @@ impl Chain {
         result
     }
 
-    /// Every entry of `kind` the chain answers for, as a lookup of each id (with `team`) would find it: for each
-    /// provider in order, its entries visible to the lookup (the team's, then the global ones: `team: None`
-    /// entries, and with a team those of that team, which win over a global one of the same id), the first
-    /// entry of an id in the provider's order; across providers, the first provider that has an id wins. An
-    /// entry without a value (and for connections, an empty one) does not answer, so a later provider may. An
-    /// entry whose value cannot be read is kept with its error, as its lookup would fail.
-    ///
-    /// Providers whose configuration disables the kind are skipped. A provider that fails to list stops the
-    /// listing with its error, strict or not: a list missing one provider's entries would be read as complete.
-    /// Neither the cache, the metrics nor the audit log see listings.
-    pub async fn list_all(&self, kind: ListKind, team: Option<&str>) -> Result<Vec<ListedBy>, ChainError> {
-        let team = team.filter(|t| !t.is_empty());
-        let mut merged: Vec<ListedBy> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for link in &self.links {
-            let listing = link
-                .provider
-                .list_all(kind)
-                .await
-                .map_err(|error| ChainError { provider: link.name.clone(), error })?;
-            let Some(listing) = listing else { continue };
-            let chosen = answering_entries(&listing.entries, kind, team);
-            for entry in chosen {
-                if seen.insert(entry.id.clone()) {
-                    merged.push(ListedBy { provider: link.name.clone(), entry: entry.clone() });
-                }
-            }
-        }
-        Ok(merged)
-    }
-
     /// Says so when `served` is a stale answer (see [`crate::CacheSettings::max_staleness`]).
     fn warn_if_stale(&self, request: Lookup<'_>, served: &crate::cache::Served) {
         if let Some(stale) = &served.stale {
@@ -387,81 +347,5 @@ impl Chain {
                 provider: self.links.len().checked_sub(1),
             }),
         }
-    }
-}
-
-/// The entries of one provider's listing that its lookups answer with, one per id, in listing order: for each
-/// scope (the team's, then the global one), the first entry of an id in the store's order, when it answers (a
-/// value; for connections a non-empty one; or an error, which its lookup would report). An entry that does not
-/// answer leaves its scope empty for that id, as Airflow reads only the first match; the next scope decides.
-fn answering_entries<'a>(entries: &'a [ListedEntry], kind: ListKind, team: Option<&str>) -> Vec<&'a ListedEntry> {
-    let answers = |e: &ListedEntry| match &e.value {
-        Ok(Some(v)) => kind != ListKind::Connection || !v.is_empty(),
-        Ok(None) => false,
-        Err(_) => true,
-    };
-    let scopes: &[Option<&str>] = match &team {
-        Some(t) => &[Some(*t), None],
-        None => &[None],
-    };
-    let mut decided: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    let mut chosen = Vec::new();
-    for scope in scopes {
-        let mut firsts: std::collections::HashSet<&str> = std::collections::HashSet::new();
-        for entry in entries.iter().filter(|e| e.team.as_deref() == *scope) {
-            if firsts.insert(&entry.id) && !decided.contains(entry.id.as_str()) && answers(entry) {
-                decided.insert(&entry.id);
-                chosen.push(entry);
-            }
-        }
-    }
-    chosen
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(id: &str, team: Option<&str>, origin: &str, value: Option<&str>) -> ListedEntry {
-        ListedEntry {
-            id: id.into(),
-            team: team.map(Into::into),
-            origin: origin.into(),
-            value: Ok(value.map(Into::into)),
-        }
-    }
-
-    fn origins(chosen: &[&ListedEntry]) -> Vec<String> {
-        chosen.iter().map(|e| e.origin.clone()).collect()
-    }
-
-    #[test]
-    fn the_first_entry_of_an_id_decides_its_scope_and_the_team_scope_comes_first() {
-        let entries = [
-            entry("a", None, "a1", Some("x")),
-            entry("a", None, "a2", Some("y")),
-            entry("b", None, "b1", None),
-            entry("b", None, "b2", Some("never: b1 came first")),
-            entry("c", Some("blue"), "c-team", Some("t")),
-            entry("c", None, "c-global", Some("g")),
-            entry("d", Some("red"), "d-red", Some("other team")),
-            entry("e", Some("blue"), "e-team-empty", None),
-            entry("e", None, "e-global", Some("g")),
-            entry("f", None, "f-empty", Some("")),
-        ];
-        assert_eq!(
-            origins(&answering_entries(&entries, ListKind::Variable, None)),
-            ["a1", "c-global", "e-global", "f-empty"]
-        );
-        assert_eq!(
-            origins(&answering_entries(&entries, ListKind::Variable, Some("blue"))),
-            ["c-team", "a1", "e-global", "f-empty"]
-        );
-        // An empty connection value is no answer (Airflow's `if value:`).
-        assert_eq!(origins(&answering_entries(&entries, ListKind::Connection, None)), ["a1", "c-global", "e-global"]);
-        // A value that cannot be read answers: with its error, as its lookup would.
-        let broken =
-            [ListedEntry { value: Err(LookupError::MalformedPayload("bad".into())), ..entry("g", None, "g1", None) }];
-        assert_eq!(origins(&answering_entries(&broken, ListKind::Variable, None)), ["g1"]);
     }
 }

@@ -44,10 +44,10 @@ pub mod token;
 pub mod transport;
 
 pub use cache::{Cache, CacheSettings};
-pub use chain::{Chain, ChainError, Link, ListedBy};
+pub use chain::{Chain, ChainError, Link};
 pub use cluster::ClusterConfig;
 pub use engine::{Allocation, ArtifactCache, ProviderComponent};
 pub use error::{ClusterConfigError, LoadError, LookupError};
 pub use grants::Grants;
 pub use host_config::{ChainSpec, HostConfigError};
-pub use provider::{Answer, ListKind, ListedEntry, Listing, Lookup, Provider, ProviderInstance, ProviderOptions};
+pub use provider::{Answer, Lookup, Provider, ProviderInstance, ProviderOptions};

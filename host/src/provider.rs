@@ -247,24 +247,6 @@ impl Provider {
         self.explained(&store, result)
     }
 
-    /// Every entry of `kind` the provider's store holds (the WIT `list-all`), in a fresh store with the lookup's
-    /// deadline and limits; `None` when the configuration disables the kind.
-    pub async fn list_all(&self, kind: ListKind) -> Result<Option<Listing>, LookupError> {
-        if let Some(error) = &self.unusable {
-            return Err(error.clone());
-        }
-        let deadline = self.deadline();
-        let (mut store, guest) = self.instantiate(deadline).await?;
-        let wit_kind = match kind {
-            ListKind::Connection => types::EntryKind::Connection,
-            ListKind::Variable => types::EntryKind::Variable,
-            ListKind::Config => types::EntryKind::Config,
-        };
-        let call = guest.wasm_secrets_provider_lookup().call_list_all(&mut *store, &self.config, wit_kind);
-        let result = self.finish(call, deadline).await;
-        self.explained(&store, result).map(|listing| listing.map(from_wit_listing))
-    }
-
     /// Runs one lookup in a fresh store (the isolation every lookup gets by default).
     pub async fn lookup(&self, lookup: Lookup<'_>) -> Result<Answer, LookupError> {
         if let Some(error) = &self.unusable {
@@ -597,24 +579,6 @@ fn trap_text(e: &wasmtime::Error) -> String {
         Some(trap) => format!("trapped: {trap}"),
         None => format!("failed: {e}"),
     }
-}
-
-/// What [`Provider::list_all`] lists (the WIT `entry-kind`).
-pub use wasm_secrets_provider_common::EntryKind as ListKind;
-
-/// One entry of a [`Listing`], with the host's error type. `Debug` leaves the value out.
-pub type ListedEntry = wasm_secrets_provider_common::Entry<LookupError>;
-
-/// Every entry of a kind, in the store's order; several may share an id (a lookup takes the first).
-pub type Listing = wasm_secrets_provider_common::Listing<LookupError>;
-
-fn from_wit_listing(l: types::Listing) -> Listing {
-    let entries = l
-        .entries
-        .into_iter()
-        .map(|e| ListedEntry { id: e.id, team: e.team, origin: e.origin, value: e.value.map_err(from_wit) })
-        .collect();
-    Listing { entries, version: l.version }
 }
 
 /// Case for case (the case list is the components' own, `convert_wit_error!`).

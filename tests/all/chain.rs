@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kube_emulator::{Access, Fault};
 use serde_json::json;
-use wasm_secrets::cli::{EXIT_FOUND, EXIT_MALFORMED, EXIT_NOT_FOUND, EXIT_UPSTREAM, EXIT_USAGE, FixedEnvironment, run};
+use wasm_secrets::cli::{EXIT_FOUND, EXIT_NOT_FOUND, EXIT_UPSTREAM, EXIT_USAGE, FixedEnvironment, run};
 use wasm_secrets::setup::OpenContext;
 use wasm_secrets::state::LogLevel;
 use wasm_secrets::{ArtifactCache, Chain, ChainError, ChainSpec, LookupError, ProviderOptions};
@@ -617,106 +617,4 @@ async fn an_outage_serves_known_answers_stale_up_to_the_maximum_staleness() {
     assert!(matches!(too_old, Err(ChainError { error: LookupError::Unavailable(_), .. })), "{too_old:?}");
     cluster.emulator.set_fault(None);
     assert_eq!(chain.get_variable("my_var", None).await.unwrap().as_deref(), Some("my_secret_value"));
-}
-
-/// `Chain::list_all` lists what the lookup of each id would answer: the first provider that has it, the team's
-/// entry before the global one, the first Secret of an id in the API server's order even when it answers
-/// nothing (Airflow reads `items[0]` only), an empty connection value as no answer.
-#[tokio::test(flavor = "multi_thread")]
-async fn list_all_answers_for_every_id_what_its_lookup_answers() {
-    let cluster = Cluster::start().await;
-    let conn = |id: &str| json!({"airflow.apache.org/connection-id": id});
-    let team_conn =
-        |id: &str, team: &str| json!({"airflow.apache.org/connection-id": id, "airflow.apache.org/team": team});
-    cluster.insert("a-first", conn("dup"), json!({"value": b64("postgres://first@h/db")}));
-    cluster.insert("b-second", conn("dup"), json!({"value": b64("postgres://second@h/db")}));
-    cluster.insert("c-nokey", conn("shadowed"), json!({"other": b64("x")}));
-    cluster.insert("d-later", conn("shadowed"), json!({"value": b64("postgres://never@h/db")}));
-    cluster.insert("e-team", team_conn("scoped", "blue"), json!({"value": b64("postgres://team@h/db")}));
-    cluster.insert("f-global", conn("scoped"), json!({"value": b64("postgres://global@h/db")}));
-    cluster.insert("g-empty", conn("empty"), json!({"value": ""}));
-    let vars = [
-        ("AIRFLOW_CONN_DUP", "postgres://env@h/db"),
-        ("AIRFLOW_CONN_SHADOWED", "postgres://env-shadowed@h/db"),
-        ("AIRFLOW_CONN_EMPTY", "postgres://env-empty@h/db"),
-        ("AIRFLOW_CONN_ENV_ONLY", "postgres://env-only@h/db"),
-    ];
-    let config = format!("{}{ENVIRONMENT_ENTRY}", kubernetes_entry(&cluster, "k8s"));
-    let chain = open(&cluster, &config, &vars).await;
-    for team in [None, Some("blue")] {
-        let listed = chain.list_all(wasm_secrets::ListKind::Connection, team).await.unwrap();
-        let rows: Vec<(String, String, String)> = listed
-            .iter()
-            .map(|l| (l.entry.id.clone(), l.provider.clone(), l.entry.value.clone().unwrap().unwrap()))
-            .collect();
-        // Every listed id is what its lookup answers, and every id the stores hold is listed.
-        for (id, _, value) in &rows {
-            assert_eq!(chain.get_conn_value(id, team).await.unwrap().as_deref(), Some(value.as_str()), "{id} {team:?}");
-        }
-        let ids: std::collections::BTreeSet<&str> = rows.iter().map(|(id, _, _)| id.as_str()).collect();
-        let all: std::collections::BTreeSet<&str> =
-            ["dup", "shadowed", "scoped", "empty", "env_only", "smtp_default", "my_postgres_db"].into();
-        assert!(ids.is_superset(&all), "{ids:?}");
-        let get = |id: &str| rows.iter().find(|(i, _, _)| i == id).map(|(_, p, v)| (p.as_str(), v.as_str()));
-        assert_eq!(get("dup"), Some(("k8s", "postgres://first@h/db")));
-        assert_eq!(get("shadowed"), Some(("environment", "postgres://env-shadowed@h/db")));
-        assert_eq!(get("empty"), Some(("environment", "postgres://env-empty@h/db")));
-        assert_eq!(get("env_only"), Some(("environment", "postgres://env-only@h/db")));
-        let scoped = if team.is_some() { "postgres://team@h/db" } else { "postgres://global@h/db" };
-        assert_eq!(get("scoped"), Some(("k8s", scoped)));
-    }
-}
-
-/// `secrets connections list` and `secrets variables list`: Airflow's columns and formats, each id as its
-/// lookup finds it, values only with --show-values and masked with --hide-sensitive.
-#[tokio::test(flavor = "multi_thread")]
-async fn the_list_commands_print_airflows_columns() {
-    let cluster = Cluster::start().await;
-    let vars = [("AIRFLOW_CONN_ENV_DB", "mysql://env:env-pass@envhost/x"), ("AIRFLOW_VAR_REGION", "eu-west-1")];
-    let run = |args: &'static [&'static str]| secrets(&cluster, None, args, &vars);
-    let out = run(&["connections", "list", "-o", "plain"]).await;
-    assert_eq!((out.code, out.stderr.as_str()), (EXIT_FOUND, ""));
-    assert_eq!(
-        out.stdout,
-        "conn_id         conn_type\nmy_postgres_db  postgres\nsmtp_default    smtp\nenv_db          mysql\n"
-    );
-    let out = run(&["variables", "list", "-o", "json"]).await;
-    assert_eq!((out.code, out.stdout.as_str()), (EXIT_FOUND, "[{\"key\": \"my_var\"}, {\"key\": \"region\"}]\n"));
-    let out = run(&["variables", "list", "--show-values", "-o", "json"]).await;
-    assert_eq!(
-        out.stdout,
-        "[{\"key\": \"my_var\", \"val\": \"my_secret_value\"}, {\"key\": \"region\", \"val\": \"eu-west-1\"}]\n"
-    );
-    let out = run(&["variables", "list", "--show-values", "--hide-sensitive", "-o", "yaml"]).await;
-    assert_eq!(out.stdout, "- key: my_var\n  val: '***'\n- key: region\n  val: '***'\n\n");
-    let out = run(&["connections", "list", "--show-values", "--hide-sensitive", "-o", "json"]).await;
-    assert_eq!(out.code, EXIT_FOUND, "{}", out.stderr);
-    for secret in [":password@", "\"password\": \"password\"", "env-pass", "\"pass\""] {
-        assert!(!out.stdout.contains(secret), "{secret} in {}", out.stdout);
-    }
-    let rows: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(rows[1]["conn_id"], "smtp_default");
-    assert_eq!(
-        (rows[1]["password"].clone(), rows[1]["get_uri"].clone()),
-        (json!("***"), json!("smtp://***:***@smtp.example.com:587"))
-    );
-    assert_eq!(rows[1]["extra_dejson"], json!({}));
-    let out = run(&["connections", "list", "--show-values", "-o", "json"]).await;
-    let rows: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(rows[2]["get_uri"], "mysql://env:env-pass@envhost/x");
-    // Airflow's rule: masking only with values.
-    let out = run(&["variables", "list", "--hide-sensitive"]).await;
-    assert_eq!(out.code, EXIT_USAGE, "{}", out.stderr);
-    assert!(out.stderr.contains("--show-values"), "{}", out.stderr);
-    assert_eq!(out.stdout, "");
-    // A value that cannot be read: the other rows, then the error naming the id, with its status.
-    cluster.insert("bad", json!({"airflow.apache.org/variable-key": "broken"}), json!({"value": "/w=="}));
-    let out = run(&["variables", "list", "-o", "plain"]).await;
-    assert_eq!((out.code, out.stdout.as_str()), (EXIT_MALFORMED, "key\nmy_var\nregion\n"));
-    assert!(
-        out.stderr
-            .starts_with("error: provider `kubernetes`: malformed secret payload: data key 'value' of secret 'bad'"),
-        "{}",
-        out.stderr
-    );
 }

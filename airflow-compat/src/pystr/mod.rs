@@ -1,8 +1,7 @@
 //! Python `str` semantics that Airflow relies on: `isspace`/`strip`, `isprintable`, `lower`, `upper` and
 //! `int(str)`.
 //!
-//! Only [`upper`] and [`lower`] are public (the environment provider builds variable names with `upper` and
-//! lists ids with `lower`); the rest serves this
+//! Only [`upper`] is public (the environment provider builds variable names with it); the rest serves this
 //! crate. The Unicode data comes from CPython 3.11.7 (Unicode 14.0) through the generated `tables` module
 //! (`bash scripts/check-unicode-tables.sh` regenerates and checks it).
 
@@ -50,7 +49,7 @@ pub(crate) fn nfkc_has_url_delimiter(c: char) -> bool {
 /// Characters that Python 3.11 does not know (Unicode 14) stay unchanged. They are neither cased nor
 /// case-ignorable for Python, so lowercasing the pieces between them separately keeps the final-sigma
 /// context exact.
-pub fn lower(s: &str) -> String {
+pub(crate) fn lower(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for piece in s.split_inclusive(|c| tables::LOWER_UNCHANGED.contains(&c)) {
         match piece.char_indices().last() {

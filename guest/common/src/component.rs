@@ -15,12 +15,10 @@
 use std::marker::PhantomData;
 
 use crate::bindings::exports::wasm_secrets::provider::lookup::Guest;
-use crate::bindings::wasm_secrets::provider::types::{
-    Connection as WitConnection, Entry as WitEntry, EntryKind as WitEntryKind, Error as WitError, Listing as WitListing,
-};
+use crate::bindings::wasm_secrets::provider::types::{Connection as WitConnection, Error as WitError};
 use crate::error::LookupError;
 use crate::kwargs::FromKwargs as _;
-use crate::provider::{EntryKind, Listing, Lookups, Provider};
+use crate::provider::{Lookups, Provider};
 
 /// The WIT `lookup` interface implemented by the [`Provider`] `P`; export it with [`crate::export!`].
 pub struct Component<P>(PhantomData<fn() -> P>);
@@ -68,27 +66,5 @@ impl<P: Provider> Guest for Component<P> {
 
     fn get_secret(config: String, group: String, key: String) -> Result<Option<String>, WitError> {
         Ok(P::lookups(&P::Config::from_json(&config)?).get_secret(&group, &key)?)
-    }
-
-    fn list_all(config: String, kind: WitEntryKind) -> Result<Option<WitListing>, WitError> {
-        let kind = match kind {
-            WitEntryKind::Connection => EntryKind::Connection,
-            WitEntryKind::Variable => EntryKind::Variable,
-            WitEntryKind::Config => EntryKind::Config,
-        };
-        let listing = P::lookups(&P::Config::from_json(&config)?).list_all(kind)?;
-        Ok(listing.map(WitListing::from))
-    }
-}
-
-/// Entry for entry.
-impl From<Listing> for WitListing {
-    fn from(l: Listing) -> Self {
-        let entries = l
-            .entries
-            .into_iter()
-            .map(|e| WitEntry { id: e.id, team: e.team, origin: e.origin, value: e.value.map_err(WitError::from) })
-            .collect();
-        Self { entries, version: l.version }
     }
 }

@@ -29,7 +29,7 @@ pub mod provider;
 
 pub use error::LookupError;
 pub use kwargs::FromKwargs;
-pub use provider::{Entry, EntryKind, Listing, Lookups, Provider};
+pub use provider::{Lookups, Provider};
 
 /// The WIT bindings of the `wasm-secrets:provider/provider` world: imports (`host`, `wasi:http`, ...) and
 /// the exported `lookup` trait.

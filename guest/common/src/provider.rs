@@ -28,61 +28,6 @@ pub trait Lookups {
 
     /// `get-secret`: a Flyte secret identified by group and key, verbatim.
     fn get_secret(&mut self, group: &str, key: &str) -> Result<Option<String>, LookupError>;
-
-    /// `list-all`: every entry of `kind`; `None` when the configuration disables the kind.
-    fn list_all(&mut self, kind: EntryKind) -> Result<Option<Listing>, LookupError>;
-}
-
-/// What `list-all` lists (the WIT `entry-kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryKind {
-    /// Connections, with the values `get-conn-value` returns.
-    Connection,
-    /// Variables.
-    Variable,
-    /// Configuration values.
-    Config,
-}
-
-/// One entry of a [`Listing`] (the WIT `entry`), with the components' error type or (`E`) the host's. `Debug`
-/// leaves the value out.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Entry<E = LookupError> {
-    /// The connection id, variable key or config key.
-    pub id: String,
-    /// The team the entry belongs to, if any.
-    pub team: Option<String>,
-    /// The store's name for what holds the entry (a Secret's name, a file's path).
-    pub origin: String,
-    /// The value as the single lookup returns it, `None` when the entry holds none, or the lookup's error.
-    pub value: Result<Option<String>, E>,
-}
-
-impl<E: std::fmt::Debug> std::fmt::Debug for Entry<E> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Entry")
-            .field("id", &self.id)
-            .field("team", &self.team)
-            .field("origin", &self.origin)
-            .field("value", &self.value.as_ref().map(|v| v.as_ref().map(|_| "<hidden>")))
-            .finish()
-    }
-}
-
-/// Every entry of a kind, in the store's order (the WIT `listing`); several entries may share an id (a lookup
-/// takes the first).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listing<E = LookupError> {
-    /// The entries.
-    pub entries: Vec<Entry<E>>,
-    /// The store's version of the listing (a Kubernetes `resourceVersion`), if it has one.
-    pub version: Option<String>,
-}
-
-impl<E> Default for Listing<E> {
-    fn default() -> Self {
-        Self { entries: Vec::new(), version: None }
-    }
 }
 
 /// A provider component: its configuration, and its [`Lookups`] over the host's imports. Every WIT call

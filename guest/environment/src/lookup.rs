@@ -27,10 +27,9 @@
 //! `to_uppercase`, which knows a newer Unicode version.
 
 use airflow_compat::Connection;
-use airflow_compat::pystr::lower;
 use airflow_compat::pystr::upper;
+use wasm_secrets_provider_common::Lookups;
 use wasm_secrets_provider_common::provider::connection_from_value;
-use wasm_secrets_provider_common::{Entry, EntryKind, Listing, Lookups};
 
 use crate::config::BackendConfig;
 use crate::error::LookupError;
@@ -42,18 +41,11 @@ pub const TEAM_SEP: &str = "___";
 pub trait Env {
     /// Reads one variable.
     fn var(&mut self, name: &str) -> Result<Option<String>, LookupError>;
-    /// The names of every variable set (names that are not Unicode are left out: no lookup can name them).
-    fn names(&mut self) -> Vec<String>;
 }
 
-/// A fixed environment, for tests and examples.
-impl Env for std::collections::BTreeMap<String, String> {
+impl<F: FnMut(&str) -> Result<Option<String>, LookupError>> Env for F {
     fn var(&mut self, name: &str) -> Result<Option<String>, LookupError> {
-        Ok(self.get(name).cloned())
-    }
-
-    fn names(&mut self) -> Vec<String> {
-        self.keys().cloned().collect()
+        self(name)
     }
 }
 
@@ -127,50 +119,6 @@ impl<E: Env> Lookups for Backend<'_, E> {
         let name = flyte_env_var(&self.config.flyte_prefix, group, key);
         self.read(&name)
     }
-
-    /// Every variable under the kind's prefix, by name, as an entry whose id (and team) a lookup finds it
-    /// under: names hold ids upper-cased, so ids are listed lower-cased, and a name no lower-cased id leads
-    /// back to is left out, and so is an empty team-scoped variable (the lookup passes over it to the global
-    /// one). `{prefix}_{TEAM}___{ID}` is the team `team`'s entry `id` (in multi-team mode
-    /// always; otherwise too, though a lookup of the global id `_team___id` also finds it). Config values are
-    /// never served from the environment: `None`.
-    fn list_all(&mut self, kind: EntryKind) -> Result<Option<Listing>, LookupError> {
-        let prefix = match kind {
-            EntryKind::Connection => self.config.connections_prefix.clone(),
-            EntryKind::Variable => self.config.variables_prefix.clone(),
-            EntryKind::Config => return Ok(None),
-        };
-        let mut names: Vec<String> = self.env.names().into_iter().filter(|n| n.starts_with(&prefix)).collect();
-        names.sort();
-        let mut entries = Vec::new();
-        for name in names {
-            let Some((id, team)) = listed_id(&prefix, &name) else { continue };
-            let value = self.read(&name);
-            // An empty team-scoped variable is passed over by the lookup (the global one answers): not listed.
-            if team.is_some() && matches!(&value, Ok(Some(v)) if v.is_empty()) {
-                continue;
-            }
-            entries.push(Entry { id, team, origin: name, value });
-        }
-        Ok(Some(Listing { entries, version: None }))
-    }
-}
-
-/// The id (and team) under which a lookup finds the variable `name`, which starts with `prefix`; `None` when
-/// no lower-cased id leads back to it.
-fn listed_id(prefix: &str, name: &str) -> Option<(String, Option<String>)> {
-    let rest = &name[prefix.len()..];
-    let scoped =
-        rest.strip_prefix('_').and_then(|r| r.split_once(TEAM_SEP)).filter(|(t, i)| !t.is_empty() && !i.is_empty());
-    let (id, team) = match scoped {
-        Some((team, id)) => (lower(id), Some(lower(team))),
-        None => (lower(rest), None),
-    };
-    let back = match &team {
-        Some(team) => format!("{prefix}_{}{TEAM_SEP}{}", upper(team), upper(&id)),
-        None => format!("{prefix}{}", upper(&id)),
-    };
-    (!id.is_empty() && back == name).then_some((id, team))
 }
 
 /// flytekit's `_get_secrets_env_var`: the prefix, then the non-empty parts among `group` and `key`, each
@@ -212,47 +160,6 @@ mod tests {
             self.asked.push(name.to_owned());
             Ok(self.vars.get(name).cloned())
         }
-
-        fn names(&mut self) -> Vec<String> {
-            self.vars.keys().cloned().collect()
-        }
-    }
-
-    #[test]
-    fn every_variable_under_a_prefix_is_listed_under_the_id_a_lookup_finds_it_by() {
-        let mut env = FakeEnv::new(&[
-            ("AIRFLOW_CONN_MY_DB", "postgres://h"),
-            ("AIRFLOW_CONN__BLUE___DB", "team://h"),
-            ("AIRFLOW_CONN__BLUE___EMPTY", ""),
-            ("AIRFLOW_CONN_EMPTY", ""),
-            ("AIRFLOW_CONN_", "no id"),
-            ("AIRFLOW_CONN_MiXed", "no lower-cased id names it"),
-            ("AIRFLOW_VAR_KEY", "v"),
-            ("OTHER", "x"),
-        ]);
-        let c = BackendConfig::default();
-        let mut b = Backend::new(&c, &mut env);
-        let listing = b.list_all(EntryKind::Connection).unwrap().unwrap();
-        let rows: Vec<_> = listing
-            .entries
-            .iter()
-            .map(|e| (e.id.as_str(), e.team.as_deref(), e.origin.as_str(), e.value.clone().unwrap()))
-            .collect();
-        assert_eq!(
-            rows,
-            vec![
-                ("empty", None, "AIRFLOW_CONN_EMPTY", Some(String::new())),
-                ("my_db", None, "AIRFLOW_CONN_MY_DB", Some("postgres://h".to_owned())),
-                ("db", Some("blue"), "AIRFLOW_CONN__BLUE___DB", Some("team://h".to_owned())),
-            ]
-        );
-        assert_eq!(listing.version, None);
-        for e in &listing.entries {
-            assert_eq!(b.get_conn_value(&e.id, e.team.as_deref()).unwrap(), e.value.clone().unwrap(), "{e:?}");
-        }
-        let vars = b.list_all(EntryKind::Variable).unwrap().unwrap();
-        assert_eq!(vars.entries.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["key"]);
-        assert_eq!(b.list_all(EntryKind::Config).unwrap(), None);
     }
 
     fn config(json: &str) -> BackendConfig {
@@ -410,19 +317,10 @@ mod tests {
     #[test]
     fn env_errors_propagate() {
         let c = BackendConfig::default();
-        struct Failing;
-        impl Env for Failing {
-            fn var(&mut self, _: &str) -> Result<Option<String>, LookupError> {
-                Err(LookupError::MalformedPayload("not Unicode".into()))
-            }
-            fn names(&mut self) -> Vec<String> {
-                vec!["AIRFLOW_VAR_X".to_owned()]
-            }
-        }
-        let e = Backend::new(&c, Failing).get_variable("x", None).unwrap_err();
+        let failing = |_: &str| -> Result<Option<String>, LookupError> {
+            Err(LookupError::MalformedPayload("not Unicode".into()))
+        };
+        let e = Backend::new(&c, failing).get_variable("x", None).unwrap_err();
         assert_eq!(e, LookupError::MalformedPayload("not Unicode".into()));
-        // Listed, the error is the entry's: the other entries still list.
-        let listing = Backend::new(&c, Failing).list_all(EntryKind::Variable).unwrap().unwrap();
-        assert_eq!(listing.entries[0].value, Err(LookupError::MalformedPayload("not Unicode".into())));
     }
 }

@@ -2,13 +2,13 @@
 //! runs natively in unit tests with a fake API and in the component with the wasi:http transport.
 
 use airflow_compat::{Connection, pybase64};
+use wasm_secrets_provider_common::Lookups;
 use wasm_secrets_provider_common::provider::connection_from_value;
-use wasm_secrets_provider_common::{Entry, EntryKind, Listing, Lookups};
 
 use crate::config::BackendConfig;
 use crate::error::LookupError;
-use crate::request::{MAX_OBJECT_NAME_LEN, is_object_name, list_all_path, list_secrets_path, read_secret_path};
-use crate::secrets::{list_page, secret_data, select};
+use crate::request::{MAX_OBJECT_NAME_LEN, is_object_name, list_secrets_path, read_secret_path};
+use crate::secrets::{secret_data, select};
 use crate::selector::{is_team_scoped_id, queries};
 
 /// An HTTP answer from the Kubernetes API.
@@ -160,43 +160,6 @@ impl<A: Api> Lookups for Backend<'_, A> {
             .map(Some)
             .map_err(|e| LookupError::MalformedPayload(format!("data key '{key}' of secret '{group}': {e}")))
     }
-
-    /// Every Secret carrying the kind's label, page by page ([`list_all_path`]), in the API server's order:
-    /// the label's value is the id, the team label's value the team, and the value is decoded as a lookup
-    /// decodes it (a Secret without the data key has none; a value that does not decode is that entry's
-    /// error, and the other entries still list). The version is the last page's `resourceVersion`.
-    fn list_all(&mut self, kind: EntryKind) -> Result<Option<Listing>, LookupError> {
-        let config = self.config;
-        let (label, data_key) = match kind {
-            EntryKind::Connection => (&config.connections_label, &config.connections_data_key),
-            EntryKind::Variable => (&config.variables_label, &config.variables_data_key),
-            EntryKind::Config => (&config.config_label, &config.config_data_key),
-        };
-        let Some(label) = label else {
-            return Ok(None);
-        };
-        let namespace = self.namespace()?;
-        let mut listing = Listing::default();
-        let mut continue_token = None;
-        loop {
-            let response = self.api.get(&list_all_path(&namespace, label, continue_token.as_deref()))?;
-            check_status(&response)?;
-            let page = list_page(&response.body, label, config.team_label.as_deref(), data_key)?;
-            for item in page.items {
-                let value = item.encoded.and_then(|encoded| {
-                    encoded.map(|e| pybase64::decode_secret_value(&e)).transpose().map_err(|e| {
-                        LookupError::MalformedPayload(format!("data key '{data_key}' of secret '{}': {e}", item.name))
-                    })
-                });
-                listing.entries.push(Entry { id: item.id, team: item.team, origin: item.name, value });
-            }
-            listing.version = page.resource_version;
-            match page.continue_token {
-                Some(token) => continue_token = Some(token),
-                None => return Ok(Some(listing)),
-            }
-        }
-    }
 }
 
 /// A rejected Secret name for an error message: quoted and printable when short, else only its length (a
@@ -316,51 +279,6 @@ mod tests {
         );
         assert!(fake.logs.is_empty());
         assert_eq!(fake.namespace_calls, 0);
-    }
-
-    #[test]
-    fn list_all_reads_every_page_in_order_and_decodes_each_value_alone() {
-        let page1 = ok(r#"{"kind":"SecretList","metadata":{"resourceVersion":"41","continue":"tok/1"},"items":[
-            {"metadata":{"name":"b-secret","labels":{"airflow.apache.org/variable-key":"b","airflow.apache.org/team":"blue"}},"data":{"value":"dmFsdWUtYg=="}},
-            {"metadata":{"name":"no-key","labels":{"airflow.apache.org/variable-key":"c"}},"data":{"other":"eA=="}},
-            {"metadata":{"name":"unlabelled"},"data":{"value":"eA=="}}]}"#);
-        let page2 = ok(r#"{"kind":"SecretList","metadata":{"resourceVersion":"42","continue":""},"items":[
-            {"metadata":{"name":"a-secret","labels":{"airflow.apache.org/variable-key":"a"}},"data":{"value":"!!not base64"}},
-            {"metadata":{"name":"null","labels":{"airflow.apache.org/variable-key":"d"}},"data":{"value":null}}]}"#);
-        let mut fake = Fake { answers: vec![page1, page2], namespace: Some("airflow".into()), ..Fake::default() };
-        let c = config("{}");
-        let listing = Backend::new(&c, &mut fake).list_all(EntryKind::Variable).unwrap().unwrap();
-        assert_eq!(
-            fake.requests,
-            vec![
-                "/api/v1/namespaces/airflow/secrets?labelSelector=airflow.apache.org%2Fvariable-key&limit=500",
-                "/api/v1/namespaces/airflow/secrets?labelSelector=airflow.apache.org%2Fvariable-key&limit=500&continue=tok%2F1",
-            ]
-        );
-        let rows: Vec<_> = listing
-            .entries
-            .iter()
-            .map(|e| (e.id.as_str(), e.team.as_deref(), e.origin.as_str(), e.value.clone()))
-            .collect();
-        assert_eq!(
-            rows,
-            vec![
-                ("b", Some("blue"), "b-secret", Ok(Some("value-b".to_owned()))),
-                ("c", None, "no-key", Ok(None)),
-                ("a", None, "a-secret", Err(LookupError::MalformedPayload(
-                    "data key 'value' of secret 'a-secret': invalid base64: the number of data characters cannot be 1 more than a multiple of 4".into()))),
-                ("d", None, "null", Err(LookupError::MalformedPayload("data key 'value' of secret 'null' is null".into()))),
-            ]
-        );
-        assert_eq!(listing.version.as_deref(), Some("42"));
-
-        // A disabled kind sends nothing; an error answer fails the listing.
-        let mut fake = Fake { answers: vec![Response { status: 403, body: Vec::new() }], ..Fake::default() };
-        let c = config(r#"{"namespace": "ns", "config_label": null}"#);
-        assert_eq!(Backend::new(&c, &mut fake).list_all(EntryKind::Config).unwrap(), None);
-        assert!(fake.requests.is_empty());
-        let e = Backend::new(&c, &mut fake).list_all(EntryKind::Connection).unwrap_err();
-        assert!(matches!(e, LookupError::AccessDenied(_)), "{e:?}");
     }
 
     #[test]

@@ -26,34 +26,6 @@ pub fn list_secrets_path(namespace: &str, selector: &str) -> String {
     )
 }
 
-/// How many Secrets one page of a [`list_all_path`] list asks for (client-go's reflector pages by 500 too).
-pub const LIST_PAGE_SIZE: usize = 500;
-
-/// Path of one page of the list of every Secret carrying `label` in `namespace` (`list-all`):
-/// `GET /api/v1/namespaces/{ns}/secrets?labelSelector={label}&limit=500`, then with the `continue` token of
-/// the page before. No `resourceVersion`: the first page is a consistent read, and the list's
-/// `resourceVersion` is where a watch of the same Secrets would start.
-///
-/// ```
-/// use wasm_secrets_provider_kubernetes::request::list_all_path;
-/// assert_eq!(
-///     list_all_path("airflow", "airflow.apache.org/variable-key", None),
-///     "/api/v1/namespaces/airflow/secrets?labelSelector=airflow.apache.org%2Fvariable-key&limit=500"
-/// );
-/// assert_eq!(
-///     list_all_path("airflow", "k", Some("eyJ2Ijo=")),
-///     "/api/v1/namespaces/airflow/secrets?labelSelector=k&limit=500&continue=eyJ2Ijo%3D"
-/// );
-/// ```
-pub fn list_all_path(namespace: &str, label: &str, continue_token: Option<&str>) -> String {
-    let limit = LIST_PAGE_SIZE.to_string();
-    let query = match continue_token {
-        Some(token) => urlencode([("labelSelector", label), ("limit", &limit), ("continue", token)]),
-        None => urlencode([("labelSelector", label), ("limit", &limit)]),
-    };
-    format!("/api/v1/namespaces/{}/secrets?{query}", quote(namespace, ""))
-}
-
 /// Path of the read call for the Secret `name` in `namespace`: `GET /api/v1/namespaces/{ns}/secrets/{name}`.
 ///
 /// This is how Flyte's Kubernetes secrets are read (`get-secret`: a Secret named after the group). The

@@ -12,13 +12,12 @@
 //! | `get-variable` | `load_variables(file).get(key)` | the same; a value that is not a string is returned as its `json.dumps` (Airflow returns the object) |
 //! | `get-config` | `load_configs_dict(file).get(key)` | the same, with the same rule for non-strings |
 //! | `get-secret` | (Flyte) | always none |
-//! | `list-all` | (none: `airflow connections list` reads the database) | every entry with a string key, in file order, with the value its lookup returns |
 //!
 //! A `null` value is "not found", as `dict.get` returning `None` is for Airflow. A YAML timestamp is returned
 //! as written (Airflow returns a `date` or `datetime`).
 
 use airflow_compat::Connection;
-use wasm_secrets_provider_common::{Entry, EntryKind, Listing, Lookups};
+use wasm_secrets_provider_common::Lookups;
 
 use crate::config::BackendConfig;
 use crate::error::LookupError;
@@ -113,58 +112,12 @@ impl<F: Files> Lookups for Backend<'_, F> {
     fn get_secret(&mut self, _group: &str, _key: &str) -> Result<Option<String>, LookupError> {
         Ok(None)
     }
-
-    /// Every entry of the kind's file whose key is a string (what a lookup can find), in file order, with the
-    /// value its lookup returns. The file is loaded as for a lookup, so an invalid file fails the listing.
-    fn list_all(&mut self, kind: EntryKind) -> Result<Option<Listing>, LookupError> {
-        let config = self.config;
-        let path = match kind {
-            EntryKind::Connection => config.connections_file_path.as_deref(),
-            EntryKind::Variable => config.variables_file_path.as_deref(),
-            EntryKind::Config => config.configs_file_path.as_deref(),
-        };
-        let Some(path) = path else {
-            return Ok(None);
-        };
-        let bytes = self.read(path)?;
-        let entry =
-            |id: String, value: Option<String>| Entry { id, team: None, origin: path.to_owned(), value: Ok(value) };
-        let entries = match kind {
-            EntryKind::Connection => load_connections(path, &bytes, config.dialect)?
-                .into_iter()
-                .filter_map(|(key, c)| match key {
-                    Value::Str(id) => Some(entry(id, Some(c.get_uri(config.dialect)))),
-                    _ => None,
-                })
-                .collect(),
-            EntryKind::Variable | EntryKind::Config => {
-                let secrets = if kind == EntryKind::Variable {
-                    load_variables(path, &bytes)?
-                } else {
-                    load_configs(path, &bytes)?
-                };
-                secrets
-                    .into_iter()
-                    .filter_map(|(key, value)| match key {
-                        Value::Str(id) => Some(entry(id, as_text(value))),
-                        _ => None,
-                    })
-                    .collect()
-            }
-        };
-        Ok(Some(Listing { entries, version: None }))
-    }
 }
 
 /// `dict.get(key)` as text: `None` for a missing key or a `null` value, a string as is, a timestamp as
 /// written, anything else as its `json.dumps`.
 fn lookup(secrets: Secrets, key: &str) -> Option<String> {
     let (_, value) = secrets.into_iter().find(|(k, _)| matches!(k, Value::Str(s) if s == key))?;
-    as_text(value)
-}
-
-/// A value as a lookup returns it (see [`lookup`]).
-fn as_text(value: Value) -> Option<String> {
     match value {
         Value::Null => None,
         Value::Str(s) | Value::Timestamp(s) => Some(s),
@@ -210,47 +163,6 @@ mod tests {
 
     fn config(json: &str) -> BackendConfig {
         BackendConfig::from_json(json).unwrap()
-    }
-
-    #[test]
-    fn every_entry_with_a_string_key_is_listed_in_file_order_with_its_lookup_value() {
-        let mut files = FakeFiles::with(&[
-            ("/c.json", r#"{"zeta": "smtp://u:p@h:25", "alpha": {"conn_type": "postgres", "host": "db"}}"#),
-            (
-                "/v.yaml",
-                "b: 1
-a: text
-3: numeric key
-n: null
-",
-            ),
-        ]);
-        let c = config(r#"{"connections_file_path": "/c.json", "variables_file_path": "/v.yaml"}"#);
-        let mut b = Backend::new(&c, &mut files);
-        let conns = b.list_all(EntryKind::Connection).unwrap().unwrap();
-        let rows: Vec<_> =
-            conns.entries.iter().map(|e| (e.id.as_str(), e.origin.as_str(), e.value.clone().unwrap())).collect();
-        assert_eq!(
-            rows,
-            vec![
-                ("zeta", "/c.json", Some("smtp://u:p@h:25".to_owned())),
-                ("alpha", "/c.json", Some("postgres://db".to_owned())),
-            ]
-        );
-        for e in &conns.entries {
-            assert_eq!(b.get_conn_value(&e.id, None).unwrap(), e.value.clone().unwrap());
-        }
-        let vars = b.list_all(EntryKind::Variable).unwrap().unwrap();
-        let rows: Vec<_> = vars.entries.iter().map(|e| (e.id.as_str(), e.value.clone().unwrap())).collect();
-        assert_eq!(rows, vec![("b", Some("1".to_owned())), ("a", Some("text".to_owned())), ("n", None)]);
-        assert_eq!(b.list_all(EntryKind::Config).unwrap(), None, "no configs file: the kind is off");
-        assert_eq!(files.reads, ["/c.json", "/c.json", "/c.json", "/v.yaml"]);
-
-        // A file that fails to load fails the listing, as it fails every lookup.
-        let mut files = FakeFiles::with(&[("/v.json", "{not json")]);
-        let c = config(r#"{"variables_file_path": "/v.json"}"#);
-        let e = Backend::new(&c, &mut files).list_all(EntryKind::Variable).unwrap_err();
-        assert!(matches!(e, LookupError::MalformedPayload(_) | LookupError::InvalidConfiguration(_)), "{e:?}");
     }
 
     const CONNS_YAML: &str = "\

@@ -255,25 +255,13 @@ enum BenchLookupCommand {
     Connections(BenchConnections),
     /// Repeat `variables get KEY`.
     #[command(subcommand)]
-    Variables(BenchVariables),
+    Variables(VariablesCommand),
     /// Repeat `config get-value KEY`.
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Repeat `flyte-secrets get GROUP KEY`.
     #[command(subcommand, name = "flyte-secrets")]
     FlyteSecrets(FlyteSecretsCommand),
-}
-
-#[derive(Debug, Subcommand)]
-enum BenchVariables {
-    /// A variable.
-    Get {
-        /// The variable key.
-        key: String,
-        /// Look the variable up for this team first, then globally.
-        #[arg(long)]
-        team: Option<String>,
-    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -294,7 +282,7 @@ impl From<BenchLookupCommand> for BenchLookup {
             BenchLookupCommand::Connections(BenchConnections::Get { conn_id, team }) => {
                 Self::Connection { conn_id, team }
             }
-            BenchLookupCommand::Variables(BenchVariables::Get { key, team }) => Self::Variable { key, team },
+            BenchLookupCommand::Variables(VariablesCommand::Get { key, team }) => Self::Variable { key, team },
             BenchLookupCommand::Config(ConfigCommand::GetValue { key }) => Self::Config { key },
             BenchLookupCommand::FlyteSecrets(FlyteSecretsCommand::Get { group, key }) => Self::Secret { group, key },
         }
@@ -332,23 +320,6 @@ enum ConnectionsCommand {
         #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },
-    /// List every connection the providers hold, as `airflow connections list` prints its database's: ids and
-    /// types, or every field with --show-values. Each id as `connections get ID` would find it: the first
-    /// provider that has it; with --team, the team's entry before the global one.
-    List {
-        /// Output format.
-        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
-        output: OutputFormat,
-        /// Show every field (host, login, password, URI, ...). By default only ids and types are listed.
-        #[arg(long)]
-        show_values: bool,
-        /// With --show-values, mask the password, the extra and the URI's credentials.
-        #[arg(long, requires = "show_values")]
-        hide_sensitive: bool,
-        /// List as this team sees them (Airflow multi-team): its connections, then the global ones.
-        #[arg(long)]
-        team: Option<String>,
-    },
     /// Check a connection value offline, as Airflow would parse it from a secret, and print the result.
     ///
     /// VALUE is what a secret's data key holds after base64 decoding: a connection URI or a JSON document.
@@ -378,22 +349,6 @@ enum VariablesCommand {
         /// The variable key.
         key: String,
         /// Look the variable up for this team first (Airflow multi-team), then globally.
-        #[arg(long)]
-        team: Option<String>,
-    },
-    /// List every variable the providers hold, as `airflow variables list` prints its database's: keys, or
-    /// keys and values with --show-values. Each key as `variables get KEY` would find it.
-    List {
-        /// Output format.
-        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
-        output: OutputFormat,
-        /// Show the values. By default only keys are listed.
-        #[arg(long)]
-        show_values: bool,
-        /// With --show-values, print every value as `***`.
-        #[arg(long, requires = "show_values")]
-        hide_sensitive: bool,
-        /// List as this team sees them (Airflow multi-team): its variables, then the global ones.
         #[arg(long)]
         team: Option<String>,
     },
@@ -601,51 +556,6 @@ async fn lookup(
             let value = chain.get_variable(&key, team.as_deref()).await?;
             found(out, value, format!("Variable {key} does not exist"))
         }
-        Command::Connections(ConnectionsCommand::List { output, show_values, hide_sensitive, team }) => {
-            let columns = match (show_values, hide_sensitive) {
-                (false, _) => output::ConnectionColumns::IdsOnly,
-                (true, false) => output::ConnectionColumns::Full,
-                (true, true) => output::ConnectionColumns::Masked,
-            };
-            let listed = chain.list_all(crate::ListKind::Connection, team.as_deref()).await?;
-            let mut failures = Vec::new();
-            let mut rows = Vec::new();
-            for item in &listed {
-                let id = &item.entry.id;
-                match &item.entry.value {
-                    Ok(value) => {
-                        match airflow_compat::parse_connection(value.as_deref().unwrap_or_default(), dialect) {
-                            Ok(conn) => rows.push(output::connection_row(id, &conn, dialect, columns)),
-                            Err(e) => failures.push(Failure {
-                                code: EXIT_MALFORMED,
-                                message: format!(
-                                    "provider `{}`: connection `{id}` is malformed ({dialect} dialect): {e}",
-                                    item.provider
-                                ),
-                            }),
-                        }
-                    }
-                    Err(error) => failures
-                        .push(Failure::from(ChainError { provider: item.provider.clone(), error: error.clone() })),
-                }
-            }
-            listed_output(out, &rows, output, failures)
-        }
-        Command::Variables(VariablesCommand::List { output, show_values, hide_sensitive, team }) => {
-            let listed = chain.list_all(crate::ListKind::Variable, team.as_deref()).await?;
-            let mut failures = Vec::new();
-            let mut rows = Vec::new();
-            for item in &listed {
-                match &item.entry.value {
-                    Ok(value) => {
-                        rows.push(output::variable_row(&item.entry.id, value.as_deref(), show_values, hide_sensitive))
-                    }
-                    Err(error) => failures
-                        .push(Failure::from(ChainError { provider: item.provider.clone(), error: error.clone() })),
-                }
-            }
-            listed_output(out, &rows, output, failures)
-        }
         Command::Config(ConfigCommand::GetValue { key }) => {
             let value = chain.get_config(&key).await?;
             found(out, value, format!("The config key {key} is not found in the secrets backend."))
@@ -655,21 +565,6 @@ async fn lookup(
             found(out, value, format!("Secret {group}/{key} does not exist"))
         }
     }
-}
-
-/// A listing's output: the rows that could be read, then one line per entry that could not (naming it, never
-/// its value) with the status of the first such failure.
-fn listed_output(
-    out: &mut dyn Write,
-    rows: &[Vec<(&'static str, airflow_compat::pyjson::PyObject)>],
-    format: OutputFormat,
-    failures: Vec<Failure>,
-) -> Result<(u8, Option<String>), Failure> {
-    let headers: Vec<&str> = rows.first().map(|r| r.iter().map(|(k, _)| *k).collect()).unwrap_or_default();
-    write(out, &output::render_rows(&headers, rows, format))?;
-    let code = failures.first().map_or(EXIT_FOUND, |f| f.code);
-    let messages: Vec<String> = failures.iter().map(|f| format!("error: {}", f.message)).collect();
-    Ok((code, (!messages.is_empty()).then(|| messages.join("\n"))))
 }
 
 /// Provider log records of one command, written to stderr when it ends. A one-lookup command logs a few; a

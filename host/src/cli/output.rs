@@ -55,124 +55,30 @@ fn fields(conn_id: &str, conn: &Connection, dialect: Dialect) -> Vec<(&'static s
 pub fn render_connection(conn_id: &str, conn: &Connection, dialect: Dialect, format: OutputFormat) -> String {
     let fields = fields(conn_id, conn, dialect);
     let headers: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
-    render_rows(&headers, &[fields], format)
-}
-
-/// What `connections list` shows of each connection (Airflow 3.3.2's `ConnectionDisplayMapper`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectionColumns {
-    /// `conn_id` and `conn_type` (the default).
-    IdsOnly,
-    /// Every field, as `connections get` shows them (`--show-values`).
-    Full,
-    /// Every field, the password, extra and the URI's credentials as `***` (`--show-values --hide-sensitive`).
-    Masked,
-}
-
-/// Airflow's `SENSITIVE_PLACEHOLDER`.
-const SENSITIVE: &str = "***";
-
-/// The row `connections list` prints for one connection.
-pub fn connection_row(
-    conn_id: &str,
-    conn: &Connection,
-    dialect: Dialect,
-    columns: ConnectionColumns,
-) -> Vec<(&'static str, PyObject)> {
-    let mut row = fields(conn_id, conn, dialect);
-    match columns {
-        ConnectionColumns::IdsOnly => row.retain(|(k, _)| matches!(*k, "conn_id" | "conn_type")),
-        ConnectionColumns::Full => {}
-        ConnectionColumns::Masked => {
-            for (key, value) in &mut row {
-                let masked = match (*key, &*value) {
-                    ("password", PyObject::Str(p)) if !p.is_empty() => Some(PyObject::Str(SENSITIVE.to_owned())),
-                    ("extra_dejson", PyObject::Dict(d)) if !d.is_empty() => Some(PyObject::Str(SENSITIVE.to_owned())),
-                    ("get_uri", PyObject::Str(uri)) => Some(PyObject::Str(mask_uri_credentials(uri))),
-                    _ => None,
-                };
-                if let Some(masked) = masked {
-                    *value = masked;
-                }
-            }
-        }
-    }
-    row
-}
-
-/// The row `variables list` prints for one variable: its key, and with `values` its value (`***` for every
-/// value with `hide`), as Airflow's `VariableDisplayMapper.with_values`.
-pub fn variable_row(key: &str, value: Option<&str>, values: bool, hide: bool) -> Vec<(&'static str, PyObject)> {
-    let mut row = vec![("key", PyObject::Str(key.to_owned()))];
-    if values {
-        let shown = if hide { SENSITIVE } else { value.unwrap_or_default() };
-        row.push(("val", PyObject::Str(shown.to_owned())));
-    }
-    row
-}
-
-/// Airflow's `_mask_uri_credentials`: the URI with `***:***@` in place of the credentials before the first `@`
-/// of its network location; `***` when it has no scheme (as `urlsplit` reads it).
-fn mask_uri_credentials(uri: &str) -> String {
-    if uri.is_empty() {
-        return String::new();
-    }
-    let scheme_ok = uri.split_once(':').is_some_and(|(scheme, _)| {
-        scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-    });
-    if !scheme_ok {
-        return SENSITIVE.to_owned();
-    }
-    let Some(start) = uri.find("://").map(|i| i + 3) else { return uri.to_owned() };
-    let end = uri[start..].find(['/', '?', '#']).map_or(uri.len(), |i| start + i);
-    match uri[start..end].split_once('@') {
-        Some((_, host_port)) => format!("{}{SENSITIVE}:{SENSITIVE}@{host_port}{}", &uri[..start], &uri[end..]),
-        None => uri.to_owned(),
-    }
-}
-
-/// Renders `rows` (each a list of (field, value) in `headers`' order) as `AirflowConsole.print_as` prints them
-/// in `format`: a JSON or YAML list of objects, or a table; with no row, what Airflow prints for no data.
-pub fn render_rows(headers: &[&str], rows: &[Vec<(&'static str, PyObject)>], format: OutputFormat) -> String {
     match format {
         OutputFormat::Json => {
-            let list = rows
-                .iter()
-                .map(|fields| {
-                    PyObject::Dict(fields.iter().map(|(k, v)| ((*k).to_owned(), to_py(&normalize(v)))).collect())
-                })
-                .collect();
-            format!("{}\n", pyjson::dumps(&PyObject::List(list)))
+            let row = PyObject::Dict(fields.iter().map(|(k, v)| ((*k).to_owned(), to_py(&normalize(v)))).collect());
+            format!("{}\n", pyjson::dumps(&PyObject::List(vec![row])))
         }
         OutputFormat::Yaml => {
-            let list = rows
-                .iter()
-                .map(|fields| Node::Dict(fields.iter().map(|(k, v)| ((*k).to_owned(), normalize(v))).collect()))
-                .collect();
+            let row = Node::Dict(fields.iter().map(|(k, v)| ((*k).to_owned(), normalize(v))).collect());
             // `print` of rich `Syntax` adds a newline after the dump's own.
-            format!("{}\n", yaml::dump(&Node::List(list)))
+            format!("{}\n", yaml::dump(&Node::List(vec![row])))
         }
         OutputFormat::Table => {
-            let cells: Vec<Vec<String>> =
-                rows.iter().map(|fields| fields.iter().map(|(_, v)| normalize_for_table(v)).collect()).collect();
-            rich_table::render_rows(headers, &cells)
+            let cells: Vec<String> = fields.iter().map(|(_, v)| normalize_for_table(v)).collect();
+            rich_table::render(&headers, &cells)
         }
         OutputFormat::Plain => {
-            let cells: Vec<Vec<Cell>> = rows
+            let cells: Vec<Cell> = fields
                 .iter()
-                .map(|fields| {
-                    fields
-                        .iter()
-                        .map(|(_, v)| match normalize(v) {
-                            Node::Null => Cell::Missing,
-                            Node::Str(s) => Cell::Text(s),
-                            container => Cell::Container(to_py(&container).repr()),
-                        })
-                        .collect()
+                .map(|(_, v)| match normalize(v) {
+                    Node::Null => Cell::Missing,
+                    Node::Str(s) => Cell::Text(s),
+                    container => Cell::Container(to_py(&container).repr()),
                 })
                 .collect();
-            plain_table::render_rows(headers, &cells)
+            plain_table::render(&headers, &cells)
         }
     }
 }

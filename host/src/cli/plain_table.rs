@@ -1,5 +1,4 @@
-//! The table `airflow connections get -o plain` and the `list` commands print: Airflow's
-//! `AirflowConsole.print_as_plain_table`,
+//! The table `airflow connections get -o plain` prints: Airflow's `AirflowConsole.print_as_plain_table`,
 //! `tabulate(rows, tablefmt="plain", headers=...)` (python-tabulate 0.10) followed by `print`.
 //!
 //! Reproduced: column type deduction (`None`/`""` are missing, `"True"`/`"False"` are booleans, strings that
@@ -29,79 +28,50 @@ enum ColType {
     Str,
 }
 
-/// Renders a header row and the data `rows` (each as long as `headers`), newline-terminated; `No data found`
-/// when there is no row (or no column), as Airflow prints before calling tabulate.
-pub fn render_rows<R: AsRef<[Cell]>>(headers: &[&str], rows: &[R]) -> String {
-    let n = rows.iter().map(|r| r.as_ref().len()).chain([headers.len()]).min().unwrap_or(0);
-    if n == 0 || rows.is_empty() {
+/// Renders a header row and one data row, newline-terminated.
+pub fn render(headers: &[&str], row: &[Cell]) -> String {
+    let n = headers.len().min(row.len());
+    if n == 0 {
         return "No data found\n".to_owned();
     }
     let headers = &headers[..n];
-    let rows: Vec<&[Cell]> = rows.iter().map(|r| &r.as_ref()[..n]).collect();
-    let is_multiline = rows.iter().flat_map(|r| r.iter()).any(|c| match c {
+    let row = &row[..n];
+    let is_multiline = row.iter().any(|c| match c {
         Cell::Text(s) | Cell::Container(s) => s.contains(['\r', '\n']),
         Cell::Missing => false,
     }) || headers.iter().any(|h| h.contains(['\r', '\n']));
-    let width_fn = |s: &str| {
-        if is_multiline { s.split(['\r', '\n']).map(len).max().unwrap_or(0) } else { len(s) }
-    };
 
-    // Column by column: `_column_type` (the most generic type of its cells, at least bool), `_format`, then
-    // `_align_column` (numbers "decimal": right-aligned with their decimal points in line; text stripped and
-    // left-aligned), at least as wide as the header plus 2.
     let mut header_cells = Vec::with_capacity(n);
-    let mut columns: Vec<(Vec<Vec<String>>, usize)> = Vec::with_capacity(n);
-    for (c, header) in headers.iter().enumerate() {
-        let col_type = rows.iter().map(|r| cell_type(&r[c])).fold(ColType::Bool, Ord::max);
+    let mut data_cells = Vec::with_capacity(n);
+    for (header, cell) in headers.iter().zip(row) {
+        let col_type = cell_type(cell).max(ColType::Bool);
+        let text = format_cell(cell, col_type);
         let numeric = matches!(col_type, ColType::Int | ColType::Float);
-        let mut texts: Vec<String> = rows
-            .iter()
-            .map(|r| {
-                let text = format_cell(&r[c], col_type);
-                if numeric { text } else { py_strip(&text).to_owned() }
-            })
-            .collect();
-        if numeric {
-            let decimals: Vec<isize> = texts.iter().map(|t| after_point(t)).collect();
-            let most = decimals.iter().copied().max().unwrap_or(-1);
-            for (text, d) in texts.iter_mut().zip(decimals) {
-                text.push_str(&" ".repeat(usize::try_from(most - d).unwrap_or(0)));
-            }
-        }
-        let width = texts.iter().map(|t| width_fn(t)).max().unwrap_or(0).max(len(header) + 2);
+        // `_align_column_choose_padfn`: text columns are stripped, "decimal" (numeric) columns are not.
+        let text = if numeric { text } else { py_strip(&text).to_owned() };
+        let width_fn = |s: &str| {
+            if is_multiline { s.split(['\r', '\n']).map(len).max().unwrap_or(0) } else { len(s) }
+        };
+        let min_width = len(header) + 2;
+        let width = width_fn(&text).max(min_width);
         let pad = |s: &str| if numeric { pad_left(s, width) } else { pad_right(s, width) };
-        let cells = texts
-            .iter()
-            .map(|t| if is_multiline { py_splitlines(t).iter().map(|l| pad(l)).collect() } else { vec![pad(t)] })
-            .collect();
+        let padded =
+            if is_multiline { py_splitlines(&text).iter().map(|l| pad(l)).collect() } else { vec![pad(&text)] };
         header_cells.push(vec![pad(header)]);
-        columns.push((cells, width));
+        data_cells.push((padded, width));
     }
     let mut lines = Vec::new();
-    let mut emit = |row: Vec<(&Vec<String>, usize)>| {
+    let header_row: Vec<(Vec<String>, usize)> =
+        header_cells.into_iter().zip(&data_cells).map(|(h, (_, w))| (h, *w)).collect();
+    for row in [&header_row, &data_cells] {
         let height = if is_multiline { row.iter().map(|(l, _)| l.len()).max().unwrap_or(0) } else { 1 };
         for i in 0..height {
             let parts: Vec<String> =
                 row.iter().map(|(l, w)| l.get(i).cloned().unwrap_or_else(|| " ".repeat(*w))).collect();
             lines.push(parts.join("  ").trim_end_matches(is_py_space).to_owned());
         }
-    };
-    emit(header_cells.iter().zip(&columns).map(|(h, (_, w))| (h, *w)).collect());
-    for r in 0..rows.len() {
-        emit(columns.iter().map(|(cells, w)| (&cells[r], *w)).collect());
     }
     format!("{}\n", lines.join("\n"))
-}
-
-/// tabulate's `_afterpoint`: the digits after the decimal point (or the exponent's `e`) of a number, -1 for an
-/// integer or anything that is not a number.
-fn after_point(s: &str) -> isize {
-    let is_number = py_number(s) || thousands_number(s);
-    if !is_number || py_int(s) || (thousands_number(s) && !s.contains('.')) {
-        return -1;
-    }
-    let pos = s.rfind('.').or_else(|| s.to_lowercase().rfind('e'));
-    pos.map_or(-1, |p| isize::try_from(s.len() - p - 1).unwrap_or(-1))
 }
 
 /// `_type(value)` with `numparse=True`.
@@ -305,30 +275,6 @@ fn trim_fraction(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn text(rows: &[&[&str]]) -> Vec<Vec<Cell>> {
-        rows.iter().map(|r| r.iter().map(|c| Cell::Text((*c).to_owned())).collect()).collect()
-    }
-
-    /// Airflow 3.3.2's `airflow variables list --show-values -o plain` (captured), and tabulate 0.10.0 on a
-    /// column of numbers (`tabulate([["a", "1.50"], ["b", "10"]], headers=["key", "val"], tablefmt="plain")`).
-    #[test]
-    fn several_rows_share_column_widths_and_numbers_align_on_their_point() {
-        let rows = text(&[
-            &["my_var", "my_secret_value"],
-            &["config_json", r#"{"env": "prod", "retries": 3, "tags": ["a", "b"]}"#],
-            &["a_described", "hello world"],
-        ]);
-        assert_eq!(
-            render_rows(&["key", "val"], &rows),
-            "key          val\nmy_var       my_secret_value\nconfig_json  {\"env\": \"prod\", \"retries\": 3, \"tags\": [\"a\", \"b\"]}\na_described  hello world\n"
-        );
-        assert_eq!(
-            render_rows(&["key", "val"], &text(&[&["a", "1.50"], &["b", "10"]])),
-            "key      val\na        1.5\nb       10\n"
-        );
-        assert_eq!(render_rows(&["key"], &Vec::<Vec<Cell>>::new()), "No data found\n");
-    }
 
     #[test]
     fn python_g_format() {

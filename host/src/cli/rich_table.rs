@@ -1,5 +1,4 @@
-//! The table `airflow connections get -o table` and the `list` commands print: Airflow's
-//! `AirflowConsole.print_as_table`, a `rich`
+//! The table `airflow connections get -o table` prints: Airflow's `AirflowConsole.print_as_table`, a `rich`
 //! `Table` (`SimpleTable`: box `ASCII_DOUBLE_HEAD`, no edge, no edge padding, caption `" "`) printed on a
 //! console 200 cells wide (Airflow fixes the width to 200 when stdout is not a terminal, which is how the
 //! recorded fixture was produced: its wrapped table is exactly 200 cells wide).
@@ -21,15 +20,14 @@ pub const CONSOLE_WIDTH: usize = 200;
 /// Tab stops of `Text.expand_tabs` in `Text.wrap`.
 const TAB_SIZE: usize = 8;
 
-/// Renders a header row and the data `rows` (each as long as `headers`) as `AirflowConsole.print_as_table`
-/// prints them, newline-terminated; `No data found` when there is no row (or no column).
-pub fn render_rows(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let n = rows.iter().map(Vec::len).chain([headers.len()]).min().unwrap_or(0);
-    if n == 0 || rows.is_empty() {
+/// Renders a header row and one data row as `AirflowConsole.print_as_table` prints them, newline-terminated.
+pub fn render(headers: &[&str], row: &[String]) -> String {
+    let n = headers.len().min(row.len());
+    if n == 0 {
         return "No data found\n".to_owned();
     }
     let header_text: Vec<String> = headers[..n].iter().map(|h| cell_text(h)).collect();
-    let rows_text: Vec<Vec<String>> = rows.iter().map(|row| row[..n].iter().map(|c| cell_text(c)).collect()).collect();
+    let row_text: Vec<String> = row[..n].iter().map(|c| cell_text(c)).collect();
     let padding: Vec<(usize, usize)> = (0..n)
         .map(|i| {
             let left = if i == 0 { 0 } else { 1 };
@@ -39,17 +37,14 @@ pub fn render_rows(headers: &[&str], rows: &[Vec<String>]) -> String {
         .collect();
     // Table._extra_width: one divider between columns, no edges.
     let max_width = CONSOLE_WIDTH.saturating_sub(n - 1);
-    let all: Vec<&Vec<String>> = std::iter::once(&header_text).chain(&rows_text).collect();
-    let widths = column_widths(&all, &padding, max_width);
+    let widths = column_widths(&[&header_text, &row_text], &padding, max_width);
 
     let mut out = String::new();
     render_row(&mut out, &header_text, &widths, &padding, true);
     let rule: Vec<String> = widths.iter().map(|w| "=".repeat(*w)).collect();
     out.push_str(&rule.join("+"));
     out.push('\n');
-    for row in &rows_text {
-        render_row(&mut out, row, &widths, &padding, false);
-    }
+    render_row(&mut out, &row_text, &widths, &padding, false);
     let table_width = widths.iter().sum::<usize>() + (n - 1);
     out.push_str(&" ".repeat(table_width));
     out.push('\n');
@@ -436,36 +431,6 @@ fn pad_to(line: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Airflow 3.3.2's `airflow variables list` and `airflow variables list --show-values` (captured, `-o table`,
-    /// stdout not a terminal).
-    #[test]
-    fn several_rows_share_column_widths() {
-        let keys: Vec<Vec<String>> =
-            ["a_described", "config_json", "my_var"].iter().map(|k| vec![(*k).to_owned()]).collect();
-        assert_eq!(
-            render_rows(&["key"], &keys),
-            "key        \n===========\na_described\nconfig_json\nmy_var     \n           \n"
-        );
-        let rows: Vec<Vec<String>> = [
-            ("my_var", "my_secret_value"),
-            ("config_json", r#"{"env": "prod", "retries": 3, "tags": ["a", "b"]}"#),
-            ("a_described", "hello world"),
-        ]
-        .iter()
-        .map(|(k, v)| vec![(*k).to_owned(), (*v).to_owned()])
-        .collect();
-        let expected = "\
-key         | val                                              \n\
-============+==================================================\n\
-my_var      | my_secret_value                                  \n\
-config_json | {\"env\": \"prod\", \"retries\": 3, \"tags\": [\"a\", \"b\"]}\n\
-a_described | hello world                                      \n";
-        // The caption: a line of spaces as wide as the table (written apart: a string continuation eats them).
-        let expected = format!("{expected}{}\n", " ".repeat(63));
-        assert_eq!(render_rows(&["key", "val"], &rows), expected);
-        assert_eq!(render_rows(&["key"], &[]), "No data found\n");
-    }
 
     #[test]
     fn markup_is_rendered_like_rich() {
