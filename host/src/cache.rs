@@ -698,6 +698,11 @@ mod tests {
         ChainError { provider: "p".into(), error: crate::LookupError::Unavailable("down".into()) }
     }
 
+    /// A 10 s TTL and a maximum staleness of 60 s.
+    fn stale_settings() -> CacheSettings {
+        CacheSettings { ttl: [Duration::from_secs(10); 4], max_staleness: Duration::from_secs(60), ..enabled() }
+    }
+
     async fn serve(cache: &Cache, key: &Key, outcome: Result<Fetched, ChainError>) -> Served {
         cache.serve(key, || async { outcome }).await
     }
@@ -709,8 +714,7 @@ mod tests {
     #[tokio::test]
     async fn an_outage_serves_the_last_answer_up_to_the_maximum_staleness() {
         let clock = FakeClock::new();
-        let settings =
-            CacheSettings { ttl: [Duration::from_secs(10); 4], max_staleness: Duration::from_secs(60), ..enabled() };
+        let settings = stale_settings();
         let cache = Cache::with_clock(settings, clock.clock());
         let key = Key::new(Op::Variable, "v", None);
         assert_eq!(serve(&cache, &key, found("1")).await.source, CacheResult::Miss);
@@ -740,8 +744,7 @@ mod tests {
     #[tokio::test]
     async fn an_invalidated_entry_is_never_served_stale_even_by_a_lookup_in_flight() {
         let clock = FakeClock::new();
-        let settings =
-            CacheSettings { ttl: [Duration::from_secs(10); 4], max_staleness: Duration::from_secs(60), ..enabled() };
+        let settings = stale_settings();
         let cache = Cache::with_clock(settings, clock.clock());
         let key = Key::new(Op::Variable, "v", None);
         serve(&cache, &key, found("1")).await;
@@ -778,11 +781,7 @@ mod tests {
             (Provider("trapped".into()), false),
         ] {
             let clock = FakeClock::new();
-            let settings = CacheSettings {
-                ttl: [Duration::from_secs(10); 4],
-                max_staleness: Duration::from_secs(60),
-                ..enabled()
-            };
+            let settings = stale_settings();
             let cache = Cache::with_clock(settings, clock.clock());
             let key = Key::new(Op::Variable, "v", None);
             serve(&cache, &key, found("1")).await;
@@ -797,8 +796,7 @@ mod tests {
     #[tokio::test]
     async fn nothing_stale_on_access_denied_a_real_answer_or_with_the_default_settings() {
         let clock = FakeClock::new();
-        let settings =
-            CacheSettings { ttl: [Duration::from_secs(10); 4], max_staleness: Duration::from_secs(60), ..enabled() };
+        let settings = stale_settings();
         let cache = Cache::with_clock(settings, clock.clock());
         let key = Key::new(Op::Connection, "c", None);
         serve(&cache, &key, found("1")).await;

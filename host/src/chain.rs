@@ -34,6 +34,15 @@ pub struct Link {
     pub provider: Provider,
 }
 
+/// A lookup's answer and where it came from: the cache's source (`None` without a cache), the position of the
+/// provider that gave it, and for a stale answer the kind of the failure it stands in for.
+struct Answered {
+    result: Result<Value, ChainError>,
+    source: Option<CacheResult>,
+    provider: Option<usize>,
+    stale_error: Option<&'static str>,
+}
+
 /// A lookup that stopped the chain: which provider, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("provider `{provider}`: {error}")]
@@ -223,29 +232,11 @@ impl Chain {
     /// about who asks (a task's name, a peer's uid), recorded in the audit log with the lookup.
     pub async fn lookup_as(&self, caller: Option<&str>, request: Lookup<'_>) -> Result<Value, ChainError> {
         if self.metrics.is_none() && self.audit.is_none() {
-            return match &self.cache {
-                Some(cache) => {
-                    let served = cache.serve(request.key(), || self.ask_in_order(request)).await;
-                    self.warn_if_stale(request, &served);
-                    served.result
-                }
-                None => self.ask_in_order(request).await.map(|fetched| fetched.value),
-            };
+            return self.answer(request).await.result;
         }
         let wall = self.audit.as_ref().map(|_| SystemTime::now());
         let started = Instant::now();
-        let (result, source, provider, stale_error) = match &self.cache {
-            Some(cache) => {
-                let served = cache.serve(request.key(), || self.ask_in_order(request)).await;
-                self.warn_if_stale(request, &served);
-                let stale_error = served.stale.as_ref().and_then(|s| s.error);
-                (served.result, Some(served.source), served.provider, stale_error)
-            }
-            None => match self.ask_in_order(request).await {
-                Ok(fetched) => (Ok(fetched.value), None, fetched.provider, None),
-                Err(error) => (Err(error), None, None, None),
-            },
-        };
+        let Answered { result, source, provider, stale_error } = self.answer(request).await;
         let duration = started.elapsed();
         let kind = request.key().op.kind();
         let outcome = match &result {
@@ -290,6 +281,24 @@ impl Chain {
             }
         }
         result
+    }
+
+    /// `request` through the cache (when on, warning about a stale answer) or straight from the providers.
+    async fn answer(&self, request: Lookup<'_>) -> Answered {
+        match &self.cache {
+            Some(cache) => {
+                let served = cache.serve(request.key(), || self.ask_in_order(request)).await;
+                self.warn_if_stale(request, &served);
+                let stale_error = served.stale.as_ref().and_then(|s| s.error);
+                Answered { result: served.result, source: Some(served.source), provider: served.provider, stale_error }
+            }
+            None => match self.ask_in_order(request).await {
+                Ok(fetched) => {
+                    Answered { result: Ok(fetched.value), source: None, provider: fetched.provider, stale_error: None }
+                }
+                Err(error) => Answered { result: Err(error), source: None, provider: None, stale_error: None },
+            },
+        }
     }
 
     /// Says so when `served` is a stale answer (see [`crate::CacheSettings::max_staleness`]).
