@@ -222,6 +222,11 @@ pub(crate) struct Shared {
     pub(crate) addr: SocketAddr,
     /// TCP connections accepted so far (keep-alive shows as fewer connections than requests).
     pub(crate) connections: std::sync::atomic::AtomicU64,
+    /// Watch events (`ADDED`, `MODIFIED`, `DELETED`, `ERROR`; not bookmarks) handed to open watch streams so far:
+    /// the event hook tests wait on ([`Emulator::wait_watch_events`]).
+    pub(crate) watch_events: tokio::sync::watch::Sender<u64>,
+    /// Bumped by [`Emulator::drop_watches`]: every open watch stream ends when it changes.
+    pub(crate) watch_drops: tokio::sync::watch::Sender<u64>,
 }
 
 /// Locks a mutex, ignoring poisoning: every critical section leaves the data consistent.
@@ -260,6 +265,8 @@ impl Emulator {
             path_prefix: config.path_prefix,
             addr,
             connections: std::sync::atomic::AtomicU64::new(0),
+            watch_events: tokio::sync::watch::Sender::new(0),
+            watch_drops: tokio::sync::watch::Sender::new(0),
         });
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config);
@@ -434,6 +441,26 @@ impl Emulator {
     /// also sent just before a watch times out).
     pub fn set_bookmark_interval(&self, interval: Duration) {
         *lock(&self.shared().bookmark_interval) = interval;
+    }
+
+    /// Watch events (not bookmarks) handed to open watch streams so far, across every watch: the event hook. A
+    /// test that changed a Secret waits with [`Emulator::wait_watch_events`] for the event to be delivered instead
+    /// of sleeping.
+    pub fn watch_events(&self) -> u64 {
+        *self.shared().watch_events.borrow()
+    }
+
+    /// Waits until at least `count` watch events have been delivered ([`Emulator::watch_events`]).
+    pub async fn wait_watch_events(&self, count: u64) {
+        let mut events = self.shared().watch_events.subscribe();
+        // The sender lives as long as the emulator, so waiting only ends when the count is reached.
+        let _ = events.wait_for(|delivered| *delivered >= count).await;
+    }
+
+    /// Ends every open watch stream now, as a restarting API server or a proxy's idle timeout would: the chunked
+    /// answer ends cleanly, without a last bookmark. Later watches are served normally.
+    pub fn drop_watches(&self) {
+        self.shared().watch_drops.send_modify(|n| *n += 1);
     }
 
     /// The current revision: the `resourceVersion` a list would return now.

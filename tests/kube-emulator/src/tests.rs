@@ -715,6 +715,53 @@ async fn watch_resumes_from_history_and_expires_after_compaction() {
     .unwrap();
 }
 
+/// The event hook counts every event handed to a watch stream (not bookmarks), so a test can wait for delivery
+/// instead of sleeping; `drop_watches` ends every open stream cleanly.
+#[tokio::test]
+async fn the_event_hook_counts_delivered_events_and_dropped_watches_end() {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        let emulator = emulator().await;
+        emulator.add_token("t", Access::All);
+        emulator.set_bookmark_interval(Duration::from_millis(50));
+        emulator.insert_secret("airflow", json!({"metadata":{"name":"a","labels":{"hook":"1"}}})).unwrap();
+        let mut client = Client::with_token(&emulator, "t").await;
+        assert_eq!(emulator.watch_events(), 0);
+        let mut stream = client
+            .watch("/api/v1/namespaces/airflow/secrets?watch=true&allowWatchBookmarks=true&labelSelector=hook")
+            .await;
+        assert_eq!(stream.next_summary().await, pair("ADDED", "a"));
+        emulator.wait_watch_events(1).await;
+        assert_eq!(stream.next().await.unwrap()["type"], "BOOKMARK");
+        assert_eq!(emulator.watch_events(), 1, "bookmarks are not events");
+        emulator.insert_secret("airflow", json!({"metadata":{"name":"b","labels":{"hook":"1"}}})).unwrap();
+        emulator.wait_watch_events(2).await;
+        // The event was handed to the stream before the count moved.
+        let mut next = stream.next().await.unwrap();
+        while next["type"] == "BOOKMARK" {
+            next = stream.next().await.unwrap();
+        }
+        assert_eq!((next["type"].as_str(), next["object"]["metadata"]["name"].as_str()), (Some("ADDED"), Some("b")));
+        emulator.drop_watches();
+        loop {
+            match stream.next().await {
+                None => break,
+                Some(event) => assert_eq!(event["type"], "BOOKMARK", "nothing but bookmarks before the end"),
+            }
+        }
+        // A new watch is served normally.
+        let mut client = Client::with_token(&emulator, "t").await;
+        let mut stream = client.watch("/api/v1/namespaces/airflow/secrets?watch=true&labelSelector=hook").await;
+        assert_eq!(stream.next_summary().await, pair("ADDED", "a"));
+        assert_eq!(stream.next_summary().await, pair("ADDED", "b"));
+        assert_eq!(emulator.watch_events(), 4);
+        emulator.drop_watches();
+        assert_eq!(stream.next().await, None);
+        emulator.shutdown().await;
+    })
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn watch_bookmarks_and_streaming_lists() {
     tokio::time::timeout(Duration::from_secs(20), async {

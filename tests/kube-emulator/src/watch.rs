@@ -261,10 +261,15 @@ pub(crate) fn spawn(shared: Arc<Shared>, params: WatchParams) -> mpsc::Receiver<
     rx
 }
 
-async fn send_all(tx: &mpsc::Sender<Bytes>, lines: Vec<Bytes>) -> bool {
+/// Sends `lines` in order; false when the client is gone. Every line but a bookmark counts as a delivered event.
+async fn send_all(shared: &Shared, tx: &mpsc::Sender<Bytes>, lines: Vec<Bytes>) -> bool {
     for line in lines {
+        let counts = !line.starts_with(b"{\"type\":\"BOOKMARK\"");
         if tx.send(line).await.is_err() {
             return false;
+        }
+        if counts {
+            shared.watch_events.send_modify(|n| *n += 1);
         }
     }
     true
@@ -272,8 +277,10 @@ async fn send_all(tx: &mpsc::Sender<Bytes>, lines: Vec<Bytes>) -> bool {
 
 async fn run(shared: Arc<Shared>, params: WatchParams, tx: mpsc::Sender<Bytes>) {
     let deadline = Instant::now() + params.timeout;
+    let mut drops = shared.watch_drops.subscribe();
+    drops.mark_unchanged();
     let Opening { lines, mut last, mut changes, finished } = open(&shared, &params);
-    if !send_all(&tx, lines).await || finished {
+    if !send_all(&shared, &tx, lines).await || finished {
         return;
     }
     let interval = *lock(&shared.bookmark_interval);
@@ -281,26 +288,27 @@ async fn run(shared: Arc<Shared>, params: WatchParams, tx: mpsc::Sender<Bytes>) 
     loop {
         match drain(&shared, &params, &mut last) {
             Ok(lines) => {
-                if !send_all(&tx, lines).await {
+                if !send_all(&shared, &tx, lines).await {
                     return;
                 }
             }
             Err(error) => {
-                let _ = tx.send(error).await;
+                send_all(&shared, &tx, vec![error]).await;
                 return;
             }
         }
         tokio::select! {
             () = tx.closed() => return,
+            _ = drops.changed() => return,
             () = tokio::time::sleep_until(deadline) => {
                 if params.bookmarks {
                     match drain(&shared, &params, &mut last) {
                         Ok(mut lines) => {
                             lines.push(line(&bookmark(last, false)));
-                            send_all(&tx, lines).await;
+                            send_all(&shared, &tx, lines).await;
                         }
                         Err(error) => {
-                            let _ = tx.send(error).await;
+                            send_all(&shared, &tx, vec![error]).await;
                         }
                     }
                 }
@@ -311,12 +319,12 @@ async fn run(shared: Arc<Shared>, params: WatchParams, tx: mpsc::Sender<Bytes>) 
                 match drain(&shared, &params, &mut last) {
                     Ok(mut lines) => {
                         lines.push(line(&bookmark(last, false)));
-                        if !send_all(&tx, lines).await {
+                        if !send_all(&shared, &tx, lines).await {
                             return;
                         }
                     }
                     Err(error) => {
-                        let _ = tx.send(error).await;
+                        send_all(&shared, &tx, vec![error]).await;
                         return;
                     }
                 }
