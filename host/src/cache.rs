@@ -462,6 +462,22 @@ impl Cache {
         }
     }
 
+    /// Forgets every answer of `kind` for any of `ids`, whatever the lookup function and team: what a live
+    /// view's change touched (see [`crate::live`]).
+    pub fn invalidate_ids(&self, kind: Kind, ids: &[String]) {
+        if ids.is_empty() {
+            return;
+        }
+        let ids: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+        self.write().retain(|k, slot| {
+            let keep = k.kind() != kind || !ids.contains(k.id.as_str());
+            if !keep {
+                slot.invalidate();
+            }
+            keep
+        });
+    }
+
     /// Forgets every answer of `kind`.
     pub fn invalidate_kind(&self, kind: Kind) {
         self.write().retain(|k, slot| {
@@ -967,6 +983,27 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 4, "b was kept");
         lookup(&cache, &Key::new(Op::Variable, "a", None), &calls, text("a")).await;
         assert_eq!(calls.load(Ordering::SeqCst), 5, "a, the oldest, was evicted");
+    }
+
+    #[tokio::test]
+    async fn invalidating_ids_forgets_every_lookup_of_them_and_nothing_else() {
+        let cache = Cache::new(CacheSettings { enabled: true, ..CacheSettings::default() });
+        let keys = [
+            Key::new(Op::ConnValue, "db", None),
+            Key::new(Op::Connection, "db", Some("blue")),
+            Key::new(Op::ConnValue, "other", None),
+            Key::new(Op::Variable, "db", None),
+        ];
+        for key in &keys {
+            let fetched =
+                || async { Ok(Fetched { value: Value::Text(Some("v".into())), keep: true, provider: Some(0) }) };
+            cache.get_or_fetch(key, fetched).await.unwrap();
+        }
+        assert_eq!(cache.len(), 4);
+        cache.invalidate_ids(Kind::Connection, &["db".to_owned()]);
+        assert_eq!(cache.len(), 2);
+        assert!(cache.hit(KeyRef::from(&keys[2])).is_some());
+        assert!(cache.hit(KeyRef::from(&keys[3])).is_some(), "another kind's entry of the same id stays");
     }
 
     #[tokio::test]

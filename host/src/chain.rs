@@ -57,7 +57,7 @@ pub struct ChainError {
 /// Providers asked in order, with an optional cache in front.
 pub struct Chain {
     links: Vec<Link>,
-    cache: Option<Cache>,
+    cache: Option<Arc<Cache>>,
     log: LogSink,
     strict: bool,
     metrics: Option<Metrics>,
@@ -131,8 +131,22 @@ impl<'a> Rules<'a> for Lookup<'a> {
 impl Chain {
     /// A chain asking `links` in order; `cache` (when given and enabled) answers repeated lookups; `log`
     /// receives a warning for every provider error the chain falls through.
+    ///
+    /// A provider in live mode tells the cache which ids each change of its view touched, so the cache forgets
+    /// exactly those and the next lookup of them reads the view: a change is seen as soon as it is applied,
+    /// whatever the TTL.
     pub fn new(links: Vec<Link>, cache: Option<Cache>, log: LogSink) -> Self {
-        let cache = cache.filter(|c| c.settings().enabled);
+        let cache = cache.filter(|c| c.settings().enabled).map(Arc::new);
+        if let Some(cache) = &cache {
+            for view in links.iter().filter_map(|l| l.provider.live_view()) {
+                let cache = Arc::downgrade(cache);
+                view.on_change(Arc::new(move |kind, ids| {
+                    if let Some(cache) = cache.upgrade() {
+                        cache.invalidate_ids(kind.cache_kind(), ids);
+                    }
+                }));
+            }
+        }
         Self { links, cache, log, strict: false, metrics: None, audit: None }
     }
 
@@ -162,7 +176,11 @@ impl Chain {
         let metrics = self.metrics.as_ref()?;
         let statuses: Vec<_> =
             self.links.iter().filter_map(|l| Some((l.name.as_str(), l.provider.api_statuses()?))).collect();
-        Some(metrics.render(&statuses))
+        let views: Vec<_> =
+            self.links.iter().filter_map(|l| Some((l.name.as_str(), l.provider.live_view()?.as_ref()))).collect();
+        let mut text = metrics.render(&statuses);
+        text.push_str(&crate::metrics::render_live(&views));
+        Some(text)
     }
 
     /// When no provider has the value but some provider failed, report that failure instead of "not found".
@@ -176,7 +194,12 @@ impl Chain {
 
     /// The cache, when enabled: for invalidation and inspection.
     pub fn cache(&self) -> Option<&Cache> {
-        self.cache.as_ref()
+        self.cache.as_deref()
+    }
+
+    /// The providers of the chain, in order.
+    pub fn links(&self) -> &[Link] {
+        &self.links
     }
 
     /// Requests the chain's providers have sent to their API servers so far, counted in the host's transport

@@ -82,6 +82,8 @@ pub struct ProviderSpec {
     pub timeout: Option<Duration>,
     /// Idle instances kept for reuse (0: a fresh store per lookup).
     pub reuse_instances: usize,
+    /// Live mode (docs/live-view.md): list every kind once, follow it with a watch, answer from memory.
+    pub live: bool,
 }
 
 impl std::fmt::Debug for ProviderSpec {
@@ -95,6 +97,7 @@ impl std::fmt::Debug for ProviderSpec {
             .field("files", &self.files)
             .field("timeout", &self.timeout)
             .field("reuse_instances", &self.reuse_instances)
+            .field("live", &self.live)
             .finish()
     }
 }
@@ -221,6 +224,8 @@ struct ProviderSection {
     timeout_seconds: Option<u64>,
     #[serde(default)]
     reuse_instances: usize,
+    #[serde(default)]
+    live: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -322,6 +327,11 @@ fn provider_spec(section: ProviderSection) -> Result<ProviderSpec, String> {
         None if component == ComponentSource::Builtin(Builtin::LocalFiles) => builtin_files(&backend_kwargs),
         None => Vec::new(),
     };
+    if section.live && kubernetes.is_none() {
+        return Err("`live = true` needs Kubernetes access (`[providers.kubernetes]`): only a store that can be \
+                    watched is followed"
+            .to_owned());
+    }
     let max_timeout = crate::provider::MAX_LOOKUP_TIMEOUT.as_secs();
     let timeout = match section.timeout_seconds {
         Some(t) if t == 0 || t > max_timeout => {
@@ -338,6 +348,7 @@ fn provider_spec(section: ProviderSection) -> Result<ProviderSpec, String> {
         files,
         timeout,
         reuse_instances: section.reuse_instances,
+        live: section.live,
     })
 }
 
@@ -418,6 +429,7 @@ mod tests {
             kubernetes = { kubeconfig = "/home/me/.kube/config" }
             timeout_seconds = 5
             reuse_instances = 4
+            live = true
 
             [[providers]]
             name = "files"
@@ -451,9 +463,11 @@ mod tests {
                 files: vec![],
                 timeout: Some(Duration::from_secs(5)),
                 reuse_instances: 4,
+                live: true,
             }
         );
         assert_eq!(spec.providers[1].files, [PathBuf::from("conns.yaml")], "granted from the kwargs");
+        assert!(!spec.providers[1].live, "off by default");
         assert_eq!(spec.providers[1].kubernetes, None);
         assert_eq!(spec.providers[2].component, ComponentSource::File(PathBuf::from("/opt/providers/env.wasm")));
         assert_eq!(spec.providers[2].env_prefixes, ["AIRFLOW_VAR_"]);
@@ -532,6 +546,11 @@ mod tests {
             error("[cache]\nmax_entries = 0\n[[providers]]\nname = \"x\"\ncomponent = \"a.wasm\"\n"),
             "invalid host configuration secrets.toml: [cache]: `max_entries` must be at least 1 (set `enabled = false` \
              to turn the cache off)"
+        );
+        assert_eq!(
+            error("[[providers]]\nname = \"x\"\ncomponent = \"builtin:environment\"\nlive = true\n"),
+            "invalid host configuration secrets.toml: providers[0]: `live = true` needs Kubernetes access \
+             (`[providers.kubernetes]`): only a store that can be watched is followed"
         );
         let unknown = error("[[providers]]\nname = \"x\"\ncomponent = \"a.wasm\"\ncolour = \"red\"\n");
         assert!(unknown.starts_with("invalid host configuration secrets.toml: line 4, column 1: "), "{unknown}");

@@ -354,6 +354,51 @@ impl StatusCounts {
     }
 }
 
+/// The live views' counters in the text format: lists, relists, watch restarts, applied watch lines, failures
+/// and lookups answered from memory, by provider; and the items each view holds, by provider and kind.
+pub fn render_live(views: &[(&str, &crate::live::LiveView)]) -> String {
+    let mut out = String::new();
+    if views.is_empty() {
+        return out;
+    }
+    type Read = fn(&crate::live::LiveCounts) -> u64;
+    let counters: [(&str, &str, Read); 6] = [
+        ("wasm_secrets_live_lists_total", "Complete lists of a live view (the first and every relist).", |c| {
+            c.lists.load(Relaxed)
+        }),
+        ("wasm_secrets_live_relists_total", "Lists made because the watch's version expired (410 Gone).", |c| {
+            c.relists.load(Relaxed)
+        }),
+        ("wasm_secrets_live_watch_restarts_total", "Watches opened again after one ended or failed.", |c| {
+            c.watch_restarts.load(Relaxed)
+        }),
+        ("wasm_secrets_live_events_total", "Watch lines and lists applied to a live view.", |c| c.events.load(Relaxed)),
+        ("wasm_secrets_live_failures_total", "Failures while listing or watching.", |c| c.failures.load(Relaxed)),
+        ("wasm_secrets_live_answers_total", "Provider lookups answered from a live view.", |c| {
+            c.answered.load(Relaxed)
+        }),
+    ];
+    for (name, help, value) in counters {
+        header(&mut out, name, "counter", help);
+        for (provider, view) in views {
+            let _ = writeln!(out, "{name}{{provider=\"{}\"}} {}", escape(provider), value(view.counts()));
+        }
+    }
+    header(&mut out, "wasm_secrets_live_items", "gauge", "Items a live view holds, by provider and kind.");
+    for (provider, view) in views {
+        for kind in crate::live::Kind::ALL {
+            let _ = writeln!(
+                out,
+                "wasm_secrets_live_items{{provider=\"{}\",kind=\"{}\"}} {}",
+                escape(provider),
+                kind.cache_kind().singular(),
+                view.len(kind)
+            );
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

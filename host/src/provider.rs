@@ -14,8 +14,10 @@ use crate::cluster::{ClusterConfig, DetectedNamespace};
 use crate::engine::{EPOCH_TICK, IdleMark, MAX_CORE_INSTANCES, MAX_MEMORIES, MAX_TABLES, ProviderComponent, Slots};
 use crate::error::{ClusterConfigError, LookupError};
 use crate::grants::{EnvNames, Grants, kwargs_keys};
+use crate::live::{Kind as LiveKind, LiveView};
+use crate::state::{Collector, LiveGrant};
 use crate::state::{LogLevel, LogSink, State, StoreGrants};
-use crate::transport::{KubeTransport, ProviderHooks, RequestLimits, TransportOptions};
+use crate::transport::{KubeTransport, ProviderHooks, RequestLimits, TransportOptions, WatchLimits};
 
 /// How much of a provider's memory one answer byte needs at most (the answer, the parsed list and the decoded
 /// value are held at once): answers are cut to the memory limit divided by this.
@@ -49,6 +51,28 @@ pub struct ProviderOptions {
     /// components hold pool slots, so the process keeps at most half the pool's slots idle, across all its
     /// providers; an instance beyond that is dropped after its lookup.
     pub reuse_instances: usize,
+    /// Live mode (docs/live-view.md): `Some` keeps a live view of every kind the provider can follow, listed
+    /// once and followed with a watch, and answers lookups from it. Only for providers with Kubernetes access.
+    pub live: Option<LiveOptions>,
+}
+
+/// The settings of live mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveOptions {
+    /// The most bytes the view of one kind may hold (names, ids and the provider's payloads); a store that
+    /// holds more makes the view fail, and lookups ask the store as without live mode.
+    pub budget_bytes: usize,
+    /// The bounds of each watch stream.
+    pub watch: WatchLimits,
+    /// The longest pause between two attempts after a failure (the pause doubles from 100 ms up to this, with
+    /// jitter).
+    pub max_backoff: Duration,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        Self { budget_bytes: 64 * 1024 * 1024, watch: WatchLimits::default(), max_backoff: Duration::from_secs(30) }
+    }
 }
 
 impl Default for ProviderOptions {
@@ -57,6 +81,7 @@ impl Default for ProviderOptions {
             lookup_timeout: Duration::from_secs(60),
             memory_limit_bytes: 64 * 1024 * 1024,
             reuse_instances: 0,
+            live: None,
             transport: TransportOptions::default(),
             log: Arc::new(|level, message| match level {
                 LogLevel::Info => tracing::info!(target: "wasm_secrets::provider", "{message}"),
@@ -72,6 +97,7 @@ impl std::fmt::Debug for ProviderOptions {
             .field("lookup_timeout", &self.lookup_timeout)
             .field("memory_limit_bytes", &self.memory_limit_bytes)
             .field("transport", &self.transport)
+            .field("live", &self.live)
             .finish_non_exhaustive()
     }
 }
@@ -79,6 +105,14 @@ impl std::fmt::Debug for ProviderOptions {
 /// A provider component bound to what the host grants it (a cluster, environment variables, files) and to
 /// a configuration (Airflow's `backend_kwargs`).
 pub struct Provider {
+    parts: Arc<Parts>,
+    idle: Idle,
+    unusable: Option<LookupError>,
+    live: Option<Live>,
+}
+
+/// What every store of a provider is made from, shared with its live view's driver.
+pub(crate) struct Parts {
     component: ProviderComponent,
     transport: Option<Arc<KubeTransport>>,
     namespace: DetectedNamespace,
@@ -86,23 +120,40 @@ pub struct Provider {
     files: Arc<[PathBuf]>,
     config: String,
     options: ProviderOptions,
-    idle: Idle,
-    unusable: Option<LookupError>,
+}
+
+/// A provider's live view and the tasks that follow its kinds (started by the first lookup, or by
+/// [`Provider::start_live`]; stopped when the provider is dropped).
+struct Live {
+    view: Arc<LiveView>,
+    options: LiveOptions,
+    tasks: Mutex<Option<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if let Some(tasks) = self.tasks.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            for task in tasks {
+                task.abort();
+            }
+        }
+    }
 }
 
 /// Variable names and kwargs keys only: the environment and the kwargs may hold credentials.
 impl std::fmt::Debug for Provider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Provider")
-            .field("component", &self.component)
-            .field("transport", &self.transport)
-            .field("namespace", &self.namespace)
-            .field("env", &EnvNames(&self.env))
-            .field("files", &self.files)
-            .field("kwargs", &kwargs_keys(&self.config))
-            .field("options", &self.options)
+            .field("component", &self.parts.component)
+            .field("transport", &self.parts.transport)
+            .field("namespace", &self.parts.namespace)
+            .field("env", &EnvNames(&self.parts.env))
+            .field("files", &self.parts.files)
+            .field("kwargs", &kwargs_keys(&self.parts.config))
+            .field("options", &self.parts.options)
             .field("idle", &self.idle)
             .field("unusable", &self.unusable)
+            .field("live", &self.live.as_ref().map(|l| &l.view))
             .finish()
     }
 }
@@ -182,7 +233,7 @@ impl Provider {
             }
             None => (None, DetectedNamespace::Missing("the host grants this provider no Kubernetes access".to_owned())),
         };
-        Ok(Self {
+        let parts = Parts {
             component,
             transport,
             namespace,
@@ -190,9 +241,23 @@ impl Provider {
             files: grants.files.into(),
             config: backend_kwargs.to_owned(),
             options,
-            idle: Idle::default(),
-            unusable: None,
-        })
+        };
+        Ok(Self::from_parts(parts))
+    }
+
+    fn from_parts(parts: Parts) -> Self {
+        let live = match (parts.options.live, &parts.transport) {
+            (Some(options), Some(_)) => Some(Live {
+                view: Arc::new(LiveView::new(
+                    options.budget_bytes,
+                    parts.options.memory_limit_bytes / MEMORY_PER_ANSWER_BYTE,
+                )),
+                options,
+                tasks: Mutex::new(None),
+            }),
+            _ => None,
+        };
+        Self { parts: Arc::new(parts), idle: Idle::default(), unusable: None, live }
     }
 
     /// Binds `component` to an existing transport (for example [`KubeTransport::in_memory`]) and `namespace`,
@@ -204,7 +269,7 @@ impl Provider {
         backend_kwargs: &str,
         options: ProviderOptions,
     ) -> Self {
-        Self {
+        Self::from_parts(Parts {
             component,
             transport: Some(transport),
             namespace,
@@ -212,20 +277,18 @@ impl Provider {
             files: Arc::new([]),
             config: backend_kwargs.to_owned(),
             options,
-            idle: Idle::default(),
-            unusable: None,
-        }
+        })
     }
 
-    /// Requests this provider's lookups have sent to the API server so far (0 without Kubernetes access). See
-    /// [`KubeTransport::requests_sent`].
+    /// Requests this provider's lookups (and its live view) have sent to the API server so far (0 without
+    /// Kubernetes access). See [`KubeTransport::requests_sent`].
     pub fn api_requests(&self) -> u64 {
-        self.transport.as_ref().map_or(0, |t| t.requests_sent())
+        self.parts.transport.as_ref().map_or(0, |t| t.requests_sent())
     }
 
     /// The answers to [`Provider::api_requests`] by HTTP status (`None` without Kubernetes access).
     pub fn api_statuses(&self) -> Option<&crate::metrics::StatusCounts> {
-        self.transport.as_ref().map(|t| t.statuses())
+        self.parts.transport.as_ref().map(|t| t.statuses())
     }
 
     /// A provider whose lookups all fail with `error`, because what it needs could not be set up (for
@@ -238,13 +301,64 @@ impl Provider {
         self
     }
 
+    /// The live view, in live mode ([`ProviderOptions::live`]).
+    pub fn live_view(&self) -> Option<&Arc<LiveView>> {
+        self.live.as_ref().map(|l| &l.view)
+    }
+
+    /// Starts following every kind (live mode only; once) and waits until each has finished its first list or
+    /// failed it, at most the lookup timeout. Lookups start it themselves; call it to list at start instead.
+    pub async fn start_live(&self) {
+        if let Some(live) = self.follow() {
+            let _ = tokio::time::timeout(self.parts.lookup_timeout(), live.view.wait_started()).await;
+        }
+    }
+
+    /// The live view, its followers started (once).
+    fn follow(&self) -> Option<&Live> {
+        let live = self.live.as_ref().filter(|_| self.unusable.is_none())?;
+        let mut tasks = live.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        if tasks.is_none() {
+            let handles = LiveKind::ALL
+                .iter()
+                .map(|&kind| {
+                    let follower = crate::follow::Follower {
+                        parts: Arc::clone(&self.parts),
+                        view: Arc::clone(&live.view),
+                        kind,
+                        options: live.options,
+                    };
+                    tokio::spawn(follower.run()).abort_handle()
+                })
+                .collect();
+            *tasks = Some(handles);
+        }
+        drop(tasks);
+        Some(live)
+    }
+
+    /// In live mode, waits (until `deadline`) for the first list of the kind `lookup` reads, so the first
+    /// lookups are answered from the view rather than each sending its own LIST.
+    async fn await_first_list(&self, lookup: Lookup<'_>, deadline: Instant) {
+        let kind = match lookup {
+            Lookup::ConnValue(..) | Lookup::Connection(..) => LiveKind::Connection,
+            Lookup::Variable(..) => LiveKind::Variable,
+            Lookup::Config(..) => LiveKind::Config,
+            Lookup::Secret(..) => return,
+        };
+        if let Some(live) = self.follow() {
+            let started = live.view.wait_until(|v| v.status(kind) != crate::live::Status::Starting);
+            let _ = tokio::time::timeout_at(deadline, started).await;
+        }
+    }
+
     /// Asks the provider to validate its configuration; sends no request.
     pub async fn validate_config(&self) -> Result<(), LookupError> {
-        let deadline = self.deadline();
-        let (mut store, guest) = self.instantiate(deadline).await?;
-        let call = guest.wasm_secrets_provider_lookup().call_validate_config(&mut *store, &self.config);
-        let result = self.finish(call, deadline).await;
-        self.explained(&store, result)
+        let deadline = self.parts.deadline();
+        let (mut store, guest) = self.parts.instantiate(deadline, LiveGrant::default(), true).await?;
+        let call = guest.wasm_secrets_provider_lookup().call_validate_config(&mut *store, &self.parts.config);
+        let result = self.parts.finish(call, deadline).await;
+        self.parts.explained(&store, result)
     }
 
     /// Runs one lookup in a fresh store (the isolation every lookup gets by default).
@@ -252,23 +366,25 @@ impl Provider {
         if let Some(error) = &self.unusable {
             return Err(error.clone());
         }
-        // One deadline for the whole lookup: waiting for a pool slot, instantiating and the call share it.
-        let deadline = self.deadline();
+        // One deadline for the whole lookup: the first list, waiting for a pool slot, instantiating and the call
+        // share it.
+        let deadline = self.parts.deadline();
+        self.await_first_list(lookup, deadline).await;
         let (mut store, guest) = match self.idle_instance() {
             Some((mut store, guest)) => {
-                self.start_lookup(&mut store);
+                self.parts.start_lookup(&mut store);
                 (store, guest)
             }
             // `instantiate` arms the deadline before instantiating (a start function could spin).
-            None => self.instantiate(deadline).await?,
+            None => self.parts.instantiate(deadline, self.lookup_grant(), true).await?,
         };
         let result = self.run(&mut store, &guest, lookup, deadline).await;
-        if self.options.reuse_instances > 0 && !is_fatal(&result) {
+        if self.parts.options.reuse_instances > 0 && !is_fatal(&result) {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-            if idle.len() < self.options.reuse_instances {
+            if idle.len() < self.parts.options.reuse_instances {
                 // A pooled instance is kept only while fewer than half the pool's slots are idle, across every
                 // provider of the process; otherwise it is dropped and its slot freed.
-                match self.component.slots().map(Slots::keep_idle) {
+                match self.parts.component.slots().map(Slots::keep_idle) {
                     None => idle.push((store, guest, None)),
                     Some(Some(mark)) => idle.push((store, guest, Some(mark))),
                     Some(None) => {}
@@ -291,8 +407,13 @@ impl Provider {
         if let Some(error) = &self.unusable {
             return Err(error.clone());
         }
-        let (store, guest) = self.instantiate(self.deadline()).await?;
+        let (store, guest) = self.parts.instantiate(self.parts.deadline(), self.lookup_grant(), true).await?;
         Ok(ProviderInstance { provider: self, store, guest, poisoned: false })
+    }
+
+    /// What a lookup's store may read of the live view.
+    fn lookup_grant(&self) -> LiveGrant {
+        LiveGrant { view: self.live.as_ref().map(|l| Arc::clone(&l.view)), collector: None }
     }
 
     /// The raw stored connection value (Airflow's `get_conn_value`).
@@ -332,28 +453,36 @@ impl Provider {
         deadline: Instant,
     ) -> Result<Answer, LookupError> {
         let api = guest.wasm_secrets_provider_lookup();
-        let config = self.config.as_str();
+        let config = self.parts.config.as_str();
         let result = match lookup {
-            Lookup::ConnValue(id, team) => {
-                self.finish(api.call_get_conn_value(&mut *store, config, id, team), deadline).await.map(Answer::Text)
-            }
+            Lookup::ConnValue(id, team) => self
+                .parts
+                .finish(api.call_get_conn_value(&mut *store, config, id, team), deadline)
+                .await
+                .map(Answer::Text),
             Lookup::Connection(id, team) => {
-                let conn = self.finish(api.call_get_connection(&mut *store, config, id, team), deadline).await?;
+                let conn = self.parts.finish(api.call_get_connection(&mut *store, config, id, team), deadline).await?;
                 Ok(Answer::Connection(conn.map(from_wit_connection)))
             }
-            Lookup::Variable(key, team) => {
-                self.finish(api.call_get_variable(&mut *store, config, key, team), deadline).await.map(Answer::Text)
-            }
+            Lookup::Variable(key, team) => self
+                .parts
+                .finish(api.call_get_variable(&mut *store, config, key, team), deadline)
+                .await
+                .map(Answer::Text),
             Lookup::Config(key) => {
-                self.finish(api.call_get_config(&mut *store, config, key), deadline).await.map(Answer::Text)
+                self.parts.finish(api.call_get_config(&mut *store, config, key), deadline).await.map(Answer::Text)
             }
-            Lookup::Secret(group, key) => {
-                self.finish(api.call_get_secret(&mut *store, config, group, key), deadline).await.map(Answer::Text)
-            }
+            Lookup::Secret(group, key) => self
+                .parts
+                .finish(api.call_get_secret(&mut *store, config, group, key), deadline)
+                .await
+                .map(Answer::Text),
         };
-        self.explained(store, result)
+        self.parts.explained(store, result)
     }
+}
 
+impl Parts {
     /// When a lookup that starts now must have finished: the lookup timeout from now.
     fn deadline(&self) -> Instant {
         Instant::now() + self.lookup_timeout()
@@ -379,7 +508,14 @@ impl Provider {
 
     /// A fresh store and instance, within the lookup's deadline (a start function may wait in a host call, which
     /// the epoch deadline does not interrupt).
-    async fn instantiate(&self, deadline: Instant) -> Result<(Slotted, bindings::Provider), LookupError> {
+    /// `http`: whether the store may send requests (lookups may; the live view's decoders may not: the host
+    /// sends what they name).
+    async fn instantiate(
+        &self,
+        deadline: Instant,
+        live: LiveGrant,
+        http: bool,
+    ) -> Result<(Slotted, bindings::Provider), LookupError> {
         let slot = self.take_slot(deadline).await?;
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.options.memory_limit_bytes)
@@ -394,16 +530,17 @@ impl Provider {
             max_requests: MAX_REQUESTS_PER_LOOKUP,
             max_answer_bytes: self.options.memory_limit_bytes,
         };
-        let hooks = self
-            .transport
-            .as_ref()
-            .map_or_else(ProviderHooks::deny_all, |t| ProviderHooks::new(Arc::clone(t), requests));
+        let hooks = match &self.transport {
+            Some(transport) if http => ProviderHooks::new(Arc::clone(transport), requests),
+            _ => ProviderHooks::deny_all(),
+        };
         let grants = StoreGrants {
             hooks,
             namespace: self.namespace.to_result(),
             env: Arc::clone(&self.env),
             files: Arc::clone(&self.files),
             log: Arc::clone(&self.options.log),
+            live,
         };
         let state = State::new(grants, limits);
         let mut store = Store::new(self.component.engine(), state);
@@ -465,6 +602,127 @@ impl Provider {
 
     fn memory_text(&self) -> String {
         format!("exceeded its memory limit of {} MiB and was stopped", self.options.memory_limit_bytes / (1024 * 1024))
+    }
+}
+
+/// A watch line, decoded by the provider ([`Parts::decode_event`]).
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    pub(crate) change: Change,
+    pub(crate) resource_version: Option<String>,
+}
+
+/// What a watch line changes.
+#[derive(Debug)]
+pub(crate) enum Change {
+    Put(crate::live::Item),
+    Removed(String),
+    Progress,
+    Expired,
+}
+
+/// The live view's calls into the provider (WIT `live`): each in a fresh store, with the lookup's deadline and
+/// memory limit, and no HTTP: the host sends the requests these name.
+impl Parts {
+    /// The transport, when the provider has Kubernetes access.
+    pub(crate) fn transport(&self) -> Option<&Arc<KubeTransport>> {
+        self.transport.as_ref()
+    }
+
+    /// Where the provider's log records go.
+    pub(crate) fn log(&self) -> &LogSink {
+        &self.options.log
+    }
+
+    async fn live_store(
+        &self,
+        collector: Option<Collector>,
+    ) -> Result<(Slotted, bindings::Provider, Instant), LookupError> {
+        let deadline = self.deadline();
+        let (store, guest) = self.instantiate(deadline, LiveGrant { view: None, collector }, false).await?;
+        Ok((store, guest, deadline))
+    }
+
+    /// `live.list-request`.
+    pub(crate) async fn list_request(
+        &self,
+        kind: LiveKind,
+        token: Option<&str>,
+    ) -> Result<Option<String>, LookupError> {
+        let (mut store, guest, deadline) = self.live_store(None).await?;
+        let call = guest.wasm_secrets_provider_live().call_list_request(&mut *store, &self.config, kind.into(), token);
+        let result = self.finish(call, deadline).await;
+        self.explained(&store, result)
+    }
+
+    /// `live.decode-list`: the page, and the items the provider handed over within `budget` bytes.
+    pub(crate) async fn decode_list(
+        &self,
+        kind: LiveKind,
+        status: u16,
+        body: &[u8],
+        budget: usize,
+    ) -> Result<(Option<String>, String, Vec<crate::live::Item>), LookupError> {
+        let (mut store, guest, deadline) = self.live_store(Some(Collector::new(budget))).await?;
+        let call =
+            guest.wasm_secrets_provider_live().call_decode_list(&mut *store, &self.config, kind.into(), status, body);
+        let result = self.finish(call, deadline).await;
+        let page = self.explained(&store, result);
+        let collector = store.data_mut().take_collector();
+        if collector.refused() {
+            return Err(LookupError::Upstream(format!(
+                "the live view of this kind would hold more than its budget of {budget} bytes"
+            )));
+        }
+        let page = page?;
+        Ok((page.continue_token, page.resource_version, collector.into_items()))
+    }
+
+    /// `live.watch-request`.
+    pub(crate) async fn watch_request(&self, kind: LiveKind, version: &str) -> Result<String, LookupError> {
+        let (mut store, guest, deadline) = self.live_store(None).await?;
+        let call =
+            guest.wasm_secrets_provider_live().call_watch_request(&mut *store, &self.config, kind.into(), version);
+        let result = self.finish(call, deadline).await;
+        self.explained(&store, result)
+    }
+
+    /// `live.decode-event`.
+    pub(crate) async fn decode_event(&self, kind: LiveKind, line: &[u8]) -> Result<Decoded, LookupError> {
+        use crate::bindings::exports::wasm_secrets::provider::live::Change as WitChange;
+        let (mut store, guest, deadline) = self.live_store(None).await?;
+        let call = guest.wasm_secrets_provider_live().call_decode_event(&mut *store, &self.config, kind.into(), line);
+        let result = self.finish(call, deadline).await;
+        let event = self.explained(&store, result)?;
+        let change = match event.change {
+            WitChange::Put(item) => {
+                Change::Put(crate::live::Item { name: item.name, id: item.id, payload: item.payload })
+            }
+            WitChange::Removed(name) => Change::Removed(name),
+            WitChange::Progress => Change::Progress,
+            WitChange::Expired => Change::Expired,
+        };
+        Ok(Decoded { change, resource_version: event.resource_version })
+    }
+}
+
+impl From<LiveKind> for types::Kind {
+    fn from(kind: LiveKind) -> Self {
+        match kind {
+            LiveKind::Connection => Self::Connection,
+            LiveKind::Variable => Self::Variable,
+            LiveKind::Config => Self::Config,
+        }
+    }
+}
+
+impl From<types::Kind> for LiveKind {
+    fn from(kind: types::Kind) -> Self {
+        match kind {
+            types::Kind::Connection => Self::Connection,
+            types::Kind::Variable => Self::Variable,
+            types::Kind::Config => Self::Config,
+        }
     }
 }
 
@@ -547,8 +805,8 @@ impl ProviderInstance<'_> {
                 "this provider instance failed earlier and cannot be reused; create a new one".to_owned(),
             ));
         }
-        self.provider.start_lookup(&mut self.store);
-        let result = self.provider.run(&mut self.store, &self.guest, lookup, self.provider.deadline()).await;
+        self.provider.parts.start_lookup(&mut self.store);
+        let result = self.provider.run(&mut self.store, &self.guest, lookup, self.provider.parts.deadline()).await;
         self.poisoned = is_fatal(&result);
         result
     }

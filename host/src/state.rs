@@ -12,6 +12,7 @@ use wasmtime_wasi_http::{RequestOptions, WasiHttpCtx, WasiHttpCtxView, WasiHttpV
 
 use crate::bindings::{host, types};
 use crate::grants::{FileReadError, read_granted_file};
+use crate::live::{Item, LiveView};
 use crate::transport::ProviderHooks;
 
 /// Severity of a provider log record.
@@ -94,6 +95,55 @@ pub struct State {
     log: LogSink,
     log_records: usize,
     files: Arc<[PathBuf]>,
+    live: LiveGrant,
+}
+
+/// What a store may do with the provider's live view: read it (a lookup in live mode), or hand it listed
+/// items (a `live.decode-list` call). Neither, by default.
+#[derive(Debug, Default)]
+pub struct LiveGrant {
+    /// The view a lookup reads through `host.view`.
+    pub view: Option<Arc<LiveView>>,
+    /// Where `host.listed` puts items.
+    pub collector: Option<Collector>,
+}
+
+/// The items one `live.decode-list` call hands over, within a byte budget.
+#[derive(Debug, Default)]
+pub struct Collector {
+    items: Vec<Item>,
+    bytes: usize,
+    budget: usize,
+    refused: bool,
+}
+
+impl Collector {
+    /// An empty collector that accepts at most `budget` bytes ([`Item::cost`]).
+    pub fn new(budget: usize) -> Self {
+        Self { budget, ..Self::default() }
+    }
+
+    /// Accepts `item` if it fits; once one did not, accepts nothing more.
+    pub fn push(&mut self, item: Item) -> bool {
+        let cost = item.cost();
+        if self.refused || self.bytes.saturating_add(cost) > self.budget {
+            self.refused = true;
+            return false;
+        }
+        self.bytes += cost;
+        self.items.push(item);
+        true
+    }
+
+    /// Whether an item was refused.
+    pub fn refused(&self) -> bool {
+        self.refused
+    }
+
+    /// The accepted items, in the order they came.
+    pub fn into_items(self) -> Vec<Item> {
+        self.items
+    }
 }
 
 /// What one store is given besides its limits.
@@ -108,6 +158,8 @@ pub struct StoreGrants {
     pub files: Arc<[PathBuf]>,
     /// Where log records go.
     pub log: LogSink,
+    /// The live view, for a lookup or a list decoding.
+    pub live: LiveGrant,
 }
 
 impl State {
@@ -135,7 +187,13 @@ impl State {
             log: grants.log,
             log_records: 0,
             files: grants.files,
+            live: grants.live,
         }
+    }
+
+    /// The items `host.listed` accepted in this store (an empty collector when it had none).
+    pub fn take_collector(&mut self) -> Collector {
+        self.live.collector.take().unwrap_or_default()
     }
 
     /// Resets what is counted per lookup (requests, answer bytes, log records, a refused memory growth), for
@@ -223,6 +281,22 @@ impl host::Host for State {
 
     fn detected_namespace(&mut self) -> wasmtime::Result<Result<String, String>> {
         Ok(self.namespace.clone())
+    }
+
+    fn listed(&mut self, item: types::Item) -> wasmtime::Result<bool> {
+        let Some(collector) = self.live.collector.as_mut() else {
+            return Ok(false);
+        };
+        Ok(collector.push(Item { name: item.name, id: item.id, payload: item.payload }))
+    }
+
+    fn view(&mut self, kind: types::Kind, id: String) -> wasmtime::Result<Option<Vec<types::Item>>> {
+        let Some(view) = &self.live.view else {
+            return Ok(None);
+        };
+        Ok(view.items(kind.into(), &id).map(|items| {
+            items.into_iter().map(|i| types::Item { name: i.name, id: i.id, payload: i.payload }).collect()
+        }))
     }
 
     /// The read runs on tokio's blocking pool: a file on a hung mount then holds a blocking-pool thread,

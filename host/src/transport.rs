@@ -188,6 +188,71 @@ impl KubeTransport {
         &self.statuses
     }
 
+    /// `GET https://kubernetes.default.svc<path_and_query>` on behalf of a provider's live view: the same policy
+    /// as a provider's own requests ([`check_request`]), the same credentials and bounds; the whole answer.
+    pub async fn get(&self, path_and_query: &str) -> Result<http::Response<Bytes>, HttpError> {
+        let request = api_request(path_and_query)?;
+        if let Err(violation) = check_request(&request) {
+            tracing::warn!("refused a live view's list request: {violation}");
+            return Err(HttpError::HttpRequestDenied);
+        }
+        let (parts, ()) = request.into_parts();
+        self.send(parts, Bytes::new()).await
+    }
+
+    /// Opens the watch `path_and_query` names for a live view ([`check_watch_request`]): the status and headers,
+    /// and the body as a stream of lines. Only providers granted live mode get here: their view's driver sends
+    /// this request, never the component.
+    pub async fn watch(&self, path_and_query: &str, limits: WatchLimits) -> Result<WatchAnswer, HttpError> {
+        let request = api_request(path_and_query)?;
+        if let Err(violation) = check_watch_request(&request) {
+            tracing::warn!("refused a live view's watch request: {violation}");
+            return Err(HttpError::HttpRequestDenied);
+        }
+        let Sender::Https(client) = &self.client else {
+            return Err(HttpError::InternalError(Some("an in-memory transport cannot watch".to_owned())));
+        };
+        let (mut parts, ()) = request.into_parts();
+        let path = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
+        parts.uri = http::Uri::builder()
+            .scheme(self.server_scheme.clone())
+            .authority(self.server_authority.clone())
+            .path_and_query(format!("{}{path}", self.server_path_prefix))
+            .build()
+            .map_err(|_| HttpError::HttpRequestUriInvalid)?;
+        let internal = |e: ClusterConfigError| HttpError::InternalError(Some(e.to_string()));
+        let token = self.token.token().map_err(internal)?;
+        let mut auth = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
+            .map_err(|_| HttpError::InternalError(Some("the token is not a valid header value".into())))?;
+        auth.set_sensitive(true);
+        let mut request = http::Request::new(Full::new(Bytes::new()));
+        *request.uri_mut() = parts.uri;
+        request.headers_mut().insert(ACCEPT, HeaderValue::from_static("application/json"));
+        request.headers_mut().insert(AUTHORIZATION, auth);
+        self.requests_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut counted = Counted { statuses: &self.statuses, status: None };
+        let response = tokio::time::timeout(self.options.request_timeout, client.request(request))
+            .await
+            .map_err(|_| HttpError::ConnectionReadTimeout)?
+            .map_err(classify_client_error)?;
+        counted.status = Some(response.status().as_u16());
+        drop(counted);
+        let (parts, body) = response.into_parts();
+        Ok(WatchAnswer {
+            status: parts.status.as_u16(),
+            lines: WatchLines {
+                body,
+                buffer: Vec::new(),
+                start: 0,
+                searched: 0,
+                ended: false,
+                limits,
+                forms: self.forms_of(&token),
+                opened: tokio::time::Instant::now(),
+            },
+        })
+    }
+
     /// Sends `GET`-style `parts` (already checked by [`check_request`]) to the API server, with the token.
     ///
     /// On a 401, when the token file holds a different token than the one sent (the kubelet rotated it within
@@ -294,6 +359,146 @@ impl KubeTransport {
                 *cached = Some((token.clone(), Arc::clone(&forms)));
                 forms
             }
+        }
+    }
+}
+
+/// `GET https://kubernetes.default.svc<path_and_query>`, as a provider would send it.
+fn api_request(path_and_query: &str) -> Result<http::Request<()>, HttpError> {
+    http::Request::get(format!("https://{API_AUTHORITY}{path_and_query}"))
+        .body(())
+        .map_err(|_| HttpError::HttpRequestUriInvalid)
+}
+
+/// The bounds of one watch stream: every wait and every buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchLimits {
+    /// The longest line (one event) accepted; a longer one ends the stream with an error.
+    pub max_line_bytes: usize,
+    /// The longest wait for the next bytes (the API server sends a bookmark about every minute).
+    pub idle_timeout: Duration,
+    /// The longest a stream is kept open, whatever the server says (it closes its own end sooner).
+    pub max_duration: Duration,
+}
+
+impl Default for WatchLimits {
+    fn default() -> Self {
+        Self {
+            max_line_bytes: 8 * 1024 * 1024,
+            idle_timeout: Duration::from_secs(150),
+            max_duration: Duration::from_secs(330),
+        }
+    }
+}
+
+/// A day from now: the deadline of a wait whose configured bound overflows the clock.
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(86_400)
+}
+
+/// An opened watch: its HTTP status, and its body as lines.
+pub struct WatchAnswer {
+    /// The HTTP status (a refused watch is a plain error answer, read with [`WatchLines::rest`]).
+    pub status: u16,
+    /// The body.
+    pub lines: WatchLines,
+}
+
+/// A watch body split into lines, each bounded, each wait bounded, the host's token redacted from each line
+/// as from every answer a component sees.
+pub struct WatchLines {
+    body: hyper::body::Incoming,
+    buffer: Vec<u8>,
+    /// Where the next line starts in `buffer`, and how far it has been searched for a newline: each byte is
+    /// searched once, and the buffer is shifted only when half of it is consumed (no quadratic work however the
+    /// server splits its frames).
+    start: usize,
+    searched: usize,
+    ended: bool,
+    limits: WatchLimits,
+    forms: Arc<[Finder<'static>]>,
+    opened: tokio::time::Instant,
+}
+
+/// Why a watch stream stopped early.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WatchError {
+    /// No bytes within the idle timeout, or the stream outlived its maximum duration.
+    #[error("the watch stream was silent for longer than {0:?}")]
+    Idle(Duration),
+    /// A line beyond the bound.
+    #[error("a watch event is larger than {0} bytes")]
+    LineTooLong(usize),
+    /// The connection broke.
+    #[error("the watch connection broke")]
+    Broken,
+}
+
+impl WatchLines {
+    /// The next line without its newline (empty lines skipped); `None` at the end of the stream. A stream
+    /// that outlives [`WatchLimits::max_duration`] ends as if the server had closed it.
+    pub async fn next(&mut self) -> Result<Option<Vec<u8>>, WatchError> {
+        loop {
+            if let Some(offset) = memchr::memchr(b'\n', self.buffer.get(self.searched..).unwrap_or_default()) {
+                let end = self.searched + offset;
+                let mut line = self.buffer.get(self.start..end).unwrap_or_default();
+                if line.last() == Some(&b'\r') {
+                    line = line.get(..line.len() - 1).unwrap_or_default();
+                }
+                let line = line.to_vec();
+                self.start = end + 1;
+                self.searched = self.start;
+                if line.is_empty() {
+                    continue;
+                }
+                return Ok(Some(redact(&line, &self.forms).unwrap_or(line)));
+            }
+            self.searched = self.buffer.len();
+            if self.searched - self.start > self.limits.max_line_bytes {
+                return Err(WatchError::LineTooLong(self.limits.max_line_bytes));
+            }
+            if self.start > 0 && self.start >= self.buffer.len() / 2 {
+                self.buffer.drain(..self.start);
+                self.searched -= self.start;
+                self.start = 0;
+            }
+            if self.ended {
+                // A last line without its newline is still a line.
+                let line = self.buffer.split_off(self.start);
+                self.searched = self.start;
+                if line.is_empty() {
+                    return Ok(None);
+                }
+                return Ok(Some(redact(&line, &self.forms).unwrap_or(line)));
+            }
+            let closes = self.opened.checked_add(self.limits.max_duration).unwrap_or_else(far_future);
+            let wait = tokio::time::Instant::now().checked_add(self.limits.idle_timeout).unwrap_or_else(far_future);
+            let frame = match tokio::time::timeout_at(wait.min(closes), self.body.frame()).await {
+                Err(_) if tokio::time::Instant::now() >= closes => return Ok(None),
+                Err(_) => return Err(WatchError::Idle(self.limits.idle_timeout)),
+                Ok(frame) => frame,
+            };
+            match frame {
+                None => self.ended = true,
+                Some(Err(_)) => return Err(WatchError::Broken),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.buffer.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The rest of the body (a refused watch's error answer), at most `max` bytes and within the idle timeout.
+    pub async fn rest(mut self, max: usize) -> Vec<u8> {
+        let collected = Limited::new(&mut self.body, max).collect();
+        match tokio::time::timeout(self.limits.idle_timeout, collected).await {
+            Ok(Ok(body)) => {
+                let body = body.to_bytes();
+                redact(&body, &self.forms).unwrap_or_else(|| body.to_vec())
+            }
+            _ => Vec::new(),
         }
     }
 }
@@ -522,6 +727,45 @@ fn is_secrets_read_path(path: &str) -> bool {
         [ns, "secrets", name] => is_namespace_name(ns) && is_object_name(name),
         _ => false,
     }
+}
+
+/// What a watch adds to a list's query parameters ([`check_watch_request`]).
+pub const WATCH_QUERY_PARAMETERS: [&str; 3] = ["watch", "allowWatchBookmarks", "timeoutSeconds"];
+
+/// The policy of a live view's watch: what [`check_request`] allows, plus the watch parameters, and `watch`
+/// must be there (`true`): a watch path cannot be used for anything else.
+pub fn check_watch_request<B>(request: &http::Request<B>) -> Result<(), PolicyViolation> {
+    let query = request.uri().query().unwrap_or_default().as_bytes();
+    let mut watch = None;
+    for (name, value) in form_urlencoded::parse(query) {
+        let name = name.as_ref();
+        if name == "watch" {
+            // The API server reads the first value, a check the last: one value only.
+            if watch.is_some() {
+                return Err(PolicyViolation::Query("watch (given twice)".to_owned()));
+            }
+            watch = Some(matches!(value.as_ref(), "true" | "1"));
+        }
+        if !ALLOWED_QUERY_PARAMETERS.contains(&name) && !WATCH_QUERY_PARAMETERS.contains(&name) {
+            return Err(PolicyViolation::Query(shown(name)));
+        }
+    }
+    if watch != Some(true) {
+        return Err(PolicyViolation::Query("watch (missing or not true)".to_owned()));
+    }
+    // Everything else as for any request: the list parameters are all the rest may hold.
+    let mut list =
+        http::Request::get(request.uri().path()).body(()).map_err(|_| PolicyViolation::Path(String::new()))?;
+    let uri = http::Uri::builder()
+        .scheme(request.uri().scheme().cloned().unwrap_or(Scheme::HTTP))
+        .authority(request.uri().authority().map_or("", Authority::as_str))
+        .path_and_query(request.uri().path())
+        .build()
+        .map_err(|_| PolicyViolation::Path(shown(request.uri().path())))?;
+    *list.uri_mut() = uri;
+    *list.method_mut() = request.method().clone();
+    *list.headers_mut() = request.headers().clone();
+    check_request(&list)
 }
 
 /// Headers a guest may neither set nor read: wasi-http's defaults plus every credential header.

@@ -211,7 +211,7 @@ fn provider_imports_nothing_beyond_the_world_and_std_stubs() {
         assert!(!name.starts_with("wasi:filesystem") && !name.starts_with("wasi:sockets"), "{name}");
     }
     assert!(imports.iter().any(|n| n.starts_with("wasi:http/outgoing-handler@")));
-    assert!(imports.iter().any(|n| n == "wasm-secrets:provider/host@0.2.0"));
+    assert!(imports.iter().any(|n| n == "wasm-secrets:provider/host@0.3.0"));
 }
 
 /// The rogue component with `grants` and its default configuration (no cluster unless granted).

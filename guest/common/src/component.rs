@@ -14,10 +14,15 @@
 
 use std::marker::PhantomData;
 
+use crate::bindings::exports::wasm_secrets::provider::live;
 use crate::bindings::exports::wasm_secrets::provider::lookup::Guest;
-use crate::bindings::wasm_secrets::provider::types::{Connection as WitConnection, Error as WitError};
+use crate::bindings::wasm_secrets::provider::host;
+use crate::bindings::wasm_secrets::provider::types::{
+    Connection as WitConnection, Error as WitError, Item as WitItem, Kind as WitKind,
+};
 use crate::error::LookupError;
 use crate::kwargs::FromKwargs as _;
+use crate::live::{Change, Follow as _, Item, Kind, ViewAccess};
 use crate::provider::{Lookups, Provider};
 
 /// The WIT `lookup` interface implemented by the [`Provider`] `P`; export it with [`crate::export!`].
@@ -66,5 +71,75 @@ impl<P: Provider> Guest for Component<P> {
 
     fn get_secret(config: String, group: String, key: String) -> Result<Option<String>, WitError> {
         Ok(P::lookups(&P::Config::from_json(&config)?).get_secret(&group, &key)?)
+    }
+}
+
+impl From<WitKind> for Kind {
+    fn from(kind: WitKind) -> Self {
+        match kind {
+            WitKind::Connection => Self::Connection,
+            WitKind::Variable => Self::Variable,
+            WitKind::Config => Self::Config,
+        }
+    }
+}
+
+impl From<Kind> for WitKind {
+    fn from(kind: Kind) -> Self {
+        match kind {
+            Kind::Connection => Self::Connection,
+            Kind::Variable => Self::Variable,
+            Kind::Config => Self::Config,
+        }
+    }
+}
+
+impl From<Item> for WitItem {
+    fn from(Item { name, id, payload }: Item) -> Self {
+        Self { name, id, payload }
+    }
+}
+
+impl From<WitItem> for Item {
+    fn from(WitItem { name, id, payload }: WitItem) -> Self {
+        Self { name, id, payload }
+    }
+}
+
+/// The host's live view, through the `host.view` import.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostView;
+
+impl ViewAccess for HostView {
+    fn view(&mut self, kind: Kind, id: &str) -> Option<Vec<Item>> {
+        host::view(kind.into(), id).map(|items| items.into_iter().map(Item::from).collect())
+    }
+}
+
+impl<P: Provider> live::Guest for Component<P> {
+    fn list_request(config: String, kind: WitKind, continue_token: Option<String>) -> Result<Option<String>, WitError> {
+        Ok(P::follow(&P::Config::from_json(&config)?).list_request(kind.into(), continue_token.as_deref())?)
+    }
+
+    fn decode_list(config: String, kind: WitKind, status: u16, body: Vec<u8>) -> Result<live::Page, WitError> {
+        let config = P::Config::from_json(&config)?;
+        let mut listed = |item: Item| host::listed(&WitItem::from(item));
+        let page = P::follow(&config).decode_list(kind.into(), status, &body, &mut listed)?;
+        Ok(live::Page { continue_token: page.continue_token, resource_version: page.resource_version })
+    }
+
+    fn watch_request(config: String, kind: WitKind, resource_version: String) -> Result<String, WitError> {
+        Ok(P::follow(&P::Config::from_json(&config)?).watch_request(kind.into(), &resource_version)?)
+    }
+
+    fn decode_event(config: String, kind: WitKind, line: Vec<u8>) -> Result<live::Event, WitError> {
+        let event = P::follow(&P::Config::from_json(&config)?).decode_event(kind.into(), &line)?;
+        let change = match event.change {
+            Change::Put(item) => live::Change::Put(item.into()),
+            Change::Removed(name) => live::Change::Removed(name),
+            Change::Progress => live::Change::Progress,
+            Change::Expired => live::Change::Expired,
+        };
+        Ok(live::Event { change, resource_version: event.resource_version })
     }
 }

@@ -25,6 +25,7 @@
 
 pub mod error;
 pub mod kwargs;
+pub mod live;
 pub mod provider;
 
 pub use error::LookupError;

@@ -10,6 +10,7 @@ use airflow_compat::{Connection, Dialect, parse_connection};
 
 use crate::error::LookupError;
 use crate::kwargs::FromKwargs;
+use crate::live::{Follow, NoFollow};
 
 /// One provider's lookups, mirroring the WIT `lookup` interface function for function. "Not found" is
 /// `Ok(None)`.
@@ -39,6 +40,12 @@ pub trait Provider {
 
     /// The lookups of one call, over `config` and the host's imports.
     fn lookups(config: &Self::Config) -> impl Lookups + '_;
+
+    /// The live view's functions over `config` (WIT `live`); by default the store cannot be followed.
+    fn follow(config: &Self::Config) -> impl Follow + '_ {
+        let _ = config;
+        NoFollow
+    }
 }
 
 /// Airflow's `BaseSecretsBackend.get_connection` over a stored value: no value or an empty one is "not

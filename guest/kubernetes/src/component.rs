@@ -3,7 +3,8 @@
 //! (`wasm_secrets_provider_common::component`).
 
 use wasm_secrets_provider_common::bindings::wasm_secrets::provider::host;
-use wasm_secrets_provider_common::component::Component;
+use wasm_secrets_provider_common::component::{Component, HostView};
+use wasm_secrets_provider_common::live::{Follow, Item, Kind, ViewAccess as _};
 use wasm_secrets_provider_common::{Lookups, Provider};
 
 use crate::config::BackendConfig;
@@ -32,12 +33,20 @@ impl Api for HostApi {
     fn detected_namespace(&mut self) -> Result<String, String> {
         host::detected_namespace()
     }
+
+    fn view(&mut self, kind: Kind, id: &str) -> Option<Vec<Item>> {
+        HostView.view(kind, id)
+    }
 }
 
 impl Provider for KubernetesProvider {
     type Config = BackendConfig;
 
     fn lookups(config: &BackendConfig) -> impl Lookups + '_ {
+        Backend::new(config, HostApi)
+    }
+
+    fn follow(config: &BackendConfig) -> impl Follow + '_ {
         Backend::new(config, HostApi)
     }
 }

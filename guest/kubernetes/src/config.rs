@@ -52,6 +52,18 @@ pub struct BackendConfig {
     pub dialect: Dialect,
 }
 
+impl BackendConfig {
+    /// The label key (`None`: the kind is disabled) and the data key of `kind`.
+    pub fn label_and_data_key(&self, kind: crate::lookup::Kind) -> (Option<&str>, &str) {
+        use crate::lookup::Kind;
+        match kind {
+            Kind::Connection => (self.connections_label.as_deref(), &self.connections_data_key),
+            Kind::Variable => (self.variables_label.as_deref(), &self.variables_data_key),
+            Kind::Config => (self.config_label.as_deref(), &self.config_data_key),
+        }
+    }
+}
+
 impl Default for BackendConfig {
     fn default() -> Self {
         Self {

@@ -13,7 +13,8 @@
 //! - [`selector`]: label selectors and the team-scoped-id guard,
 //! - [`request`]: the request paths and query, encoded like Airflow's Python client, and Secret names,
 //! - [`secrets`]: Secret-list parsing and first-match selection,
-//! - [`lookup`]: the lookup algorithm over an [`lookup::Api`] trait, and the provider's `Lookups`.
+//! - [`lookup`]: the lookup algorithm over an [`lookup::Api`] trait, and the provider's `Lookups`,
+//! - [`live`]: the live view's list and watch requests, their decoding, and how a lookup reads the view.
 //!
 //! Only on `wasm32`: `component` binds [`lookup`] to the host imports, and `transport` is the
 //! one module that speaks `wasi:http`.
@@ -39,6 +40,7 @@
 
 pub mod config;
 pub use wasm_secrets_provider_common::error;
+pub mod live;
 pub mod lookup;
 pub mod request;
 pub mod secrets;

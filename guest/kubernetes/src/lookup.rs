@@ -3,13 +3,16 @@
 
 use airflow_compat::{Connection, pybase64};
 use wasm_secrets_provider_common::Lookups;
+use wasm_secrets_provider_common::live::Item;
+pub use wasm_secrets_provider_common::live::Kind;
 use wasm_secrets_provider_common::provider::connection_from_value;
 
 use crate::config::BackendConfig;
 use crate::error::LookupError;
+use crate::live::{candidates, followed_label};
 use crate::request::{MAX_OBJECT_NAME_LEN, is_object_name, list_secrets_path, read_secret_path};
-use crate::secrets::{secret_data, select};
-use crate::selector::{is_team_scoped_id, queries};
+use crate::secrets::{secret_data, select, select_first};
+use crate::selector::{is_label_value, is_team_scoped_id, queries};
 
 /// An HTTP answer from the Kubernetes API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,17 +40,12 @@ pub trait Api {
     fn log(&mut self, level: Level, message: &str);
     /// The namespace the host detected, or the operator-facing reason it could not.
     fn detected_namespace(&mut self) -> Result<String, String>;
-}
-
-/// The three kinds of lookup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// `get_conn_value`.
-    Connection,
-    /// `get_variable`.
-    Variable,
-    /// `get_config`.
-    Config,
+    /// The items the host's live view holds for `id`, or `None` when it keeps no usable view of `kind` (the
+    /// default: no live view).
+    fn view(&mut self, kind: Kind, id: &str) -> Option<Vec<Item>> {
+        let _ = (kind, id);
+        None
+    }
 }
 
 /// One lookup session: a configuration, an API, and the namespace once resolved.
@@ -63,14 +61,19 @@ impl<'c, A: Api> Backend<'c, A> {
         Self { config, api, namespace: None }
     }
 
+    /// The configuration.
+    pub(crate) fn config(&self) -> &'c BackendConfig {
+        self.config
+    }
+
     /// Airflow's `_get_secret`: the decoded value stored for `id`, or `None`.
+    ///
+    /// With a live view of the kind (docs/live-view.md), each query's answer comes from the view's items for
+    /// `id` instead of a LIST, through the same first-match rule; only for ids and teams a label selector
+    /// expresses exactly (valid label values), so every other id still gets the API server's own answer.
     pub fn get_value(&mut self, kind: Kind, id: &str, team_name: Option<&str>) -> Result<Option<String>, LookupError> {
         let config = self.config;
-        let (label, data_key) = match kind {
-            Kind::Connection => (&config.connections_label, &config.connections_data_key),
-            Kind::Variable => (&config.variables_label, &config.variables_data_key),
-            Kind::Config => (&config.config_label, &config.config_data_key),
-        };
+        let (label, data_key) = config.label_and_data_key(kind);
         let Some(label) = label else {
             return Ok(None);
         };
@@ -78,11 +81,23 @@ impl<'c, A: Api> Backend<'c, A> {
         if kind != Kind::Config && team_name.is_none() && is_team_scoped_id(id) {
             return Ok(None);
         }
+        let exact = is_label_value(id) && team_name.is_none_or(is_label_value);
+        let view = if exact && followed_label(config, kind).is_some() { self.api.view(kind, id) } else { None };
         for query in queries(label, id, config.team_label.as_deref(), team_name) {
             let namespace = self.namespace()?;
-            let response = self.api.get(&list_secrets_path(&namespace, &query.selector))?;
-            check_status(&response)?;
-            let selection = select(&response.body, data_key, &query.selector, &namespace, query.warn_if_missing)?;
+            let selection = match &view {
+                Some(items) => {
+                    let matching = candidates(items, &query.scope)?;
+                    let count = matching.len();
+                    let first = matching.into_iter().next();
+                    select_first(first, count, data_key, &query.selector, &namespace, query.warn_if_missing)?
+                }
+                None => {
+                    let response = self.api.get(&list_secrets_path(&namespace, &query.selector))?;
+                    check_status(&response)?;
+                    select(&response.body, data_key, &query.selector, &namespace, query.warn_if_missing)?
+                }
+            };
             for warning in &selection.warnings {
                 self.api.log(Level::Warning, warning);
             }
@@ -99,7 +114,8 @@ impl<'c, A: Api> Backend<'c, A> {
         Ok(None)
     }
 
-    fn namespace(&mut self) -> Result<String, LookupError> {
+    /// The configured namespace, or the one the host detected (asked once per backend).
+    pub(crate) fn namespace(&mut self) -> Result<String, LookupError> {
         if let Some(ns) = self.config.namespace.as_ref().or(self.namespace.as_ref()) {
             return Ok(ns.clone());
         }
@@ -170,7 +186,7 @@ fn describe_name(name: &str) -> String {
 }
 
 /// Maps a non-2xx answer to the error that says who is at fault. Airflow catches no API error; neither do we.
-fn check_status(response: &Response) -> Result<(), LookupError> {
+pub(crate) fn check_status(response: &Response) -> Result<(), LookupError> {
     let code = response.status;
     if (200..300).contains(&code) {
         return Ok(());
@@ -230,9 +246,17 @@ mod tests {
         logs: Vec<(Level, String)>,
         namespace: Option<String>,
         namespace_calls: usize,
+        /// The live view's items, when the fake host keeps one; the ids asked for.
+        view: Option<Vec<Item>>,
+        viewed: Vec<(Kind, String)>,
     }
 
     impl Api for &mut Fake {
+        fn view(&mut self, kind: Kind, id: &str) -> Option<Vec<Item>> {
+            self.viewed.push((kind, id.to_owned()));
+            let items = self.view.as_ref()?;
+            Some(items.iter().filter(|i| i.id == id).cloned().collect())
+        }
         fn get(&mut self, path_and_query: &str) -> Result<Response, LookupError> {
             self.requests.push(path_and_query.to_owned());
             if self.answers.is_empty() {
@@ -264,6 +288,98 @@ mod tests {
     }
 
     const EMPTY: &str = r#"{"kind":"SecretList","items":[]}"#;
+
+    /// The live view's items for a list answer, decoded as the host would get them.
+    fn view_of(config: &BackendConfig, kind: Kind, items: &str) -> Vec<Item> {
+        use wasm_secrets_provider_common::live::Follow as _;
+        let body = format!(r#"{{"metadata":{{"resourceVersion":"5"}},"items":[{items}]}}"#);
+        let mut fake = Fake { namespace: Some("ns".into()), ..Fake::default() };
+        let mut out = Vec::new();
+        Backend::new(config, &mut fake)
+            .decode_list(kind, 200, body.as_bytes(), &mut |item| {
+                out.push(item);
+                true
+            })
+            .unwrap();
+        out
+    }
+
+    const TEAM_AND_GLOBAL: &str = r#"
+        {"metadata":{"name":"a-team","labels":{"airflow.apache.org/connection-id":"db","airflow.apache.org/team":"blue"}},"data":{"other":"eA=="}},
+        {"metadata":{"name":"b-global","labels":{"airflow.apache.org/connection-id":"db"}},"data":{"value":"Z2xvYmFs"}},
+        {"metadata":{"name":"c-global","labels":{"airflow.apache.org/connection-id":"db"}},"data":{"value":"c2Vjb25k"}},
+        {"metadata":{"name":"d-other","labels":{"airflow.apache.org/connection-id":"other"}},"data":{"value":"eQ=="}}"#;
+
+    /// From the view, a lookup sends nothing and answers as a LIST would: the team query first (its first match
+    /// lacks the key: a warning, then the global query), the first global match wins, with Airflow's warnings.
+    #[test]
+    fn a_live_view_answers_like_the_lists_without_a_request() {
+        let c = config(r#"{"namespace":"ns"}"#);
+        let view = view_of(&c, Kind::Connection, TEAM_AND_GLOBAL);
+        let mut fake = Fake { view: Some(view.clone()), ..Fake::default() };
+        let v = Backend::new(&c, &mut fake).get_value(Kind::Connection, "db", Some("blue")).unwrap();
+        assert_eq!(v.as_deref(), Some("global"));
+        assert!(fake.requests.is_empty());
+        assert_eq!(fake.viewed, vec![(Kind::Connection, "db".to_owned())]);
+        let warnings: Vec<&str> = fake.logs.iter().map(|(_, m)| m.as_str()).collect();
+        assert_eq!(
+            warnings,
+            vec![
+                "Secret 'a-team' does not have data key 'value'.",
+                "Multiple secrets found with label airflow.apache.org/connection-id=db,!airflow.apache.org/team in namespace ns. Using the first one.",
+            ]
+        );
+        // The same Secrets through the LIST path give the same answer and warnings.
+        let team = r#"{"items":[{"metadata":{"name":"a-team"},"data":{"other":"eA=="}}]}"#;
+        let global = r#"{"items":[{"metadata":{"name":"b-global"},"data":{"value":"Z2xvYmFs"}},{"metadata":{"name":"c-global"},"data":{"value":"c2Vjb25k"}}]}"#;
+        let mut listed = Fake { answers: vec![ok(team), ok(global)], ..Fake::default() };
+        let v = Backend::new(&c, &mut listed).get_value(Kind::Connection, "db", Some("blue")).unwrap();
+        assert_eq!(v.as_deref(), Some("global"));
+        assert_eq!(listed.logs, fake.logs);
+
+        // An id no Secret carries is "not found" from memory, with the LIST path's warning.
+        let mut fake = Fake { view: Some(view.clone()), ..Fake::default() };
+        assert_eq!(Backend::new(&c, &mut fake).get_value(Kind::Connection, "nope", None).unwrap(), None);
+        assert!(fake.requests.is_empty());
+        assert_eq!(
+            fake.logs,
+            vec![(Level::Warning, "No secret found with label airflow.apache.org/connection-id=nope,!airflow.apache.org/team in namespace ns.".to_owned())]
+        );
+        // A null value is the same malformed payload.
+        let view = view_of(
+            &c,
+            Kind::Variable,
+            r#"{"metadata":{"name":"n","labels":{"airflow.apache.org/variable-key":"v"}},"data":{"value":null}}"#,
+        );
+        let mut fake = Fake { view: Some(view), ..Fake::default() };
+        assert_eq!(
+            Backend::new(&c, &mut fake).get_value(Kind::Variable, "v", None).unwrap_err(),
+            LookupError::MalformedPayload("data key 'value' of secret 'n' is null".into())
+        );
+    }
+
+    /// Ids and teams a selector does not express exactly (not label values) still go to the API server, which
+    /// answers them its own way; so do kinds the view does not follow.
+    #[test]
+    fn ids_a_selector_cannot_express_exactly_bypass_the_view() {
+        let c = config(r#"{"namespace":"ns"}"#);
+        for (id, team) in [("a,b=c", None), ("-x", None), ("db", Some("bad team"))] {
+            let mut fake = Fake { view: Some(Vec::new()), answers: vec![ok(EMPTY), ok(EMPTY)], ..Fake::default() };
+            assert_eq!(Backend::new(&c, &mut fake).get_value(Kind::Connection, id, team).unwrap(), None);
+            assert!(fake.viewed.is_empty(), "{id:?}");
+            assert!(!fake.requests.is_empty(), "{id:?}");
+        }
+        let c = config(r#"{"namespace":"ns","config_label":"a,b"}"#);
+        let mut fake = Fake { view: Some(Vec::new()), answers: vec![ok(EMPTY)], ..Fake::default() };
+        assert_eq!(Backend::new(&c, &mut fake).get_value(Kind::Config, "k", None).unwrap(), None);
+        assert!(fake.viewed.is_empty());
+        // A host without a view of the kind: the LIST as usual.
+        let c = config(r#"{"namespace":"ns"}"#);
+        let mut fake = Fake { answers: vec![one("s", "value", "eA==")], ..Fake::default() };
+        assert_eq!(Backend::new(&c, &mut fake).get_value(Kind::Variable, "k", None).unwrap().as_deref(), Some("x"));
+        assert_eq!(fake.viewed, vec![(Kind::Variable, "k".to_owned())]);
+        assert_eq!(fake.requests.len(), 1);
+    }
 
     #[test]
     fn variable_found_with_exact_request() {

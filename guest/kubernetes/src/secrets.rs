@@ -16,21 +16,74 @@ struct SecretList {
 }
 
 #[derive(Deserialize)]
-struct Secret {
+pub(crate) struct Secret {
     #[serde(default)]
-    metadata: Option<Metadata>,
+    pub(crate) metadata: Option<Metadata>,
     #[serde(default)]
-    data: Option<BTreeMap<String, Option<String>>>,
+    pub(crate) data: Option<BTreeMap<String, Option<String>>>,
 }
 
 #[derive(Deserialize)]
-struct Metadata {
+pub(crate) struct Metadata {
     #[serde(default)]
-    name: Option<String>,
+    pub(crate) name: Option<String>,
+    #[serde(default, rename = "resourceVersion")]
+    pub(crate) resource_version: Option<String>,
+    #[serde(default)]
+    pub(crate) labels: Option<BTreeMap<String, String>>,
+    /// A list's continuation token (list metadata only).
+    #[serde(default, rename = "continue")]
+    pub(crate) continue_token: Option<String>,
+}
+
+impl Secret {
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.metadata.as_ref().and_then(|m| m.name.as_deref())
+    }
+
+    /// What the Secret holds under `data_key`.
+    pub(crate) fn stored(&self, data_key: &str) -> Stored {
+        match self.data.as_ref().and_then(|d| d.get(data_key)) {
+            None => Stored::Missing,
+            Some(None) => Stored::Null,
+            Some(Some(encoded)) => Stored::Encoded(encoded.clone()),
+        }
+    }
+}
+
+/// What a Secret holds under the data key: Airflow treats the three cases differently.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub enum Stored {
+    /// No such key (or no `data`): a warning, and nothing found.
+    Missing,
+    /// The key holds `null`: a malformed payload.
+    Null,
+    /// The base64 text.
+    Encoded(String),
+}
+
+/// The case, and the value's length only: it is a secret.
+impl std::fmt::Debug for Stored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Missing => f.write_str("Missing"),
+            Self::Null => f.write_str("Null"),
+            Self::Encoded(text) => write!(f, "Encoded(<{} bytes>)", text.len()),
+        }
+    }
+}
+
+/// One Secret matching a query, as the first-match rule needs it: its name and what it stores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// `metadata.name`, if any.
+    pub name: Option<String>,
+    /// What it holds under the data key.
+    pub stored: Stored,
 }
 
 /// What the list answer yields for one query.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Selection {
     /// The base64 text under the data key of the first matching secret, if any.
     pub encoded: Option<String>,
@@ -38,6 +91,17 @@ pub struct Selection {
     pub secret_name: Option<String>,
     /// Airflow's warnings for this answer, in the order Airflow logs them.
     pub warnings: Vec<String>,
+}
+
+/// The value's length only: it is a secret.
+impl std::fmt::Debug for Selection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Selection")
+            .field("encoded", &self.encoded.as_ref().map(|e| format!("<{} bytes>", e.len())))
+            .field("secret_name", &self.secret_name)
+            .field("warnings", &self.warnings)
+            .finish()
+    }
 }
 
 /// Picks the value for `data_key` out of a Secret list body, as Airflow's `_get_secret_by_selector` does.
@@ -50,30 +114,98 @@ pub fn select(
 ) -> Result<Selection, LookupError> {
     let list: SecretList = parse_answer(body, "a Secret list")?;
     let items = list.items.unwrap_or_default();
+    let mut first = items.iter().map(|s| Candidate { name: s.name().map(str::to_owned), stored: s.stored(data_key) });
+    let count = items.len();
+    select_first(first.next(), count, data_key, selector, namespace, warn_if_missing)
+}
+
+/// Airflow's first-match rule, for a list answer or the live view alike: of the `count` Secrets matching
+/// `selector`, the first (`first`, in the API server's order) wins even when it lacks the key; several
+/// matches and a missing one are warnings.
+pub fn select_first(
+    first: Option<Candidate>,
+    count: usize,
+    data_key: &str,
+    selector: &str,
+    namespace: &str,
+    warn_if_missing: bool,
+) -> Result<Selection, LookupError> {
     let mut warnings = Vec::new();
-    let Some(first) = items.first() else {
+    let Some(first) = first else {
         if warn_if_missing {
             warnings.push(format!("No secret found with label {selector} in namespace {namespace}."));
         }
         return Ok(Selection { encoded: None, secret_name: None, warnings });
     };
-    if items.len() > 1 {
+    if count > 1 {
         warnings.push(format!(
             "Multiple secrets found with label {selector} in namespace {namespace}. Using the first one."
         ));
     }
-    let name = first.metadata.as_ref().and_then(|m| m.name.clone());
-    let display_name = name.clone().unwrap_or_else(|| "None".to_owned());
-    match first.data.as_ref().and_then(|d| d.get(data_key)) {
-        None => {
+    let display_name = first.name.clone().unwrap_or_else(|| "None".to_owned());
+    match first.stored {
+        Stored::Missing => {
             warnings.push(format!("Secret '{display_name}' does not have data key '{data_key}'."));
-            Ok(Selection { encoded: None, secret_name: name, warnings })
+            Ok(Selection { encoded: None, secret_name: first.name, warnings })
         }
-        Some(None) => {
+        Stored::Null => {
             Err(LookupError::MalformedPayload(format!("data key '{data_key}' of secret '{display_name}' is null")))
         }
-        Some(Some(encoded)) => Ok(Selection { encoded: Some(encoded.clone()), secret_name: name, warnings }),
+        Stored::Encoded(encoded) => Ok(Selection { encoded: Some(encoded), secret_name: first.name, warnings }),
     }
+}
+
+/// A list answer as the live view reads it: the items, the continuation token and the list's version.
+pub(crate) struct ListPage {
+    pub(crate) items: Vec<Secret>,
+    pub(crate) continue_token: Option<String>,
+    pub(crate) resource_version: Option<String>,
+}
+
+/// Parses one page of a Secret list answer (read like [`select`] reads it).
+pub(crate) fn list_page(body: &[u8]) -> Result<ListPage, LookupError> {
+    #[derive(Deserialize)]
+    struct Page {
+        #[serde(default)]
+        metadata: Option<Metadata>,
+        items: Option<Vec<Secret>>,
+    }
+    let page: Page = parse_answer(body, "a Secret list")?;
+    let (continue_token, resource_version) =
+        page.metadata.map(|m| (m.continue_token, m.resource_version)).unwrap_or_default();
+    Ok(ListPage {
+        items: page.items.unwrap_or_default(),
+        continue_token: continue_token.filter(|t| !t.is_empty()),
+        resource_version,
+    })
+}
+
+/// One watch line: its type and its object (a Secret, or a `Status` for `ERROR`).
+#[derive(Deserialize)]
+pub(crate) struct WatchLine {
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    pub(crate) object: WatchObject,
+}
+
+/// The object of a watch line: a Secret's fields, or a `Status`'s.
+#[derive(Deserialize)]
+pub(crate) struct WatchObject {
+    #[serde(default)]
+    pub(crate) metadata: Option<Metadata>,
+    #[serde(default)]
+    pub(crate) data: Option<BTreeMap<String, Option<String>>>,
+    #[serde(default)]
+    pub(crate) code: Option<u16>,
+    #[serde(default)]
+    pub(crate) reason: Option<String>,
+    #[serde(default)]
+    pub(crate) message: Option<String>,
+}
+
+/// Parses one watch line.
+pub(crate) fn watch_line(line: &[u8]) -> Result<WatchLine, LookupError> {
+    parse_answer(line, "a watch event")
 }
 
 /// The base64 text under `data_key` in a single Secret body (the answer of a read call for `secret_name`):
@@ -81,12 +213,12 @@ pub fn select(
 /// [`select`].
 pub fn secret_data(body: &[u8], data_key: &str, secret_name: &str) -> Result<Option<String>, LookupError> {
     let secret: Secret = parse_answer(body, "a Secret")?;
-    match secret.data.as_ref().and_then(|d| d.get(data_key)) {
-        None => Ok(None),
-        Some(None) => {
+    match secret.stored(data_key) {
+        Stored::Missing => Ok(None),
+        Stored::Null => {
             Err(LookupError::MalformedPayload(format!("data key '{data_key}' of secret '{secret_name}' is null")))
         }
-        Some(Some(encoded)) => Ok(Some(encoded.clone())),
+        Stored::Encoded(encoded) => Ok(Some(encoded)),
     }
 }
 

@@ -740,6 +740,7 @@ fn chain_spec(global: &GlobalArgs, env: &dyn Environment) -> Result<ChainSpec, F
                 files: Vec::new(),
                 timeout: None,
                 reuse_instances: 0,
+                live: false,
             };
             let environment = ProviderSpec {
                 name: "environment".to_owned(),
@@ -750,6 +751,7 @@ fn chain_spec(global: &GlobalArgs, env: &dyn Environment) -> Result<ChainSpec, F
                 files: Vec::new(),
                 timeout: None,
                 reuse_instances: 0,
+                live: false,
             };
             ChainSpec { providers: vec![backend, environment], cache: crate::cache::CacheSettings::default() }
         }
@@ -826,6 +828,9 @@ fn describe_chain(spec: &ChainSpec) -> String {
         }
         if let Some(t) = p.timeout {
             let _ = writeln!(text, "       timeout: {}s", t.as_secs());
+        }
+        if p.live {
+            let _ = writeln!(text, "       live: lists each kind once and follows it with a watch");
         }
         if p.reuse_instances > 0 {
             let _ = writeln!(text, "       reuses up to {} idle instances", p.reuse_instances);

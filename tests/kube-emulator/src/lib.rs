@@ -227,6 +227,8 @@ pub(crate) struct Shared {
     pub(crate) watch_events: tokio::sync::watch::Sender<u64>,
     /// Bumped by [`Emulator::drop_watches`]: every open watch stream ends when it changes.
     pub(crate) watch_drops: tokio::sync::watch::Sender<u64>,
+    /// Bumped by [`Emulator::expire_watches`]: every open watch stream ends with `ERROR 410` when it changes.
+    pub(crate) watch_expiries: tokio::sync::watch::Sender<u64>,
 }
 
 /// Locks a mutex, ignoring poisoning: every critical section leaves the data consistent.
@@ -267,6 +269,7 @@ impl Emulator {
             connections: std::sync::atomic::AtomicU64::new(0),
             watch_events: tokio::sync::watch::Sender::new(0),
             watch_drops: tokio::sync::watch::Sender::new(0),
+            watch_expiries: tokio::sync::watch::Sender::new(0),
         });
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config);
@@ -461,6 +464,14 @@ impl Emulator {
     /// answer ends cleanly, without a last bookmark. Later watches are served normally.
     pub fn drop_watches(&self) {
         self.shared().watch_drops.send_modify(|n| *n += 1);
+    }
+
+    /// Expires every open watch, as an etcd compaction that overtook them would: the history is compacted
+    /// ([`Emulator::compact_history`]) and each open stream gets an `ERROR` event with `410 Expired` and ends, so
+    /// a client must list again. Called repeatedly, a 410 storm.
+    pub fn expire_watches(&self) {
+        self.compact_history();
+        self.shared().watch_expiries.send_modify(|n| *n += 1);
     }
 
     /// The current revision: the `resourceVersion` a list would return now.

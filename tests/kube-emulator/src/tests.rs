@@ -754,8 +754,18 @@ async fn the_event_hook_counts_delivered_events_and_dropped_watches_end() {
         assert_eq!(stream.next_summary().await, pair("ADDED", "a"));
         assert_eq!(stream.next_summary().await, pair("ADDED", "b"));
         assert_eq!(emulator.watch_events(), 4);
-        emulator.drop_watches();
+        // Expired: one ERROR 410, then the end; resuming from the old version is refused too.
+        let revision = emulator.resource_version();
+        emulator.expire_watches();
+        let expired = stream.next().await.unwrap();
+        assert_eq!((expired["type"].as_str(), expired["object"]["code"].as_u64()), (Some("ERROR"), Some(410)));
         assert_eq!(stream.next().await, None);
+        assert_eq!(emulator.watch_events(), 5, "the ERROR event is delivered too");
+        let mut client = Client::with_token(&emulator, "t").await;
+        let mut stream = client
+            .watch(&format!("/api/v1/namespaces/airflow/secrets?watch=true&resourceVersion={}", revision - 1))
+            .await;
+        assert_eq!(stream.next().await.unwrap()["object"]["code"], 410);
         emulator.shutdown().await;
     })
     .await

@@ -279,6 +279,8 @@ async fn run(shared: Arc<Shared>, params: WatchParams, tx: mpsc::Sender<Bytes>) 
     let deadline = Instant::now() + params.timeout;
     let mut drops = shared.watch_drops.subscribe();
     drops.mark_unchanged();
+    let mut expiries = shared.watch_expiries.subscribe();
+    expiries.mark_unchanged();
     let Opening { lines, mut last, mut changes, finished } = open(&shared, &params);
     if !send_all(&shared, &tx, lines).await || finished {
         return;
@@ -300,6 +302,11 @@ async fn run(shared: Arc<Shared>, params: WatchParams, tx: mpsc::Sender<Bytes>) 
         tokio::select! {
             () = tx.closed() => return,
             _ = drops.changed() => return,
+            _ = expiries.changed() => {
+                let error = Bytes::from(error_event(&too_old(last, &lock(&shared.store))));
+                send_all(&shared, &tx, vec![error]).await;
+                return;
+            }
             () = tokio::time::sleep_until(deadline) => {
                 if params.bookmarks {
                     match drain(&shared, &params, &mut last) {

@@ -1,0 +1,471 @@
+//! The live view's memory (docs/live-view.md): per kind, what the provider decoded from a list and the watch
+//! that follows it, as an ordered multimap the host keeps without reading it. Pure: `host/src/follow.rs` drives
+//! the list and the watch; lookups read through the `host.view` import.
+//!
+//! Why these rules:
+//! - Items are grouped by id and ordered by name, the API server's list order, so a lookup's first match is
+//!   the one a LIST would return first.
+//! - A kind is answered only once its first list has finished (`Synced`), and no longer once following it
+//!   failed: then lookups ask the store as usual, so a view never hides an outage behind old answers.
+//! - Every byte kept is counted against a budget: a store (or a component) that hands over more gets its
+//!   view dropped, not the host's memory.
+//! - Every change says which ids it touched, so the chain's cache forgets exactly those.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// The kinds a live view follows (the WIT `kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// Connections.
+    Connection,
+    /// Variables.
+    Variable,
+    /// Config values.
+    Config,
+}
+
+impl Kind {
+    /// Every followed kind.
+    pub const ALL: [Self; 3] = [Self::Connection, Self::Variable, Self::Config];
+
+    /// The cache's kind for the same lookups.
+    pub fn cache_kind(self) -> crate::cache::Kind {
+        match self {
+            Self::Connection => crate::cache::Kind::Connection,
+            Self::Variable => crate::cache::Kind::Variable,
+            Self::Config => crate::cache::Kind::Config,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One item as a provider decoded it. The payload may hold a secret: it is never shown.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Item {
+    /// The object's name (identity and order).
+    pub name: String,
+    /// The id lookups find it by.
+    pub id: String,
+    /// The provider's encoding of the rest.
+    pub payload: Vec<u8>,
+}
+
+impl Item {
+    /// What keeping it costs, in bytes (its strings and payload, plus a fixed overhead per item for the maps).
+    pub fn cost(&self) -> usize {
+        self.name.len() + self.id.len() + self.payload.len() + ITEM_OVERHEAD
+    }
+}
+
+/// Name and id only.
+impl std::fmt::Debug for Item {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Item({:?}, id {:?}, {} payload bytes)", self.name, self.id, self.payload.len())
+    }
+}
+
+/// What the maps spend per item besides its bytes (keys are held twice, plus map nodes), counted so that many
+/// tiny items cannot slip past the budget.
+const ITEM_OVERHEAD: usize = 128;
+
+/// The items of one kind: by id, then by name.
+#[derive(Default, Clone, PartialEq, Eq)]
+pub struct KindView {
+    by_id: HashMap<String, BTreeMap<String, Arc<[u8]>>>,
+    id_of: HashMap<String, String>,
+    bytes: usize,
+}
+
+/// Counts only: the payloads may hold secrets.
+impl std::fmt::Debug for KindView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KindView").field("items", &self.id_of.len()).field("bytes", &self.bytes).finish()
+    }
+}
+
+/// A change that does not fit the budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the live view would hold more than its budget of {budget} bytes")]
+pub struct OverBudget {
+    /// The budget.
+    pub budget: usize,
+}
+
+impl KindView {
+    /// The view of a complete list, within `budget` bytes.
+    pub fn from_items(items: Vec<Item>, budget: usize) -> Result<Self, OverBudget> {
+        let mut view = Self::default();
+        for item in items {
+            view.put(item, budget)?;
+        }
+        Ok(view)
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Items held.
+    pub fn len(&self) -> usize {
+        self.id_of.len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.id_of.is_empty()
+    }
+
+    /// Stores `item`, replacing whatever its name held; the ids it touched (its old one and its new one).
+    pub fn put(&mut self, item: Item, budget: usize) -> Result<Vec<String>, OverBudget> {
+        let cost = item.cost();
+        let mut touched = self.remove(&item.name).into_iter().collect::<Vec<_>>();
+        if self.bytes + cost > budget {
+            return Err(OverBudget { budget });
+        }
+        self.bytes += cost;
+        self.id_of.insert(item.name.clone(), item.id.clone());
+        self.by_id.entry(item.id.clone()).or_default().insert(item.name, item.payload.into());
+        if !touched.contains(&item.id) {
+            touched.push(item.id);
+        }
+        Ok(touched)
+    }
+
+    /// Forgets the item of `name`; the id it answered for.
+    pub fn remove(&mut self, name: &str) -> Option<String> {
+        let id = self.id_of.remove(name)?;
+        if let Some(items) = self.by_id.get_mut(&id) {
+            if let Some(payload) = items.remove(name) {
+                self.bytes -= name.len() + id.len() + payload.len() + ITEM_OVERHEAD;
+            }
+            if items.is_empty() {
+                self.by_id.remove(&id);
+            }
+        }
+        Some(id)
+    }
+
+    /// The items of `id`, in name order; `None` when they hold more than `max_bytes` ([`Item::cost`]).
+    pub fn items(&self, id: &str, max_bytes: usize) -> Option<Vec<Item>> {
+        let Some(items) = self.by_id.get(id) else {
+            return Some(Vec::new());
+        };
+        let cost: usize =
+            items.iter().map(|(name, payload)| name.len() + id.len() + payload.len() + ITEM_OVERHEAD).sum();
+        if cost > max_bytes {
+            return None;
+        }
+        Some(
+            items
+                .iter()
+                .map(|(name, payload)| Item { name: name.clone(), id: id.to_owned(), payload: payload.to_vec() })
+                .collect(),
+        )
+    }
+
+    /// The ids whose items differ between `self` and `other` (what a relist changed).
+    pub fn changed_ids(&self, other: &Self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .by_id
+            .iter()
+            .filter(|(id, items)| other.by_id.get(*id) != Some(*items))
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.extend(other.by_id.keys().filter(|id| !self.by_id.contains_key(*id)).cloned());
+        ids
+    }
+}
+
+/// Where following one kind stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Status {
+    /// Not started, or the first list is under way: lookups ask the store.
+    #[default]
+    Starting,
+    /// The provider cannot follow this kind with its configuration: lookups ask the store, for good.
+    NotFollowed,
+    /// Listed, and followed since: lookups are answered from the view.
+    Synced,
+    /// Following failed (the reason, for the log); the driver lists again after a pause. Lookups ask the
+    /// store meanwhile; the items are kept only to tell, once listed again, which ids changed.
+    Failed(String),
+}
+
+#[derive(Debug, Default)]
+struct KindState {
+    status: Status,
+    view: KindView,
+}
+
+/// Counts of what following cost and found, for metrics and `secrets bench`.
+#[derive(Debug, Default)]
+pub struct LiveCounts {
+    /// Complete lists (the first one and every relist).
+    pub lists: AtomicU64,
+    /// Lists made (and finished) because the watch's version expired (410 Gone).
+    pub relists: AtomicU64,
+    /// Watches opened again after one ended or broke.
+    pub watch_restarts: AtomicU64,
+    /// Watch lines applied (changes and bookmarks).
+    pub events: AtomicU64,
+    /// Failures while listing or watching.
+    pub failures: AtomicU64,
+    /// Lookups answered from the view.
+    pub answered: AtomicU64,
+}
+
+/// Called with the ids a change touched, so a cache forgets them.
+pub type ChangeHook = Arc<dyn Fn(Kind, &[String]) + Send + Sync>;
+
+/// One provider's live view: a [`KindView`] and a [`Status`] per kind, shared by its driver and its lookups.
+pub struct LiveView {
+    kinds: [Mutex<KindState>; 3],
+    budget: usize,
+    max_answer: usize,
+    counts: LiveCounts,
+    hook: Mutex<Option<ChangeHook>>,
+    /// Bumped after every applied change or status change: what tests and `secrets bench` wait on.
+    applied: tokio::sync::watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for LiveView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let statuses: Vec<_> = Kind::ALL.iter().map(|k| (k, self.status(*k))).collect();
+        f.debug_struct("LiveView").field("status", &statuses).field("budget", &self.budget).finish_non_exhaustive()
+    }
+}
+
+impl LiveView {
+    /// An empty view; each kind holds at most `budget` bytes, and a lookup gets at most `max_answer` bytes of
+    /// items (more, and it asks the store, whose answer is bounded the same way).
+    pub fn new(budget: usize, max_answer: usize) -> Self {
+        Self {
+            kinds: Default::default(),
+            budget,
+            max_answer,
+            counts: LiveCounts::default(),
+            hook: Mutex::new(None),
+            applied: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
+    fn kind(&self, kind: Kind) -> std::sync::MutexGuard<'_, KindState> {
+        self.kinds[kind.index()].lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The byte budget of each kind.
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
+    /// The counters.
+    pub fn counts(&self) -> &LiveCounts {
+        &self.counts
+    }
+
+    /// Calls `hook` with the ids every later change touches.
+    pub fn on_change(&self, hook: ChangeHook) {
+        *self.hook.lock().unwrap_or_else(PoisonError::into_inner) = Some(hook);
+    }
+
+    /// Where following `kind` stands.
+    pub fn status(&self, kind: Kind) -> Status {
+        self.kind(kind).status.clone()
+    }
+
+    /// Items held for `kind`.
+    pub fn len(&self, kind: Kind) -> usize {
+        self.kind(kind).view.len()
+    }
+
+    /// The items of `id` when `kind` is synced and they fit a lookup's answer; `None` otherwise (the lookup asks
+    /// the store).
+    pub fn items(&self, kind: Kind, id: &str) -> Option<Vec<Item>> {
+        let state = self.kind(kind);
+        if state.status != Status::Synced {
+            return None;
+        }
+        let items = state.view.items(id, self.max_answer)?;
+        drop(state);
+        self.counts.answered.fetch_add(1, Ordering::Relaxed);
+        Some(items)
+    }
+
+    /// A complete list of `kind`: it replaces the view, and `kind` is synced.
+    ///
+    /// The cache forgets the changed ids before the kind answers (when it did not already): an answer a lookup
+    /// got from this view is then never dropped for a change it already saw.
+    pub fn replace(&self, kind: Kind, view: KindView) {
+        let mut state = self.kind(kind);
+        let touched = state.view.changed_ids(&view);
+        state.view = view;
+        drop(state);
+        self.counts.lists.fetch_add(1, Ordering::Relaxed);
+        self.touched(kind, &touched);
+        self.set_status(kind, Status::Synced);
+    }
+
+    /// Applies a put; over the budget, the kind fails (its view is dropped) and the error says so.
+    pub fn put(&self, kind: Kind, item: Item) -> Result<(), OverBudget> {
+        let mut state = self.kind(kind);
+        match state.view.put(item, self.budget) {
+            Ok(touched) => {
+                drop(state);
+                self.touched(kind, &touched);
+                Ok(())
+            }
+            Err(over) => {
+                drop(state);
+                self.fail(kind, over.to_string());
+                Err(over)
+            }
+        }
+    }
+
+    /// Applies a removal.
+    pub fn remove(&self, kind: Kind, name: &str) {
+        let touched = self.kind(kind).view.remove(name);
+        self.touched(kind, touched.as_slice());
+    }
+
+    /// Counts an applied line that changed nothing (a bookmark).
+    pub fn progress(&self) {
+        self.counts.events.fetch_add(1, Ordering::Relaxed);
+        self.applied.send_modify(|n| *n += 1);
+    }
+
+    /// `kind` cannot be followed: lookups ask the store.
+    pub fn not_followed(&self, kind: Kind) {
+        self.set_status(kind, Status::NotFollowed);
+    }
+
+    /// Following `kind` failed: the view stops answering (lookups ask the store) until the next complete list.
+    /// The cache is left alone: what it holds is served until its TTL, as without live mode, and the next list
+    /// tells which ids changed meanwhile.
+    pub fn fail(&self, kind: Kind, why: String) {
+        self.set_status(kind, Status::Failed(why));
+        self.counts.failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn set_status(&self, kind: Kind, status: Status) {
+        self.kind(kind).status = status;
+        self.applied.send_modify(|n| *n += 1);
+    }
+
+    fn touched(&self, kind: Kind, ids: &[String]) {
+        self.counts.events.fetch_add(1, Ordering::Relaxed);
+        let hook = self.hook.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if let Some(hook) = hook
+            && !ids.is_empty()
+        {
+            hook(kind, ids);
+        }
+        self.applied.send_modify(|n| *n += 1);
+    }
+
+    /// Changes and status changes applied so far.
+    pub fn applied(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// Waits until `done` holds for the view (checked after every applied change).
+    pub async fn wait_until(&self, mut done: impl FnMut(&Self) -> bool) {
+        let mut applied = self.applied.subscribe();
+        while !done(self) {
+            if applied.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Waits until every kind has finished its first list (synced, not followed or failed).
+    pub async fn wait_started(&self) {
+        self.wait_until(|view| Kind::ALL.iter().all(|k| view.status(*k) != Status::Starting)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(name: &str, id: &str, payload: &str) -> Item {
+        Item { name: name.into(), id: id.into(), payload: payload.as_bytes().to_vec() }
+    }
+
+    fn names(items: &[Item]) -> Vec<(&str, &str)> {
+        items.iter().map(|i| (i.name.as_str(), std::str::from_utf8(&i.payload).unwrap())).collect()
+    }
+
+    #[test]
+    fn items_are_grouped_by_id_in_name_order_and_moves_touch_both_ids() {
+        let mut view =
+            KindView::from_items(vec![item("b", "x", "2"), item("a", "x", "1"), item("c", "y", "3")], 1 << 20).unwrap();
+        assert_eq!(names(&view.items("x", 1 << 20).unwrap()), vec![("a", "1"), ("b", "2")]);
+        assert_eq!(view.items("x", 10), None, "more than a lookup may get");
+        assert_eq!(format!("{view:?}"), format!("KindView {{ items: 3, bytes: {} }}", view.bytes()));
+        assert_eq!(view.len(), 3);
+        // `b` moves from x to y: both ids are touched.
+        assert_eq!(view.put(item("b", "y", "4"), 1 << 20).unwrap(), vec!["x".to_owned(), "y".to_owned()]);
+        assert_eq!(names(&view.items("y", 1 << 20).unwrap()), vec![("b", "4"), ("c", "3")]);
+        assert_eq!(view.remove("a"), Some("x".into()));
+        assert_eq!(view.items("x", 1 << 20), Some(Vec::new()));
+        assert_eq!(view.remove("a"), None);
+        let bytes = view.bytes();
+        view.put(item("c", "y", "3"), 1 << 20).unwrap();
+        assert_eq!(view.bytes(), bytes, "replacing an item does not count it twice");
+    }
+
+    #[test]
+    fn the_budget_bounds_what_is_kept() {
+        let one = item("a", "x", "p").cost();
+        assert_eq!(
+            KindView::from_items(vec![item("a", "x", "p"), item("b", "x", "p")], 2 * one - 1),
+            Err(OverBudget { budget: 2 * one - 1 })
+        );
+        let view = LiveView::new(one, 1 << 20);
+        view.replace(Kind::Variable, KindView::default());
+        view.put(Kind::Variable, item("a", "x", "p")).unwrap();
+        assert_eq!(view.items(Kind::Variable, "x").map(|i| i.len()), Some(1));
+        assert!(view.put(Kind::Variable, item("b", "x", "p")).is_err());
+        assert_eq!(view.items(Kind::Variable, "x"), None, "a kind over its budget stops answering");
+        assert!(matches!(view.status(Kind::Variable), Status::Failed(_)));
+    }
+
+    #[test]
+    fn only_a_synced_kind_answers_and_changes_report_their_ids() {
+        let view = LiveView::new(1 << 20, 1 << 20);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        view.on_change(Arc::new(move |kind, ids| log.lock().unwrap().push((kind, ids.to_vec()))));
+        assert_eq!(view.items(Kind::Connection, "db"), None, "not listed yet");
+        view.replace(Kind::Connection, KindView::from_items(vec![item("s", "db", "v")], 1 << 20).unwrap());
+        assert_eq!(view.items(Kind::Connection, "nope"), Some(Vec::new()), "absent ids are known absent");
+        view.put(Kind::Connection, item("t", "db", "w")).unwrap();
+        view.remove(Kind::Connection, "s");
+        assert_eq!(names(&view.items(Kind::Connection, "db").unwrap()), vec![("t", "w")]);
+        view.fail(Kind::Connection, "the watch broke".into());
+        assert_eq!(view.items(Kind::Connection, "db"), None);
+        view.not_followed(Kind::Config);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![
+                (Kind::Connection, vec!["db".to_owned()]),
+                (Kind::Connection, vec!["db".to_owned()]),
+                (Kind::Connection, vec!["db".to_owned()]),
+            ],
+            "a failure leaves the cache alone"
+        );
+        // Listed again: only the ids that changed meanwhile are touched.
+        let relisted = KindView::from_items(vec![item("t", "db", "w"), item("u", "new", "x")], 1 << 20).unwrap();
+        view.replace(Kind::Connection, relisted);
+        assert_eq!(seen.lock().unwrap().last(), Some(&(Kind::Connection, vec!["new".to_owned()])));
+        assert_eq!(names(&view.items(Kind::Connection, "db").unwrap()), vec![("t", "w")]);
+        assert_eq!(format!("{:?}", item("n", "i", "secret")), "Item(\"n\", id \"i\", 6 payload bytes)");
+    }
+}

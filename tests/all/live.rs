@@ -1,0 +1,277 @@
+//! Live mode (docs/live-view.md) against the emulator: what it sends (one list and one watch per followed
+//! kind, whatever the lookups), what it sees (a change once the emulator delivered its event), how it recovers
+//! (one relist after a 410; lookups ask the store while the view is down), and the bounds a hostile provider
+//! meets. Waits are on the emulator's event hook and the view's own progress, never on a clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube_emulator::{Access, Fault, RecordedRequest};
+use serde_json::json;
+use wasm_secrets::live::{Kind, Status};
+use wasm_secrets::{Cache, CacheSettings, Chain, Link, LiveOptions, Provider, ProviderOptions};
+
+use crate::support::{Cluster, NAMESPACE, b64, kubernetes_provider, rogue_provider};
+
+const VARIABLE: &str = "airflow.apache.org/variable-key";
+
+/// Bounds every wait of these tests: a hang fails instead of stalling the suite.
+const BOUND: Duration = Duration::from_secs(60);
+
+fn live_options(cluster: &Cluster) -> ProviderOptions {
+    let logs = Arc::clone(&cluster.logs);
+    ProviderOptions {
+        live: Some(LiveOptions::default()),
+        log: Arc::new(move |level, message| logs.lock().unwrap().push((level, message.to_owned()))),
+        ..ProviderOptions::default()
+    }
+}
+
+/// A chain of the Kubernetes provider in live mode with `kwargs`, the cache on when `cache`.
+fn live_chain(cluster: &Cluster, kwargs: &str, cache: bool) -> Chain {
+    let provider =
+        Provider::new(kubernetes_provider(), cluster.cluster_config(), kwargs, live_options(cluster)).unwrap();
+    let cache = cache.then(|| Cache::new(CacheSettings { enabled: true, ..CacheSettings::default() }));
+    Chain::new(vec![Link { name: "k8s".into(), provider }], cache, Arc::new(|_, _| {})).strict(true)
+}
+
+fn view(chain: &Chain) -> &wasm_secrets::live::LiveView {
+    chain.links()[0].provider.live_view().unwrap()
+}
+
+/// The requests' paths and queries, in order.
+fn sent(requests: &[RecordedRequest]) -> Vec<String> {
+    requests.iter().map(|r| format!("{} {}?{}", r.method, r.path, r.query.as_deref().unwrap_or_default())).collect()
+}
+
+fn list_of(label: &str) -> String {
+    format!("GET /api/v1/namespaces/airflow/secrets?labelSelector={}&limit=500", label.replace('/', "%2F"))
+}
+
+fn is_watch(request: &str) -> bool {
+    request.contains("watch=true")
+}
+
+/// 10,000 lookups of 100 variables: one list and one watch per kind, and every answer exact.
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_thousand_lookups_of_a_hundred_ids_send_one_list_and_one_watch_per_kind() {
+    let cluster = Cluster::start_empty("32").await;
+    for i in 0..100 {
+        cluster.insert(
+            &format!("var-{i:03}"),
+            json!({VARIABLE: format!("v{i}")}),
+            json!({"value": b64(&format!("value {i}"))}),
+        );
+    }
+    cluster.emulator.clear_requests();
+    let chain = live_chain(&cluster, r#"{"namespace": "airflow"}"#, true);
+    tokio::time::timeout(BOUND, async {
+        for round in 0..100 {
+            for i in 0..100 {
+                let value = chain.get_variable(&format!("v{i}"), None).await.unwrap();
+                assert_eq!(value.as_deref(), Some(format!("value {i}").as_str()), "round {round}, v{i}");
+            }
+        }
+        assert_eq!(chain.get_variable("absent", None).await.unwrap(), None, "not found, from memory");
+        // Every watch is open once each kind is synced; wait for the three to reach the emulator's log.
+        wait_for_watches(&cluster, 3).await;
+    })
+    .await
+    .expect("the lookups finished");
+    let requests = sent(&cluster.requests());
+    assert!(requests.len() <= 10, "{requests:#?}");
+    let mut lists: Vec<&String> = requests.iter().filter(|r| !is_watch(r)).collect();
+    lists.sort();
+    assert_eq!(
+        lists,
+        [&list_of("airflow.apache.org/config-key"), &list_of("airflow.apache.org/connection-id"), &list_of(VARIABLE),]
+    );
+    let revision = cluster.emulator.resource_version();
+    let watch = format!(
+        "GET /api/v1/namespaces/airflow/secrets?labelSelector=airflow.apache.org%2Fvariable-key&watch=true\
+         &allowWatchBookmarks=true&resourceVersion={revision}&timeoutSeconds=290"
+    );
+    assert_eq!(requests.iter().filter(|r| **r == watch).count(), 1, "{requests:#?}");
+    assert_eq!(requests.len(), 6, "three lists and three watches: {requests:#?}");
+    // The view answered each id once (the cache the rest), the absent one, and the first id once more: its
+    // lookup started the view, whose first list made the cache forget the answer that lookup was fetching.
+    assert_eq!(view(&chain).counts().answered.load(std::sync::atomic::Ordering::Relaxed), 102);
+    assert_eq!(view(&chain).len(Kind::Variable), 100);
+    let metrics = chain.render_metrics();
+    assert_eq!(metrics, None, "metrics are off in this chain");
+}
+
+/// A change is seen by the next lookup once the emulator has delivered its event and the view applied it:
+/// through the cache (which forgets the touched id) and without it. Real kubectl makes the changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kubectl_patch_or_delete_is_seen_by_the_next_lookup() {
+    let cluster = Cluster::start_empty("32").await;
+    cluster.emulator.add_token("kubectl-admin", Access::All);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    cluster.emulator.write_kubeconfig(&kubeconfig, "kubectl-admin", NAMESPACE).unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    cluster.insert("api-key", json!({VARIABLE: "api_key"}), json!({"value": b64("first")}));
+    let mut current = "first";
+    for cache in [true, false] {
+        let chain =
+            live_chain(&cluster, r#"{"namespace": "airflow", "connections_label": null, "config_label": null}"#, cache);
+        tokio::time::timeout(BOUND, async {
+            assert_eq!(chain.get_variable("api_key", None).await.unwrap().as_deref(), Some(current));
+            wait_for_watches(&cluster, if cache { 1 } else { 2 }).await;
+            let before = cluster.requests().len();
+            let view = view(&chain);
+            let applied = view.applied();
+            let delivered = cluster.emulator.watch_events();
+            let patch = format!(r#"{{"data":{{"value":"{}"}}}}"#, b64(if cache { "second" } else { "third" }));
+            kubectl(&home, &kubeconfig, &["patch", "secret", "api-key", "-n", NAMESPACE, "-p", &patch]).await;
+            cluster.emulator.wait_watch_events(delivered + 1).await;
+            view.wait_until(|v| v.applied() > applied).await;
+            current = if cache { "second" } else { "third" };
+            assert_eq!(chain.get_variable("api_key", None).await.unwrap().as_deref(), Some(current));
+            let after: Vec<RecordedRequest> = cluster.requests().split_off(before);
+            assert!(
+                after.iter().all(|r| !r.query.as_deref().unwrap_or_default().contains("labelSelector")),
+                "no list or watch, only kubectl's own requests: {:?}",
+                sent(&after)
+            );
+            if !cache {
+                let applied = view.applied();
+                let delivered = cluster.emulator.watch_events();
+                kubectl(&home, &kubeconfig, &["delete", "secret", "api-key", "-n", NAMESPACE]).await;
+                cluster.emulator.wait_watch_events(delivered + 1).await;
+                view.wait_until(|v| v.applied() > applied).await;
+                assert_eq!(chain.get_variable("api_key", None).await.unwrap(), None);
+            }
+        })
+        .await
+        .expect("the change was seen");
+    }
+}
+
+/// Waits until the emulator has logged `count` watch requests since its log was last cleared.
+async fn wait_for_watches(cluster: &Cluster, count: usize) {
+    while cluster.requests().iter().filter(|r| r.query.as_deref().is_some_and(|q| q.contains("watch=true"))).count()
+        < count
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn kubectl(home: &std::path::Path, kubeconfig: &std::path::Path, args: &[&str]) {
+    let (home, kubeconfig) = (home.to_owned(), kubeconfig.to_owned());
+    let owned: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = owned.iter().map(String::as_str).collect();
+        kube_emulator::kubectl::run(&home, &kubeconfig, &args)
+    })
+    .await
+    .unwrap()
+    .expect("kubectl must be installed: the conformance tests fail without it");
+    assert!(out.success, "kubectl {args:?} failed: {}{}", out.stdout, out.stderr);
+}
+
+/// A watch that expires (410) makes exactly one relist, after which changes are followed again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forced_410_causes_one_relist() {
+    let cluster = Cluster::start_empty("32").await;
+    cluster.insert("one", json!({VARIABLE: "one"}), json!({"value": b64("1")}));
+    let chain =
+        live_chain(&cluster, r#"{"namespace": "airflow", "connections_label": null, "config_label": null}"#, true);
+    tokio::time::timeout(BOUND, async {
+        assert_eq!(chain.get_variable("one", None).await.unwrap().as_deref(), Some("1"));
+        let view = view(&chain);
+        wait_for_watches(&cluster, 1).await;
+        cluster.emulator.clear_requests();
+        cluster.emulator.expire_watches();
+        view.wait_until(|v| v.counts().relists.load(std::sync::atomic::Ordering::Relaxed) == 1).await;
+        view.wait_until(|v| v.status(Kind::Variable) == Status::Synced).await;
+        // Followed again: a new Secret is seen.
+        let applied = view.applied();
+        let delivered = cluster.emulator.watch_events();
+        cluster.insert("two", json!({VARIABLE: "two"}), json!({"value": b64("2")}));
+        cluster.emulator.wait_watch_events(delivered + 1).await;
+        view.wait_until(|v| v.applied() > applied).await;
+        assert_eq!(chain.get_variable("two", None).await.unwrap().as_deref(), Some("2"));
+    })
+    .await
+    .expect("relisted");
+    let requests = sent(&cluster.requests());
+    let lists: Vec<&String> = requests.iter().filter(|r| !is_watch(r)).collect();
+    assert_eq!(lists, [&list_of(VARIABLE)], "one relist: {requests:#?}");
+    assert_eq!(view(&chain).counts().relists.load(std::sync::atomic::Ordering::Relaxed), 1);
+    let metrics = chain.render_metrics().unwrap();
+    for line in [
+        "wasm_secrets_live_lists_total{provider=\"k8s\"} 2",
+        "wasm_secrets_live_relists_total{provider=\"k8s\"} 1",
+        "wasm_secrets_live_failures_total{provider=\"k8s\"} 0",
+        "wasm_secrets_live_items{provider=\"k8s\",kind=\"variable\"} 2",
+        "wasm_secrets_live_items{provider=\"k8s\",kind=\"connection\"} 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
+    assert!(!metrics.contains("\"one\"") && !metrics.contains("\"two\""), "ids never become labels");
+}
+
+/// While the store cannot be reached, the view is dropped and lookups ask the store, failing with the
+/// documented error; once it is back, the view is listed again and answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn during_an_outage_lookups_ask_the_store_and_the_view_comes_back() {
+    let cluster = Cluster::start_empty("32").await;
+    cluster.insert("one", json!({VARIABLE: "one"}), json!({"value": b64("1")}));
+    let chain =
+        live_chain(&cluster, r#"{"namespace": "airflow", "connections_label": null, "config_label": null}"#, false);
+    tokio::time::timeout(BOUND, async {
+        assert_eq!(chain.get_variable("one", None).await.unwrap().as_deref(), Some("1"));
+        let view = view(&chain);
+        cluster.emulator.set_fault(Some(Fault::Status(503)));
+        cluster.emulator.drop_watches();
+        view.wait_until(|v| matches!(v.status(Kind::Variable), Status::Failed(_))).await;
+        let error = chain.get_variable("one", None).await.unwrap_err();
+        assert_eq!(error.error.kind(), "unavailable", "{error}");
+        cluster.emulator.set_fault(None);
+        view.wait_until(|v| v.status(Kind::Variable) == Status::Synced).await;
+        assert_eq!(chain.get_variable("one", None).await.unwrap().as_deref(), Some("1"));
+    })
+    .await
+    .expect("recovered");
+    let warnings: Vec<String> = cluster.logs().into_iter().map(|(_, m)| m).collect();
+    assert!(
+        warnings.iter().any(|m| m.starts_with("live view of variables: ") && m.contains("(unavailable)")),
+        "{warnings:#?}"
+    );
+}
+
+/// A provider that hands the host more than the view's budget gets its view dropped, not the host's memory;
+/// one whose list request asks for a watch is refused by the policy.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_provider_meets_the_budget_and_the_policy() {
+    let cluster = Cluster::start_empty("32").await;
+    let options = |budget| ProviderOptions {
+        live: Some(LiveOptions { budget_bytes: budget, ..LiveOptions::default() }),
+        ..live_options(&cluster)
+    };
+    let flood = r#"{"live": "list", "path": "/api/v1/namespaces/airflow/secrets"}"#;
+    let provider = Provider::new(rogue_provider(), cluster.cluster_config(), flood, options(8 << 20)).unwrap();
+    tokio::time::timeout(BOUND, provider.start_live()).await.unwrap();
+    let view = provider.live_view().unwrap();
+    for kind in Kind::ALL {
+        assert!(matches!(view.status(kind), Status::Failed(_)), "{kind:?}: {:?}", view.status(kind));
+        assert_eq!(view.len(kind), 0);
+    }
+    let warnings: Vec<String> = cluster.logs().into_iter().map(|(_, m)| m).collect();
+    assert!(warnings.iter().any(|m| m.contains("more than its budget of 8388608 bytes")), "{warnings:#?}");
+    drop(provider);
+
+    let sneaky = r#"{"live": "list", "path": "/api/v1/namespaces/airflow/secrets?watch=true"}"#;
+    cluster.emulator.clear_requests();
+    let provider = Provider::new(rogue_provider(), cluster.cluster_config(), sneaky, options(8 << 20)).unwrap();
+    tokio::time::timeout(BOUND, provider.start_live()).await.unwrap();
+    assert!(matches!(provider.live_view().unwrap().status(Kind::Connection), Status::Failed(_)));
+    assert!(cluster.requests().is_empty(), "the refused list never left the host: {:?}", sent(&cluster.requests()));
+    // A provider that does not follow anything keeps working without a view.
+    let provider = Provider::new(rogue_provider(), cluster.cluster_config(), "{}", options(8 << 20)).unwrap();
+    tokio::time::timeout(BOUND, provider.start_live()).await.unwrap();
+    assert_eq!(provider.live_view().unwrap().status(Kind::Config), Status::NotFollowed);
+}
