@@ -253,3 +253,29 @@ async fn metrics_and_audit_lines_of_a_bench_run() {
     );
     assert_eq!(cluster.requests().len(), 1);
 }
+
+/// A live-mode chain: the warm-up lists and watches each kind; the measured lookups, answered from the view
+/// without the cache, send no request, and `--metrics` shows what the view did.
+#[tokio::test(flavor = "multi_thread")]
+async fn in_live_mode_the_measured_lookups_send_nothing() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("secrets.toml");
+    std::fs::write(&config, format!("{}live = true\n", kubernetes_entry(&cluster, "k8s"))).unwrap();
+    let args = ["--lookups", "50", "--warmup", "2", "--metrics", "variables", "get", "my_var"];
+    let (out, report) = bench_json(&cluster, Some(&config), &args, &[]).await;
+    assert_eq!(out.code, EXIT_FOUND, "{}", out.stderr);
+    assert_eq!((report["lookups"].clone(), report["api_requests"].clone()), (50.into(), 0.into()));
+    let lists =
+        cluster.requests().iter().filter(|r| r.query.as_deref().is_some_and(|q| q.contains("limit=500"))).count();
+    assert_eq!(lists, 3, "one list per kind, in the warm-up");
+    let metrics = report["metrics"].as_str().expect("the metrics field");
+    for expected in [
+        "wasm_secrets_live_answers_total{provider=\"k8s\"} 52",
+        "wasm_secrets_live_lists_total{provider=\"k8s\"} 3",
+        "wasm_secrets_live_items{provider=\"k8s\",kind=\"variable\"} 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == expected), "missing `{expected}` in:\n{metrics}");
+    }
+    assert!(!out.stdout.contains("my_secret_value"));
+}

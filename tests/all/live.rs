@@ -178,7 +178,8 @@ async fn a_forced_410_causes_one_relist() {
     let cluster = Cluster::start_empty("32").await;
     cluster.insert("one", json!({VARIABLE: "one"}), json!({"value": b64("1")}));
     let chain =
-        live_chain(&cluster, r#"{"namespace": "airflow", "connections_label": null, "config_label": null}"#, true);
+        live_chain(&cluster, r#"{"namespace": "airflow", "connections_label": null, "config_label": null}"#, true)
+            .with_metrics();
     tokio::time::timeout(BOUND, async {
         assert_eq!(chain.get_variable("one", None).await.unwrap().as_deref(), Some("1"));
         let view = view(&chain);
