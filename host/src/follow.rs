@@ -169,7 +169,15 @@ impl Follower {
                 match decoded.change {
                     Change::Put(item) => {
                         if let Err(over) = self.view.put(self.kind, item) {
-                            return self.stopped("applying a watch event", &LookupError::Upstream(over.to_string()));
+                            // The view already failed, without serving stale answers: it lost an item.
+                            let message = format!(
+                                "live view of {}: applying a watch event failed: {over}; lookups ask the store \
+                                 until it is listed again",
+                                self.kind.cache_kind().plural()
+                            );
+                            (self.parts.log())(LogLevel::Warning, &message);
+                            self.view.counts().watch_restarts.fetch_add(1, Ordering::Relaxed);
+                            return Stopped::Failed;
                         }
                     }
                     Change::Removed(name) => self.view.remove(self.kind, &name),
@@ -203,7 +211,11 @@ impl Follower {
             error.kind()
         );
         (self.parts.log())(LogLevel::Warning, &message);
-        self.view.fail(self.kind, message);
+        // Known values may stand in for a store that cannot be reached or answers badly; never for access
+        // denied, a refused request or a broken configuration.
+        let stale_ok =
+            matches!(error, LookupError::Unavailable(_) | LookupError::Timeout(_) | LookupError::Upstream(_));
+        self.view.fail(self.kind, message, stale_ok);
     }
 }
 

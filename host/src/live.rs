@@ -192,9 +192,19 @@ pub enum Status {
     NotFollowed,
     /// Listed, and followed since: lookups are answered from the view.
     Synced,
-    /// Following failed (the reason, for the log); the driver lists again after a pause. Lookups ask the
-    /// store meanwhile; the items are kept only to tell, once listed again, which ids changed.
-    Failed(String),
+    /// Following failed: the driver lists again after a pause. Meanwhile lookups ask the store, except that
+    /// ids the view holds are answered from it, as stale, while `stale_ok` and for at most the maximum
+    /// staleness after `since` (see [`LiveView::items`]). The items are also what tells, once listed again,
+    /// which ids changed.
+    Failed {
+        /// Why, for the log.
+        why: String,
+        /// When following stopped: the age of every answer the view gives from now on.
+        since: std::time::Instant,
+        /// Whether the failure lets known values be served (the store unreachable or failing; never access
+        /// denied, a refused request or a spent budget).
+        stale_ok: bool,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -218,6 +228,17 @@ pub struct LiveCounts {
     pub failures: AtomicU64,
     /// Lookups answered from the view.
     pub answered: AtomicU64,
+    /// Of those, answered while following had failed (known values served through an outage).
+    pub stale: AtomicU64,
+}
+
+/// The items a lookup gets from the view, and their age when following has failed (a stale answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewAnswer {
+    /// The items of the id, in name order.
+    pub items: Vec<Item>,
+    /// `Some(age)` when served while following has failed.
+    pub stale: Option<std::time::Duration>,
 }
 
 /// Called with the ids a change touched, so a cache forgets them.
@@ -228,6 +249,8 @@ pub struct LiveView {
     kinds: [Mutex<KindState>; 3],
     budget: usize,
     max_answer: usize,
+    max_staleness: std::time::Duration,
+    clock: crate::cache::Clock,
     counts: LiveCounts,
     hook: Mutex<Option<ChangeHook>>,
     /// Bumped after every applied change or status change: what tests and `secrets bench` wait on.
@@ -249,6 +272,8 @@ impl LiveView {
             kinds: Default::default(),
             budget,
             max_answer,
+            max_staleness: std::time::Duration::ZERO,
+            clock: Arc::new(std::time::Instant::now),
             counts: LiveCounts::default(),
             hook: Mutex::new(None),
             applied: tokio::sync::watch::Sender::new(0),
@@ -257,6 +282,15 @@ impl LiveView {
 
     fn kind(&self, kind: Kind) -> std::sync::MutexGuard<'_, KindState> {
         self.kinds[kind.index()].lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Serves ids the view holds for up to `max_staleness` after following failed (zero, the default: never),
+    /// reading the time from `clock`.
+    #[must_use]
+    pub fn with_staleness(mut self, max_staleness: std::time::Duration, clock: crate::cache::Clock) -> Self {
+        self.max_staleness = max_staleness;
+        self.clock = clock;
+        self
     }
 
     /// The byte budget of each kind.
@@ -285,16 +319,32 @@ impl LiveView {
     }
 
     /// The items of `id` when `kind` is synced and they fit a lookup's answer; `None` otherwise (the lookup asks
-    /// the store).
-    pub fn items(&self, kind: Kind, id: &str) -> Option<Vec<Item>> {
+    /// the store). While following has failed, an id the view holds items for is still answered, with the
+    /// answer's age, if the failure allows it and the age is within the maximum staleness: known values are
+    /// served through an outage; an unknown id, or anything later, asks the store and meets the failure.
+    pub fn items(&self, kind: Kind, id: &str) -> Option<ViewAnswer> {
         let state = self.kind(kind);
-        if state.status != Status::Synced {
-            return None;
-        }
+        let age = match &state.status {
+            Status::Synced => None,
+            Status::Failed { since, stale_ok: true, .. } => {
+                let age = (self.clock)().saturating_duration_since(*since);
+                if self.max_staleness.is_zero() || age > self.max_staleness {
+                    return None;
+                }
+                Some(age)
+            }
+            _ => return None,
+        };
         let items = state.view.items(id, self.max_answer)?;
         drop(state);
+        if age.is_some() && items.is_empty() {
+            return None;
+        }
         self.counts.answered.fetch_add(1, Ordering::Relaxed);
-        Some(items)
+        if age.is_some() {
+            self.counts.stale.fetch_add(1, Ordering::Relaxed);
+        }
+        Some(ViewAnswer { items, stale: age })
     }
 
     /// A complete list of `kind`: it replaces the view, and `kind` is synced.
@@ -322,7 +372,8 @@ impl LiveView {
             }
             Err(over) => {
                 drop(state);
-                self.fail(kind, over.to_string());
+                // The view lost an item: it cannot stand in for the store.
+                self.fail(kind, over.to_string(), false);
                 Err(over)
             }
         }
@@ -345,11 +396,23 @@ impl LiveView {
         self.set_status(kind, Status::NotFollowed);
     }
 
-    /// Following `kind` failed: the view stops answering (lookups ask the store) until the next complete list.
-    /// The cache is left alone: what it holds is served until its TTL, as without live mode, and the next list
-    /// tells which ids changed meanwhile.
-    pub fn fail(&self, kind: Kind, why: String) {
-        self.set_status(kind, Status::Failed(why));
+    /// Following `kind` failed: the view stops answering (lookups ask the store) until the next complete list,
+    /// except for known ids within the maximum staleness when `stale_ok` ([`LiveView::items`]). A failure that
+    /// follows a failure keeps the first one's time: staleness counts from the last moment the view was known
+    /// current. The cache is left alone: what it holds is served until its TTL, as without live mode, and the
+    /// next list tells which ids changed meanwhile.
+    pub fn fail(&self, kind: Kind, why: String, stale_ok: bool) {
+        let now = (self.clock)();
+        let mut state = self.kind(kind);
+        let since = match &state.status {
+            Status::Failed { since, .. } => *since,
+            _ => now,
+        };
+        // Only a view that was current can stand in for the store.
+        let stale_ok = stale_ok && matches!(state.status, Status::Synced | Status::Failed { stale_ok: true, .. });
+        state.status = Status::Failed { why, since, stale_ok };
+        drop(state);
+        self.applied.send_modify(|n| *n += 1);
         self.counts.failures.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -431,10 +494,10 @@ mod tests {
         let view = LiveView::new(one, 1 << 20);
         view.replace(Kind::Variable, KindView::default());
         view.put(Kind::Variable, item("a", "x", "p")).unwrap();
-        assert_eq!(view.items(Kind::Variable, "x").map(|i| i.len()), Some(1));
+        assert_eq!(view.items(Kind::Variable, "x").map(|a| a.items.len()), Some(1));
         assert!(view.put(Kind::Variable, item("b", "x", "p")).is_err());
         assert_eq!(view.items(Kind::Variable, "x"), None, "a kind over its budget stops answering");
-        assert!(matches!(view.status(Kind::Variable), Status::Failed(_)));
+        assert!(matches!(view.status(Kind::Variable), Status::Failed { stale_ok: false, .. }));
     }
 
     #[test]
@@ -445,11 +508,15 @@ mod tests {
         view.on_change(Arc::new(move |kind, ids| log.lock().unwrap().push((kind, ids.to_vec()))));
         assert_eq!(view.items(Kind::Connection, "db"), None, "not listed yet");
         view.replace(Kind::Connection, KindView::from_items(vec![item("s", "db", "v")], 1 << 20).unwrap());
-        assert_eq!(view.items(Kind::Connection, "nope"), Some(Vec::new()), "absent ids are known absent");
+        assert_eq!(
+            view.items(Kind::Connection, "nope").map(|a| a.items),
+            Some(Vec::new()),
+            "absent ids are known absent"
+        );
         view.put(Kind::Connection, item("t", "db", "w")).unwrap();
         view.remove(Kind::Connection, "s");
-        assert_eq!(names(&view.items(Kind::Connection, "db").unwrap()), vec![("t", "w")]);
-        view.fail(Kind::Connection, "the watch broke".into());
+        assert_eq!(names(&view.items(Kind::Connection, "db").unwrap().items), vec![("t", "w")]);
+        view.fail(Kind::Connection, "the watch broke".into(), true);
         assert_eq!(view.items(Kind::Connection, "db"), None);
         view.not_followed(Kind::Config);
         assert_eq!(
@@ -465,7 +532,7 @@ mod tests {
         let relisted = KindView::from_items(vec![item("t", "db", "w"), item("u", "new", "x")], 1 << 20).unwrap();
         view.replace(Kind::Connection, relisted);
         assert_eq!(seen.lock().unwrap().last(), Some(&(Kind::Connection, vec!["new".to_owned()])));
-        assert_eq!(names(&view.items(Kind::Connection, "db").unwrap()), vec![("t", "w")]);
+        assert_eq!(names(&view.items(Kind::Connection, "db").unwrap().items), vec![("t", "w")]);
         assert_eq!(format!("{:?}", item("n", "i", "secret")), "Item(\"n\", id \"i\", 6 payload bytes)");
     }
 }

@@ -362,7 +362,7 @@ pub fn render_live(views: &[(&str, &crate::live::LiveView)]) -> String {
         return out;
     }
     type Read = fn(&crate::live::LiveCounts) -> u64;
-    let counters: [(&str, &str, Read); 6] = [
+    let counters: [(&str, &str, Read); 7] = [
         ("wasm_secrets_live_lists_total", "Complete lists of a live view (the first and every relist).", |c| {
             c.lists.load(Relaxed)
         }),
@@ -377,6 +377,11 @@ pub fn render_live(views: &[(&str, &crate::live::LiveView)]) -> String {
         ("wasm_secrets_live_answers_total", "Provider lookups answered from a live view.", |c| {
             c.answered.load(Relaxed)
         }),
+        (
+            "wasm_secrets_live_stale_answers_total",
+            "Of those, answered while following had failed (known values through an outage).",
+            |c| c.stale.load(Relaxed),
+        ),
     ];
     for (name, help, value) in counters {
         header(&mut out, name, "counter", help);

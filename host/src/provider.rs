@@ -67,11 +67,20 @@ pub struct LiveOptions {
     /// The longest pause between two attempts after a failure (the pause doubles from 100 ms up to this, with
     /// jitter).
     pub max_backoff: Duration,
+    /// How long after following failed (the store unreachable or failing) the ids the view holds are still
+    /// answered from it, as stale answers (zero: never). The host configuration sets it from `[cache]`'s
+    /// `max_staleness_seconds`.
+    pub max_staleness: Duration,
 }
 
 impl Default for LiveOptions {
     fn default() -> Self {
-        Self { budget_bytes: 64 * 1024 * 1024, watch: WatchLimits::default(), max_backoff: Duration::from_secs(30) }
+        Self {
+            budget_bytes: 64 * 1024 * 1024,
+            watch: WatchLimits::default(),
+            max_backoff: Duration::from_secs(30),
+            max_staleness: Duration::ZERO,
+        }
     }
 }
 
@@ -248,10 +257,10 @@ impl Provider {
     fn from_parts(parts: Parts) -> Self {
         let live = match (parts.options.live, &parts.transport) {
             (Some(options), Some(_)) => Some(Live {
-                view: Arc::new(LiveView::new(
-                    options.budget_bytes,
-                    parts.options.memory_limit_bytes / MEMORY_PER_ANSWER_BYTE,
-                )),
+                view: Arc::new(
+                    LiveView::new(options.budget_bytes, parts.options.memory_limit_bytes / MEMORY_PER_ANSWER_BYTE)
+                        .with_staleness(options.max_staleness, Arc::new(std::time::Instant::now)),
+                ),
                 options,
                 tasks: Mutex::new(None),
             }),

@@ -74,7 +74,10 @@ impl ChainSpec {
                 options.lookup_timeout = timeout;
             }
             options.reuse_instances = spec.reuse_instances;
-            options.live = spec.live.then(crate::provider::LiveOptions::default);
+            options.live = spec.live.then(|| crate::provider::LiveOptions {
+                max_staleness: self.cache.max_staleness,
+                ..crate::provider::LiveOptions::default()
+            });
             let env = env_with_prefixes(ctx.env_vars.iter().cloned(), &spec.env_prefixes);
             let grants = |cluster| Grants { cluster, env: env.clone(), files: spec.files.clone() };
             let provider = match cluster.and_then(|c| {

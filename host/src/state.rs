@@ -294,9 +294,20 @@ impl host::Host for State {
         let Some(view) = &self.live.view else {
             return Ok(None);
         };
-        Ok(view.items(kind.into(), &id).map(|items| {
-            items.into_iter().map(|i| types::Item { name: i.name, id: i.id, payload: i.payload }).collect()
-        }))
+        let kind = crate::live::Kind::from(kind);
+        let Some(answer) = view.items(kind, &id) else {
+            return Ok(None);
+        };
+        if let Some(age) = answer.stale {
+            let shown: String = id.chars().take(200).flat_map(char::escape_debug).collect();
+            let message = format!(
+                "serving {} `{shown}` from the live view, {} s old, because following the store failed",
+                kind.cache_kind().singular(),
+                age.as_secs()
+            );
+            (self.log)(LogLevel::Warning, &message);
+        }
+        Ok(Some(answer.items.into_iter().map(|i| types::Item { name: i.name, id: i.id, payload: i.payload }).collect()))
     }
 
     /// The read runs on tokio's blocking pool: a file on a hung mount then holds a blocking-pool thread,

@@ -119,7 +119,7 @@ async fn a_kubectl_patch_or_delete_is_seen_by_the_next_lookup() {
             live_chain(&cluster, r#"{"namespace": "airflow", "connections_label": null, "config_label": null}"#, cache);
         tokio::time::timeout(BOUND, async {
             assert_eq!(chain.get_variable("api_key", None).await.unwrap().as_deref(), Some(current));
-            wait_for_watches(&cluster, if cache { 1 } else { 2 }).await;
+            wait_for_watches(&cluster, 1).await;
             let before = cluster.requests().len();
             let view = view(&chain);
             let applied = view.applied();
@@ -147,13 +147,17 @@ async fn a_kubectl_patch_or_delete_is_seen_by_the_next_lookup() {
         })
         .await
         .expect("the change was seen");
+        drop(chain);
+        cluster.emulator.clear_requests();
     }
 }
 
-/// Waits until the emulator has logged `count` watch requests since its log was last cleared.
+/// Waits until the emulator has logged `count` watch requests since its log was last cleared, and has that many
+/// watches open (so they see a later drop or expiry).
 async fn wait_for_watches(cluster: &Cluster, count: usize) {
     while cluster.requests().iter().filter(|r| r.query.as_deref().is_some_and(|q| q.contains("watch=true"))).count()
         < count
+        || cluster.emulator.open_watches() < count
     {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -215,33 +219,55 @@ async fn a_forced_410_causes_one_relist() {
     assert!(!metrics.contains("\"one\"") && !metrics.contains("\"two\""), "ids never become labels");
 }
 
-/// While the store cannot be reached, the view is dropped and lookups ask the store, failing with the
-/// documented error; once it is back, the view is listed again and answers.
+/// Through an outage (the store answering 503, the watch dropped), known values are served from the view as
+/// stale answers, with a warning, within the maximum staleness; an unknown id fails with the documented error;
+/// without a maximum staleness every lookup fails. Once the store is back, the view is listed again.
 #[tokio::test(flavor = "multi_thread")]
-async fn during_an_outage_lookups_ask_the_store_and_the_view_comes_back() {
+async fn during_an_outage_known_values_are_served_stale_and_unknown_ones_fail() {
     let cluster = Cluster::start_empty("32").await;
     cluster.insert("one", json!({VARIABLE: "one"}), json!({"value": b64("1")}));
-    let chain =
-        live_chain(&cluster, r#"{"namespace": "airflow", "connections_label": null, "config_label": null}"#, false);
-    tokio::time::timeout(BOUND, async {
-        assert_eq!(chain.get_variable("one", None).await.unwrap().as_deref(), Some("1"));
-        let view = view(&chain);
-        cluster.emulator.set_fault(Some(Fault::Status(503)));
-        cluster.emulator.drop_watches();
-        view.wait_until(|v| matches!(v.status(Kind::Variable), Status::Failed(_))).await;
-        let error = chain.get_variable("one", None).await.unwrap_err();
-        assert_eq!(error.error.kind(), "unavailable", "{error}");
-        cluster.emulator.set_fault(None);
-        view.wait_until(|v| v.status(Kind::Variable) == Status::Synced).await;
-        assert_eq!(chain.get_variable("one", None).await.unwrap().as_deref(), Some("1"));
-    })
-    .await
-    .expect("recovered");
+    for max_staleness in [Duration::from_secs(30), Duration::ZERO] {
+        let options = ProviderOptions {
+            live: Some(LiveOptions { max_staleness, ..LiveOptions::default() }),
+            ..live_options(&cluster)
+        };
+        let kwargs = r#"{"namespace": "airflow", "connections_label": null, "config_label": null}"#;
+        let provider = Provider::new(kubernetes_provider(), cluster.cluster_config(), kwargs, options).unwrap();
+        let chain = Chain::new(vec![Link { name: "k8s".into(), provider }], None, Arc::new(|_, _| {})).strict(true);
+        tokio::time::timeout(BOUND, async {
+            assert_eq!(chain.get_variable("one", None).await.unwrap().as_deref(), Some("1"));
+            let view = view(&chain);
+            wait_for_watches(&cluster, 1).await;
+            cluster.emulator.set_fault(Some(Fault::Status(503)));
+            cluster.emulator.drop_watches();
+            view.wait_until(|v| matches!(v.status(Kind::Variable), Status::Failed { stale_ok: true, .. })).await;
+            let known = chain.get_variable("one", None).await;
+            if max_staleness.is_zero() {
+                assert_eq!(known.unwrap_err().error.kind(), "unavailable");
+            } else {
+                assert_eq!(known.unwrap().as_deref(), Some("1"), "a known value, served stale");
+            }
+            let error = chain.get_variable("unknown", None).await.unwrap_err();
+            assert_eq!(error.error.kind(), "unavailable", "{error}");
+            let stale = view.counts().stale.load(std::sync::atomic::Ordering::Relaxed);
+            assert_eq!(stale, u64::from(!max_staleness.is_zero()));
+            cluster.emulator.set_fault(None);
+            view.wait_until(|v| v.status(Kind::Variable) == Status::Synced).await;
+            assert_eq!(chain.get_variable("one", None).await.unwrap().as_deref(), Some("1"));
+        })
+        .await
+        .expect("recovered");
+        cluster.emulator.clear_requests();
+    }
     let warnings: Vec<String> = cluster.logs().into_iter().map(|(_, m)| m).collect();
     assert!(
         warnings.iter().any(|m| m.starts_with("live view of variables: ") && m.contains("(unavailable)")),
         "{warnings:#?}"
     );
+    let stale: Vec<&String> =
+        warnings.iter().filter(|m| m.starts_with("serving variable `one` from the live view")).collect();
+    assert_eq!(stale.len(), 1, "{warnings:#?}");
+    assert!(warnings.iter().all(|m| !m.contains("MQ==")), "no value in any warning");
 }
 
 /// A provider that hands the host more than the view's budget gets its view dropped, not the host's memory;
@@ -258,7 +284,7 @@ async fn a_hostile_provider_meets_the_budget_and_the_policy() {
     tokio::time::timeout(BOUND, provider.start_live()).await.unwrap();
     let view = provider.live_view().unwrap();
     for kind in Kind::ALL {
-        assert!(matches!(view.status(kind), Status::Failed(_)), "{kind:?}: {:?}", view.status(kind));
+        assert!(matches!(view.status(kind), Status::Failed { .. }), "{kind:?}: {:?}", view.status(kind));
         assert_eq!(view.len(kind), 0);
     }
     let warnings: Vec<String> = cluster.logs().into_iter().map(|(_, m)| m).collect();
@@ -269,7 +295,7 @@ async fn a_hostile_provider_meets_the_budget_and_the_policy() {
     cluster.emulator.clear_requests();
     let provider = Provider::new(rogue_provider(), cluster.cluster_config(), sneaky, options(8 << 20)).unwrap();
     tokio::time::timeout(BOUND, provider.start_live()).await.unwrap();
-    assert!(matches!(provider.live_view().unwrap().status(Kind::Connection), Status::Failed(_)));
+    assert!(matches!(provider.live_view().unwrap().status(Kind::Connection), Status::Failed { .. }));
     assert!(cluster.requests().is_empty(), "the refused list never left the host: {:?}", sent(&cluster.requests()));
     // A provider that does not follow anything keeps working without a view.
     let provider = Provider::new(rogue_provider(), cluster.cluster_config(), "{}", options(8 << 20)).unwrap();

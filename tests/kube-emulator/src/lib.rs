@@ -229,6 +229,8 @@ pub(crate) struct Shared {
     pub(crate) watch_drops: tokio::sync::watch::Sender<u64>,
     /// Bumped by [`Emulator::expire_watches`]: every open watch stream ends with `ERROR 410` when it changes.
     pub(crate) watch_expiries: tokio::sync::watch::Sender<u64>,
+    /// Watch streams open now: subscribed to the knobs above, so they see every later drop or expiry.
+    pub(crate) open_watches: std::sync::atomic::AtomicUsize,
 }
 
 /// Locks a mutex, ignoring poisoning: every critical section leaves the data consistent.
@@ -270,6 +272,7 @@ impl Emulator {
             watch_events: tokio::sync::watch::Sender::new(0),
             watch_drops: tokio::sync::watch::Sender::new(0),
             watch_expiries: tokio::sync::watch::Sender::new(0),
+            open_watches: std::sync::atomic::AtomicUsize::new(0),
         });
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config);
@@ -458,6 +461,12 @@ impl Emulator {
         let mut events = self.shared().watch_events.subscribe();
         // The sender lives as long as the emulator, so waiting only ends when the count is reached.
         let _ = events.wait_for(|delivered| *delivered >= count).await;
+    }
+
+    /// Watch streams open now. A watch is counted once it will see a later [`Emulator::drop_watches`] or
+    /// [`Emulator::expire_watches`] (its request shows in the log a little earlier).
+    pub fn open_watches(&self) -> usize {
+        self.shared().open_watches.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Ends every open watch stream now, as a restarting API server or a proxy's idle timeout would: the chunked

@@ -755,6 +755,7 @@ async fn the_event_hook_counts_delivered_events_and_dropped_watches_end() {
         assert_eq!(stream.next_summary().await, pair("ADDED", "b"));
         assert_eq!(emulator.watch_events(), 4);
         // Expired: one ERROR 410, then the end; resuming from the old version is refused too.
+        assert_eq!(emulator.open_watches(), 1);
         let revision = emulator.resource_version();
         emulator.expire_watches();
         let expired = stream.next().await.unwrap();

@@ -275,12 +275,29 @@ async fn send_all(shared: &Shared, tx: &mpsc::Sender<Bytes>, lines: Vec<Bytes>) 
     true
 }
 
+/// Counts a watch as open while it lives ([`crate::Emulator::open_watches`]).
+struct OpenWatch<'a>(&'a Shared);
+
+impl<'a> OpenWatch<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        shared.open_watches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(shared)
+    }
+}
+
+impl Drop for OpenWatch<'_> {
+    fn drop(&mut self) {
+        self.0.open_watches.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 async fn run(shared: Arc<Shared>, params: WatchParams, tx: mpsc::Sender<Bytes>) {
     let deadline = Instant::now() + params.timeout;
     let mut drops = shared.watch_drops.subscribe();
     drops.mark_unchanged();
     let mut expiries = shared.watch_expiries.subscribe();
     expiries.mark_unchanged();
+    let _open = OpenWatch::new(&shared);
     let Opening { lines, mut last, mut changes, finished } = open(&shared, &params);
     if !send_all(&shared, &tx, lines).await || finished {
         return;
