@@ -25,6 +25,10 @@ use crate::metrics::{CacheResult, Metrics, Outcome};
 use crate::provider::{Lookup, Provider};
 use crate::state::{LogLevel, LogSink};
 
+/// How many lookups of one [`Chain::get_many`] run at once: enough to overlap the store's latency, few enough
+/// that a bulk read of thousands of ids does not hold thousands of instances (or requests) at once.
+pub const MAX_CONCURRENT_LOOKUPS: usize = 16;
+
 /// One provider of a chain, with the name the configuration gives it.
 #[derive(Debug)]
 pub struct Link {
@@ -245,6 +249,17 @@ impl Chain {
     /// The Flyte secret `group`/`key` from the first provider that has it.
     pub async fn get_secret(&self, group: &str, key: &str) -> Result<Option<Arc<str>>, ChainError> {
         Ok(self.lookup(Lookup::Secret(group, key)).await?.into_text())
+    }
+
+    /// Many lookups at once (a bulk read): each goes through the cache and the providers exactly as a single
+    /// lookup would, with the same answers, errors and audit lines; at most [`MAX_CONCURRENT_LOOKUPS`] run at a
+    /// time. The answers come in the order of `requests`, one per request.
+    pub async fn get_many(&self, requests: &[Lookup<'_>]) -> Vec<Result<Value, ChainError>> {
+        use futures_util::stream::{self, StreamExt as _};
+        stream::iter(requests.iter().map(|request| self.lookup(*request)))
+            .buffered(MAX_CONCURRENT_LOOKUPS)
+            .collect()
+            .await
     }
 
     async fn lookup(&self, request: Lookup<'_>) -> Result<Value, ChainError> {

@@ -302,3 +302,47 @@ async fn a_hostile_provider_meets_the_budget_and_the_policy() {
     tokio::time::timeout(BOUND, provider.start_live()).await.unwrap();
     assert_eq!(provider.live_view().unwrap().status(Kind::Config), Status::NotFollowed);
 }
+
+/// A bulk read: 100 variables, one absent id and a connection in one call, answers in the order asked; in live
+/// mode it sends nothing beyond the lists and watches, and a plain chain answers the same with one LIST each.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bulk_read_answers_in_order_and_in_live_mode_sends_nothing_more() {
+    use wasm_secrets::Lookup;
+    let cluster = Cluster::start_empty("32").await;
+    for i in 0..100 {
+        cluster.insert(
+            &format!("var-{i:03}"),
+            json!({VARIABLE: format!("v{i}")}),
+            json!({"value": b64(&format!("value {i}"))}),
+        );
+    }
+    let conn = "postgresql://user:secret@db.example.com:5432/app";
+    cluster.insert("db", json!({"airflow.apache.org/connection-id": "db"}), json!({"value": b64(conn)}));
+    let ids: Vec<String> = (0..100).map(|i| format!("v{i}")).collect();
+    let mut requests: Vec<Lookup<'_>> = ids.iter().map(|id| Lookup::Variable(id, None)).collect();
+    requests.push(Lookup::Variable("absent", None));
+    requests.push(Lookup::ConnValue("db", None));
+    for live in [true, false] {
+        cluster.emulator.clear_requests();
+        let chain = if live {
+            live_chain(&cluster, r#"{"namespace": "airflow", "config_label": null}"#, false)
+        } else {
+            let provider = cluster.provider(r#"{"namespace": "airflow"}"#);
+            Chain::new(vec![Link { name: "k8s".into(), provider }], None, Arc::new(|_, _| {})).strict(true)
+        };
+        let answers = tokio::time::timeout(BOUND, chain.get_many(&requests)).await.expect("the bulk read finished");
+        assert_eq!(answers.len(), 102);
+        for (i, answer) in answers.iter().take(100).enumerate() {
+            let value = answer.as_ref().unwrap().clone().into_text();
+            assert_eq!(value.as_deref(), Some(format!("value {i}").as_str()), "v{i}, live {live}");
+        }
+        assert_eq!(answers[100].as_ref().unwrap().clone().into_text(), None);
+        assert_eq!(answers[101].as_ref().unwrap().clone().into_text().as_deref(), Some(conn));
+        let lists = cluster
+            .requests()
+            .iter()
+            .filter(|r| !r.query.as_deref().unwrap_or_default().contains("watch=true"))
+            .count();
+        assert_eq!(lists, if live { 2 } else { 102 }, "live {live}: one list per followed kind, else one LIST per id");
+    }
+}
