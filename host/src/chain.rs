@@ -256,10 +256,15 @@ impl Chain {
     /// time. The answers come in the order of `requests`, one per request.
     pub async fn get_many(&self, requests: &[Lookup<'_>]) -> Vec<Result<Value, ChainError>> {
         use futures_util::stream::{self, StreamExt as _};
-        stream::iter(requests.iter().map(|request| self.lookup(*request)))
-            .buffered(MAX_CONCURRENT_LOOKUPS)
-            .collect()
-            .await
+        // Unordered, so one slow lookup does not hold back the ones after it; put back in order at the end.
+        let mut answers: Vec<(usize, Result<Value, ChainError>)> = stream::iter(
+            requests.iter().enumerate().map(|(i, request)| async move { (i, self.lookup(*request).await) }),
+        )
+        .buffer_unordered(MAX_CONCURRENT_LOOKUPS)
+        .collect()
+        .await;
+        answers.sort_unstable_by_key(|(i, _)| *i);
+        answers.into_iter().map(|(_, answer)| answer).collect()
     }
 
     async fn lookup(&self, request: Lookup<'_>) -> Result<Value, ChainError> {
@@ -357,7 +362,10 @@ impl Chain {
         let mut first_failure = None;
         let kind = request.key().op.kind();
         for (i, link) in self.links.iter().enumerate() {
-            let answer = link.provider.lookup(request).await.map(Value::from);
+            let answer = link.provider.lookup_observed(request).await;
+            // An answer a stale live view gave is served, not cached: a fresh TTL would outlive the staleness.
+            let stale = matches!(answer, Ok((_, true)));
+            let answer = answer.map(|(answer, _)| Value::from(answer));
             if let Some(metrics) = &self.metrics {
                 let counted = match &answer {
                     Ok(value) => Ok(request.answers(value)),
@@ -368,7 +376,7 @@ impl Chain {
             match answer {
                 Ok(value) if request.answers(&value) => {
                     tracing::debug!(provider = %link.name, "{} found", request.describe());
-                    return Ok(Fetched { value, keep: first_failure.is_none(), provider: Some(i) });
+                    return Ok(Fetched { value, keep: first_failure.is_none() && !stale, provider: Some(i) });
                 }
                 Ok(_) => {}
                 Err(error) if request.stops_on(&error) => {

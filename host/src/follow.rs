@@ -46,8 +46,12 @@ pub(crate) struct Follower {
 
 /// How a watch stopped.
 enum Stopped {
-    /// The version expired: list again (at once when the watch had been healthy, else after a pause).
-    Expired,
+    /// The version expired: list again, at once when the watch that expired had been open for at least
+    /// [`MIN_HEALTHY_WATCH`], else after a pause (a 410 storm must not become a loop of lists).
+    Expired {
+        /// Whether that watch had been open long enough.
+        healthy: bool,
+    },
     /// Following failed: the view stopped answering; list again after a pause.
     Failed,
 }
@@ -58,7 +62,6 @@ impl Follower {
         let mut pause = Backoff::new(self.options.max_backoff);
         let mut expired = false;
         loop {
-            let listed_at = tokio::time::Instant::now();
             let version = match self.list().await {
                 Ok(Some(version)) => {
                     // A relist is counted once it is done: the view then holds what the server holds.
@@ -78,13 +81,14 @@ impl Follower {
                 }
             };
             match self.watch(version, &mut pause).await {
-                Stopped::Expired => {
+                Stopped::Expired { healthy } => {
                     expired = true;
-                    // Expired soon after a list: a 410 storm, which must not become a loop of lists.
-                    if listed_at.elapsed() < MIN_HEALTHY_WATCH {
-                        pause.wait().await;
-                    } else {
+                    // Until the relist is done the view misses changes: it answers as a failed one would.
+                    self.view.expired(self.kind);
+                    if healthy {
                         pause.reset();
+                    } else {
+                        pause.wait().await;
                     }
                 }
                 Stopped::Failed => pause.wait().await,
@@ -107,14 +111,17 @@ impl Follower {
             };
             let answer = transport.get(&path).await.map_err(from_http)?;
             let status = answer.status().as_u16();
-            let (next, version, page) =
-                self.parts.decode_list(self.kind, status, answer.body(), budget.saturating_sub(spent)).await?;
+            let (next, version, page) = self
+                .parts
+                .decode_list(self.kind, status, answer.body(), budget.saturating_sub(spent))
+                .await
+                .map_err(|e| denied_by_status(status, e))?;
             spent += page.iter().map(crate::live::Item::cost).sum::<usize>();
             items.extend(page);
             match next {
                 Some(next) => token = Some(next),
                 None => {
-                    let view = KindView::from_items(items, budget).map_err(|e| LookupError::Upstream(e.to_string()))?;
+                    let view = KindView::from_items(items, budget).map_err(|e| LookupError::Provider(e.to_string()))?;
                     self.view.replace(self.kind, view);
                     return Ok(Some(version));
                 }
@@ -124,8 +131,7 @@ impl Follower {
     }
 
     /// Watches from `version`, opening the watch again whenever it ends cleanly, until it expires or fails. A
-    /// watch that ends before [`MIN_HEALTHY_WATCH`] without delivering anything waits for `pause` first; a
-    /// healthy one resets it.
+    /// watch that ends before [`MIN_HEALTHY_WATCH`] waits for `pause` first; one that stayed open resets it.
     async fn watch(&self, mut version: String, pause: &mut Backoff) -> Stopped {
         let Some(transport) = self.parts.transport() else {
             return Stopped::Failed;
@@ -141,7 +147,7 @@ impl Follower {
                 Err(error) => return self.stopped("opening the watch", &from_http(error)),
             };
             if answer.status == 410 {
-                return Stopped::Expired;
+                return Stopped::Expired { healthy: false };
             }
             if !(200..300).contains(&answer.status) {
                 let body = answer.lines.rest(MAX_ERROR_BODY).await;
@@ -149,10 +155,9 @@ impl Follower {
                     Err(error) => error,
                     Ok(_) => LookupError::Upstream(format!("the watch was answered {}", answer.status)),
                 };
-                return self.stopped("opening the watch", &error);
+                return self.stopped("opening the watch", &denied_by_status(answer.status, error));
             }
             let mut lines = answer.lines;
-            let mut delivered = false;
             loop {
                 let line = match lines.next().await {
                     Ok(Some(line)) => line,
@@ -165,7 +170,6 @@ impl Follower {
                     Ok(decoded) => decoded,
                     Err(error) => return self.stopped("decoding a watch event", &error),
                 };
-                delivered |= !matches!(decoded.change, Change::Expired);
                 match decoded.change {
                     Change::Put(item) => {
                         if let Err(over) = self.view.put(self.kind, item) {
@@ -181,15 +185,17 @@ impl Follower {
                         }
                     }
                     Change::Removed(name) => self.view.remove(self.kind, &name),
-                    Change::Progress => self.view.progress(),
-                    Change::Expired => return Stopped::Expired,
+                    Change::Progress => self.view.progress(self.kind),
+                    Change::Expired => return Stopped::Expired { healthy: opened.elapsed() >= MIN_HEALTHY_WATCH },
                 }
                 if let Some(next) = decoded.resource_version.filter(|v| !v.is_empty()) {
                     version = next;
                 }
             }
             self.view.counts().watch_restarts.fetch_add(1, Ordering::Relaxed);
-            if delivered || opened.elapsed() >= MIN_HEALTHY_WATCH {
+            // Only a watch that stayed open resets the pause: one that ends at once, whatever it delivered (a
+            // bookmark, the same change again), waits first.
+            if opened.elapsed() >= MIN_HEALTHY_WATCH {
                 pause.reset();
             } else {
                 pause.wait().await;
@@ -216,6 +222,16 @@ impl Follower {
         let stale_ok =
             matches!(error, LookupError::Unavailable(_) | LookupError::Timeout(_) | LookupError::Upstream(_));
         self.view.fail(self.kind, message, stale_ok);
+    }
+}
+
+/// `error`, as access denied whatever the component said when the host itself saw a 401 or 403: what decides
+/// that nothing is served stale must not rest on the untrusted component's reading.
+fn denied_by_status(status: u16, error: LookupError) -> LookupError {
+    match (status, error) {
+        (_, error @ LookupError::AccessDenied(_)) => error,
+        (401 | 403, _) => LookupError::AccessDenied(format!("the Kubernetes API answered {status}")),
+        (_, error) => error,
     }
 }
 

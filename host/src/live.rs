@@ -211,6 +211,23 @@ pub enum Status {
 struct KindState {
     status: Status,
     view: KindView,
+    /// When the view was last known current: its last list, or the last line its watch delivered.
+    current_at: Option<std::time::Instant>,
+}
+
+impl KindState {
+    /// The status after a failure at `now`: staleness counts from the moment the view was last known current
+    /// (a failure after a failure keeps the first one's time); only a view that was current, or failed in a way
+    /// that allows it, may stand in for the store.
+    fn failed(&self, why: String, stale_ok: bool, now: std::time::Instant) -> Status {
+        match &self.status {
+            Status::Failed { since, stale_ok: was_ok, .. } => {
+                Status::Failed { why, since: *since, stale_ok: stale_ok && *was_ok }
+            }
+            Status::Synced => Status::Failed { why, since: self.current_at.unwrap_or(now), stale_ok },
+            _ => Status::Failed { why, since: now, stale_ok: false },
+        }
+    }
 }
 
 /// Counts of what following cost and found, for metrics and `secrets bench`.
@@ -352,28 +369,34 @@ impl LiveView {
     /// The cache forgets the changed ids before the kind answers (when it did not already): an answer a lookup
     /// got from this view is then never dropped for a change it already saw.
     pub fn replace(&self, kind: Kind, view: KindView) {
+        let now = (self.clock)();
         let mut state = self.kind(kind);
         let touched = state.view.changed_ids(&view);
         state.view = view;
+        state.current_at = Some(now);
         drop(state);
         self.counts.lists.fetch_add(1, Ordering::Relaxed);
         self.touched(kind, &touched);
         self.set_status(kind, Status::Synced);
     }
 
-    /// Applies a put; over the budget, the kind fails (its view is dropped) and the error says so.
+    /// Applies a put; over the budget, the kind fails (at once, under the same lock: no lookup sees the view
+    /// without the item it lost) and serves nothing until it is listed again.
     pub fn put(&self, kind: Kind, item: Item) -> Result<(), OverBudget> {
+        let now = (self.clock)();
         let mut state = self.kind(kind);
         match state.view.put(item, self.budget) {
             Ok(touched) => {
+                state.current_at = Some(now);
                 drop(state);
                 self.touched(kind, &touched);
                 Ok(())
             }
             Err(over) => {
+                state.status = state.failed(over.to_string(), false, now);
                 drop(state);
-                // The view lost an item: it cannot stand in for the store.
-                self.fail(kind, over.to_string(), false);
+                self.counts.failures.fetch_add(1, Ordering::Relaxed);
+                self.applied.send_modify(|n| *n += 1);
                 Err(over)
             }
         }
@@ -381,13 +404,29 @@ impl LiveView {
 
     /// Applies a removal.
     pub fn remove(&self, kind: Kind, name: &str) {
-        let touched = self.kind(kind).view.remove(name);
+        let now = (self.clock)();
+        let mut state = self.kind(kind);
+        let touched = state.view.remove(name);
+        state.current_at = Some(now);
+        drop(state);
         self.touched(kind, touched.as_slice());
     }
 
-    /// Counts an applied line that changed nothing (a bookmark).
-    pub fn progress(&self) {
+    /// Counts an applied line that changed nothing (a bookmark): the view is current as of now.
+    pub fn progress(&self, kind: Kind) {
+        let now = (self.clock)();
+        self.kind(kind).current_at = Some(now);
         self.counts.events.fetch_add(1, Ordering::Relaxed);
+        self.applied.send_modify(|n| *n += 1);
+    }
+
+    /// The watch's version of `kind` expired: until the relist is done the view misses changes, so it answers as
+    /// a failed one (known ids within the maximum staleness, from the last moment it was current).
+    pub fn expired(&self, kind: Kind) {
+        let now = (self.clock)();
+        let mut state = self.kind(kind);
+        state.status = state.failed("the watch's version expired; listing again".to_owned(), true, now);
+        drop(state);
         self.applied.send_modify(|n| *n += 1);
     }
 
@@ -397,20 +436,13 @@ impl LiveView {
     }
 
     /// Following `kind` failed: the view stops answering (lookups ask the store) until the next complete list,
-    /// except for known ids within the maximum staleness when `stale_ok` ([`LiveView::items`]). A failure that
-    /// follows a failure keeps the first one's time: staleness counts from the last moment the view was known
-    /// current. The cache is left alone: what it holds is served until its TTL, as without live mode, and the
-    /// next list tells which ids changed meanwhile.
+    /// except for known ids within the maximum staleness when `stale_ok` ([`LiveView::items`]), counted from the
+    /// last moment the view was current. The cache is left alone: what it holds is served until its TTL, as
+    /// without live mode, and the next list tells which ids changed meanwhile.
     pub fn fail(&self, kind: Kind, why: String, stale_ok: bool) {
         let now = (self.clock)();
         let mut state = self.kind(kind);
-        let since = match &state.status {
-            Status::Failed { since, .. } => *since,
-            _ => now,
-        };
-        // Only a view that was current can stand in for the store.
-        let stale_ok = stale_ok && matches!(state.status, Status::Synced | Status::Failed { stale_ok: true, .. });
-        state.status = Status::Failed { why, since, stale_ok };
+        state.status = state.failed(why, stale_ok, now);
         drop(state);
         self.applied.send_modify(|n| *n += 1);
         self.counts.failures.fetch_add(1, Ordering::Relaxed);

@@ -372,23 +372,52 @@ impl Provider {
 
     /// Runs one lookup in a fresh store (the isolation every lookup gets by default).
     pub async fn lookup(&self, lookup: Lookup<'_>) -> Result<Answer, LookupError> {
+        self.lookup_observed(lookup).await.map(|(answer, _)| answer)
+    }
+
+    /// [`Provider::lookup`], saying whether the answer came from a live view that was stale (following the
+    /// store had failed, docs/live-view.md): such an answer must not be cached as a fresh one. A stale view that
+    /// finds nothing does not answer "not found": the lookup asks the store instead (the view cannot tell an id
+    /// that is absent from one whose change it missed, nor see which team a missed change belongs to).
+    pub async fn lookup_observed(&self, lookup: Lookup<'_>) -> Result<(Answer, bool), LookupError> {
+        let deadline = self.parts.deadline();
+        let answer = self.lookup_until(lookup, deadline, self.lookup_grant()).await?;
+        match answer {
+            (answer, true) if !answer.is_found() => {
+                let grant = LiveGrant::default();
+                self.lookup_until(lookup, deadline, grant).await
+            }
+            answer => Ok(answer),
+        }
+    }
+
+    async fn lookup_until(
+        &self,
+        lookup: Lookup<'_>,
+        deadline: Instant,
+        grant: LiveGrant,
+    ) -> Result<(Answer, bool), LookupError> {
         if let Some(error) = &self.unusable {
             return Err(error.clone());
         }
         // One deadline for the whole lookup: the first list, waiting for a pool slot, instantiating and the call
         // share it.
-        let deadline = self.parts.deadline();
         self.await_first_list(lookup, deadline).await;
-        let (mut store, guest) = match self.idle_instance() {
+        let without_view = grant.view.is_none() && self.live.is_some();
+        let idle = if without_view { None } else { self.idle_instance() };
+        let (mut store, guest) = match idle {
             Some((mut store, guest)) => {
                 self.parts.start_lookup(&mut store);
                 (store, guest)
             }
             // `instantiate` arms the deadline before instantiating (a start function could spin).
-            None => self.parts.instantiate(deadline, self.lookup_grant(), true).await?,
+            None => self.parts.instantiate(deadline, grant, true).await?,
         };
         let result = self.run(&mut store, &guest, lookup, deadline).await;
-        if self.parts.options.reuse_instances > 0 && !is_fatal(&result) {
+        let stale = store.data().served_stale();
+        let result = result.map(|answer| (answer, stale));
+        // A store made without the view (a stale miss asked again) is not kept: later lookups need the view.
+        if self.parts.options.reuse_instances > 0 && !is_fatal(&result) && !without_view {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
             if idle.len() < self.parts.options.reuse_instances {
                 // A pooled instance is kept only while fewer than half the pool's slots are idle, across every
@@ -679,7 +708,8 @@ impl Parts {
         let page = self.explained(&store, result);
         let collector = store.data_mut().take_collector();
         if collector.refused() {
-            return Err(LookupError::Upstream(format!(
+            // Not an outage: the view cannot hold the store, so it must not stand in for it either.
+            return Err(LookupError::Provider(format!(
                 "the live view of this kind would hold more than its budget of {budget} bytes"
             )));
         }

@@ -96,6 +96,8 @@ pub struct State {
     log_records: usize,
     files: Arc<[PathBuf]>,
     live: LiveGrant,
+    /// Whether this lookup read the live view while it was stale.
+    served_stale: bool,
 }
 
 /// What a store may do with the provider's live view: read it (a lookup in live mode), or hand it listed
@@ -188,6 +190,26 @@ impl State {
             log_records: 0,
             files: grants.files,
             live: grants.live,
+            served_stale: false,
+        }
+    }
+
+    /// Whether the lookup read the live view while it was stale (its answer is then not cached, and a "not
+    /// found" from it is asked again of the store).
+    pub fn served_stale(&self) -> bool {
+        self.served_stale
+    }
+
+    /// Passes a provider's log record on, at most [`MAX_LOG_RECORDS_PER_LOOKUP`] per lookup.
+    fn record_log(&mut self, level: LogLevel, message: &str) {
+        self.log_records += 1;
+        match self.log_records.cmp(&(MAX_LOG_RECORDS_PER_LOOKUP + 1)) {
+            std::cmp::Ordering::Greater => {}
+            std::cmp::Ordering::Equal => (self.log)(
+                LogLevel::Warning,
+                &format!("the provider sent more than {MAX_LOG_RECORDS_PER_LOOKUP} log records; the rest are dropped"),
+            ),
+            std::cmp::Ordering::Less => (self.log)(level, &bounded_log_record(message)),
         }
     }
 
@@ -201,6 +223,7 @@ impl State {
     pub fn start_lookup(&mut self) {
         self.hooks.start_lookup();
         self.log_records = 0;
+        self.served_stale = false;
         self.limits.memory_refused = false;
     }
 }
@@ -267,15 +290,7 @@ impl host::Host for State {
             host::LogLevel::Info => LogLevel::Info,
             host::LogLevel::Warning => LogLevel::Warning,
         };
-        self.log_records += 1;
-        match self.log_records.cmp(&(MAX_LOG_RECORDS_PER_LOOKUP + 1)) {
-            std::cmp::Ordering::Greater => {}
-            std::cmp::Ordering::Equal => (self.log)(
-                LogLevel::Warning,
-                &format!("the provider sent more than {MAX_LOG_RECORDS_PER_LOOKUP} log records; the rest are dropped"),
-            ),
-            std::cmp::Ordering::Less => (self.log)(level, &bounded_log_record(&message)),
-        }
+        self.record_log(level, &message);
         Ok(())
     }
 
@@ -299,13 +314,15 @@ impl host::Host for State {
             return Ok(None);
         };
         if let Some(age) = answer.stale {
+            self.served_stale = true;
             let shown: String = id.chars().take(200).flat_map(char::escape_debug).collect();
             let message = format!(
                 "serving {} `{shown}` from the live view, {} s old, because following the store failed",
                 kind.cache_kind().singular(),
                 age.as_secs()
             );
-            (self.log)(LogLevel::Warning, &message);
+            // Counted with the provider's own records: a component cannot flood the log through `view`.
+            self.record_log(LogLevel::Warning, &message);
         }
         Ok(Some(answer.items.into_iter().map(|i| types::Item { name: i.name, id: i.id, payload: i.payload }).collect()))
     }

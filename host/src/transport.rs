@@ -441,6 +441,9 @@ impl WatchLines {
         loop {
             if let Some(offset) = memchr::memchr(b'\n', self.buffer.get(self.searched..).unwrap_or_default()) {
                 let end = self.searched + offset;
+                if end - self.start > self.limits.max_line_bytes {
+                    return Err(WatchError::LineTooLong(self.limits.max_line_bytes));
+                }
                 let mut line = self.buffer.get(self.start..end).unwrap_or_default();
                 if line.last() == Some(&b'\r') {
                     line = line.get(..line.len() - 1).unwrap_or_default();
@@ -464,8 +467,11 @@ impl WatchLines {
             }
             if self.ended {
                 // A last line without its newline is still a line.
-                let line = self.buffer.split_off(self.start);
+                let mut line = self.buffer.split_off(self.start);
                 self.searched = self.start;
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
                 if line.is_empty() {
                     return Ok(None);
                 }

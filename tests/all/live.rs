@@ -226,6 +226,11 @@ async fn a_forced_410_causes_one_relist() {
 async fn during_an_outage_known_values_are_served_stale_and_unknown_ones_fail() {
     let cluster = Cluster::start_empty("32").await;
     cluster.insert("one", json!({VARIABLE: "one"}), json!({"value": b64("1")}));
+    cluster.insert(
+        "blue-only",
+        json!({VARIABLE: "blue_only", "airflow.apache.org/team": "blue"}),
+        json!({"value": b64("b")}),
+    );
     for max_staleness in [Duration::from_secs(30), Duration::ZERO] {
         let options = ProviderOptions {
             live: Some(LiveOptions { max_staleness, ..LiveOptions::default() }),
@@ -249,8 +254,11 @@ async fn during_an_outage_known_values_are_served_stale_and_unknown_ones_fail() 
             }
             let error = chain.get_variable("unknown", None).await.unwrap_err();
             assert_eq!(error.error.kind(), "unavailable", "{error}");
+            // Held, but only for another team: a stale view finds nothing, and "not found" is not its to say.
+            let error = chain.get_variable("blue_only", None).await.unwrap_err();
+            assert_eq!(error.error.kind(), "unavailable", "{error}");
             let stale = view.counts().stale.load(std::sync::atomic::Ordering::Relaxed);
-            assert_eq!(stale, u64::from(!max_staleness.is_zero()));
+            assert_eq!(stale, 2 * u64::from(!max_staleness.is_zero()), "`one` and `blue_only` read the stale view");
             cluster.emulator.set_fault(None);
             view.wait_until(|v| v.status(Kind::Variable) == Status::Synced).await;
             assert_eq!(chain.get_variable("one", None).await.unwrap().as_deref(), Some("1"));
