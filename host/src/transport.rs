@@ -213,13 +213,7 @@ impl KubeTransport {
             return Err(HttpError::InternalError(Some("an in-memory transport cannot watch".to_owned())));
         };
         let (mut parts, ()) = request.into_parts();
-        let path = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
-        parts.uri = http::Uri::builder()
-            .scheme(self.server_scheme.clone())
-            .authority(self.server_authority.clone())
-            .path_and_query(format!("{}{path}", self.server_path_prefix))
-            .build()
-            .map_err(|_| HttpError::HttpRequestUriInvalid)?;
+        parts.uri = self.server_uri(&parts.uri)?;
         let internal = |e: ClusterConfigError| HttpError::InternalError(Some(e.to_string()));
         let token = self.token.token().map_err(internal)?;
         let mut auth = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
@@ -253,18 +247,24 @@ impl KubeTransport {
         })
     }
 
+    /// Where a request for `uri` (addressed to [`API_AUTHORITY`]) goes: its path and query below the configured
+    /// server's URL.
+    fn server_uri(&self, uri: &http::Uri) -> Result<http::Uri, HttpError> {
+        let path = uri.path_and_query().map_or("/", PathAndQuery::as_str);
+        http::Uri::builder()
+            .scheme(self.server_scheme.clone())
+            .authority(self.server_authority.clone())
+            .path_and_query(format!("{}{path}", self.server_path_prefix))
+            .build()
+            .map_err(|_| HttpError::HttpRequestUriInvalid)
+    }
+
     /// Sends `GET`-style `parts` (already checked by [`check_request`]) to the API server, with the token.
     ///
     /// On a 401, when the token file holds a different token than the one sent (the kubelet rotated it within
     /// the re-read period), the request is sent once more with the new token, as client-go does.
     async fn send(&self, mut parts: http::request::Parts, body: Bytes) -> Result<http::Response<Bytes>, HttpError> {
-        let path = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
-        parts.uri = http::Uri::builder()
-            .scheme(self.server_scheme.clone())
-            .authority(self.server_authority.clone())
-            .path_and_query(format!("{}{path}", self.server_path_prefix))
-            .build()
-            .map_err(|_| HttpError::HttpRequestUriInvalid)?;
+        parts.uri = self.server_uri(&parts.uri)?;
         parts.headers.remove(HOST);
         if !parts.headers.contains_key(ACCEPT) {
             parts.headers.insert(ACCEPT, HeaderValue::from_static("application/json"));

@@ -11,7 +11,8 @@ use crate::support::{Cluster, NAMESPACE};
 
 const POSTGRES_JSON: &str = r#"{"conn_type": "postgres", "host": "db.example.com", "login": "user", "password": "pass", "port": 5432, "schema": "mydb"}"#;
 
-async fn kubectl(home: &std::path::Path, kubeconfig: &std::path::Path, args: &[&str]) {
+/// Runs the real kubectl with `kubeconfig` and an isolated `home`; fails the test when it fails.
+pub(crate) async fn kubectl(home: &std::path::Path, kubeconfig: &std::path::Path, args: &[&str]) {
     let (home, kubeconfig) = (home.to_owned(), kubeconfig.to_owned());
     let owned: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     let out = tokio::task::spawn_blocking(move || {

@@ -11,6 +11,7 @@ use serde_json::json;
 use wasm_secrets::live::{Kind, Status};
 use wasm_secrets::{Cache, CacheSettings, Chain, Link, LiveOptions, Provider, ProviderOptions};
 
+use crate::kubectl::kubectl;
 use crate::support::{Cluster, NAMESPACE, b64, kubernetes_provider, rogue_provider};
 
 const VARIABLE: &str = "airflow.apache.org/variable-key";
@@ -52,17 +53,19 @@ fn is_watch(request: &str) -> bool {
     request.contains("watch=true")
 }
 
+/// Stores the variables `v0` to `v{count-1}`, valued `value 0`, ... (Secrets `var-000`, ...).
+fn insert_variables(cluster: &Cluster, count: usize) {
+    for i in 0..count {
+        let name = format!("var-{i:03}");
+        cluster.insert(&name, json!({VARIABLE: format!("v{i}")}), json!({"value": b64(&format!("value {i}"))}));
+    }
+}
+
 /// 10,000 lookups of 100 variables: one list and one watch per kind, and every answer exact.
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_thousand_lookups_of_a_hundred_ids_send_one_list_and_one_watch_per_kind() {
     let cluster = Cluster::start_empty("32").await;
-    for i in 0..100 {
-        cluster.insert(
-            &format!("var-{i:03}"),
-            json!({VARIABLE: format!("v{i}")}),
-            json!({"value": b64(&format!("value {i}"))}),
-        );
-    }
+    insert_variables(&cluster, 100);
     cluster.emulator.clear_requests();
     let chain = live_chain(&cluster, r#"{"namespace": "airflow"}"#, true);
     tokio::time::timeout(BOUND, async {
@@ -161,19 +164,6 @@ async fn wait_for_watches(cluster: &Cluster, count: usize) {
     {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-}
-
-async fn kubectl(home: &std::path::Path, kubeconfig: &std::path::Path, args: &[&str]) {
-    let (home, kubeconfig) = (home.to_owned(), kubeconfig.to_owned());
-    let owned: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    let out = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = owned.iter().map(String::as_str).collect();
-        kube_emulator::kubectl::run(&home, &kubeconfig, &args)
-    })
-    .await
-    .unwrap()
-    .expect("kubectl must be installed: the conformance tests fail without it");
-    assert!(out.success, "kubectl {args:?} failed: {}{}", out.stdout, out.stderr);
 }
 
 /// A watch that expires (410) makes exactly one relist, after which changes are followed again.
@@ -317,13 +307,7 @@ async fn a_hostile_provider_meets_the_budget_and_the_policy() {
 async fn a_bulk_read_answers_in_order_and_in_live_mode_sends_nothing_more() {
     use wasm_secrets::Lookup;
     let cluster = Cluster::start_empty("32").await;
-    for i in 0..100 {
-        cluster.insert(
-            &format!("var-{i:03}"),
-            json!({VARIABLE: format!("v{i}")}),
-            json!({"value": b64(&format!("value {i}"))}),
-        );
-    }
+    insert_variables(&cluster, 100);
     let conn = "postgresql://user:secret@db.example.com:5432/app";
     cluster.insert("db", json!({"airflow.apache.org/connection-id": "db"}), json!({"value": b64(conn)}));
     let ids: Vec<String> = (0..100).map(|i| format!("v{i}")).collect();
