@@ -1,8 +1,8 @@
 //! The host configuration file (TOML) as `secrets --config` and `ChainSpec::from_file` read it.
 //!
 //! Properties: no panic; an error never shows a `backend_kwargs` value (a canary), though it may name keys,
-//! providers and paths (a canary anywhere else); a syntax error quotes nothing (the configuration may hold
-//! credentials in kwargs); the parsed configuration's `Debug` never shows a `backend_kwargs` value but the
+//! providers and paths (a canary anywhere else); an error about text that is not TOML quotes at most a key
+//! (the configuration may hold credentials in kwargs); the parsed configuration's `Debug` never shows a `backend_kwargs` value but the
 //! grants the built-in providers take from them (files, environment prefixes).
 #![no_main]
 
@@ -26,12 +26,26 @@ fn quotable(value: &toml::Value, in_kwargs: bool, i: usize) -> bool {
     }
 }
 
+/// Whether canary `i` stands, lexically, where a TOML key stands: in a `[table]` header, or before the first `=`
+/// of a line. For text that is not TOML as a whole: the host's reading stops at the first error, which may be a
+/// data error naming a key of an earlier line (`unknown field`) when a later line does not parse (an integer out
+/// of range, say); found by the long run of `host_config`.
+fn in_key_position(text: &str, i: usize) -> bool {
+    text.lines().any(|line| {
+        let line = line.trim_start();
+        let key = if line.starts_with('[') { line } else { line.split_once('=').map_or("", |(key, _)| key) };
+        holds(key, i)
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some(input) = expand(data) else { return };
-    // A canary's place, from an independent TOML reading; none when the text is not TOML (then the error is a
-    // syntax error, which quotes nothing).
+    // A canary's place, from an independent TOML reading; for text that is not TOML, its place on its line.
     let table = input.data.parse::<toml::Table>().ok().map(toml::Value::Table);
-    let place = |i: usize| table.as_ref().is_some_and(|t| quotable(t, false, i));
+    let place = |i: usize| match &table {
+        Some(table) => quotable(table, false, i),
+        None => in_key_position(&input.data, i),
+    };
     match ChainSpec::parse(&input.data, std::path::Path::new("/etc/wasm-secrets/host.toml")) {
         // `Debug` shows each provider's grants (files, environment prefixes), which the built-in providers take
         // from their kwargs on purpose: what a provider may reach is not a secret.

@@ -555,6 +555,15 @@ mod tests {
         let unknown = error("[[providers]]\nname = \"x\"\ncomponent = \"a.wasm\"\ncolour = \"red\"\n");
         assert!(unknown.starts_with("invalid host configuration secrets.toml: line 4, column 1: "), "{unknown}");
         assert!(unknown.contains("unknown field `colour`"), "{unknown}");
+        // The reading stops at the first error: an unknown key before a line that is not TOML (an integer out of
+        // range) is named, as a key may be; nothing of the later line is quoted. (The long fuzz run of
+        // `host_config` met this shape: its check had expected only syntax errors from such text.)
+        let early = error("colour = 1\nttl_seconds = 239900000000000000000000000000\n");
+        assert!(
+            early.starts_with("invalid host configuration secrets.toml: line 1, column 1: unknown field `colour`"),
+            "{early}"
+        );
+        assert!(!early.contains("2399"), "{early}");
     }
 
     /// The file holds backend_kwargs, which may hold credentials: an error names the place and the problem and
