@@ -132,6 +132,15 @@ impl<'a> Rules<'a> for Lookup<'a> {
     }
 }
 
+/// The lookup a listing of `kind` makes for `id` (a connection is parsed, as `connections list` shows it).
+fn listing_lookup<'a>(kind: crate::live::Kind, id: &'a str, team: Option<&'a str>) -> Lookup<'a> {
+    match kind {
+        crate::live::Kind::Connection => Lookup::Connection(id, team),
+        crate::live::Kind::Variable => Lookup::Variable(id, team),
+        crate::live::Kind::Config => Lookup::Config(id),
+    }
+}
+
 impl Chain {
     /// A chain asking `links` in order; `cache` (when given and enabled) answers repeated lookups; `log`
     /// receives a warning for every provider error the chain falls through.
@@ -265,6 +274,50 @@ impl Chain {
         .await;
         answers.sort_unstable_by_key(|(i, _)| *i);
         answers.into_iter().map(|(_, answer)| answer).collect()
+    }
+
+    /// Every entry of `kind` the chain answers for `team`, in id order: what `secrets connections list` and
+    /// `secrets variables list` print. Each provider lists the ids it might answer
+    /// ([`crate::Provider::list_ids`]); every id of their union is then looked up through the chain
+    /// ([`Chain::get_many`]: the cache, the live view, the first-provider-wins rule, the audit log and the
+    /// metrics, as any lookup), and kept when found, so a listed value is always what a lookup of its id
+    /// answers. A provider's listing error stops the listing where the same error would stop a lookup
+    /// (access denied, any error for configuration values, any error in a strict chain); otherwise it is
+    /// logged and the other providers' entries are listed. A lookup error stops the listing.
+    pub async fn list(&self, kind: crate::live::Kind, team: Option<&str>) -> Result<Vec<(String, Value)>, ChainError> {
+        let rules = listing_lookup(kind, "", team);
+        let mut ids = std::collections::BTreeSet::new();
+        let mut first_failure = None;
+        for link in &self.links {
+            match link.provider.list_ids(kind, team).await {
+                Ok(listed) => ids.extend(listed),
+                Err(error) if rules.stops_on(&error) => return Err(ChainError { provider: link.name.clone(), error }),
+                Err(error) => {
+                    let message = format!(
+                        "provider `{}` could not list its {} ({}): {error}; listing the other providers'",
+                        link.name,
+                        kind.cache_kind().plural(),
+                        error.kind(),
+                    );
+                    (self.log)(LogLevel::Warning, &message);
+                    first_failure.get_or_insert(ChainError { provider: link.name.clone(), error });
+                }
+            }
+        }
+        if let Some(failure) = first_failure.filter(|_| self.strict) {
+            return Err(failure);
+        }
+        let ids: Vec<String> = ids.into_iter().collect();
+        let requests: Vec<Lookup<'_>> = ids.iter().map(|id| listing_lookup(kind, id, team)).collect();
+        let answers = self.get_many(&requests).await;
+        let mut entries = Vec::new();
+        for (id, answer) in ids.iter().zip(answers) {
+            let value = answer?;
+            if value.is_found() {
+                entries.push((id.clone(), value));
+            }
+        }
+        Ok(entries)
     }
 
     async fn lookup(&self, request: Lookup<'_>) -> Result<Value, ChainError> {

@@ -169,6 +169,11 @@ impl KindView {
         )
     }
 
+    /// Every id the view holds items for, in no particular order.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.by_id.keys().map(String::as_str)
+    }
+
     /// The ids whose items differ between `self` and `other` (what a relist changed).
     pub fn changed_ids(&self, other: &Self) -> Vec<String> {
         let mut ids: Vec<String> = self
@@ -333,6 +338,19 @@ impl LiveView {
     /// Items held for `kind`.
     pub fn len(&self, kind: Kind) -> usize {
         self.kind(kind).view.len()
+    }
+
+    /// Every id of `kind`, sorted, while `kind` is synced; `None` otherwise (a listing then asks the provider,
+    /// which asks the store: a stale view cannot vouch for what it lacks).
+    pub fn ids(&self, kind: Kind) -> Option<Vec<String>> {
+        let state = self.kind(kind);
+        if state.status != Status::Synced {
+            return None;
+        }
+        let mut ids: Vec<String> = state.view.ids().map(str::to_owned).collect();
+        drop(state);
+        ids.sort_unstable();
+        Some(ids)
     }
 
     /// The items of `id` when `kind` is synced and they fit a lookup's answer; `None` otherwise (the lookup asks

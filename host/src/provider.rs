@@ -13,9 +13,10 @@ use crate::bindings::{self, types};
 use crate::cluster::{ClusterConfig, DetectedNamespace};
 use crate::engine::{EPOCH_TICK, IdleMark, MAX_CORE_INSTANCES, MAX_MEMORIES, MAX_TABLES, ProviderComponent, Slots};
 use crate::error::{ClusterConfigError, LookupError};
+use crate::follow::MAX_LIST_PAGES;
 use crate::grants::{EnvNames, Grants, kwargs_keys};
 use crate::live::{Kind as LiveKind, LiveView};
-use crate::state::{Collector, LiveGrant};
+use crate::state::{Collector, IdCollector, LiveGrant};
 use crate::state::{LogLevel, LogSink, State, StoreGrants};
 use crate::transport::{KubeTransport, ProviderHooks, RequestLimits, TransportOptions, WatchLimits};
 
@@ -27,6 +28,10 @@ pub const MEMORY_PER_ANSWER_BYTE: usize = 8;
 pub const MAX_REQUESTS_IN_FLIGHT: usize = 4;
 /// Requests one lookup may send in all (Airflow's lookups send one or two; pagination needs a few more).
 pub const MAX_REQUESTS_PER_LOOKUP: usize = 32;
+
+/// What the ids one provider lists for one kind may take in the host (each id's length plus
+/// [`IdCollector::ID_OVERHEAD`]): about 170,000 ids of 32 characters.
+pub const MAX_LISTED_ID_BYTES: usize = 16 * 1024 * 1024;
 
 /// The longest lookup timeout honoured: a longer [`ProviderOptions::lookup_timeout`] is cut to it (a day is
 /// far beyond any API server's answer, and keeps the epoch deadline far from overflowing).
@@ -355,16 +360,51 @@ impl Provider {
             Lookup::Config(..) => LiveKind::Config,
             Lookup::Secret(..) => return,
         };
+        self.await_first_list_of(kind, deadline).await;
+    }
+
+    async fn await_first_list_of(&self, kind: LiveKind, deadline: Instant) {
         if let Some(live) = self.follow() {
             let started = live.view.wait_until(|v| v.status(kind) != crate::live::Status::Starting);
             let _ = tokio::time::timeout_at(deadline, started).await;
         }
     }
 
+    /// Every id of `kind` this provider might answer for `team`, sorted and distinct: more than its lookups
+    /// find is allowed (see WIT `lookup.list-ids`), so a listing looks each id up ([`crate::Chain::list`]).
+    /// From the live view while it is synced (no request); otherwise from the provider's `lookup.list-ids`, in a
+    /// fresh store with the lookup's deadline, at most 1,000 requests (the pages a live view's list may take) and
+    /// [`MAX_LISTED_ID_BYTES`] of ids.
+    pub async fn list_ids(&self, kind: LiveKind, team: Option<&str>) -> Result<Vec<String>, LookupError> {
+        if let Some(error) = &self.unusable {
+            return Err(error.clone());
+        }
+        let deadline = self.parts.deadline();
+        self.await_first_list_of(kind, deadline).await;
+        if let Some(ids) = self.live.as_ref().and_then(|l| l.view.ids(kind)) {
+            return Ok(ids);
+        }
+        let grant = LiveGrant { ids: Some(IdCollector::new(MAX_LISTED_ID_BYTES)), ..LiveGrant::default() };
+        let (mut store, guest) = self.parts.instantiate(deadline, grant, MAX_LIST_PAGES).await?;
+        let call =
+            guest.wasm_secrets_provider_lookup().call_list_ids(&mut *store, &self.parts.config, kind.into(), team);
+        let result = self.parts.finish(call, deadline).await;
+        let result = self.parts.explained(&store, result);
+        let ids = store.data_mut().take_ids();
+        if ids.refused() {
+            return Err(LookupError::Provider(format!(
+                "the provider listed more ids than the host accepts ({MAX_LISTED_ID_BYTES} bytes)"
+            )));
+        }
+        result?;
+        Ok(ids.into_ids())
+    }
+
     /// Asks the provider to validate its configuration; sends no request.
     pub async fn validate_config(&self) -> Result<(), LookupError> {
         let deadline = self.parts.deadline();
-        let (mut store, guest) = self.parts.instantiate(deadline, LiveGrant::default(), true).await?;
+        let (mut store, guest) =
+            self.parts.instantiate(deadline, LiveGrant::default(), MAX_REQUESTS_PER_LOOKUP).await?;
         let call = guest.wasm_secrets_provider_lookup().call_validate_config(&mut *store, &self.parts.config);
         let result = self.parts.finish(call, deadline).await;
         self.parts.explained(&store, result)
@@ -411,7 +451,7 @@ impl Provider {
                 (store, guest)
             }
             // `instantiate` arms the deadline before instantiating (a start function could spin).
-            None => self.parts.instantiate(deadline, grant, true).await?,
+            None => self.parts.instantiate(deadline, grant, MAX_REQUESTS_PER_LOOKUP).await?,
         };
         let result = self.run(&mut store, &guest, lookup, deadline).await;
         let stale = store.data().served_stale();
@@ -445,13 +485,14 @@ impl Provider {
         if let Some(error) = &self.unusable {
             return Err(error.clone());
         }
-        let (store, guest) = self.parts.instantiate(self.parts.deadline(), self.lookup_grant(), true).await?;
+        let (store, guest) =
+            self.parts.instantiate(self.parts.deadline(), self.lookup_grant(), MAX_REQUESTS_PER_LOOKUP).await?;
         Ok(ProviderInstance { provider: self, store, guest, poisoned: false })
     }
 
     /// What a lookup's store may read of the live view.
     fn lookup_grant(&self) -> LiveGrant {
-        LiveGrant { view: self.live.as_ref().map(|l| Arc::clone(&l.view)), collector: None }
+        LiveGrant { view: self.live.as_ref().map(|l| Arc::clone(&l.view)), ..LiveGrant::default() }
     }
 
     /// The raw stored connection value (Airflow's `get_conn_value`).
@@ -546,13 +587,13 @@ impl Parts {
 
     /// A fresh store and instance, within the lookup's deadline (a start function may wait in a host call, which
     /// the epoch deadline does not interrupt).
-    /// `http`: whether the store may send requests (lookups may; the live view's decoders may not: the host
-    /// sends what they name).
+    /// `max_requests`: how many requests the store may send (0: none; the live view's decoders send none: the
+    /// host sends what they name).
     async fn instantiate(
         &self,
         deadline: Instant,
         live: LiveGrant,
-        http: bool,
+        max_requests: usize,
     ) -> Result<(Slotted, bindings::Provider), LookupError> {
         let slot = self.take_slot(deadline).await?;
         let limits = StoreLimitsBuilder::new()
@@ -565,11 +606,11 @@ impl Parts {
             .build();
         let requests = RequestLimits {
             max_in_flight: MAX_REQUESTS_IN_FLIGHT,
-            max_requests: MAX_REQUESTS_PER_LOOKUP,
+            max_requests,
             max_answer_bytes: self.options.memory_limit_bytes,
         };
         let hooks = match &self.transport {
-            Some(transport) if http => ProviderHooks::new(Arc::clone(transport), requests),
+            Some(transport) if max_requests > 0 => ProviderHooks::new(Arc::clone(transport), requests),
             _ => ProviderHooks::deny_all(),
         };
         let grants = StoreGrants {
@@ -677,7 +718,7 @@ impl Parts {
         collector: Option<Collector>,
     ) -> Result<(Slotted, bindings::Provider, Instant), LookupError> {
         let deadline = self.deadline();
-        let (store, guest) = self.instantiate(deadline, LiveGrant { view: None, collector }, false).await?;
+        let (store, guest) = self.instantiate(deadline, LiveGrant { view: None, collector, ids: None }, 0).await?;
         Ok((store, guest, deadline))
     }
 

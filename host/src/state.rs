@@ -108,6 +108,56 @@ pub struct LiveGrant {
     pub view: Option<Arc<LiveView>>,
     /// Where `host.listed` puts items.
     pub collector: Option<Collector>,
+    /// Where `host.listed-id` puts ids (a `lookup.list-ids` call).
+    pub ids: Option<IdCollector>,
+}
+
+/// The ids one `lookup.list-ids` call hands over: distinct, within a byte budget.
+#[derive(Debug, Default)]
+pub struct IdCollector {
+    ids: std::collections::BTreeSet<String>,
+    bytes: usize,
+    budget: usize,
+    refused: bool,
+}
+
+impl IdCollector {
+    /// What one id costs besides its bytes (the set's own bookkeeping, roughly).
+    pub const ID_OVERHEAD: usize = 64;
+
+    /// An empty collector that accepts distinct ids worth at most `budget` bytes (each its length plus
+    /// [`Self::ID_OVERHEAD`]); a repeated id costs nothing.
+    pub fn new(budget: usize) -> Self {
+        Self { budget, ..Self::default() }
+    }
+
+    /// Accepts `id` if it fits; once one did not, accepts nothing more.
+    pub fn push(&mut self, id: String) -> bool {
+        if self.refused {
+            return false;
+        }
+        if self.ids.contains(&id) {
+            return true;
+        }
+        let cost = id.len().saturating_add(Self::ID_OVERHEAD);
+        if self.bytes.saturating_add(cost) > self.budget {
+            self.refused = true;
+            return false;
+        }
+        self.bytes += cost;
+        self.ids.insert(id);
+        true
+    }
+
+    /// Whether an id was refused.
+    pub fn refused(&self) -> bool {
+        self.refused
+    }
+
+    /// The accepted ids, sorted.
+    pub fn into_ids(self) -> Vec<String> {
+        self.ids.into_iter().collect()
+    }
 }
 
 /// The items one `live.decode-list` call hands over, within a byte budget.
@@ -218,6 +268,11 @@ impl State {
         self.live.collector.take().unwrap_or_default()
     }
 
+    /// The ids `host.listed-id` accepted in this store (an empty collector when it had none).
+    pub fn take_ids(&mut self) -> IdCollector {
+        self.live.ids.take().unwrap_or_default()
+    }
+
     /// Resets what is counted per lookup (requests, answer bytes, log records, a refused memory growth), for
     /// the next lookup on this store.
     pub fn start_lookup(&mut self) {
@@ -305,6 +360,13 @@ impl host::Host for State {
         Ok(collector.push(Item { name: item.name, id: item.id, payload: item.payload }))
     }
 
+    fn listed_id(&mut self, id: String) -> wasmtime::Result<bool> {
+        let Some(ids) = self.live.ids.as_mut() else {
+            return Ok(false);
+        };
+        Ok(ids.push(id))
+    }
+
     fn view(&mut self, kind: types::Kind, id: String) -> wasmtime::Result<Option<Vec<types::Item>>> {
         let Some(view) = &self.live.view else {
             return Ok(None);
@@ -347,5 +409,22 @@ impl host::Host for State {
                 FileReadError::Io(..) => host::FileError::Io(e.to_string()),
             }))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdCollector;
+
+    #[test]
+    fn the_id_collector_keeps_distinct_ids_within_its_budget() {
+        let mut ids = IdCollector::new(2 * (IdCollector::ID_OVERHEAD + 2));
+        assert!(ids.push("bb".into()));
+        assert!(ids.push("bb".into()), "a repeated id costs nothing");
+        assert!(ids.push("aa".into()));
+        assert!(!ids.push("c".into()), "over the budget");
+        assert!(!ids.push("aa".into()), "nothing once refused");
+        assert!(ids.refused());
+        assert_eq!(ids.into_ids(), ["aa", "bb"]);
     }
 }

@@ -42,7 +42,7 @@ fn environment(cluster: &Cluster, vars: &[(&str, &str)]) -> FixedEnvironment {
 }
 
 /// Opens the chain `toml` describes, with `vars` in the environment; log records go to `cluster.logs`.
-async fn open(cluster: &Cluster, toml: &str, vars: &[(&str, &str)]) -> Chain {
+pub(crate) async fn open(cluster: &Cluster, toml: &str, vars: &[(&str, &str)]) -> Chain {
     let spec = ChainSpec::parse(toml, Path::new("test.toml")).expect("valid host configuration");
     let env = environment(cluster, vars);
     let env_fn = |k: &str| wasm_secrets::cli::Environment::var(&env, k);

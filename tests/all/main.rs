@@ -16,6 +16,7 @@ mod chain;
 mod cli;
 mod faults;
 mod kubectl;
+mod list;
 mod live;
 mod load;
 mod lookup;

@@ -49,7 +49,7 @@ pub(crate) fn nfkc_has_url_delimiter(c: char) -> bool {
 /// Characters that Python 3.11 does not know (Unicode 14) stay unchanged. They are neither cased nor
 /// case-ignorable for Python, so lowercasing the pieces between them separately keeps the final-sigma
 /// context exact.
-pub(crate) fn lower(s: &str) -> String {
+pub fn lower(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for piece in s.split_inclusive(|c| tables::LOWER_UNCHANGED.contains(&c)) {
         match piece.char_indices().last() {

@@ -72,6 +72,11 @@ impl<P: Provider> Guest for Component<P> {
     fn get_secret(config: String, group: String, key: String) -> Result<Option<String>, WitError> {
         Ok(P::lookups(&P::Config::from_json(&config)?).get_secret(&group, &key)?)
     }
+
+    fn list_ids(config: String, kind: WitKind, team_name: Option<String>) -> Result<(), WitError> {
+        let mut listed = |id: &str| host::listed_id(id);
+        Ok(P::lookups(&P::Config::from_json(&config)?).list_ids(kind.into(), team_name.as_deref(), &mut listed)?)
+    }
 }
 
 impl From<WitKind> for Kind {

@@ -10,7 +10,7 @@ use airflow_compat::{Connection, Dialect, parse_connection};
 
 use crate::error::LookupError;
 use crate::kwargs::FromKwargs;
-use crate::live::{Follow, NoFollow};
+use crate::live::{Follow, Kind, NoFollow};
 
 /// One provider's lookups, mirroring the WIT `lookup` interface function for function. "Not found" is
 /// `Ok(None)`.
@@ -29,6 +29,21 @@ pub trait Lookups {
 
     /// `get-secret`: a Flyte secret identified by group and key, verbatim.
     fn get_secret(&mut self, group: &str, key: &str) -> Result<Option<String>, LookupError>;
+
+    /// `list-ids`: hands `listed` every id of `kind` a lookup for `team_name` might find (more is allowed,
+    /// fewer is not: the host looks each one up and keeps what is found). `listed` answering `false` means the
+    /// host's budget is spent: stop and return [`listing_refused`].
+    fn list_ids(
+        &mut self,
+        kind: Kind,
+        team_name: Option<&str>,
+        listed: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<(), LookupError>;
+}
+
+/// The error of a listing the host stopped accepting ids from.
+pub fn listing_refused() -> LookupError {
+    LookupError::DeniedByHost("the host refused a listed id: its listing budget is spent".to_owned())
 }
 
 /// A provider component: its configuration, and its [`Lookups`] over the host's imports. Every WIT call

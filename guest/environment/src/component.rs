@@ -7,19 +7,28 @@ use wasm_secrets_provider_common::{Lookups, Provider};
 
 use crate::config::BackendConfig;
 use crate::error::LookupError;
-use crate::lookup::Backend;
+use crate::lookup::{Backend, Env};
 
-/// The environment provider: [`Backend`] over [`read_env`].
+/// The environment provider: [`Backend`] over [`WasiEnv`].
 struct EnvironmentProvider;
 
-/// `os.environ.get(name)` over the WASI environment the host granted.
-fn read_env(name: &str) -> Result<Option<String>, LookupError> {
-    match std::env::var(name) {
-        Ok(value) => Ok(Some(value)),
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => {
-            Err(LookupError::MalformedPayload(format!("the environment variable {name} is not valid Unicode")))
+/// The WASI environment the host granted (only the variables of the granted prefixes).
+struct WasiEnv;
+
+impl Env for WasiEnv {
+    /// `os.environ.get(name)`.
+    fn var(&mut self, name: &str) -> Result<Option<String>, LookupError> {
+        match std::env::var(name) {
+            Ok(value) => Ok(Some(value)),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(LookupError::MalformedPayload(format!("the environment variable {name} is not valid Unicode")))
+            }
         }
+    }
+
+    fn names(&mut self) -> Vec<String> {
+        std::env::vars_os().filter_map(|(name, _)| name.into_string().ok()).collect()
     }
 }
 
@@ -27,7 +36,7 @@ impl Provider for EnvironmentProvider {
     type Config = BackendConfig;
 
     fn lookups(config: &BackendConfig) -> impl Lookups + '_ {
-        Backend::new(config, read_env)
+        Backend::new(config, WasiEnv)
     }
 }
 

@@ -22,16 +22,17 @@
 //! - [`lookup`]: the lookups over an [`lookup::Env`] reader.
 //!
 //! ```
+//! use std::collections::BTreeMap;
 //! use wasm_secrets_provider_common::{FromKwargs, Lookups};
-//! use wasm_secrets_provider_environment::{config::BackendConfig, error::LookupError, lookup::Backend};
+//! use wasm_secrets_provider_environment::{config::BackendConfig, lookup::Backend};
 //!
-//! let env = |name: &str| -> Result<Option<String>, LookupError> {
-//!     Ok(match name {
-//!         "AIRFLOW_CONN_MY_DB" => Some("postgresql://user:p%40ss@db.example:5432/app".to_owned()),
-//!         "_FSEC_AWS_SECRET_KEY" => Some("abc".to_owned()),
-//!         _ => None,
-//!     })
-//! };
+//! let env: BTreeMap<String, String> = [
+//!     ("AIRFLOW_CONN_MY_DB", "postgresql://user:p%40ss@db.example:5432/app"),
+//!     ("_FSEC_AWS_SECRET_KEY", "abc"),
+//! ]
+//! .into_iter()
+//! .map(|(k, v)| (k.to_owned(), v.to_owned()))
+//! .collect();
 //! let config = BackendConfig::from_json("{}").unwrap();
 //! let mut backend = Backend::new(&config, env);
 //! let conn = backend.get_connection("my_db", None).unwrap().unwrap();

@@ -27,9 +27,10 @@
 //! `to_uppercase`, which knows a newer Unicode version.
 
 use airflow_compat::Connection;
-use airflow_compat::pystr::upper;
+use airflow_compat::pystr::{lower, upper};
 use wasm_secrets_provider_common::Lookups;
-use wasm_secrets_provider_common::provider::connection_from_value;
+use wasm_secrets_provider_common::live::Kind;
+use wasm_secrets_provider_common::provider::{connection_from_value, listing_refused};
 
 use crate::config::BackendConfig;
 use crate::error::LookupError;
@@ -41,11 +42,20 @@ pub const TEAM_SEP: &str = "___";
 pub trait Env {
     /// Reads one variable.
     fn var(&mut self, name: &str) -> Result<Option<String>, LookupError>;
+
+    /// The names of every variable set (for listing; names that are not Unicode are left out: no lookup
+    /// can name them).
+    fn names(&mut self) -> Vec<String>;
 }
 
-impl<F: FnMut(&str) -> Result<Option<String>, LookupError>> Env for F {
+/// A fixed environment (tests, examples).
+impl Env for std::collections::BTreeMap<String, String> {
     fn var(&mut self, name: &str) -> Result<Option<String>, LookupError> {
-        self(name)
+        Ok(self.get(name).cloned())
+    }
+
+    fn names(&mut self) -> Vec<String> {
+        self.keys().cloned().collect()
     }
 }
 
@@ -119,6 +129,37 @@ impl<E: Env> Lookups for Backend<'_, E> {
         let name = flyte_env_var(&self.config.flyte_prefix, group, key);
         self.read(&name)
     }
+
+    /// Every variable named with the kind's prefix names an id: the rest of its name, lowercased with
+    /// Python's `str.lower()` (lookups uppercase the id, so `AIRFLOW_CONN_MY_DB` is the connection `my_db`).
+    /// For a team, `<prefix>_<TEAM>___<ID>` also names `<id>`. A name whose id does not uppercase back to it
+    /// (`AIRFLOW_CONN_my_db`) is listed too and dropped by its lookup, as are ids the team guard hides.
+    /// The environment backend has no configuration values.
+    fn list_ids(
+        &mut self,
+        kind: Kind,
+        team_name: Option<&str>,
+        listed: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<(), LookupError> {
+        let prefix = match kind {
+            Kind::Connection => &self.config.connections_prefix,
+            Kind::Variable => &self.config.variables_prefix,
+            Kind::Config => return Ok(()),
+        };
+        let team_part = team_name.filter(|t| !t.is_empty()).map(|t| format!("_{}{TEAM_SEP}", upper(t)));
+        for name in self.env.names() {
+            let Some(rest) = name.strip_prefix(prefix.as_str()).filter(|r| !r.is_empty()) else {
+                continue;
+            };
+            let team_id = team_part.as_deref().and_then(|t| rest.strip_prefix(t)).filter(|id| !id.is_empty());
+            for id in [Some(rest), team_id].into_iter().flatten() {
+                if !listed(&lower(id)) {
+                    return Err(listing_refused());
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// flytekit's `_get_secrets_env_var`: the prefix, then the non-empty parts among `group` and `key`, each
@@ -160,6 +201,53 @@ mod tests {
             self.asked.push(name.to_owned());
             Ok(self.vars.get(name).cloned())
         }
+        fn names(&mut self) -> Vec<String> {
+            let mut names: Vec<String> = self.vars.keys().cloned().collect();
+            names.sort();
+            names
+        }
+    }
+
+    /// The ids `list_ids` hands over, in order.
+    fn listed(env: &mut FakeEnv, config: &BackendConfig, kind: Kind, team: Option<&str>) -> Vec<String> {
+        let mut ids = Vec::new();
+        Backend::new(config, env)
+            .list_ids(kind, team, &mut |id| {
+                ids.push(id.to_owned());
+                true
+            })
+            .unwrap();
+        ids
+    }
+
+    #[test]
+    fn list_ids_names_every_variable_of_the_prefix() {
+        let mut env = FakeEnv::new(&[
+            ("AIRFLOW_CONN_MY_DB", "postgres://h"),
+            ("AIRFLOW_CONN__BLUE___DB", "team://h"),
+            ("AIRFLOW_CONN_", "no id"),
+            ("AIRFLOW_CONNX", "another prefix"),
+            ("AIRFLOW_VAR_KEY", "v"),
+            ("PATH", "/bin"),
+        ]);
+        let c = BackendConfig::default();
+        assert_eq!(listed(&mut env, &c, Kind::Connection, None), ["my_db", "_blue___db"]);
+        assert_eq!(listed(&mut env, &c, Kind::Connection, Some("Blue")), ["my_db", "_blue___db", "db"]);
+        assert_eq!(listed(&mut env, &c, Kind::Variable, Some("blue")), ["key"]);
+        assert!(listed(&mut env, &c, Kind::Config, None).is_empty());
+        // Every listed id a lookup finds is one the environment holds for it.
+        let mut b = Backend::new(&c, &mut env);
+        assert_eq!(b.get_conn_value("db", Some("Blue")).unwrap().as_deref(), Some("team://h"));
+        assert_eq!(b.get_conn_value("my_db", None).unwrap().as_deref(), Some("postgres://h"));
+
+        let mut calls = 0;
+        let error = Backend::new(&c, &mut env)
+            .list_ids(Kind::Connection, None, &mut |_| {
+                calls += 1;
+                false
+            })
+            .unwrap_err();
+        assert_eq!((calls, error), (1, listing_refused()));
     }
 
     fn config(json: &str) -> BackendConfig {
@@ -317,10 +405,16 @@ mod tests {
     #[test]
     fn env_errors_propagate() {
         let c = BackendConfig::default();
-        let failing = |_: &str| -> Result<Option<String>, LookupError> {
-            Err(LookupError::MalformedPayload("not Unicode".into()))
-        };
-        let e = Backend::new(&c, failing).get_variable("x", None).unwrap_err();
+        struct Failing;
+        impl Env for Failing {
+            fn var(&mut self, _: &str) -> Result<Option<String>, LookupError> {
+                Err(LookupError::MalformedPayload("not Unicode".into()))
+            }
+            fn names(&mut self) -> Vec<String> {
+                Vec::new()
+            }
+        }
+        let e = Backend::new(&c, Failing).get_variable("x", None).unwrap_err();
         assert_eq!(e, LookupError::MalformedPayload("not Unicode".into()));
     }
 }

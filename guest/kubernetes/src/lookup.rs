@@ -5,14 +5,14 @@ use airflow_compat::{Connection, pybase64};
 use wasm_secrets_provider_common::Lookups;
 use wasm_secrets_provider_common::live::Item;
 pub use wasm_secrets_provider_common::live::Kind;
-use wasm_secrets_provider_common::provider::connection_from_value;
+use wasm_secrets_provider_common::provider::{connection_from_value, listing_refused};
 
 use crate::config::BackendConfig;
 use crate::error::LookupError;
-use crate::live::{candidates, followed_label};
+use crate::live::{candidates, followed_label, list_path};
 use crate::request::{MAX_OBJECT_NAME_LEN, is_object_name, list_secrets_path, read_secret_path};
-use crate::secrets::{secret_data, select, select_first};
-use crate::selector::{is_label_value, is_team_scoped_id, queries};
+use crate::secrets::{list_page, secret_data, select, select_first};
+use crate::selector::{is_label_key, is_label_value, is_team_scoped_id, queries};
 
 /// An HTTP answer from the Kubernetes API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,6 +175,48 @@ impl<A: Api> Lookups for Backend<'_, A> {
         pybase64::decode_secret_value(&encoded)
             .map(Some)
             .map_err(|e| LookupError::MalformedPayload(format!("data key '{key}' of secret '{group}': {e}")))
+    }
+
+    /// Every value of the kind's label among the namespace's Secrets: the paginated list by label key that the
+    /// live view starts with ([`list_path`], 500 Secrets a page), whatever the team label says (a lookup
+    /// decides which of them the team sees). A disabled kind lists nothing; a label that is not a valid label
+    /// key cannot be listed (no lookup of it can succeed either: its selector is invalid).
+    fn list_ids(
+        &mut self,
+        kind: Kind,
+        _team_name: Option<&str>,
+        listed: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<(), LookupError> {
+        let (label, _) = self.config.label_and_data_key(kind);
+        let Some(label) = label else {
+            return Ok(());
+        };
+        if !is_label_key(label) {
+            return Err(LookupError::InvalidConfiguration(format!(
+                "the label {} is not a valid Kubernetes label key, so no list request can select its Secrets",
+                describe_name(label)
+            )));
+        }
+        let namespace = self.namespace()?;
+        let mut continue_token = None;
+        loop {
+            let response = self.api.get(&list_path(&namespace, label, continue_token.as_deref()))?;
+            check_status(&response)?;
+            let page = list_page(&response.body)?;
+            for secret in &page.items {
+                let labels = secret.metadata.as_ref().and_then(|m| m.labels.as_ref());
+                if let Some(id) = labels.and_then(|l| l.get(label))
+                    && !listed(id)
+                {
+                    return Err(listing_refused());
+                }
+            }
+            // The host bounds the pages: requests per call and the call's deadline.
+            match page.continue_token {
+                Some(token) => continue_token = Some(token),
+                None => return Ok(()),
+            }
+        }
     }
 }
 
@@ -395,6 +437,65 @@ mod tests {
         );
         assert!(fake.logs.is_empty());
         assert_eq!(fake.namespace_calls, 0);
+    }
+
+    #[test]
+    fn list_ids_pages_through_the_secrets_carrying_the_label() {
+        let page = |items: &str, token: &str| {
+            ok(&format!(r#"{{"kind":"SecretList","metadata":{{"resourceVersion":"7"{token}}},"items":[{items}]}}"#))
+        };
+        let label = |name: &str, labels: &str| format!(r#"{{"metadata":{{"name":"{name}","labels":{{{labels}}}}}}}"#);
+        let first = [
+            label("a", r#""airflow.apache.org/connection-id":"db""#),
+            label("b", r#""airflow.apache.org/connection-id":"db","airflow.apache.org/team":"t1""#),
+        ];
+        let second = [label("c", r#""airflow.apache.org/connection-id":"smtp""#), label("d", r#""other":"x""#)];
+        let mut fake = Fake {
+            answers: vec![page(&first.join(","), r#","continue":"tok/1""#), page(&second.join(","), "")],
+            namespace: Some("ns".into()),
+            ..Fake::default()
+        };
+        let c = config("{}");
+        let mut ids = Vec::new();
+        Backend::new(&c, &mut fake)
+            .list_ids(Kind::Connection, Some("t1"), &mut |id| {
+                ids.push(id.to_owned());
+                true
+            })
+            .unwrap();
+        assert_eq!(ids, ["db", "db", "smtp"]);
+        assert_eq!(
+            fake.requests,
+            [
+                "/api/v1/namespaces/ns/secrets?labelSelector=airflow.apache.org%2Fconnection-id&limit=500",
+                "/api/v1/namespaces/ns/secrets?labelSelector=airflow.apache.org%2Fconnection-id&limit=500&continue=tok%2F1",
+            ]
+        );
+
+        // The host's budget spent: the listing stops at once, with the documented error.
+        let mut fake =
+            Fake { answers: vec![page(&first.join(","), "")], namespace: Some("ns".into()), ..Fake::default() };
+        let mut calls = 0;
+        let error = Backend::new(&c, &mut fake)
+            .list_ids(Kind::Connection, None, &mut |_| {
+                calls += 1;
+                false
+            })
+            .unwrap_err();
+        assert_eq!((calls, error), (1, listing_refused()));
+
+        // A disabled kind lists nothing and sends nothing; a status is the error it stands for.
+        let c = config(r#"{"variables_label": null}"#);
+        let mut fake = Fake::default();
+        Backend::new(&c, &mut fake).list_ids(Kind::Variable, None, &mut |_| panic!("nothing to list")).unwrap();
+        assert!(fake.requests.is_empty());
+        let mut fake = Fake {
+            answers: vec![Response { status: 403, body: b"{}".to_vec() }],
+            namespace: Some("ns".into()),
+            ..Fake::default()
+        };
+        let error = Backend::new(&c, &mut fake).list_ids(Kind::Connection, None, &mut |_| true).unwrap_err();
+        assert!(matches!(error, LookupError::AccessDenied(_)), "{error:?}");
     }
 
     #[test]

@@ -18,6 +18,8 @@
 
 use airflow_compat::Connection;
 use wasm_secrets_provider_common::Lookups;
+use wasm_secrets_provider_common::live::Kind;
+use wasm_secrets_provider_common::provider::listing_refused;
 
 use crate::config::BackendConfig;
 use crate::error::LookupError;
@@ -112,6 +114,40 @@ impl<F: Files> Lookups for Backend<'_, F> {
     fn get_secret(&mut self, _group: &str, _key: &str) -> Result<Option<String>, LookupError> {
         Ok(None)
     }
+
+    /// The keys of the kind's file, loaded as a lookup loads it (so a file a lookup rejects fails the listing
+    /// too); keys that are not strings cannot be looked up and are left out. No file configured: nothing.
+    fn list_ids(
+        &mut self,
+        kind: Kind,
+        _team_name: Option<&str>,
+        listed: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<(), LookupError> {
+        let path = match kind {
+            Kind::Connection => self.config.connections_file_path.clone(),
+            Kind::Variable => self.config.variables_file_path.clone(),
+            Kind::Config => self.config.configs_file_path.clone(),
+        };
+        let Some(path) = path else {
+            return Ok(());
+        };
+        let bytes = self.read(&path)?;
+        let keys: Vec<Value> = match kind {
+            Kind::Connection => {
+                load_connections(&path, &bytes, self.config.dialect)?.into_iter().map(|(k, _)| k).collect()
+            }
+            Kind::Variable => load_variables(&path, &bytes)?.into_iter().map(|(k, _)| k).collect(),
+            Kind::Config => load_configs(&path, &bytes)?.into_iter().map(|(k, _)| k).collect(),
+        };
+        for key in keys {
+            if let Value::Str(id) = key
+                && !listed(&id)
+            {
+                return Err(listing_refused());
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `dict.get(key)` as text: `None` for a missing key or a `null` value, a string as is, a timestamp as
@@ -176,6 +212,35 @@ pg:
   extra_dejson:
     sslmode: require
 ";
+
+    #[test]
+    fn list_ids_names_the_string_keys_of_the_kinds_file() {
+        let vars = r#"{"b": "1", "a": null, "1": 2}"#;
+        let mut files = FakeFiles::with(&[("/s/conns.yaml", CONNS_YAML), ("/s/vars.json", vars)]);
+        let c = config(r#"{"connections_file_path": "/s/conns.yaml", "variables_file_path": "/s/vars.json"}"#);
+        let mut list = |kind| {
+            let mut ids = Vec::new();
+            Backend::new(&c, &mut files)
+                .list_ids(kind, Some("team"), &mut |id| {
+                    ids.push(id.to_owned());
+                    true
+                })
+                .map(|()| ids)
+        };
+        assert_eq!(list(Kind::Connection).unwrap(), ["smtp_default", "pg"]);
+        // JSON keys are strings; a `null` value is listed and dropped by its lookup.
+        assert_eq!(list(Kind::Variable).unwrap(), ["b", "a", "1"]);
+        assert!(list(Kind::Config).unwrap().is_empty(), "no configs file");
+        assert_eq!(files.reads, ["/s/conns.yaml", "/s/vars.json"]);
+
+        let mut files = FakeFiles::with(&[("/s/conns.yaml", "pg: [")]);
+        let c = config(r#"{"connections_file_path": "/s/conns.yaml"}"#);
+        let error = Backend::new(&c, &mut files).list_ids(Kind::Connection, None, &mut |_| true).unwrap_err();
+        assert!(matches!(error, LookupError::MalformedPayload(_)), "{error:?}");
+        let mut files = FakeFiles::with(&[("/s/conns.yaml", CONNS_YAML)]);
+        let error = Backend::new(&c, &mut files).list_ids(Kind::Connection, None, &mut |_| false).unwrap_err();
+        assert_eq!(error, listing_refused());
+    }
 
     #[test]
     fn connections_from_yaml() {

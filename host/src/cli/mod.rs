@@ -14,18 +14,20 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use airflow_compat::Dialect;
+use airflow_compat::{Connection, Dialect};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use wasm_secrets_provider_common::kwargs;
 
 use crate::bench::{Amount, BenchLookup, Plan};
 use crate::cache::Kind;
+use crate::cache::Value;
 use crate::chain::{Chain, ChainError};
 use crate::cluster::DEFAULT_SERVICE_ACCOUNT_DIR;
 use crate::engine::ArtifactCache;
 use crate::error::LookupError;
 use crate::grants::{EnvNames, builtin_env_prefixes, kwargs_keys};
 use crate::host_config::{Builtin, ChainSpec, ComponentSource, KubernetesAccess, ProviderSpec};
+use crate::live::Kind as LiveKind;
 use crate::provider::ProviderOptions;
 use crate::setup::OpenContext;
 use crate::state::{LogLevel, LogSink};
@@ -255,7 +257,7 @@ enum BenchLookupCommand {
     Connections(BenchConnections),
     /// Repeat `variables get KEY`.
     #[command(subcommand)]
-    Variables(VariablesCommand),
+    Variables(BenchVariables),
     /// Repeat `config get-value KEY`.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -276,13 +278,25 @@ enum BenchConnections {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum BenchVariables {
+    /// A variable.
+    Get {
+        /// The variable key.
+        key: String,
+        /// Look the variable up for this team first, then globally.
+        #[arg(long)]
+        team: Option<String>,
+    },
+}
+
 impl From<BenchLookupCommand> for BenchLookup {
     fn from(command: BenchLookupCommand) -> Self {
         match command {
             BenchLookupCommand::Connections(BenchConnections::Get { conn_id, team }) => {
                 Self::Connection { conn_id, team }
             }
-            BenchLookupCommand::Variables(VariablesCommand::Get { key, team }) => Self::Variable { key, team },
+            BenchLookupCommand::Variables(BenchVariables::Get { key, team }) => Self::Variable { key, team },
             BenchLookupCommand::Config(ConfigCommand::GetValue { key }) => Self::Config { key },
             BenchLookupCommand::FlyteSecrets(FlyteSecretsCommand::Get { group, key }) => Self::Secret { group, key },
         }
@@ -320,6 +334,27 @@ enum ConnectionsCommand {
         #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },
+    /// List the connections the providers hold, in the format of `airflow connections list`.
+    ///
+    /// Every provider lists the ids it holds; each id is then looked up through the chain exactly as
+    /// `connections get` would (the first provider that has it wins, the cache and the live view apply), and
+    /// listed when found, sorted by id. By default only `conn_id` and `conn_type` are shown.
+    #[command(after_help = "Airflow lists the connections of its metadata database; this lists those of the \
+                            configured providers.\nExample: secrets connections list --show-values --hide-sensitive -o yaml")]
+    List {
+        /// List the connections this team sees (Airflow multi-team): its own, then the global ones.
+        #[arg(long)]
+        team: Option<String>,
+        /// Show every field, as `connections get` does, passwords included.
+        #[arg(long)]
+        show_values: bool,
+        /// With --show-values: replace the password, a non-empty extra and the URI's credentials with `***`.
+        #[arg(long, requires = "show_values")]
+        hide_sensitive: bool,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
     /// Check a connection value offline, as Airflow would parse it from a secret, and print the result.
     ///
     /// VALUE is what a secret's data key holds after base64 decoding: a connection URI or a JSON document.
@@ -351,6 +386,26 @@ enum VariablesCommand {
         /// Look the variable up for this team first (Airflow multi-team), then globally.
         #[arg(long)]
         team: Option<String>,
+    },
+    /// List the variables the providers hold, in the format of `airflow variables list`.
+    ///
+    /// Every provider lists the keys it holds; each key is then looked up through the chain exactly as
+    /// `variables get` would, and listed when found, sorted by key. By default only the keys are shown.
+    #[command(after_help = "Airflow lists the variables of its metadata database; this lists those of the \
+                            configured providers.\nExample: secrets variables list -o json")]
+    List {
+        /// List the variables this team sees (Airflow multi-team): its own, then the global ones.
+        #[arg(long)]
+        team: Option<String>,
+        /// Show each variable's value too.
+        #[arg(long)]
+        show_values: bool,
+        /// With --show-values: show every value as `***`.
+        #[arg(long, requires = "show_values")]
+        hide_sensitive: bool,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
     },
 }
 
@@ -552,9 +607,38 @@ async fn lookup(
                 }
             }
         }
+        Command::Connections(ConnectionsCommand::List { team, show_values, hide_sensitive, output }) => {
+            let entries = chain.list(LiveKind::Connection, team.as_deref()).await?;
+            let connections: Vec<(String, Arc<Connection>)> = entries
+                .into_iter()
+                .filter_map(|(id, value)| match value {
+                    Value::Connection(Some(conn)) => Some((id, conn)),
+                    _ => None,
+                })
+                .collect();
+            let columns = match (show_values, hide_sensitive) {
+                (false, _) => output::ConnectionColumns::Ids,
+                (true, false) => output::ConnectionColumns::Full,
+                (true, true) => output::ConnectionColumns::Masked,
+            };
+            write(out, &output::render_connections(&connections, columns, dialect, output))?;
+            Ok((EXIT_FOUND, None))
+        }
         Command::Variables(VariablesCommand::Get { key, team }) => {
             let value = chain.get_variable(&key, team.as_deref()).await?;
             found(out, value, format!("Variable {key} does not exist"))
+        }
+        Command::Variables(VariablesCommand::List { team, show_values, hide_sensitive, output }) => {
+            let entries = chain.list(LiveKind::Variable, team.as_deref()).await?;
+            let variables: Vec<(String, Arc<str>)> = entries
+                .into_iter()
+                .filter_map(|(id, value)| match value {
+                    Value::Text(Some(text)) => Some((id, text)),
+                    _ => None,
+                })
+                .collect();
+            write(out, &output::render_variables(&variables, show_values, hide_sensitive, output))?;
+            Ok((EXIT_FOUND, None))
         }
         Command::Config(ConfigCommand::GetValue { key }) => {
             let value = chain.get_config(&key).await?;

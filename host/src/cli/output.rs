@@ -10,6 +10,8 @@
 //! Each format then goes through the library Airflow uses: `json.dumps` ([`pyjson::dumps`]), PyYAML's
 //! libyaml dumper ([`super::yaml`]), rich's table on a 200-cell console ([`super::rich_table`]) and
 //! tabulate's `plain` format ([`super::plain_table`]).
+use std::sync::Arc;
+
 use airflow_compat::pyjson::{self, PyObject};
 use airflow_compat::{Connection, Dialect};
 
@@ -53,29 +55,162 @@ fn fields(conn_id: &str, conn: &Connection, dialect: Dialect) -> Vec<(&'static s
 /// Renders one connection as `airflow connections get <id> -o <format>` prints it, with `get_uri` in
 /// `dialect`.
 pub fn render_connection(conn_id: &str, conn: &Connection, dialect: Dialect, format: OutputFormat) -> String {
-    let fields = fields(conn_id, conn, dialect);
-    let headers: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+    render_rows(&[fields(conn_id, conn, dialect)], format)
+}
+
+/// What `connections list` shows of each connection (Airflow's `ConnectionDisplayMapper`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionColumns {
+    /// `ids_only`: `conn_id` and `conn_type` (the default).
+    Ids,
+    /// `full_details` (`--show-values`): every field, as `connections get` shows them.
+    Full,
+    /// `masked_sensitive` (`--show-values --hide-sensitive`): every field, the password, a non-empty
+    /// `extra_dejson` and the URI's credentials replaced with `***`.
+    Masked,
+}
+
+/// Airflow's `SENSITIVE_PLACEHOLDER`.
+const SENSITIVE_PLACEHOLDER: &str = "***";
+
+/// Renders connections as `airflow connections list -o <format>` prints them (one row each, in the order
+/// given), with `get_uri` in `dialect`.
+pub fn render_connections(
+    connections: &[(String, Arc<Connection>)],
+    columns: ConnectionColumns,
+    dialect: Dialect,
+    format: OutputFormat,
+) -> String {
+    let rows: Vec<Vec<(&'static str, PyObject)>> = connections
+        .iter()
+        .map(|(conn_id, conn)| {
+            let mut row = fields(conn_id, conn, dialect);
+            match columns {
+                ConnectionColumns::Full => {}
+                ConnectionColumns::Ids => row.retain(|(k, _)| matches!(*k, "conn_id" | "conn_type")),
+                ConnectionColumns::Masked => {
+                    for (key, value) in &mut row {
+                        let masked = match (*key, &*value) {
+                            ("password", PyObject::Str(p)) if !p.is_empty() => true,
+                            ("extra_dejson", PyObject::Dict(d)) => !d.is_empty(),
+                            _ => false,
+                        };
+                        if masked {
+                            *value = PyObject::Str(SENSITIVE_PLACEHOLDER.to_owned());
+                        }
+                        if *key == "get_uri"
+                            && let PyObject::Str(uri) = value
+                        {
+                            *uri = mask_uri_credentials(uri);
+                        }
+                    }
+                }
+            }
+            row
+        })
+        .collect();
+    render_rows(&rows, format)
+}
+
+/// Renders variables as `airflow variables list -o <format>` prints them: `key` only, or with
+/// `with_values` `key` and `val` (`***` for every value with `hide_values`).
+pub fn render_variables(
+    variables: &[(String, Arc<str>)],
+    with_values: bool,
+    hide_values: bool,
+    format: OutputFormat,
+) -> String {
+    let rows: Vec<Vec<(&'static str, PyObject)>> = variables
+        .iter()
+        .map(|(key, value)| {
+            let mut row = vec![("key", PyObject::Str(key.clone()))];
+            if with_values {
+                let shown = if hide_values { SENSITIVE_PLACEHOLDER } else { value };
+                row.push(("val", PyObject::Str(shown.to_owned())));
+            }
+            row
+        })
+        .collect();
+    render_rows(&rows, format)
+}
+
+/// Airflow's `_mask_uri_credentials`: the user information of a URI with a scheme becomes `***:***`; a URI
+/// without a scheme is replaced whole. `urlsplit` puts everything between `//` and the next `/`, `?` or `#`
+/// in the netloc, and only a netloc with `@` has credentials.
+pub fn mask_uri_credentials(uri: &str) -> String {
+    if uri.is_empty() {
+        return String::new();
+    }
+    let Some((scheme, rest)) = split_scheme(uri) else {
+        return SENSITIVE_PLACEHOLDER.to_owned();
+    };
+    let Some(after) = rest.strip_prefix("//") else {
+        return uri.to_owned();
+    };
+    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    let (netloc, tail) = after.split_at(end);
+    let Some((_, host_port)) = netloc.split_once('@') else {
+        return uri.to_owned();
+    };
+    // `urlunsplit` writes a query or a fragment back only when it is not empty.
+    let (rest, fragment) = tail.split_once('#').map_or((tail, None), |(r, f)| (r, Some(f)));
+    let (path, query) = rest.split_once('?').map_or((rest, None), |(p, q)| (p, Some(q)));
+    let mut masked = format!("{scheme}://{SENSITIVE_PLACEHOLDER}:{SENSITIVE_PLACEHOLDER}@{host_port}{path}");
+    for (mark, part) in [('?', query), ('#', fragment)] {
+        if let Some(part) = part.filter(|p| !p.is_empty()) {
+            masked.push(mark);
+            masked.push_str(part);
+        }
+    }
+    masked
+}
+
+/// `urlsplit`'s scheme: letters, digits, `+`, `-` and `.` after a letter, before the first `:` (lowercased,
+/// as `urlunsplit` writes it back).
+fn split_scheme(uri: &str) -> Option<(String, &str)> {
+    let (scheme, rest) = uri.split_once(':')?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic() && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+        .then(|| (scheme.to_ascii_lowercase(), rest))
+}
+
+/// Rows (each a mapper's `(key, value)` pairs, the keys of the first row being the columns) as
+/// `AirflowConsole.print_as(rows, output)` prints them.
+fn render_rows(rows: &[Vec<(&'static str, PyObject)>], format: OutputFormat) -> String {
+    let headers: Vec<&str> = rows.first().map(|r| r.iter().map(|(k, _)| *k).collect()).unwrap_or_default();
     match format {
         OutputFormat::Json => {
-            let row = PyObject::Dict(fields.iter().map(|(k, v)| ((*k).to_owned(), to_py(&normalize(v)))).collect());
-            format!("{}\n", pyjson::dumps(&PyObject::List(vec![row])))
+            let rows = rows
+                .iter()
+                .map(|r| PyObject::Dict(r.iter().map(|(k, v)| ((*k).to_owned(), to_py(&normalize(v)))).collect()))
+                .collect();
+            format!("{}\n", pyjson::dumps(&PyObject::List(rows)))
         }
         OutputFormat::Yaml => {
-            let row = Node::Dict(fields.iter().map(|(k, v)| ((*k).to_owned(), normalize(v))).collect());
+            let rows = rows
+                .iter()
+                .map(|r| Node::Dict(r.iter().map(|(k, v)| ((*k).to_owned(), normalize(v))).collect()))
+                .collect();
             // `print` of rich `Syntax` adds a newline after the dump's own.
-            format!("{}\n", yaml::dump(&Node::List(vec![row])))
+            format!("{}\n", yaml::dump(&Node::List(rows)))
         }
         OutputFormat::Table => {
-            let cells: Vec<String> = fields.iter().map(|(_, v)| normalize_for_table(v)).collect();
+            let cells: Vec<Vec<String>> =
+                rows.iter().map(|r| r.iter().map(|(_, v)| normalize_for_table(v)).collect()).collect();
             rich_table::render(&headers, &cells)
         }
         OutputFormat::Plain => {
-            let cells: Vec<Cell> = fields
+            let cells: Vec<Vec<Cell>> = rows
                 .iter()
-                .map(|(_, v)| match normalize(v) {
-                    Node::Null => Cell::Missing,
-                    Node::Str(s) => Cell::Text(s),
-                    container => Cell::Container(to_py(&container).repr()),
+                .map(|r| {
+                    r.iter()
+                        .map(|(_, v)| match normalize(v) {
+                            Node::Null => Cell::Missing,
+                            Node::Str(s) => Cell::Text(s),
+                            container => Cell::Container(to_py(&container).repr()),
+                        })
+                        .collect()
                 })
                 .collect();
             plain_table::render(&headers, &cells)
@@ -215,5 +350,57 @@ mod tests {
         let worker = render(value, Dialect::Worker, OutputFormat::Json);
         assert!(server.ends_with("\"get_uri\": \"postgres://u:p@h/db?__extra__=%7B%22n%22%3A+1%7D\"}]\n"), "{server}");
         assert!(worker.ends_with("\"get_uri\": \"postgres://u:p@h/db?n=1\"}]\n"), "{worker}");
+    }
+
+    /// Airflow's `_mask_uri_credentials` on each input, as Python 3.12's `urlsplit`/`urlunsplit` give it.
+    #[test]
+    fn uri_credentials_are_masked_as_airflow_masks_them() {
+        for (uri, masked) in [
+            ("postgresql://user:pass@host:5432/db", "postgresql://***:***@host:5432/db"),
+            ("mysql://host/db", "mysql://host/db"),
+            ("", ""),
+            ("no-scheme", "***"),
+            ("Postgres://u:p%40@h/d?a=1#f", "postgres://***:***@h/d?a=1#f"),
+            ("x://u:p@h?#", "x://***:***@h"),
+            ("x://u@h/p?", "x://***:***@h/p"),
+            ("x://a@b@c/d", "x://***:***@b@c/d"),
+            ("1x://u:p@h", "***"),
+            ("x:y@z", "x:y@z"),
+            ("x://u:p@h#frag?q", "x://***:***@h#frag?q"),
+            ("ftp://:@h", "ftp://***:***@h"),
+        ] {
+            assert_eq!(mask_uri_credentials(uri), masked, "{uri}");
+        }
+    }
+
+    /// `variables list --show-values` with numbers in the value column, as `AirflowConsole().print_as(rows,
+    /// output)` prints them (rich 15, tabulate 0.10.0, PyYAML 6): tabulate lines the decimal points up.
+    #[test]
+    fn variables_render_as_airflow_prints_them() {
+        let rows: Vec<(String, Arc<str>)> = [("a", "1.5"), ("b", "10"), ("c", ""), ("d", "2.25")]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Arc::from(*v)))
+            .collect();
+        let render = |format| render_variables(&rows, true, false, format);
+        assert_eq!(render(OutputFormat::Plain), "key      val\na       1.5\nb      10\nc\nd       2.25\n");
+        assert_eq!(
+            render(OutputFormat::Table),
+            "key | val \n====+=====\na   | 1.5 \nb   | 10  \nc   |     \nd   | 2.25\n          \n"
+        );
+        assert_eq!(
+            render(OutputFormat::Json),
+            "[{\"key\": \"a\", \"val\": \"1.5\"}, {\"key\": \"b\", \"val\": \"10\"}, {\"key\": \"c\", \"val\": \"\"}, {\"key\": \"d\", \"val\": \"2.25\"}]\n"
+        );
+        assert_eq!(
+            render(OutputFormat::Yaml),
+            "- key: a\n  val: '1.5'\n- key: b\n  val: '10'\n- key: c\n  val: ''\n- key: d\n  val: '2.25'\n\n"
+        );
+        assert_eq!(render_variables(&rows[..1], false, false, OutputFormat::Plain), "key\na\n");
+        assert_eq!(render_variables(&rows[..1], true, true, OutputFormat::Plain), "key    val\na      ***\n");
+        for format in [OutputFormat::Table, OutputFormat::Plain] {
+            assert_eq!(render_variables(&[], true, false, format), "No data found\n");
+        }
+        assert_eq!(render_variables(&[], true, false, OutputFormat::Json), "[]\n");
+        assert_eq!(render_variables(&[], true, false, OutputFormat::Yaml), "[]\n\n");
     }
 }

@@ -28,50 +28,72 @@ enum ColType {
     Str,
 }
 
-/// Renders a header row and one data row, newline-terminated.
-pub fn render(headers: &[&str], row: &[Cell]) -> String {
-    let n = headers.len().min(row.len());
-    if n == 0 {
+/// Renders a header row and the data rows, newline-terminated (`No data found` without rows).
+pub fn render(headers: &[&str], rows: &[Vec<Cell>]) -> String {
+    let n = rows.iter().map(Vec::len).fold(headers.len(), usize::min);
+    if n == 0 || rows.is_empty() {
         return "No data found\n".to_owned();
     }
     let headers = &headers[..n];
-    let row = &row[..n];
-    let is_multiline = row.iter().any(|c| match c {
+    let is_multiline = rows.iter().flat_map(|r| &r[..n]).any(|c| match c {
         Cell::Text(s) | Cell::Container(s) => s.contains(['\r', '\n']),
         Cell::Missing => false,
     }) || headers.iter().any(|h| h.contains(['\r', '\n']));
+    let width_fn = |s: &str| if is_multiline { s.split(['\r', '\n']).map(len).max().unwrap_or(0) } else { len(s) };
 
-    let mut header_cells = Vec::with_capacity(n);
-    let mut data_cells = Vec::with_capacity(n);
-    for (header, cell) in headers.iter().zip(row) {
-        let col_type = cell_type(cell).max(ColType::Bool);
-        let text = format_cell(cell, col_type);
+    // Column by column, as `tabulate` aligns them: (the padded header, each row's padded lines).
+    let mut columns: Vec<(String, Vec<Vec<String>>)> = Vec::with_capacity(n);
+    for (i, header) in headers.iter().enumerate() {
+        let cells: Vec<&Cell> = rows.iter().map(|r| &r[i]).collect();
+        // `_column_type`: the most generic type of the column, starting from bool.
+        let col_type = cells.iter().map(|c| cell_type(c)).fold(ColType::Bool, ColType::max);
         let numeric = matches!(col_type, ColType::Int | ColType::Float);
-        // `_align_column_choose_padfn`: text columns are stripped, "decimal" (numeric) columns are not.
-        let text = if numeric { text } else { py_strip(&text).to_owned() };
-        let width_fn = |s: &str| {
-            if is_multiline { s.split(['\r', '\n']).map(len).max().unwrap_or(0) } else { len(s) }
+        let texts: Vec<String> = cells.iter().map(|c| format_cell(c, col_type)).collect();
+        // `_align_column_choose_padfn`: "decimal" (numeric) columns are padded on the right so their points
+        // line up, text columns are stripped.
+        let texts: Vec<String> = if numeric {
+            let decimals: Vec<isize> = texts.iter().map(|t| after_point(t)).collect();
+            let max_decimals = decimals.iter().copied().max().unwrap_or(-1);
+            texts
+                .iter()
+                .zip(&decimals)
+                .map(|(t, d)| format!("{t}{}", " ".repeat(usize::try_from(max_decimals - d).unwrap_or(0))))
+                .collect()
+        } else {
+            texts.iter().map(|t| py_strip(t).to_owned()).collect()
         };
-        let min_width = len(header) + 2;
-        let width = width_fn(&text).max(min_width);
+        let width = texts.iter().map(|t| width_fn(t)).fold(len(header) + 2, usize::max);
         let pad = |s: &str| if numeric { pad_left(s, width) } else { pad_right(s, width) };
-        let padded =
-            if is_multiline { py_splitlines(&text).iter().map(|l| pad(l)).collect() } else { vec![pad(&text)] };
-        header_cells.push(vec![pad(header)]);
-        data_cells.push((padded, width));
+        let lines = texts
+            .iter()
+            .map(|t| if is_multiline { py_splitlines(t).iter().map(|l| pad(l)).collect() } else { vec![pad(t)] })
+            .collect();
+        columns.push((pad(header), lines));
     }
-    let mut lines = Vec::new();
-    let header_row: Vec<(Vec<String>, usize)> =
-        header_cells.into_iter().zip(&data_cells).map(|(h, (_, w))| (h, *w)).collect();
-    for row in [&header_row, &data_cells] {
-        let height = if is_multiline { row.iter().map(|(l, _)| l.len()).max().unwrap_or(0) } else { 1 };
+    let mut lines = vec![columns.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>().join("  ")];
+    for r in 0..rows.len() {
+        let height = columns.iter().map(|(_, cells)| cells[r].len()).max().unwrap_or(1);
         for i in 0..height {
-            let parts: Vec<String> =
-                row.iter().map(|(l, w)| l.get(i).cloned().unwrap_or_else(|| " ".repeat(*w))).collect();
-            lines.push(parts.join("  ").trim_end_matches(is_py_space).to_owned());
+            let parts: Vec<String> = columns
+                .iter()
+                .map(|(h, cells)| cells[r].get(i).cloned().unwrap_or_else(|| " ".repeat(len(h))))
+                .collect();
+            lines.push(parts.join("  "));
         }
     }
+    let lines: Vec<&str> = lines.iter().map(|l| l.trim_end_matches(is_py_space)).collect();
     format!("{}\n", lines.join("\n"))
+}
+
+/// tabulate's `_afterpoint`: the digits after the decimal point (or after the exponent's `e`) of a number, -1
+/// for an integer or for text that is not a number.
+fn after_point(s: &str) -> isize {
+    if !(py_number(s) || thousands_number(s)) || py_int(s) {
+        return -1;
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let at = chars.iter().rposition(|c| *c == '.').or_else(|| chars.iter().rposition(|c| c.eq_ignore_ascii_case(&'e')));
+    at.map_or(-1, |p| isize::try_from(chars.len() - p - 1).unwrap_or(0))
 }
 
 /// `_type(value)` with `numparse=True`.

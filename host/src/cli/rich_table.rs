@@ -20,14 +20,15 @@ pub const CONSOLE_WIDTH: usize = 200;
 /// Tab stops of `Text.expand_tabs` in `Text.wrap`.
 const TAB_SIZE: usize = 8;
 
-/// Renders a header row and one data row as `AirflowConsole.print_as_table` prints them, newline-terminated.
-pub fn render(headers: &[&str], row: &[String]) -> String {
-    let n = headers.len().min(row.len());
-    if n == 0 {
+/// Renders a header row and the data rows as `AirflowConsole.print_as_table` prints them, newline-terminated
+/// (`No data found` without rows).
+pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let n = rows.iter().map(Vec::len).fold(headers.len(), usize::min);
+    if n == 0 || rows.is_empty() {
         return "No data found\n".to_owned();
     }
     let header_text: Vec<String> = headers[..n].iter().map(|h| cell_text(h)).collect();
-    let row_text: Vec<String> = row[..n].iter().map(|c| cell_text(c)).collect();
+    let rows_text: Vec<Vec<String>> = rows.iter().map(|row| row[..n].iter().map(|c| cell_text(c)).collect()).collect();
     let padding: Vec<(usize, usize)> = (0..n)
         .map(|i| {
             let left = if i == 0 { 0 } else { 1 };
@@ -37,14 +38,17 @@ pub fn render(headers: &[&str], row: &[String]) -> String {
         .collect();
     // Table._extra_width: one divider between columns, no edges.
     let max_width = CONSOLE_WIDTH.saturating_sub(n - 1);
-    let widths = column_widths(&[&header_text, &row_text], &padding, max_width);
+    let measured: Vec<&Vec<String>> = std::iter::once(&header_text).chain(&rows_text).collect();
+    let widths = column_widths(&measured, &padding, max_width);
 
     let mut out = String::new();
     render_row(&mut out, &header_text, &widths, &padding, true);
     let rule: Vec<String> = widths.iter().map(|w| "=".repeat(*w)).collect();
     out.push_str(&rule.join("+"));
     out.push('\n');
-    render_row(&mut out, &row_text, &widths, &padding, false);
+    for row in &rows_text {
+        render_row(&mut out, row, &widths, &padding, false);
+    }
     let table_width = widths.iter().sum::<usize>() + (n - 1);
     out.push_str(&" ".repeat(table_width));
     out.push('\n');
