@@ -66,7 +66,8 @@ pub struct Record<'a> {
     pub provider: Option<&'a str>,
     /// Whether the answer came from the cache (fresh, another caller's lookup in flight, or stale).
     pub cached: bool,
-    /// Whether that answer was stale: served during an outage, past its TTL (see `max_staleness`).
+    /// Whether that answer was stale: served during an outage, from the cache past its TTL or from a live view
+    /// that stopped following the store (see `max_staleness`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stale: bool,
     /// `found`, `not_found` or `error`.

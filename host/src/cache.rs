@@ -336,6 +336,9 @@ pub struct Fetched {
     pub keep: bool,
     /// The position in the chain of the provider that answered, or of the last one asked (`None`: none was).
     pub provider: Option<usize>,
+    /// Whether the answer came from a provider's live view while it was stale (following the store had failed,
+    /// docs/live-view.md); such an answer is never kept.
+    pub stale_view: bool,
 }
 
 /// A lookup as the cache served it: the answer, where it came from, and which provider gave it.
@@ -349,6 +352,8 @@ pub struct Served {
     pub provider: Option<usize>,
     /// For a stale answer ([`CacheResult::Stale`]): its age, and why the providers could not answer now.
     pub stale: Option<Stale>,
+    /// [`Fetched::stale_view`] of the answer.
+    pub stale_view: bool,
 }
 
 /// What a stale answer stands in for.
@@ -368,6 +373,7 @@ struct Stored {
     at: Instant,
     keep: bool,
     provider: Option<usize>,
+    stale_view: bool,
 }
 
 /// A fetch's outcome, shared by everyone who waited for it.
@@ -515,7 +521,7 @@ impl Cache {
     {
         let key = key.into();
         if let Some((value, provider)) = self.hit(key) {
-            return Served { result: Ok(value), source: CacheResult::Hit, provider, stale: None };
+            return Served { result: Ok(value), source: CacheResult::Hit, provider, stale: None, stale_view: false };
         }
         let slot = self.slot(key);
         let clock = Arc::clone(&self.clock);
@@ -525,7 +531,14 @@ impl Cache {
                 fetched_here.store(true, Ordering::Relaxed);
                 async move {
                     let fetched = fetch().await?;
-                    Ok(Stored { value: fetched.value, at: clock(), keep: fetched.keep, provider: fetched.provider })
+                    Ok(Stored {
+                        value: fetched.value,
+                        at: clock(),
+                        // A stale view's answer is never kept, whatever the fetch says.
+                        keep: fetched.keep && !fetched.stale_view,
+                        provider: fetched.provider,
+                        stale_view: fetched.stale_view,
+                    })
                 }
             })
             .await;
@@ -556,12 +569,19 @@ impl Cache {
                     source: CacheResult::Stale,
                     provider: previous.provider,
                     stale: Some(stale),
+                    stale_view: false,
                 };
             }
         }
         match outcome {
-            Ok(stored) => Served { result: Ok(stored.value.clone()), source, provider: stored.provider, stale: None },
-            Err(error) => Served { result: Err(error.clone()), source, provider: None, stale: None },
+            Ok(stored) => Served {
+                result: Ok(stored.value.clone()),
+                source,
+                provider: stored.provider,
+                stale: None,
+                stale_view: stored.stale_view,
+            },
+            Err(error) => Served { result: Err(error.clone()), source, provider: None, stale: None, stale_view: false },
         }
     }
 
@@ -704,7 +724,7 @@ mod tests {
         let result = cache
             .get_or_fetch(key, || async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Ok(Fetched { value: answer, keep: true, provider: Some(0) })
+                Ok(Fetched { value: answer, keep: true, provider: Some(0), stale_view: false })
             })
             .await;
         result.unwrap()
@@ -724,7 +744,7 @@ mod tests {
     }
 
     fn found(s: &str) -> Result<Fetched, ChainError> {
-        Ok(Fetched { value: text(s), keep: true, provider: Some(0) })
+        Ok(Fetched { value: text(s), keep: true, provider: Some(0), stale_view: false })
     }
 
     #[tokio::test]
@@ -745,7 +765,7 @@ mod tests {
         );
         // "Not found" reached while a provider failed: the same.
         clock.advance(Duration::from_secs(49));
-        let failed = Ok(Fetched { value: Value::Text(None), keep: false, provider: Some(1) });
+        let failed = Ok(Fetched { value: Value::Text(None), keep: false, provider: Some(1), stale_view: false });
         let served = serve(&cache, &key, failed).await;
         assert_eq!((served.result, served.source), (Ok(text("1")), CacheResult::Stale));
         assert_eq!(served.stale.map(|s| (s.why, s.error)), Some(("a provider failed".to_owned(), None)));
@@ -824,7 +844,7 @@ mod tests {
         // A deleted secret ("not found" with every provider answering) is an answer, not an outage.
         serve(&cache, &key, found("1")).await;
         clock.advance(Duration::from_secs(11));
-        let gone = Ok(Fetched { value: Value::Text(None), keep: true, provider: Some(0) });
+        let gone = Ok(Fetched { value: Value::Text(None), keep: true, provider: Some(0), stale_view: false });
         let served = serve(&cache, &key, gone).await;
         assert_eq!((served.result, served.source), (Ok(Value::Text(None)), CacheResult::Miss));
 
@@ -884,7 +904,9 @@ mod tests {
         let cache = Cache::with_clock(enabled(), FakeClock::new().clock());
         let key = Key::new(Op::Variable, "v", None);
         let during = cache
-            .get_or_fetch(&key, || async { Ok(Fetched { value: Value::Text(None), keep: false, provider: None }) })
+            .get_or_fetch(&key, || async {
+                Ok(Fetched { value: Value::Text(None), keep: false, provider: None, stale_view: false })
+            })
             .await;
         assert_eq!(during, Ok(Value::Text(None)));
         assert!(cache.is_empty());
@@ -961,7 +983,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_lookups_of_one_key_fetch_once() {
         let (_, calls, results) =
-            burst(50, || Ok(Fetched { value: text("once"), keep: true, provider: Some(0) })).await;
+            burst(50, || Ok(Fetched { value: text("once"), keep: true, provider: Some(0), stale_view: false })).await;
         for result in results {
             assert_eq!(result, Ok(text("once")));
         }
@@ -995,8 +1017,9 @@ mod tests {
             Key::new(Op::Variable, "db", None),
         ];
         for key in &keys {
-            let fetched =
-                || async { Ok(Fetched { value: Value::Text(Some("v".into())), keep: true, provider: Some(0) }) };
+            let fetched = || async {
+                Ok(Fetched { value: Value::Text(Some("v".into())), keep: true, provider: Some(0), stale_view: false })
+            };
             cache.get_or_fetch(key, fetched).await.unwrap();
         }
         assert_eq!(cache.len(), 4);

@@ -45,6 +45,8 @@ struct Answered {
     source: Option<CacheResult>,
     provider: Option<usize>,
     stale_error: Option<&'static str>,
+    /// Whether a provider's live view answered while it was stale.
+    stale_view: bool,
 }
 
 /// A lookup that stopped the chain: which provider, and why.
@@ -332,7 +334,7 @@ impl Chain {
         }
         let wall = self.audit.as_ref().map(|_| SystemTime::now());
         let started = Instant::now();
-        let Answered { result, source, provider, stale_error } = self.answer(request).await;
+        let Answered { result, source, provider, stale_error, stale_view } = self.answer(request).await;
         let duration = started.elapsed();
         let kind = request.key().op.kind();
         let outcome = match &result {
@@ -361,7 +363,7 @@ impl Chain {
                 team: key.team,
                 provider,
                 cached: matches!(source, Some(CacheResult::Hit | CacheResult::Coalesced | CacheResult::Stale)),
-                stale: source == Some(CacheResult::Stale),
+                stale: source == Some(CacheResult::Stale) || stale_view,
                 outcome: outcome.label(),
                 // A stale answer says which failure it stood in for.
                 error: result.as_ref().err().map(|e| e.error.kind()).or(stale_error),
@@ -386,13 +388,25 @@ impl Chain {
                 let served = cache.serve(request.key(), || self.ask_in_order(request)).await;
                 self.warn_if_stale(request, &served);
                 let stale_error = served.stale.as_ref().and_then(|s| s.error);
-                Answered { result: served.result, source: Some(served.source), provider: served.provider, stale_error }
+                Answered {
+                    result: served.result,
+                    source: Some(served.source),
+                    provider: served.provider,
+                    stale_error,
+                    stale_view: served.stale_view,
+                }
             }
             None => match self.ask_in_order(request).await {
-                Ok(fetched) => {
-                    Answered { result: Ok(fetched.value), source: None, provider: fetched.provider, stale_error: None }
+                Ok(fetched) => Answered {
+                    result: Ok(fetched.value),
+                    source: None,
+                    provider: fetched.provider,
+                    stale_error: None,
+                    stale_view: fetched.stale_view,
+                },
+                Err(error) => {
+                    Answered { result: Err(error), source: None, provider: None, stale_error: None, stale_view: false }
                 }
-                Err(error) => Answered { result: Err(error), source: None, provider: None, stale_error: None },
             },
         }
     }
@@ -429,7 +443,12 @@ impl Chain {
             match answer {
                 Ok(value) if request.answers(&value) => {
                     tracing::debug!(provider = %link.name, "{} found", request.describe());
-                    return Ok(Fetched { value, keep: first_failure.is_none() && !stale, provider: Some(i) });
+                    return Ok(Fetched {
+                        value,
+                        keep: first_failure.is_none() && !stale,
+                        provider: Some(i),
+                        stale_view: stale,
+                    });
                 }
                 Ok(_) => {}
                 Err(error) if request.stops_on(&error) => {
@@ -453,6 +472,7 @@ impl Chain {
                 value: request.not_found(),
                 keep: failure.is_none(),
                 provider: self.links.len().checked_sub(1),
+                stale_view: false,
             }),
         }
     }

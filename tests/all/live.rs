@@ -228,7 +228,12 @@ async fn during_an_outage_known_values_are_served_stale_and_unknown_ones_fail() 
         };
         let kwargs = r#"{"namespace": "airflow", "connections_label": null, "config_label": null}"#;
         let provider = Provider::new(kubernetes_provider(), cluster.cluster_config(), kwargs, options).unwrap();
-        let chain = Chain::new(vec![Link { name: "k8s".into(), provider }], None, Arc::new(|_, _| {})).strict(true);
+        let audit_dir = tempfile::tempdir().unwrap();
+        let audit_path = audit_dir.path().join("audit.jsonl");
+        let audit = Arc::new(wasm_secrets::audit::AuditLog::open(&audit_path).unwrap());
+        let chain = Chain::new(vec![Link { name: "k8s".into(), provider }], None, Arc::new(|_, _| {}))
+            .strict(true)
+            .with_audit(audit);
         tokio::time::timeout(BOUND, async {
             assert_eq!(chain.get_variable("one", None).await.unwrap().as_deref(), Some("1"));
             let view = view(&chain);
@@ -255,6 +260,21 @@ async fn during_an_outage_known_values_are_served_stale_and_unknown_ones_fail() 
         })
         .await
         .expect("recovered");
+        // The audit log: the answer the stale view gave says so (not from the cache, stale); the others do not.
+        let lines: Vec<String> = std::fs::read_to_string(&audit_path).unwrap().lines().map(str::to_owned).collect();
+        assert_eq!(lines.len(), 5, "{lines:#?}");
+        let flags = |line: &str| {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            // `stale` is written only when true.
+            (record["id"].as_str().unwrap().to_owned(), record["cached"].clone(), record.get("stale").cloned())
+        };
+        let served_stale = !max_staleness.is_zero();
+        assert_eq!(flags(&lines[0]), ("one".to_owned(), json!(false), None));
+        assert_eq!(flags(&lines[1]), ("one".to_owned(), json!(false), served_stale.then(|| json!(true))));
+        for line in &lines[2..] {
+            assert_eq!(flags(line).2, None, "{line}");
+            assert!(!line.contains("MQ=="), "no value: {line}");
+        }
         cluster.emulator.clear_requests();
     }
     let warnings: Vec<String> = cluster.logs().into_iter().map(|(_, m)| m).collect();
