@@ -324,6 +324,19 @@ impl Value {
             Self::Text(_) => None,
         }
     }
+
+    /// The bytes of text the value holds (a connection's fields added up).
+    pub fn byte_len(&self) -> usize {
+        match self {
+            Self::Text(v) => v.as_ref().map_or(0, |t| t.len()),
+            Self::Connection(c) => c.as_ref().map_or(0, |c| {
+                [&c.conn_type, &c.description, &c.host, &c.schema, &c.login, &c.password, &c.extra]
+                    .iter()
+                    .map(|f| f.as_ref().map_or(0, String::len))
+                    .sum::<usize>()
+            }),
+        }
+    }
 }
 
 /// What one fetch produced: the answer, and whether it may be kept (an answer reached while a provider failed

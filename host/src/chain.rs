@@ -14,7 +14,7 @@
 //! - when no provider has the value, the answer is "not found".
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use airflow_compat::Connection;
 
@@ -47,6 +47,47 @@ struct Answered {
     stale_error: Option<&'static str>,
     /// Whether a provider's live view answered while it was stale.
     stale_view: bool,
+}
+
+/// The most distinct ids one listing reads (each is a lookup through the chain).
+pub const MAX_LISTED_ENTRIES: usize = 20_000;
+
+/// The most bytes of found values (and their ids) one listing holds.
+pub const MAX_LISTED_VALUE_BYTES: usize = 64 * 1024 * 1024;
+
+/// The longest one listing may take, lookups included.
+pub const MAX_LISTING_TIME: Duration = Duration::from_secs(300);
+
+/// Why a listing ([`Chain::list`]) failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListError {
+    /// A provider's listing, or the lookup of a listed id, failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The providers listed more distinct ids than one listing reads.
+    #[error("the providers list more than {limit} {kind}; a listing reads at most that many")]
+    TooMany {
+        /// What was listed (`connections`, ...).
+        kind: &'static str,
+        /// [`MAX_LISTED_ENTRIES`].
+        limit: usize,
+    },
+    /// The values found take more than one listing holds.
+    #[error("the {kind} found take more than {limit} bytes; a listing holds at most that much")]
+    TooLarge {
+        /// What was listed.
+        kind: &'static str,
+        /// [`MAX_LISTED_VALUE_BYTES`].
+        limit: usize,
+    },
+    /// The listing did not finish in time.
+    #[error("listing the {kind} took more than {limit:?}")]
+    Timeout {
+        /// What was listed.
+        kind: &'static str,
+        /// [`MAX_LISTING_TIME`].
+        limit: Duration,
+    },
 }
 
 /// A lookup that stopped the chain: which provider, and why.
@@ -280,46 +321,91 @@ impl Chain {
 
     /// Every entry of `kind` the chain answers for `team`, in id order: what `secrets connections list` and
     /// `secrets variables list` print. Each provider lists the ids it might answer
-    /// ([`crate::Provider::list_ids`]); every id of their union is then looked up through the chain
-    /// ([`Chain::get_many`]: the cache, the live view, the first-provider-wins rule, the audit log and the
-    /// metrics, as any lookup), and kept when found, so a listed value is always what a lookup of its id
-    /// answers. A provider's listing error stops the listing where the same error would stop a lookup
-    /// (access denied, any error for configuration values, any error in a strict chain); otherwise it is
-    /// logged and the other providers' entries are listed. A lookup error stops the listing.
-    pub async fn list(&self, kind: crate::live::Kind, team: Option<&str>) -> Result<Vec<(String, Value)>, ChainError> {
-        let rules = listing_lookup(kind, "", team);
-        let mut ids = std::collections::BTreeSet::new();
-        let mut first_failure = None;
-        for link in &self.links {
-            match link.provider.list_ids(kind, team).await {
-                Ok(listed) => ids.extend(listed),
-                Err(error) if rules.stops_on(&error) => return Err(ChainError { provider: link.name.clone(), error }),
-                Err(error) => {
-                    let message = format!(
-                        "provider `{}` could not list its {} ({}): {error}; listing the other providers'",
-                        link.name,
-                        kind.cache_kind().plural(),
-                        error.kind(),
-                    );
-                    (self.log)(LogLevel::Warning, &message);
-                    first_failure.get_or_insert(ChainError { provider: link.name.clone(), error });
+    /// ([`crate::Provider::list_ids`]); every id of their union is then looked up through the chain as any
+    /// lookup is (the cache, the live view, the first-provider-wins rule, team scope, the audit log and the
+    /// metrics), [`MAX_CONCURRENT_LOOKUPS`] at a time, and kept when found, so a listed value is always what a
+    /// lookup of its id answers.
+    ///
+    /// A provider's listing error stops the listing where the same error would stop a lookup (access denied,
+    /// any error for configuration values, any error in a strict chain); otherwise it is logged and the other
+    /// providers' entries are listed. A lookup that fails stops the listing, except `invalid-request` (an id
+    /// one provider lists that another's store rejects: Airflow's `get` fails on it too), which is logged and
+    /// not listed. Bounded: at most [`MAX_LISTED_ENTRIES`] ids, [`MAX_LISTED_VALUE_BYTES`] of values found and
+    /// [`MAX_LISTING_TIME`] in all.
+    pub async fn list(&self, kind: crate::live::Kind, team: Option<&str>) -> Result<Vec<(String, Value)>, ListError> {
+        let plural = kind.cache_kind().plural();
+        let listing = async {
+            let rules = listing_lookup(kind, "", team);
+            let mut ids = std::collections::BTreeSet::new();
+            let mut first_failure = None;
+            for link in &self.links {
+                match link.provider.list_ids(kind, team).await {
+                    Ok(listed) => ids.extend(listed),
+                    Err(error) if rules.stops_on(&error) => {
+                        return Err(ChainError { provider: link.name.clone(), error }.into());
+                    }
+                    Err(error) => {
+                        let message = format!(
+                            "provider `{}` could not list its {plural} ({}): {error}; listing the other providers'",
+                            link.name,
+                            error.kind(),
+                        );
+                        (self.log)(LogLevel::Warning, &message);
+                        first_failure.get_or_insert(ChainError { provider: link.name.clone(), error });
+                    }
+                }
+                if ids.len() > MAX_LISTED_ENTRIES {
+                    return Err(ListError::TooMany { kind: plural, limit: MAX_LISTED_ENTRIES });
                 }
             }
-        }
-        if let Some(failure) = first_failure.filter(|_| self.strict) {
-            return Err(failure);
-        }
-        let ids: Vec<String> = ids.into_iter().collect();
-        let requests: Vec<Lookup<'_>> = ids.iter().map(|id| listing_lookup(kind, id, team)).collect();
-        let answers = self.get_many(&requests).await;
+            if let Some(failure) = first_failure.filter(|_| self.strict) {
+                return Err(failure.into());
+            }
+            self.read_listed(kind, team, ids.into_iter().collect()).await
+        };
+        tokio::time::timeout(MAX_LISTING_TIME, listing)
+            .await
+            .unwrap_or(Err(ListError::Timeout { kind: plural, limit: MAX_LISTING_TIME }))
+    }
+
+    /// The found entries among `ids` (sorted), read [`MAX_CONCURRENT_LOOKUPS`] at a time; stops at the first
+    /// failure that stops a listing, or once the values found exceed [`MAX_LISTED_VALUE_BYTES`].
+    async fn read_listed(
+        &self,
+        kind: crate::live::Kind,
+        team: Option<&str>,
+        ids: Vec<String>,
+    ) -> Result<Vec<(String, Value)>, ListError> {
+        use futures_util::stream::{self, StreamExt as _};
+        let plural = kind.cache_kind().plural();
+        let mut answers = stream::iter(ids.into_iter().enumerate().map(|(i, id)| async move {
+            let answer = self.lookup(listing_lookup(kind, &id, team)).await;
+            (i, id, answer)
+        }))
+        .buffer_unordered(MAX_CONCURRENT_LOOKUPS);
         let mut entries = Vec::new();
-        for (id, answer) in ids.iter().zip(answers) {
-            let value = answer?;
-            if value.is_found() {
-                entries.push((id.clone(), value));
+        let mut bytes = 0usize;
+        while let Some((i, id, answer)) = answers.next().await {
+            match answer {
+                Ok(value) if value.is_found() => {
+                    bytes = bytes.saturating_add(value.byte_len()).saturating_add(id.len());
+                    if bytes > MAX_LISTED_VALUE_BYTES {
+                        return Err(ListError::TooLarge { kind: plural, limit: MAX_LISTED_VALUE_BYTES });
+                    }
+                    entries.push((i, id, value));
+                }
+                Ok(_) => {}
+                Err(error) if matches!(error.error, LookupError::InvalidRequest(_)) => {
+                    let shown: String = id.chars().take(200).flat_map(char::escape_debug).collect();
+                    let message = format!("not listing `{shown}`: {error}");
+                    (self.log)(LogLevel::Warning, &message);
+                }
+                // Dropping the stream cancels the lookups still under way.
+                Err(error) => return Err(error.into()),
             }
         }
-        Ok(entries)
+        entries.sort_unstable_by_key(|(i, _, _)| *i);
+        Ok(entries.into_iter().map(|(_, id, value)| (id, value)).collect())
     }
 
     async fn lookup(&self, request: Lookup<'_>) -> Result<Value, ChainError> {

@@ -46,7 +46,7 @@ pub mod token;
 pub mod transport;
 
 pub use cache::{Cache, CacheSettings};
-pub use chain::{Chain, ChainError, Link};
+pub use chain::{Chain, ChainError, Link, ListError};
 pub use cluster::ClusterConfig;
 pub use engine::{Allocation, ArtifactCache, ProviderComponent};
 pub use error::{ClusterConfigError, LoadError, LookupError};

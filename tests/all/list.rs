@@ -11,7 +11,7 @@ use serde_json::json;
 use wasm_secrets::cache::Value;
 use wasm_secrets::cli::{EXIT_FOUND, EXIT_UPSTREAM, EXIT_USAGE};
 use wasm_secrets::live::{Kind, Status};
-use wasm_secrets::{Chain, Link, LiveOptions, LookupError, Provider, ProviderOptions};
+use wasm_secrets::{Chain, Link, ListError, LiveOptions, LookupError, Provider, ProviderOptions};
 
 use crate::chain::{ENVIRONMENT_ENTRY, kubernetes_entry, open};
 use crate::cli::secrets;
@@ -143,14 +143,15 @@ async fn the_first_provider_wins_and_team_entries_are_listed_for_their_team() {
 async fn access_denied_stops_a_listing_and_other_failures_fall_through() {
     let cluster = Cluster::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let variables = dir.path().join("variables.env");
-    std::fs::write(&variables, "region=eu-west-1\nmy_var=from-file\n").unwrap();
+    let variables = dir.path().join("variables.json");
+    // `my db` is listed by the files and found by no one: Kubernetes rejects the id (400), the file holds null.
+    std::fs::write(&variables, r#"{"region": "eu-west-1", "my_var": "from-file", "my db": null}"#).unwrap();
     let files_entry = format!(
         "[[providers]]\nname = \"files\"\ncomponent = \"builtin:local-files\"\n\
          backend_kwargs = {{ variables_file_path = \"{}\" }}\n",
         variables.display()
     );
-    let chain = open(&cluster, &format!("{}{files_entry}", kubernetes_entry(&cluster, "k8s")), &[]).await;
+    let chain = open(&cluster, &format!("{}{files_entry}", kubernetes_entry(&cluster, "k8s")), &[]).await.strict(true);
     let listed = chain.list(Kind::Variable, None).await.unwrap();
     let shown: Vec<(&str, Option<&str>)> = listed
         .iter()
@@ -160,6 +161,11 @@ async fn access_denied_stops_a_listing_and_other_failures_fall_through() {
         })
         .collect();
     assert_eq!(shown, [("my_var", Some("my_secret_value")), ("region", Some("eu-west-1"))], "Kubernetes first");
+    let logs = cluster.logs();
+    assert!(
+        logs.iter().any(|(_, m)| m.starts_with("not listing `my db`: provider `k8s`: invalid request")),
+        "an id a store rejects is left out, with a warning: {logs:?}"
+    );
 
     // The files provider granted no file: refused by the host, logged, and listed around.
     let ungranted = format!("{files_entry}files = []\n{ENVIRONMENT_ENTRY}");
@@ -177,7 +183,7 @@ async fn access_denied_stops_a_listing_and_other_failures_fall_through() {
     cluster.emulator.add_token(TOKEN, Access::Nothing);
     let toml = format!("{}{ENVIRONMENT_ENTRY}", kubernetes_entry(&cluster, "k8s"));
     let chain = open(&cluster, &toml, &vars).await;
-    let error = chain.list(Kind::Variable, None).await.unwrap_err();
+    let ListError::Chain(error) = chain.list(Kind::Variable, None).await.unwrap_err() else { panic!("a chain error") };
     assert_eq!(error.provider, "k8s");
     assert!(matches!(error.error, LookupError::AccessDenied(_)), "{error:?}");
     let config = dir.path().join("secrets.toml");
@@ -201,6 +207,19 @@ async fn a_flood_of_listed_ids_meets_the_budget() {
             wasm_secrets::provider::MAX_LISTED_ID_BYTES
         ))
     );
+}
+
+/// More ids than a listing reads: the listing fails before a single lookup.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listing_reads_at_most_its_bound_of_ids() {
+    let cluster = Cluster::start().await;
+    let provider = cluster.provider_with(rogue_provider(), r#"{"live": "many-ids"}"#);
+    assert_eq!(provider.list_ids(Kind::Variable, None).await.unwrap().len(), 30_000, "within the provider's budget");
+    let chain = Chain::new(vec![Link { name: "rogue".into(), provider }], None, Arc::new(|_, _| {})).strict(true);
+    let error = chain.list(Kind::Variable, None).await.unwrap_err();
+    assert_eq!(error, ListError::TooMany { kind: "variables", limit: wasm_secrets::chain::MAX_LISTED_ENTRIES });
+    assert_eq!(error.to_string(), "the providers list more than 20000 variables; a listing reads at most that many");
+    assert!(cluster.requests().is_empty());
 }
 
 /// In live mode a listing takes its ids from the view and its values from the view: no request at all once

@@ -21,7 +21,7 @@ use wasm_secrets_provider_common::kwargs;
 use crate::bench::{Amount, BenchLookup, Plan};
 use crate::cache::Kind;
 use crate::cache::Value;
-use crate::chain::{Chain, ChainError};
+use crate::chain::{Chain, ChainError, ListError};
 use crate::cluster::DEFAULT_SERVICE_ACCOUNT_DIR;
 use crate::engine::ArtifactCache;
 use crate::error::LookupError;
@@ -529,6 +529,17 @@ impl From<ChainError> for Failure {
             _ => EXIT_UPSTREAM,
         };
         Self { code, message: e.to_string() }
+    }
+}
+
+/// A listing that ran into one of its bounds is the upstream's doing (a store or a provider holding more than
+/// a listing reads), like a timeout.
+impl From<ListError> for Failure {
+    fn from(e: ListError) -> Self {
+        match e {
+            ListError::Chain(e) => e.into(),
+            other => Self { code: EXIT_UPSTREAM, message: other.to_string() },
+        }
     }
 }
 

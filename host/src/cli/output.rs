@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use airflow_compat::pyjson::{self, PyObject};
+use airflow_compat::pyurllib::quote;
 use airflow_compat::{Connection, Dialect};
 
 use super::plain_table::{self, Cell};
@@ -91,17 +92,14 @@ pub fn render_connections(
                 ConnectionColumns::Masked => {
                     for (key, value) in &mut row {
                         let masked = match (*key, &*value) {
-                            ("password", PyObject::Str(p)) if !p.is_empty() => true,
-                            ("extra_dejson", PyObject::Dict(d)) => !d.is_empty(),
+                            ("password" | "extra_dejson", value) => is_truthy(value),
                             _ => false,
                         };
                         if masked {
                             *value = PyObject::Str(SENSITIVE_PLACEHOLDER.to_owned());
                         }
-                        if *key == "get_uri"
-                            && let PyObject::Str(uri) = value
-                        {
-                            *uri = mask_uri_credentials(uri);
+                        if *key == "get_uri" {
+                            *value = PyObject::Str(masked_uri(conn, dialect));
                         }
                     }
                 }
@@ -132,6 +130,40 @@ pub fn render_variables(
         })
         .collect();
     render_rows(&rows, format)
+}
+
+/// Python's truth value of a mapper's value (`if conn.password`, `if conn.extra_dejson`).
+fn is_truthy(value: &PyObject) -> bool {
+    match value {
+        PyObject::None => false,
+        PyObject::Bool(b) => *b,
+        PyObject::Int(i) => i != "0",
+        PyObject::Float(f) => *f != 0.0,
+        PyObject::Str(s) => !s.is_empty(),
+        PyObject::List(items) => !items.is_empty(),
+        PyObject::Dict(items) => !items.is_empty(),
+    }
+}
+
+/// The `get_uri` of `masked_sensitive`: Airflow's [`mask_uri_credentials`] of the connection's URI, with two
+/// differences that keep the masked values out of it. A non-empty extra, masked in its own column, is left out
+/// of the URI (Airflow keeps it in the query). And when the password still shows after masking (Airflow's
+/// masking finds credentials only in `urlsplit`'s netloc, and a host that carries its own scheme, such as
+/// `https://api.example`, moves them out of it), the whole URI is `***`.
+fn masked_uri(conn: &Connection, dialect: Dialect) -> String {
+    let uri = if is_truthy(&conn.extra_dejson_py()) {
+        let without_extra = Connection { extra: None, ..conn.clone() };
+        without_extra.get_uri(dialect)
+    } else {
+        conn.get_uri(dialect)
+    };
+    let masked = mask_uri_credentials(&uri);
+    match conn.password.as_deref().filter(|p| !p.is_empty()) {
+        Some(password) if masked.contains(password) || masked.contains(&quote(password, "")) => {
+            SENSITIVE_PLACEHOLDER.to_owned()
+        }
+        _ => masked,
+    }
 }
 
 /// Airflow's `_mask_uri_credentials`: the user information of a URI with a scheme becomes `***:***`; a URI
@@ -402,5 +434,43 @@ mod tests {
         }
         assert_eq!(render_variables(&[], true, false, OutputFormat::Json), "[]\n");
         assert_eq!(render_variables(&[], true, false, OutputFormat::Yaml), "[]\n\n");
+    }
+
+    /// `--hide-sensitive` keeps the password and the extra out of every column, `get_uri` included, where
+    /// Airflow's masking would miss them.
+    #[test]
+    fn masked_connections_show_no_password_or_extra() {
+        let masked = |value: &str, dialect| {
+            let conn = Arc::new(airflow_compat::parse_connection(value, dialect).unwrap());
+            let text =
+                render_connections(&[("c".to_owned(), conn)], ConnectionColumns::Masked, dialect, OutputFormat::Json);
+            let PyObject::List(rows) = pyjson::loads(&text).unwrap() else { panic!("{text}") };
+            let PyObject::Dict(fields) = &rows[0] else { panic!("{text}") };
+            let field = |k: &str| fields.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap();
+            (text.clone(), field("password"), field("extra_dejson"), field("get_uri"))
+        };
+        let star = || PyObject::Str("***".to_owned());
+        // A host with its own scheme: `urlsplit` sees `https:` as the netloc, so Airflow would show the password.
+        let (text, password, _, uri) = masked(
+            r#"{"conn_type": "http", "host": "https://api.example", "login": "admin", "password": "s3cret"}"#,
+            Dialect::Server,
+        );
+        assert_eq!((password, uri), (star(), star()));
+        assert!(!text.contains("s3cret"), "{text}");
+        // The extra is masked in its column and left out of the URI.
+        let (text, password, extra, uri) = masked("postgres://u:p4ss@h/db?api_key=SECRET", Dialect::Server);
+        assert_eq!((password, extra, uri), (star(), star(), PyObject::Str("postgres://***:***@h/db".to_owned())));
+        assert!(!text.contains("SECRET") && !text.contains("p4ss"), "{text}");
+        // An extra that is not an object (the Task SDK keeps it as it is) is masked when it is not empty.
+        let (text, _, extra, _) =
+            masked(r#"{"conn_type": "http", "host": "h", "extra": "[\"tok3n\"]"}"#, Dialect::Worker);
+        assert_eq!(extra, star());
+        assert!(!text.contains("tok3n"), "{text}");
+        // Nothing to mask: Airflow's output.
+        let (_, password, extra, uri) = masked("mysql://h/db", Dialect::Server);
+        assert_eq!(
+            (password, extra, uri),
+            (PyObject::None, PyObject::Dict(Vec::new()), PyObject::Str("mysql://h/db".to_owned()))
+        );
     }
 }
