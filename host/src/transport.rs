@@ -202,35 +202,32 @@ impl KubeTransport {
 
     /// Opens the watch `path_and_query` names for a live view ([`check_watch_request`]): the status and headers,
     /// and the body as a stream of lines. Only providers granted live mode get here: their view's driver sends
-    /// this request, never the component.
+    /// this request, never the component. A 401 is retried once with a rotated token, as [`Self::send`] does.
     pub async fn watch(&self, path_and_query: &str, limits: WatchLimits) -> Result<WatchAnswer, HttpError> {
         let request = api_request(path_and_query)?;
         if let Err(violation) = check_watch_request(&request) {
             tracing::warn!("refused a live view's watch request: {violation}");
             return Err(HttpError::HttpRequestDenied);
         }
-        let Sender::Https(client) = &self.client else {
-            return Err(HttpError::InternalError(Some("an in-memory transport cannot watch".to_owned())));
-        };
-        let (mut parts, ()) = request.into_parts();
-        parts.uri = self.server_uri(&parts.uri)?;
+        let (parts, ()) = request.into_parts();
+        let uri = self.server_uri(&parts.uri)?;
         let internal = |e: ClusterConfigError| HttpError::InternalError(Some(e.to_string()));
         let token = self.token.token().map_err(internal)?;
-        let mut auth = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
-            .map_err(|_| HttpError::InternalError(Some("the token is not a valid header value".into())))?;
-        auth.set_sensitive(true);
-        let mut request = http::Request::new(Full::new(Bytes::new()));
-        *request.uri_mut() = parts.uri;
-        request.headers_mut().insert(ACCEPT, HeaderValue::from_static("application/json"));
-        request.headers_mut().insert(AUTHORIZATION, auth);
-        self.requests_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut counted = Counted { statuses: &self.statuses, status: None };
-        let response = tokio::time::timeout(self.options.request_timeout, client.request(request))
-            .await
-            .map_err(|_| HttpError::ConnectionReadTimeout)?
-            .map_err(classify_client_error)?;
-        counted.status = Some(response.status().as_u16());
-        drop(counted);
+        let response = self.open_watch(&uri, &token).await?;
+        // The token file is read again on a 401 only.
+        let rotated =
+            if response.status() == http::StatusCode::UNAUTHORIZED { self.token.rotated_since(&token) } else { None };
+        let (token, response) = match rotated {
+            Some(rotated) => {
+                tracing::info!(
+                    "the API server refused the token and the token file has changed; retrying the watch once"
+                );
+                drop(response);
+                let response = self.open_watch(&uri, &rotated).await?;
+                (rotated, response)
+            }
+            None => (token, response),
+        };
         let (parts, body) = response.into_parts();
         Ok(WatchAnswer {
             status: parts.status.as_u16(),
@@ -245,6 +242,33 @@ impl KubeTransport {
                 opened: tokio::time::Instant::now(),
             },
         })
+    }
+
+    /// Sends one watch request for `uri` with `token`: the answer's status and headers, its body unread.
+    async fn open_watch(
+        &self,
+        uri: &http::Uri,
+        token: &SecretString,
+    ) -> Result<http::Response<hyper::body::Incoming>, HttpError> {
+        let Sender::Https(client) = &self.client else {
+            return Err(HttpError::InternalError(Some("an in-memory transport cannot watch".to_owned())));
+        };
+        let mut auth = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
+            .map_err(|_| HttpError::InternalError(Some("the token is not a valid header value".into())))?;
+        auth.set_sensitive(true);
+        let mut request = http::Request::new(Full::new(Bytes::new()));
+        *request.uri_mut() = uri.clone();
+        request.headers_mut().insert(ACCEPT, HeaderValue::from_static("application/json"));
+        request.headers_mut().insert(AUTHORIZATION, auth);
+        self.requests_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut counted = Counted { statuses: &self.statuses, status: None };
+        let response = tokio::time::timeout(self.options.request_timeout, client.request(request))
+            .await
+            .map_err(|_| HttpError::ConnectionReadTimeout)?
+            .map_err(classify_client_error)?;
+        counted.status = Some(response.status().as_u16());
+        drop(counted);
+        Ok(response)
     }
 
     /// Where a request for `uri` (addressed to [`API_AUTHORITY`]) goes: its path and query below the configured

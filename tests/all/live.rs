@@ -209,6 +209,50 @@ async fn a_forced_410_causes_one_relist() {
     assert!(!metrics.contains("\"one\"") && !metrics.contains("\"two\""), "ids never become labels");
 }
 
+/// A watch refused with a 401 after the kubelet rotated the token is opened again at once with the new token,
+/// without a relist or a failure, as a lookup's request is.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_watch_refused_after_a_token_rotation_is_retried_with_the_new_token() {
+    let cluster = Cluster::start_empty("32").await;
+    cluster.insert("one", json!({VARIABLE: "one"}), json!({"value": b64("1")}));
+    let chain =
+        live_chain(&cluster, r#"{"namespace": "airflow", "connections_label": null, "config_label": null}"#, false);
+    tokio::time::timeout(BOUND, async {
+        assert_eq!(chain.get_variable("one", None).await.unwrap().as_deref(), Some("1"));
+        wait_for_watches(&cluster, 1).await;
+        cluster.emulator.clear_requests();
+        let rotated = "live-rotated";
+        cluster.emulator.add_token(rotated, Access::Namespaces(vec![NAMESPACE.to_owned()]));
+        cluster.emulator.revoke_token(crate::support::TOKEN);
+        std::fs::write(cluster.sa_path().join("token"), rotated).unwrap();
+        cluster.emulator.drop_watches();
+        while !cluster.requests().iter().any(|r| r.status == 200) || cluster.emulator.open_watches() < 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the watch is open again");
+    let seen: Vec<(bool, u16, Option<String>)> = cluster
+        .requests()
+        .iter()
+        .map(|r| {
+            let watch = r.query.as_deref().is_some_and(|q| q.contains("watch=true"));
+            (watch, r.status, r.header("authorization").map(str::to_owned))
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (true, 401, Some(format!("Bearer {}", crate::support::TOKEN))),
+            (true, 200, Some("Bearer live-rotated".to_owned()))
+        ]
+    );
+    let view = view(&chain);
+    assert_eq!(view.status(Kind::Variable), Status::Synced);
+    assert_eq!(view.counts().failures.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(view.counts().relists.load(std::sync::atomic::Ordering::Relaxed), 0);
+}
+
 /// Through an outage (the store answering 503, the watch dropped), known values are served from the view as
 /// stale answers, with a warning, within the maximum staleness; an unknown id fails with the documented error;
 /// without a maximum staleness every lookup fails. Once the store is back, the view is listed again.
