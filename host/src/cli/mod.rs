@@ -341,20 +341,7 @@ enum ConnectionsCommand {
     /// listed when found, sorted by id. By default only `conn_id` and `conn_type` are shown.
     #[command(after_help = "Airflow lists the connections of its metadata database; this lists those of the \
                             configured providers.\nExample: secrets connections list --show-values --hide-sensitive -o yaml")]
-    List {
-        /// List the connections this team sees (Airflow multi-team): its own, then the global ones.
-        #[arg(long)]
-        team: Option<String>,
-        /// Show every field, as `connections get` does, passwords included.
-        #[arg(long)]
-        show_values: bool,
-        /// With --show-values: replace the password, a non-empty extra and the URI's credentials with `***`.
-        #[arg(long, requires = "show_values")]
-        hide_sensitive: bool,
-        /// Output format.
-        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
-        output: OutputFormat,
-    },
+    List(ListArgs),
     /// Check a connection value offline, as Airflow would parse it from a secret, and print the result.
     ///
     /// VALUE is what a secret's data key holds after base64 decoding: a connection URI or a JSON document.
@@ -377,6 +364,23 @@ enum ConnectionsCommand {
     },
 }
 
+/// The options of `connections list` and `variables list` (Airflow's, plus `--team`).
+#[derive(Debug, Args)]
+struct ListArgs {
+    /// List what this team sees (Airflow multi-team): its own entries, then the global ones.
+    #[arg(long)]
+    team: Option<String>,
+    /// Show the values too: every field of a connection (passwords included), each variable's value.
+    #[arg(long)]
+    show_values: bool,
+    /// With --show-values: show `***` for passwords, non-empty extras, URI credentials and variable values.
+    #[arg(long, requires = "show_values")]
+    hide_sensitive: bool,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    output: OutputFormat,
+}
+
 #[derive(Debug, Subcommand)]
 enum VariablesCommand {
     /// Print a variable's value verbatim.
@@ -393,20 +397,7 @@ enum VariablesCommand {
     /// `variables get` would, and listed when found, sorted by key. By default only the keys are shown.
     #[command(after_help = "Airflow lists the variables of its metadata database; this lists those of the \
                             configured providers.\nExample: secrets variables list -o json")]
-    List {
-        /// List the variables this team sees (Airflow multi-team): its own, then the global ones.
-        #[arg(long)]
-        team: Option<String>,
-        /// Show each variable's value too.
-        #[arg(long)]
-        show_values: bool,
-        /// With --show-values: show every value as `***`.
-        #[arg(long, requires = "show_values")]
-        hide_sensitive: bool,
-        /// Output format.
-        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
-        output: OutputFormat,
-    },
+    List(ListArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -618,7 +609,7 @@ async fn lookup(
                 }
             }
         }
-        Command::Connections(ConnectionsCommand::List { team, show_values, hide_sensitive, output }) => {
+        Command::Connections(ConnectionsCommand::List(ListArgs { team, show_values, hide_sensitive, output })) => {
             let entries = chain.list(LiveKind::Connection, team.as_deref()).await?;
             let connections: Vec<(String, Arc<Connection>)> = entries
                 .into_iter()
@@ -639,7 +630,7 @@ async fn lookup(
             let value = chain.get_variable(&key, team.as_deref()).await?;
             found(out, value, format!("Variable {key} does not exist"))
         }
-        Command::Variables(VariablesCommand::List { team, show_values, hide_sensitive, output }) => {
+        Command::Variables(VariablesCommand::List(ListArgs { team, show_values, hide_sensitive, output })) => {
             let entries = chain.list(LiveKind::Variable, team.as_deref()).await?;
             let variables: Vec<(String, Arc<str>)> = entries
                 .into_iter()

@@ -92,7 +92,7 @@ pub fn render_connections(
                 ConnectionColumns::Masked => {
                     for (key, value) in &mut row {
                         let masked = match (*key, &*value) {
-                            ("password" | "extra_dejson", value) => is_truthy(value),
+                            ("password" | "extra_dejson", value) => value.is_truthy(),
                             _ => false,
                         };
                         if masked {
@@ -132,26 +132,13 @@ pub fn render_variables(
     render_rows(&rows, format)
 }
 
-/// Python's truth value of a mapper's value (`if conn.password`, `if conn.extra_dejson`).
-fn is_truthy(value: &PyObject) -> bool {
-    match value {
-        PyObject::None => false,
-        PyObject::Bool(b) => *b,
-        PyObject::Int(i) => i != "0",
-        PyObject::Float(f) => *f != 0.0,
-        PyObject::Str(s) => !s.is_empty(),
-        PyObject::List(items) => !items.is_empty(),
-        PyObject::Dict(items) => !items.is_empty(),
-    }
-}
-
 /// The `get_uri` of `masked_sensitive`: Airflow's [`mask_uri_credentials`] of the connection's URI, with two
 /// differences that keep the masked values out of it. A non-empty extra, masked in its own column, is left out
 /// of the URI (Airflow keeps it in the query). And when the password still shows after masking (Airflow's
 /// masking finds credentials only in `urlsplit`'s netloc, and a host that carries its own scheme, such as
 /// `https://api.example`, moves them out of it), the whole URI is `***`.
 fn masked_uri(conn: &Connection, dialect: Dialect) -> String {
-    let uri = if is_truthy(&conn.extra_dejson_py()) {
+    let uri = if conn.extra_dejson_py().is_truthy() {
         let without_extra = Connection { extra: None, ..conn.clone() };
         without_extra.get_uri(dialect)
     } else {
