@@ -12,6 +12,9 @@
 //!   default settings: a fresh pooled instance; also on demand, and on one reused instance), next to
 //!   the same list request (same path, selector and `resourceVersion=0`, checked on the emulator) made natively
 //!   with kube-rs and decoded to the same value, so the ratio shows the component's overhead.
+//! - `live`: a lookup from a synced live view, with and without the TTL cache in front, next to a TTL-cache hit
+//!   and a lookup with neither, against the emulator; and the delay from a patched Secret to the view having
+//!   applied it. The API requests of 1,000 lookups in each mode are printed on stderr.
 //!
 //! Like for like: every case that runs lookups runs them on one multi-threaded tokio runtime (the `secrets`
 //! command's), so cases of different groups can be subtracted from each other; the native baseline of the
@@ -37,11 +40,12 @@ use kube_emulator::{Access, Emulator, EmulatorConfig};
 use secrecy::SecretString;
 use tokio::runtime::Runtime;
 use wasm_secrets::cluster::DetectedNamespace;
+use wasm_secrets::live::{Kind as LiveKind, Status};
 use wasm_secrets::token::TokenSource;
 use wasm_secrets::transport::{KubeTransport, Responder, TransportOptions};
 use wasm_secrets::{
-    Allocation, ArtifactCache, Cache, CacheSettings, Chain, ClusterConfig, Link, Lookup, Provider, ProviderComponent,
-    ProviderOptions,
+    Allocation, ArtifactCache, Cache, CacheSettings, Chain, ClusterConfig, Link, LiveOptions, Lookup, Provider,
+    ProviderComponent, ProviderOptions,
 };
 use wasm_secrets_provider_kubernetes::config::{DEFAULT_TEAM_LABEL, DEFAULT_VARIABLES_LABEL};
 
@@ -170,6 +174,15 @@ impl Fixture {
 
     /// Our provider, configured as in a pod whose API server is the emulator.
     fn provider(&self, allocation: Allocation) -> Provider {
+        self.provider_on(allocation, ProviderOptions::default())
+    }
+
+    /// [`Fixture::provider`] with `options` (live mode, for one), pooled.
+    fn provider_with(&self, options: ProviderOptions) -> Provider {
+        self.provider_on(Allocation::default(), options)
+    }
+
+    fn provider_on(&self, allocation: Allocation, options: ProviderOptions) -> Provider {
         let port = self.emulator.addr().port().to_string();
         let env = move |key: &str| match key {
             "KUBERNETES_SERVICE_HOST" => Some("127.0.0.1".to_owned()),
@@ -180,7 +193,7 @@ impl Fixture {
         let bytes = std::fs::read(component_path()).unwrap();
         let component =
             ProviderComponent::from_bytes_with(&bytes, "kubernetes provider", &artifact_cache(), allocation).unwrap();
-        Provider::new(component, cluster, "", ProviderOptions::default()).unwrap()
+        Provider::new(component, cluster, "", options).unwrap()
     }
 
     /// A kube-rs client from the emulator's kubeconfig (as `tests/kube-emulator/src/clients.rs` builds it).
@@ -469,6 +482,98 @@ fn cache_hit(c: &mut Criterion, rt: &Runtime) {
     group.finish();
 }
 
+/// Live mode (docs/live-view.md) against the emulator, next to the TTL cache and no cache, in one group so the
+/// ratios come from one run: a lookup answered from a synced live view (a fresh pooled instance reading the
+/// view through `host.view`, no request), the same with the TTL cache in front, a TTL-cache hit without live
+/// mode, a lookup with neither (a LIST over HTTPS), and the delay from a change in the store (a merge patch of
+/// the Secret) to the view having applied it, so that the next lookup answers the new value.
+fn live(c: &mut Criterion, rt: &Runtime) {
+    let fixture = rt.block_on(Fixture::start());
+    let live_options = || ProviderOptions { live: Some(LiveOptions::default()), ..ProviderOptions::default() };
+    let chain = |provider: Provider, cache: bool| {
+        let cache = cache.then(|| Cache::new(CacheSettings { enabled: true, ..CacheSettings::default() }));
+        Chain::new(vec![Link { name: "kubernetes".to_owned(), provider }], cache, ProviderOptions::default().log)
+    };
+    let (no_cache, ttl_cache, live_only, live_cached) = {
+        let _guard = rt.enter();
+        (
+            chain(fixture.provider(Allocation::default()), false),
+            chain(fixture.provider(Allocation::default()), true),
+            chain(fixture.provider_with(live_options()), false),
+            chain(fixture.provider_with(live_options()), true),
+        )
+    };
+    // Every chain answers, each live view is synced, and the API requests of its first 1,000 lookups (the
+    // first one included) are counted: lists and lookups' LISTs, and watches apart.
+    let mut counts = Vec::new();
+    for (name, chain) in
+        [("no cache", &no_cache), ("TTL cache", &ttl_cache), ("live", &live_only), ("live + TTL cache", &live_cached)]
+    {
+        fixture.emulator.clear_requests();
+        let value = rt.block_on(chain.get_variable("my_var", None)).unwrap();
+        assert_eq!(value.as_deref(), Some("my_secret_value"));
+        if let Some(view) = chain.links()[0].provider.live_view() {
+            let kinds = [LiveKind::Connection, LiveKind::Variable, LiveKind::Config];
+            rt.block_on(view.wait_until(|v| kinds.iter().all(|k| v.status(*k) == Status::Synced)));
+        }
+        for _ in 1..1000 {
+            rt.block_on(chain.get_variable("my_var", None)).unwrap();
+        }
+        let requests = fixture.emulator.requests();
+        let watches = requests.iter().filter(|r| r.query.as_deref().is_some_and(|q| q.contains("watch=true"))).count();
+        counts.push(format!("{name}: {} (and {watches} watches)", requests.len() - watches));
+    }
+    eprintln!("live: API requests of the first 1,000 lookups of my_var: {}", counts.join(", "));
+
+    let mut group = c.benchmark_group("live");
+    group.bench_function("off/no_cache/get_variable", |b| {
+        b.iter(|| rt.block_on(no_cache.get_variable(black_box("my_var"), None)).unwrap());
+    });
+    group.bench_function("off/ttl_cache_hit/get_variable", |b| {
+        b.iter(|| rt.block_on(ttl_cache.get_variable(black_box("my_var"), None)).unwrap());
+    });
+    group.bench_function("view/get_variable", |b| {
+        b.iter(|| rt.block_on(live_only.get_variable(black_box("my_var"), None)).unwrap());
+    });
+    group.bench_function("view_and_ttl_cache_hit/get_variable", |b| {
+        b.iter(|| rt.block_on(live_cached.get_variable(black_box("my_var"), None)).unwrap());
+    });
+    // From the patch (the store's write) to the view having applied its watch event.
+    let view = Arc::clone(live_only.links()[0].provider.live_view().unwrap());
+    let changes = std::sync::atomic::AtomicU64::new(0);
+    group.bench_function("change_to_visible/patch", |b| {
+        b.iter_custom(|iterations| {
+            rt.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    let n = changes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let applied = view.applied();
+                    let patch = serde_json::json!({"data": {"value": b64(&format!("value {n}"))}});
+                    let started = std::time::Instant::now();
+                    fixture.emulator.patch_secret(NAMESPACE, "my-var-secret", &patch).unwrap();
+                    view.wait_until(|v| v.applied() > applied).await;
+                    total += started.elapsed();
+                }
+                total
+            })
+        });
+    });
+    group.finish();
+    // The last change is what a lookup answers now.
+    let last = changes.load(std::sync::atomic::Ordering::Relaxed).checked_sub(1).unwrap();
+    let value = rt.block_on(live_only.get_variable("my_var", None)).unwrap();
+    assert_eq!(value.as_deref(), Some(format!("value {last}").as_str()));
+
+    drop((no_cache, ttl_cache, live_only, live_cached, view));
+    rt.block_on(fixture.emulator.clone().shutdown());
+}
+
+/// base64 of `s`, as a Secret's data holds it.
+fn b64(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
 /// Every group, in order (what `criterion_group!` would generate, with documentation).
 fn benches() {
     let mut criterion = Criterion::default().configure_from_args();
@@ -480,6 +585,7 @@ fn benches() {
     cache_hit(&mut criterion, &rt);
     startup(&mut criterion);
     end_to_end(&mut criterion, &rt);
+    live(&mut criterion, &rt);
 }
 
 criterion_main!(benches);
