@@ -460,4 +460,24 @@ mod tests {
             (PyObject::None, PyObject::Dict(Vec::new()), PyObject::Str("mysql://h/db".to_owned()))
         );
     }
+
+    /// Multi-line values, tabs, surrounding spaces and console markup in a listing, as `AirflowConsole().print_as`
+    /// prints them (rich 15, tabulate 0.10.0).
+    #[test]
+    fn multi_row_tables_wrap_and_align_as_airflows() {
+        let rows: Vec<(String, Arc<str>)> =
+            [("a", "line1\nline2"), ("b", "10"), ("c\tx", " padded "), ("[bold]m[/]", "3.5")]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), Arc::from(*v)))
+                .collect();
+        assert_eq!(
+            render_variables(&rows, true, false, OutputFormat::Table),
+            "key | val     \n====+=========\na   | line1   \n    | line2   \nb   | 10      \nc   |  padded \nx   |         \n\
+             m   | 3.5     \n              \n"
+        );
+        assert_eq!(
+            render_variables(&rows, true, false, OutputFormat::Plain),
+            "key         val\na           line1\n            line2\nb           10\nc\tx         padded\n[bold]m[/]  3.5\n"
+        );
+    }
 }
