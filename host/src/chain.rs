@@ -395,6 +395,7 @@ impl Chain {
                     entries.push((i, id, value));
                 }
                 Ok(_) => {}
+                // Every provider that failed rejected the id (see `ask_in_order`).
                 Err(error) if matches!(error.error, LookupError::InvalidRequest(_)) => {
                     let shown: String = id.chars().take(200).flat_map(char::escape_debug).collect();
                     let message = format!("not listing `{shown}`: {error}");
@@ -548,7 +549,16 @@ impl Chain {
                         error.kind(),
                     );
                     (self.log)(LogLevel::Warning, &message);
-                    first_failure.get_or_insert(ChainError { provider: link.name.clone(), error });
+                    // The failure reported is the first one, unless it is `invalid-request` (the id is one this
+                    // store cannot express) and a later provider failed otherwise: that failure says more, and
+                    // an `invalid-request` then always means that every provider that failed rejected the id.
+                    let rejected_id = |f: &ChainError| matches!(f.error, LookupError::InvalidRequest(_));
+                    if first_failure
+                        .as_ref()
+                        .is_none_or(|f| rejected_id(f) && !matches!(error, LookupError::InvalidRequest(_)))
+                    {
+                        first_failure = Some(ChainError { provider: link.name.clone(), error });
+                    }
                 }
             }
         }

@@ -209,6 +209,21 @@ async fn a_flood_of_listed_ids_meets_the_budget() {
     );
 }
 
+/// An id the first provider's store rejects (`invalid-request`) and a later provider fails to look up: the
+/// later failure is the one reported, and it stops the listing instead of the id being left out.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_id_does_not_hide_another_providers_failure() {
+    let cluster = Cluster::start().await;
+    let k8s = cluster.provider("{}");
+    let rogue = cluster.provider_with(rogue_provider(), r#"{"live": "failing"}"#);
+    let links = vec![Link { name: "k8s".into(), provider: k8s }, Link { name: "rogue".into(), provider: rogue }];
+    let chain = Chain::new(links, None, Arc::new(|_, _| {})).strict(true);
+    let error = chain.get_variable("my db", None).await.unwrap_err();
+    assert_eq!((error.provider.as_str(), error.error.kind()), ("rogue", "unavailable"), "{error}");
+    let ListError::Chain(error) = chain.list(Kind::Variable, None).await.unwrap_err() else { panic!("a chain error") };
+    assert_eq!((error.provider.as_str(), error.error.kind()), ("rogue", "unavailable"), "{error}");
+}
+
 /// More ids than a listing reads: the listing fails before a single lookup.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_listing_reads_at_most_its_bound_of_ids() {

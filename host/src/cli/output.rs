@@ -133,12 +133,14 @@ pub fn render_variables(
 }
 
 /// The `get_uri` of `masked_sensitive`: Airflow's [`mask_uri_credentials`] of the connection's URI, with two
-/// differences that keep the masked values out of it. A non-empty extra, masked in its own column, is left out
-/// of the URI (Airflow keeps it in the query). And when the password still shows after masking (Airflow's
+/// differences that keep the masked values out of it. A non-empty extra is left out of the URI (Airflow keeps it
+/// in the query). And when the password still shows after masking (Airflow's
 /// masking finds credentials only in `urlsplit`'s netloc, and a host that carries its own scheme, such as
 /// `https://api.example`, moves them out of it), the whole URI is `***`.
 fn masked_uri(conn: &Connection, dialect: Dialect) -> String {
-    let uri = if conn.extra_dejson_py().is_truthy() {
+    // Any extra text, even one whose `extra_dejson` is empty (the Task SDK keeps an extra that is not JSON as
+    // it is, and writes it into the URI as `__extra__`).
+    let uri = if conn.extra.as_deref().is_some_and(|e| !e.is_empty()) {
         let without_extra = Connection { extra: None, ..conn.clone() };
         without_extra.get_uri(dialect)
     } else {
@@ -453,6 +455,11 @@ mod tests {
             masked(r#"{"conn_type": "http", "host": "h", "extra": "[\"tok3n\"]"}"#, Dialect::Worker);
         assert_eq!(extra, star());
         assert!(!text.contains("tok3n"), "{text}");
+        // An extra the Task SDK keeps as it is (not JSON): `extra_dejson` is empty, the URI leaves it out.
+        let (text, _, extra, _) =
+            masked(r#"{"conn_type": "http", "host": "h", "extra": "token=SECRET"}"#, Dialect::Worker);
+        assert_eq!(extra, PyObject::Dict(Vec::new()));
+        assert!(!text.contains("SECRET"), "{text}");
         // Nothing to mask: Airflow's output.
         let (_, password, extra, uri) = masked("mysql://h/db", Dialect::Server);
         assert_eq!(
