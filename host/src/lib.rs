@@ -42,6 +42,7 @@ pub mod metrics;
 pub mod provider;
 pub mod setup;
 pub mod state;
+pub mod task;
 pub mod token;
 pub mod transport;
 

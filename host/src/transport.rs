@@ -202,7 +202,7 @@ impl KubeTransport {
 
     /// Opens the watch `path_and_query` names for a live view ([`check_watch_request`]): the status and headers,
     /// and the body as a stream of lines. Only providers granted live mode get here: their view's driver sends
-    /// this request, never the component. A 401 is retried once with a rotated token, as [`Self::send`] does.
+    /// this request, never the component. A 401 is retried once with a rotated token, as a lookup's requests are.
     pub async fn watch(&self, path_and_query: &str, limits: WatchLimits) -> Result<WatchAnswer, HttpError> {
         let request = api_request(path_and_query)?;
         if let Err(violation) = check_watch_request(&request) {
