@@ -585,4 +585,16 @@ mod tests {
         assert_eq!(names(&view.items(Kind::Connection, "db").unwrap().items), vec![("t", "w")]);
         assert_eq!(format!("{:?}", item("n", "i", "secret")), "Item(\"n\", id \"i\", 6 payload bytes)");
     }
+
+    #[test]
+    fn ids_are_listed_sorted_only_while_synced() {
+        let view = LiveView::new(1 << 20, 1 << 20);
+        assert_eq!(view.ids(Kind::Variable), None, "not listed yet");
+        let items = vec![item("s1", "b", "1"), item("s2", "a", "2"), item("s3", "b", "3")];
+        view.replace(Kind::Variable, KindView::from_items(items, 1 << 20).unwrap());
+        assert_eq!(view.ids(Kind::Variable), Some(vec!["a".to_owned(), "b".to_owned()]), "distinct, sorted");
+        assert_eq!(view.ids(Kind::Connection), None, "per kind");
+        view.fail(Kind::Variable, "the watch broke".into(), true);
+        assert_eq!(view.ids(Kind::Variable), None, "a stale view cannot vouch for what it lacks");
+    }
 }
