@@ -23,6 +23,11 @@
 use std::fmt;
 use std::str::FromStr;
 
+use airflow_compat::Dialect;
+
+use crate::cache::Value;
+use crate::provider::Lookup;
+
 /// What a grant or a key is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TaskKind {
@@ -196,6 +201,45 @@ impl ConfigKey {
         match self {
             Self::Connection(id) | Self::ConnectionField(_, id) | Self::Variable(id) | Self::Config(id) => id.clone(),
             Self::Secret { group, key } => format!("{group}/{key}"),
+        }
+    }
+}
+
+impl ConfigKey {
+    /// The chain lookup that answers this key for a task reading as `team` (configuration values and Flyte
+    /// secrets have no team). Every connection key reads the parsed connection.
+    pub fn lookup<'a>(&'a self, team: Option<&'a str>) -> Lookup<'a> {
+        match self {
+            Self::Connection(id) | Self::ConnectionField(_, id) => Lookup::Connection(id, team),
+            Self::Variable(key) => Lookup::Variable(key, team),
+            Self::Config(key) => Lookup::Config(key),
+            Self::Secret { group, key } => Lookup::Secret(group, key),
+        }
+    }
+
+    /// What `wasi:config/store.get` returns for `value`, the answer of [`ConfigKey::lookup`]: a connection's
+    /// URI in `dialect` or one of its fields (`port` as decimal text; a field the connection leaves empty is
+    /// `None`, as for an absent key), or the text as stored.
+    pub fn value(&self, value: &Value, dialect: Dialect) -> Option<String> {
+        match (self, value) {
+            (Self::Connection(_), Value::Connection(Some(conn))) => Some(conn.get_uri(dialect)),
+            (Self::ConnectionField(field, _), Value::Connection(Some(conn))) => {
+                let text = |f: &Option<String>| f.clone();
+                match field {
+                    ConnectionField::ConnType => text(&conn.conn_type),
+                    ConnectionField::Description => text(&conn.description),
+                    ConnectionField::Host => text(&conn.host),
+                    ConnectionField::Schema => text(&conn.schema),
+                    ConnectionField::Login => text(&conn.login),
+                    ConnectionField::Password => text(&conn.password),
+                    ConnectionField::Port => conn.port.map(|p| p.to_string()),
+                    ConnectionField::Extra => text(&conn.extra),
+                }
+            }
+            (Self::Variable(_) | Self::Config(_) | Self::Secret { .. }, Value::Text(Some(text))) => {
+                Some(text.to_string())
+            }
+            _ => None,
         }
     }
 }
@@ -392,5 +436,43 @@ mod tests {
         ] {
             assert_eq!(glob_matches(pattern, text), matches, "{pattern} / {text:.20}");
         }
+    }
+
+    #[test]
+    fn a_key_reads_its_lookup_and_shows_the_uri_a_field_or_the_text() {
+        let conn = airflow_compat::parse_connection(
+            "postgres://u:p%40ss@db.example:5432/app?sslmode=require",
+            Dialect::Server,
+        )
+        .unwrap();
+        let found = Value::Connection(Some(std::sync::Arc::new(conn)));
+        let key = |k: &str| ConfigKey::parse(k).unwrap();
+        assert_eq!(key("connection/a/b").lookup(Some("blue")), Lookup::Connection("a/b", Some("blue")));
+        assert_eq!(key("connection-field/port/db").lookup(None), Lookup::Connection("db", None));
+        assert_eq!(key("variable/v").lookup(Some("blue")), Lookup::Variable("v", Some("blue")));
+        assert_eq!(key("config/c").lookup(Some("blue")), Lookup::Config("c"), "config values have no team");
+        assert_eq!(key("secret/g/k").lookup(Some("blue")), Lookup::Secret("g", "k"));
+        assert_eq!(
+            key("connection/db").value(&found, Dialect::Server).as_deref(),
+            Some("postgres://u:p%40ss@db.example:5432/app?sslmode=require")
+        );
+        for (field, shown) in [
+            ("password", Some("p@ss")),
+            ("port", Some("5432")),
+            ("schema", Some("app")),
+            ("extra", Some(r#"{"sslmode": "require"}"#)),
+            ("description", None),
+        ] {
+            assert_eq!(
+                key(&format!("connection-field/{field}/db")).value(&found, Dialect::Server).as_deref(),
+                shown,
+                "{field}"
+            );
+        }
+        let text = Value::Text(Some("v".into()));
+        assert_eq!(key("variable/v").value(&text, Dialect::Server).as_deref(), Some("v"));
+        assert_eq!(key("variable/v").value(&Value::Text(None), Dialect::Server), None);
+        assert_eq!(key("connection/db").value(&Value::Connection(None), Dialect::Server), None);
+        assert_eq!(key("connection/db").value(&text, Dialect::Server), None, "a text answer is no connection");
     }
 }
