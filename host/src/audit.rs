@@ -70,7 +70,7 @@ pub struct Record<'a> {
     /// that stopped following the store (see `max_staleness`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stale: bool,
-    /// `found`, `not_found` or `error`.
+    /// `found`, `not_found`, `error`, or `cancelled` (the caller stopped waiting before the answer).
     pub outcome: &'static str,
     /// The error's kind, when the lookup failed; for a stale answer, the kind of the failure it stood in for.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -175,6 +175,40 @@ impl<'a> Rules<'a> for Lookup<'a> {
     }
 }
 
+/// A lookup under way in [`Chain::lookup_as`]: dropped while still armed (its future was dropped before the
+/// answer), it writes the lookup's audit line with the outcome `cancelled`.
+struct Unfinished<'c, 'r> {
+    chain: &'c Chain,
+    caller: Option<&'r str>,
+    request: Lookup<'r>,
+    wall: Option<SystemTime>,
+    started: Instant,
+    armed: bool,
+}
+
+impl Drop for Unfinished<'_, '_> {
+    fn drop(&mut self) {
+        let Some(wall) = self.wall.filter(|_| self.armed) else {
+            return;
+        };
+        let key = self.request.key();
+        self.chain.audit(&Record {
+            time: crate::audit::rfc3339_utc(wall),
+            caller: self.caller,
+            kind: key.op.kind().singular(),
+            id: key.id,
+            key: key.secret_key,
+            team: key.team,
+            provider: None,
+            cached: false,
+            stale: false,
+            outcome: "cancelled",
+            error: None,
+            duration_us: u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        });
+    }
+}
+
 /// The lookup a listing of `kind` makes for `id` (a connection is parsed, as `connections list` shows it).
 fn listing_lookup<'a>(kind: crate::live::Kind, id: &'a str, team: Option<&'a str>) -> Lookup<'a> {
     match kind {
@@ -421,7 +455,12 @@ impl Chain {
         }
         let wall = self.audit.as_ref().map(|_| SystemTime::now());
         let started = Instant::now();
-        let Answered { result, source, provider, stale_error, stale_view } = self.answer(request).await;
+        // A lookup whose caller stops waiting (a timeout, a listing that stopped) still gets its audit line, with
+        // the outcome `cancelled`: the requests it sent are accounted for.
+        let mut unfinished = Unfinished { chain: self, caller, request, wall, started, armed: true };
+        let answered = self.answer(request).await;
+        unfinished.armed = false;
+        let Answered { result, source, provider, stale_error, stale_view } = answered;
         let duration = started.elapsed();
         let kind = request.key().op.kind();
         let outcome = match &result {
@@ -435,13 +474,13 @@ impl Chain {
                 metrics.record_cache(kind, source);
             }
         }
-        if let (Some(audit), Some(wall)) = (&self.audit, wall) {
+        if let Some(wall) = wall {
             let key = request.key();
             let provider = match &result {
                 Err(error) => Some(error.provider.as_str()),
                 Ok(_) => provider.and_then(|i| self.links.get(i)).map(|l| l.name.as_str()),
             };
-            let record = Record {
+            self.audit(&Record {
                 time: crate::audit::rfc3339_utc(wall),
                 caller,
                 kind: kind.singular(),
@@ -455,17 +494,24 @@ impl Chain {
                 // A stale answer says which failure it stood in for.
                 error: result.as_ref().err().map(|e| e.error.kind()).or(stale_error),
                 duration_us: u64::try_from(duration.as_micros()).unwrap_or(u64::MAX),
-            };
-            if let Err(first) = audit.write(&record) {
-                if let Some(metrics) = &self.metrics {
-                    metrics.record_audit_failure();
-                }
-                if let Some(message) = first {
-                    (self.log)(LogLevel::Warning, &message);
-                }
-            }
+            });
         }
         result
+    }
+
+    /// Writes `record` to the audit log, if there is one; a failure is counted and its first message logged.
+    fn audit(&self, record: &Record<'_>) {
+        let Some(audit) = &self.audit else {
+            return;
+        };
+        if let Err(first) = audit.write(record) {
+            if let Some(metrics) = &self.metrics {
+                metrics.record_audit_failure();
+            }
+            if let Some(message) = first {
+                (self.log)(LogLevel::Warning, &message);
+            }
+        }
     }
 
     /// `request` through the cache (when on, warning about a stale answer) or straight from the providers.

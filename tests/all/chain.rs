@@ -461,6 +461,29 @@ async fn single_backend_flags_that_the_config_file_replaces_are_refused_with_it(
 
 /// Metrics and the audit log follow every lookup: where the answer came from (cache, which provider), how it
 /// ended, the API server's statuses; and neither ever shows a value.
+/// A lookup its caller stops waiting for still gets an audit line, `cancelled`, with the caller's name.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lookup_dropped_before_its_answer_is_audited_as_cancelled() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit_path = dir.path().join("audit.jsonl");
+    let audit = Arc::new(wasm_secrets::audit::AuditLog::open(&audit_path).unwrap());
+    let chain = open(&cluster, &kubernetes_entry(&cluster, "k8s"), &[]).await.with_audit(audit);
+    cluster.emulator.set_fault(Some(Fault::Latency(Duration::from_secs(5))));
+    let lookup = chain.lookup_as(Some("task-9"), wasm_secrets::Lookup::Variable("my_var", Some("blue")));
+    assert!(tokio::time::timeout(Duration::from_millis(300), lookup).await.is_err(), "the caller stopped waiting");
+    cluster.emulator.set_fault(None);
+    let text = std::fs::read_to_string(&audit_path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let record: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(
+        (&record["caller"], &record["id"], &record["team"], &record["outcome"], &record["provider"]),
+        (&json!("task-9"), &json!("my_var"), &json!("blue"), &json!("cancelled"), &json!(null))
+    );
+    assert!(!text.contains("my_secret_value"));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_and_the_audit_log_count_every_lookup_and_show_no_value() {
     let cluster = Cluster::start().await;
