@@ -20,7 +20,6 @@ use wasm_secrets_provider_common::kwargs;
 
 use crate::bench::{Amount, BenchLookup, Plan};
 use crate::cache::Kind;
-use crate::cache::Value;
 use crate::chain::{Chain, ChainError, ListError};
 use crate::cluster::DEFAULT_SERVICE_ACCOUNT_DIR;
 use crate::engine::ArtifactCache;
@@ -611,13 +610,8 @@ async fn lookup(
         }
         Command::Connections(ConnectionsCommand::List(ListArgs { team, show_values, hide_sensitive, output })) => {
             let entries = chain.list(LiveKind::Connection, team.as_deref()).await?;
-            let connections: Vec<(String, Arc<Connection>)> = entries
-                .into_iter()
-                .filter_map(|(id, value)| match value {
-                    Value::Connection(Some(conn)) => Some((id, conn)),
-                    _ => None,
-                })
-                .collect();
+            let connections: Vec<(String, Arc<Connection>)> =
+                entries.into_iter().filter_map(|(id, value)| value.into_connection().map(|conn| (id, conn))).collect();
             let columns = match (show_values, hide_sensitive) {
                 (false, _) => output::ConnectionColumns::Ids,
                 (true, false) => output::ConnectionColumns::Full,
@@ -632,13 +626,8 @@ async fn lookup(
         }
         Command::Variables(VariablesCommand::List(ListArgs { team, show_values, hide_sensitive, output })) => {
             let entries = chain.list(LiveKind::Variable, team.as_deref()).await?;
-            let variables: Vec<(String, Arc<str>)> = entries
-                .into_iter()
-                .filter_map(|(id, value)| match value {
-                    Value::Text(Some(text)) => Some((id, text)),
-                    _ => None,
-                })
-                .collect();
+            let variables: Vec<(String, Arc<str>)> =
+                entries.into_iter().filter_map(|(id, value)| value.into_text().map(|text| (id, text))).collect();
             write(out, &output::render_variables(&variables, show_values, hide_sensitive, output))?;
             Ok((EXIT_FOUND, None))
         }

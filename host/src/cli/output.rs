@@ -91,11 +91,7 @@ pub fn render_connections(
                 ConnectionColumns::Ids => row.retain(|(k, _)| matches!(*k, "conn_id" | "conn_type")),
                 ConnectionColumns::Masked => {
                     for (key, value) in &mut row {
-                        let masked = match (*key, &*value) {
-                            ("password" | "extra_dejson", value) => value.is_truthy(),
-                            _ => false,
-                        };
-                        if masked {
+                        if matches!(*key, "password" | "extra_dejson") && value.is_truthy() {
                             *value = PyObject::Str(SENSITIVE_PLACEHOLDER.to_owned());
                         }
                         if *key == "get_uri" {
