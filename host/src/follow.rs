@@ -62,12 +62,9 @@ impl Follower {
         let mut pause = Backoff::new(self.options.max_backoff);
         let mut expired = false;
         loop {
-            let version = match self.list().await {
+            let version = match self.list(expired).await {
                 Ok(Some(version)) => {
-                    // A relist is counted once it is done: the view then holds what the server holds.
-                    if std::mem::take(&mut expired) {
-                        self.view.counts().relists.fetch_add(1, Ordering::Relaxed);
-                    }
+                    expired = false;
                     version
                 }
                 Ok(None) => {
@@ -97,7 +94,9 @@ impl Follower {
     }
 
     /// Every page of the list; the view is replaced with it. `None` when the provider does not follow the kind.
-    async fn list(&self) -> Result<Option<String>, LookupError> {
+    /// A `relist` (after the watch's version expired) is counted once it is done, just before the view is
+    /// replaced: whoever the replacement wakes already sees the count.
+    async fn list(&self, relist: bool) -> Result<Option<String>, LookupError> {
         let transport = self.parts.transport().ok_or_else(|| {
             LookupError::DeniedByHost("the host grants this provider no Kubernetes access".to_owned())
         })?;
@@ -122,6 +121,9 @@ impl Follower {
                 Some(next) => token = Some(next),
                 None => {
                     let view = KindView::from_items(items, budget).map_err(|e| LookupError::Provider(e.to_string()))?;
+                    if relist {
+                        self.view.counts().relists.fetch_add(1, Ordering::Relaxed);
+                    }
                     self.view.replace(self.kind, view);
                     return Ok(Some(version));
                 }

@@ -462,8 +462,9 @@ impl LiveView {
         let mut state = self.kind(kind);
         state.status = state.failed(why, stale_ok, now);
         drop(state);
-        self.applied.send_modify(|n| *n += 1);
+        // Counted before the change is announced: whoever it wakes sees the count.
         self.counts.failures.fetch_add(1, Ordering::Relaxed);
+        self.applied.send_modify(|n| *n += 1);
     }
 
     fn set_status(&self, kind: Kind, status: Status) {
