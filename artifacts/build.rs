@@ -11,12 +11,15 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// (package, library file stem, constant prefix)
-const COMPONENTS: [(&str, &str, &str); 4] = [
+/// (package, file stem of the library or binary, constant prefix)
+const COMPONENTS: [(&str, &str, &str); 6] = [
     ("wasm-secrets-provider-kubernetes", "wasm_secrets_provider_kubernetes", "KUBERNETES_PROVIDER"),
     ("wasm-secrets-provider-environment", "wasm_secrets_provider_environment", "ENVIRONMENT_PROVIDER"),
     ("wasm-secrets-provider-local-files", "wasm_secrets_provider_local_files", "LOCAL_FILES_PROVIDER"),
     ("rogue-provider", "rogue_provider", "ROGUE_PROVIDER"),
+    // The example task components (wasi:cli commands, docs/embedding.md).
+    ("example-task-wasi-config", "example-task-wasi-config", "WASI_CONFIG_TASK"),
+    ("example-task-typed", "example-task-typed", "TYPED_TASK"),
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -33,6 +36,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         "airflow-compat/Cargo.toml",
         "tests/fixtures/rogue-provider/src",
         "tests/fixtures/rogue-provider/Cargo.toml",
+        "examples/tasks",
         "wit",
         "Cargo.lock",
         "Cargo.toml",

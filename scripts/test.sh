@@ -29,6 +29,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo clippy --target wasm32-wasip2 --lib --quiet \
     -p wasm-secrets-provider-common -p wasm-secrets-provider-kubernetes -p wasm-secrets-provider-environment \
     -p wasm-secrets-provider-local-files -p rogue-provider -- -D warnings
+# The example task components (wasi:cli commands), likewise.
+cargo clippy --target wasm32-wasip2 --bins --quiet -p example-task-wasi-config -p example-task-typed -- -D warnings
 # The API documentation builds without warnings (broken intra-doc links, for one).
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --quiet
 # airflow-compat's Unicode tables are generated from CPython 3.11 (Unicode 14.0.0): regenerate and compare.

@@ -70,7 +70,8 @@ pub struct Record<'a> {
     /// that stopped following the store (see `max_staleness`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stale: bool,
-    /// `found`, `not_found`, `error`, or `cancelled` (the caller stopped waiting before the answer).
+    /// `found`, `not_found`, `error`, `cancelled` (the caller stopped waiting before the answer), or `refused`
+    /// (the embedding host's access rule, such as a task's grants, refused it before anything was asked).
     pub outcome: &'static str,
     /// The error's kind, when the lookup failed; for a stale answer, the kind of the failure it stood in for.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -367,6 +367,16 @@ impl Chain {
     /// not listed. Bounded: at most [`MAX_LISTED_ENTRIES`] ids, [`MAX_LISTED_VALUE_BYTES`] of values found and
     /// [`MAX_LISTING_TIME`] in all.
     pub async fn list(&self, kind: crate::live::Kind, team: Option<&str>) -> Result<Vec<(String, Value)>, ListError> {
+        self.list_as(None, kind, team).await
+    }
+
+    /// [`Chain::list`] on behalf of `caller`, whom the audit line of every lookup it makes names.
+    pub async fn list_as(
+        &self,
+        caller: Option<&str>,
+        kind: crate::live::Kind,
+        team: Option<&str>,
+    ) -> Result<Vec<(String, Value)>, ListError> {
         let plural = kind.cache_kind().plural();
         let listing = async {
             let rules = listing_lookup(kind, "", team);
@@ -395,7 +405,7 @@ impl Chain {
             if let Some(failure) = first_failure.filter(|_| self.strict) {
                 return Err(failure.into());
             }
-            self.read_listed(kind, team, ids.into_iter().collect()).await
+            self.read_listed(caller, kind, team, ids.into_iter().collect()).await
         };
         tokio::time::timeout(MAX_LISTING_TIME, listing)
             .await
@@ -406,6 +416,7 @@ impl Chain {
     /// failure that stops a listing, or once the values found exceed [`MAX_LISTED_VALUE_BYTES`].
     async fn read_listed(
         &self,
+        caller: Option<&str>,
         kind: crate::live::Kind,
         team: Option<&str>,
         ids: Vec<String>,
@@ -413,7 +424,7 @@ impl Chain {
         use futures_util::stream::{self, StreamExt as _};
         let plural = kind.cache_kind().plural();
         let mut answers = stream::iter(ids.into_iter().enumerate().map(|(i, id)| async move {
-            let answer = self.lookup(listing_lookup(kind, &id, team)).await;
+            let answer = self.lookup_as(caller, listing_lookup(kind, &id, team)).await;
             (i, id, answer)
         }))
         .buffer_unordered(MAX_CONCURRENT_LOOKUPS);
@@ -497,6 +508,39 @@ impl Chain {
             });
         }
         result
+    }
+
+    /// Writes the audit line of `request`, which `caller` was refused before any cache or provider was asked
+    /// (outcome `refused`): an embedding host's own access rule said no (a task's grants, docs/embedding.md).
+    pub fn audit_refused(&self, caller: Option<&str>, request: Lookup<'_>) {
+        let key = request.key();
+        self.write_refused(caller, key.op.kind().singular(), key.id, key.secret_key, key.team);
+    }
+
+    /// Writes the audit line of a request `caller` made that names no lookup at all (a `wasi:config` key of no
+    /// known form): refused, kind `invalid`, the request as the id.
+    pub fn audit_refused_key(&self, caller: Option<&str>, request: &str) {
+        self.write_refused(caller, "invalid", request, None, None);
+    }
+
+    fn write_refused(&self, caller: Option<&str>, kind: &'static str, id: &str, key: Option<&str>, team: Option<&str>) {
+        if self.audit.is_none() {
+            return;
+        }
+        self.audit(&Record {
+            time: crate::audit::rfc3339_utc(SystemTime::now()),
+            caller,
+            kind,
+            id,
+            key,
+            team,
+            provider: None,
+            cached: false,
+            stale: false,
+            outcome: "refused",
+            error: None,
+            duration_us: 0,
+        });
     }
 
     /// Writes `record` to the audit log, if there is one; a failure is counted and its first message logged.

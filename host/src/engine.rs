@@ -116,10 +116,7 @@ impl ProviderComponent {
         allocation: Allocation,
     ) -> Result<Self, LoadError> {
         let (engine, slots) = engine_for(allocation)?;
-        let component = match cache {
-            ArtifactCache::Disabled => compile(&engine, bytes, name)?,
-            ArtifactCache::Dir(dir) => cached_compile(&engine, bytes, name, dir)?,
-        };
+        let component = compile_with(&engine, bytes, name, cache)?;
         let mut linker = Linker::<State>::new(&engine);
         let link = |e: wasmtime::Error| LoadError::Link(name.to_owned(), format!("{e:#}"));
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
@@ -323,6 +320,20 @@ fn spawn_epoch_ticker(engine: EngineWeak) {
             std::thread::sleep(EPOCH_TICK);
         }
     });
+}
+
+/// Compiles `bytes` for `engine`, through the compiled-component cache when there is one (a task component
+/// is cached as a provider is: crate::embed).
+pub(crate) fn compile_with(
+    engine: &Engine,
+    bytes: &[u8],
+    name: &str,
+    cache: &ArtifactCache,
+) -> Result<Component, LoadError> {
+    match cache {
+        ArtifactCache::Disabled => compile(engine, bytes, name),
+        ArtifactCache::Dir(dir) => cached_compile(engine, bytes, name, dir),
+    }
 }
 
 fn compile(engine: &Engine, bytes: &[u8], name: &str) -> Result<Component, LoadError> {

@@ -31,6 +31,7 @@ pub mod cache;
 pub mod chain;
 pub mod cli;
 pub mod cluster;
+pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod files;

@@ -22,3 +22,4 @@ mod load;
 mod lookup;
 mod security;
 mod support;
+mod task;

@@ -169,6 +169,71 @@ enum Command {
     /// Measure one lookup: repeat it and print latency percentiles, throughput, errors by kind and the API
     /// requests the host sent.
     Bench(BenchArgs),
+    /// Task components: what a scheduler's task sees of the secrets.
+    #[command(subcommand)]
+    Task(TaskCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TaskCommand {
+    /// Run a `wasi:cli` command component as a scheduler would run a task: with its stdout and stderr, no
+    /// environment, no files, no network, an empty stdin, and only the granted secrets, read through
+    /// `wasi:config/store` and the typed `wasm-secrets:provider/task` interface. The exit status is the
+    /// task's.
+    Run(TaskRunArgs),
+}
+
+const TASK_RUN_AFTER_HELP: &str = "\
+Grants (--grant KIND:PATTERN, repeatable; nothing is granted by default):
+  connection:ID        a connection (wasi:config keys connection/ID and connection-field/FIELD/ID)
+  variable:KEY         a variable (variable/KEY)
+  config:KEY           a configuration value (config/KEY)
+  secret:GROUP/KEY     a Flyte secret (secret/GROUP/KEY)
+  In a pattern `*` stands for any run of characters (variable:etl_*); nothing else is special, so an id
+  holding `/` or `:` is granted by writing it. A key that is not granted reads as not found, as a
+  secret no provider holds, and the audit log (--audit-log) records it as `refused`, with the task's
+  name. Keys and the typed interface: docs/embedding.md.
+
+The task's stdout and stderr are printed when it ends (at most 16 MiB of each; a write beyond fails in
+the task). Provider log records go to stderr after the task's own.
+
+Exit status: the task's (0 when it succeeds, 1 when it fails: a wasi:cli 0.2 command exits with
+success or failure only, whatever code its program passes to exit);
+2 when it cannot be run (bad flags or configuration, a component that is not a wasi:cli command or
+that imports what a task is not given, such as wasi:http); 124 when it ran past --timeout;
+134 when it trapped (a panic) or went past --memory.
+
+Examples:
+  secrets --kubeconfig ~/.kube/config task run --grant connection:smtp_default task.wasm -- get connection/smtp_default
+  secrets --config host.toml --audit-log audit.jsonl task run --grant 'variable:etl_*' --team alpha etl.wasm";
+
+#[derive(Debug, Args)]
+#[command(after_help = TASK_RUN_AFTER_HELP)]
+struct TaskRunArgs {
+    /// What the task may read: KIND:PATTERN (see below). Repeatable.
+    #[arg(long = "grant", value_name = "KIND:PATTERN", value_parser = parse_grant)]
+    grants: Vec<crate::task::Grant>,
+    /// Read as this team (Airflow multi-team): its own entries first, then the global ones.
+    #[arg(long)]
+    team: Option<String>,
+    /// The task's name in the audit log [default: the component's file name].
+    #[arg(long)]
+    name: Option<String>,
+    /// Stop the task after this many seconds (reads included).
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    timeout: u64,
+    /// The most memory the task may use, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    memory: u64,
+    /// The task component (a wasm32-wasip2 command).
+    task: PathBuf,
+    /// The task's arguments (after `--`).
+    #[arg(last = true, value_name = "ARGS")]
+    args: Vec<String>,
+}
+
+fn parse_grant(text: &str) -> Result<crate::task::Grant, String> {
+    text.parse().map_err(|e: crate::task::GrantError| e.to_string())
 }
 
 const BENCH_AFTER_HELP: &str = "\
@@ -567,6 +632,9 @@ async fn execute(
     let records: Arc<std::sync::Mutex<Records>> = Arc::default();
     let result = match command {
         Command::Bench(args) => bench(args, &cli.global, &spec, env, Arc::clone(&records), out, err).await,
+        Command::Task(TaskCommand::Run(args)) => {
+            task_run(args, &cli.global, &spec, env, Arc::clone(&records), dialect, out, err).await
+        }
         command => lookup(command, &cli.global, &spec, env, Arc::clone(&records), dialect, out).await,
     };
     let records = std::mem::take(&mut *records.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
@@ -596,7 +664,8 @@ async fn lookup(
     match command {
         Command::Connections(ConnectionsCommand::Parse { .. })
         | Command::Providers(ProvidersCommand::List)
-        | Command::Bench(_) => Err(Failure::usage("unreachable: handled above")),
+        | Command::Bench(_)
+        | Command::Task(_) => Err(Failure::usage("unreachable: handled above")),
         Command::Connections(ConnectionsCommand::Get { conn_id, team, output }) => {
             match chain.get_connection(&conn_id, team.as_deref()).await? {
                 Some(conn) => {
@@ -640,6 +709,56 @@ async fn lookup(
             found(out, value, format!("Secret {group}/{key} does not exist"))
         }
     }
+}
+
+/// Exit status of `task run`: the task ran past `--timeout` (as `timeout(1)`).
+const EXIT_TASK_TIMEOUT: u8 = 124;
+/// Exit status of `task run`: the task trapped or went past `--memory` (as a process killed by `SIGABRT`).
+const EXIT_TASK_TRAPPED: u8 = 134;
+
+/// `task run`: opens the chain, runs the task component with its grants, prints its output.
+#[expect(clippy::too_many_arguments, reason = "the command's inputs and both output streams")]
+async fn task_run(
+    args: TaskRunArgs,
+    global: &GlobalArgs,
+    spec: &ChainSpec,
+    env: &dyn Environment,
+    records: Arc<std::sync::Mutex<Records>>,
+    dialect: Dialect,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(u8, Option<String>), Failure> {
+    use crate::embed::{TaskLimits, TaskRunner, TaskSecrets, TaskStatus};
+    let runner = TaskRunner::new().map_err(Failure::usage)?;
+    let component = runner.load(&args.task, &artifact_cache(global, env)).map_err(Failure::usage)?;
+    let chain = Arc::new(open_chain(global, spec, env, records).await?);
+    let file_name = args.task.file_name().map(|n| n.to_string_lossy().into_owned());
+    let name = args.name.or(file_name).unwrap_or_else(|| "task".to_owned());
+    let grants = crate::task::TaskGrants { grants: args.grants, team: args.team };
+    let secrets = TaskSecrets::new(chain, name.clone(), grants).with_dialect(dialect);
+    let limits = TaskLimits {
+        timeout: Duration::from_secs(args.timeout),
+        memory_bytes: usize::try_from(args.memory.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
+        ..TaskLimits::default()
+    };
+    let argv: Vec<String> = std::iter::once(name).chain(args.args).collect();
+    let output = runner.run(&component, secrets, &argv, limits).await.map_err(Failure::usage)?;
+    out.write_all(&output.stdout)
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure { code: EXIT_UPSTREAM, message: format!("cannot write the output: {e}") })?;
+    let _ = err.write_all(&output.stderr);
+    let code = match output.status {
+        TaskStatus::Exited(status) => u8::try_from(status).unwrap_or(1),
+        TaskStatus::TimedOut => {
+            let _ = writeln!(err, "secrets: the task ran longer than {} s and was stopped", args.timeout);
+            EXIT_TASK_TIMEOUT
+        }
+        TaskStatus::Trapped(message) => {
+            let _ = writeln!(err, "secrets: the task failed: {message}");
+            EXIT_TASK_TRAPPED
+        }
+    };
+    Ok((code, None))
 }
 
 /// Provider log records of one command, written to stderr when it ends. A one-lookup command logs a few; a
@@ -946,6 +1065,15 @@ fn offline_dialect(global: &GlobalArgs) -> Result<Dialect, Failure> {
     Ok(kwargs::dialect(&global.backend_kwargs).map_err(Failure::usage)?.unwrap_or_default())
 }
 
+/// Where compiled components are cached: --cache-dir, none with --no-cache, else the user's cache directory.
+fn artifact_cache(global: &GlobalArgs, env: &dyn Environment) -> ArtifactCache {
+    match (&global.cache_dir, global.no_cache) {
+        (_, true) => ArtifactCache::Disabled,
+        (Some(dir), false) => ArtifactCache::Dir(dir.clone()),
+        (None, false) => ArtifactCache::default_dir(|k| env.var(k)),
+    }
+}
+
 async fn open_chain(
     global: &GlobalArgs,
     spec: &ChainSpec,
@@ -953,11 +1081,7 @@ async fn open_chain(
     records: Arc<std::sync::Mutex<Records>>,
 ) -> Result<Chain, Failure> {
     let env_fn = |k: &str| env.var(k);
-    let artifacts = match (&global.cache_dir, global.no_cache) {
-        (_, true) => ArtifactCache::Disabled,
-        (Some(dir), false) => ArtifactCache::Dir(dir.clone()),
-        (None, false) => ArtifactCache::default_dir(env_fn),
-    };
+    let artifacts = artifact_cache(global, env);
     let log: LogSink = Arc::new(move |level, message| {
         records.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(level, message);
     });

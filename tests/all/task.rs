@@ -1,0 +1,357 @@
+//! Task components of a scheduler reading their secrets (issue 16, docs/embedding.md): through
+//! `wasi:config/store` and the typed `task` interface, only what they are granted, audited with their name,
+//! and nothing else of the host's.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+use wasm_secrets::embed::{TaskError, TaskLimits, TaskOutput, TaskRunner, TaskSecrets, TaskStatus};
+use wasm_secrets::task::TaskGrants;
+use wasm_secrets::{ArtifactCache, Cache, CacheSettings, Chain, Link};
+use wasm_secrets_artifacts::{TYPED_TASK_PATH, WASI_CONFIG_TASK_PATH};
+
+use crate::support::Cluster;
+
+const SMTP_URI: &str = "smtp://user:password@smtp.example.com:587";
+
+/// The seed's Kubernetes provider, with the cache on when asked, auditing to `audit`.
+fn chain(cluster: &Cluster, cache: bool, audit: &Path) -> Arc<Chain> {
+    let provider = cluster.provider(r#"{"namespace": "airflow"}"#);
+    let cache = cache.then(|| Cache::new(CacheSettings { enabled: true, ..CacheSettings::default() }));
+    let audit = Arc::new(wasm_secrets::audit::AuditLog::open(audit).unwrap());
+    Arc::new(Chain::new(vec![Link { name: "k8s".into(), provider }], cache, Arc::new(|_, _| {})).with_audit(audit))
+}
+
+fn grants(grants: &[&str]) -> TaskGrants {
+    TaskGrants { grants: grants.iter().map(|g| g.parse().unwrap()).collect(), team: None }
+}
+
+/// Runs the task component at `path` as `name` with `grants`, arguments `args`.
+async fn run(chain: &Arc<Chain>, path: &str, name: &str, granted: &[&str], args: &[&str]) -> TaskOutput {
+    let runner = runner();
+    let component = runner.load(Path::new(path), &cache()).unwrap();
+    let argv: Vec<String> = std::iter::once(name).chain(args.iter().copied()).map(str::to_owned).collect();
+    let secrets = TaskSecrets::new(Arc::clone(chain), name, grants(granted));
+    runner.run(&component, secrets, &argv, TaskLimits::default()).await.unwrap()
+}
+
+/// One runner for the test process (its engine ticks for every task).
+fn runner() -> &'static TaskRunner {
+    static RUNNER: std::sync::OnceLock<TaskRunner> = std::sync::OnceLock::new();
+    RUNNER.get_or_init(|| TaskRunner::new().unwrap())
+}
+
+/// The test run's compiled-component cache: each task component is compiled once.
+fn cache() -> ArtifactCache {
+    ArtifactCache::Dir(crate::cli::shared_cache_dir().into())
+}
+
+fn stdout(output: &TaskOutput) -> &str {
+    assert_eq!(output.status, TaskStatus::Exited(0), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    std::str::from_utf8(&output.stdout).unwrap()
+}
+
+/// The audit log's lines as (caller, kind, id, outcome).
+fn audited(path: &Path) -> Vec<(String, String, String, String)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(|line| {
+            let record: Json = serde_json::from_str(line).unwrap();
+            let field = |name: &str| record[name].as_str().unwrap_or("-").to_owned();
+            (field("caller"), field("kind"), field("id"), field("outcome"))
+        })
+        .collect()
+}
+
+fn line(caller: &str, kind: &str, id: &str, outcome: &str) -> (String, String, String, String) {
+    (caller.to_owned(), kind.to_owned(), id.to_owned(), outcome.to_owned())
+}
+
+/// The emulator's logged label selectors (one per list request).
+fn selectors(cluster: &Cluster) -> Vec<String> {
+    cluster
+        .requests()
+        .iter()
+        .filter_map(|r| {
+            r.query.as_deref()?.split('&').find_map(|p| p.strip_prefix("labelSelector=")).map(str::to_owned)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_reads_granted_secrets_through_wasi_config_and_the_typed_interface() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let chain = chain(&cluster, false, &audit);
+    let granted = ["connection:smtp_default", "variable:my_var", "connection:my_postgres_db"];
+
+    let keys = [
+        "connection/smtp_default",
+        "connection-field/login/smtp_default",
+        "connection-field/port/smtp_default",
+        "connection-field/description/smtp_default",
+        "variable/my_var",
+    ];
+    let args: Vec<&str> = std::iter::once("get").chain(keys).collect();
+    let out = run(&chain, WASI_CONFIG_TASK_PATH, "config-task", &granted, &args).await;
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "connection/smtp_default={SMTP_URI}\nconnection-field/login/smtp_default=user\n\
+             connection-field/port/smtp_default=587\nconnection-field/description/smtp_default (none)\n\
+             variable/my_var=my_secret_value\n"
+        )
+    );
+
+    let out = run(&chain, TYPED_TASK_PATH, "typed-task", &granted, &["connection", "my_postgres_db"]).await;
+    assert_eq!(
+        stdout(&out),
+        "conn_type=postgres\nhost=db.example.com\nschema=mydb\nlogin=user\npassword=pass\nport=5432\n"
+    );
+    let out = run(&chain, TYPED_TASK_PATH, "typed-task", &granted, &["variable", "my_var"]).await;
+    assert_eq!(stdout(&out), "value=my_secret_value\n");
+
+    let mut expected: Vec<_> =
+        ["smtp_default"; 4].iter().map(|id| line("config-task", "connection", id, "found")).collect();
+    expected.push(line("config-task", "variable", "my_var", "found"));
+    expected.push(line("typed-task", "connection", "my_postgres_db", "found"));
+    expected.push(line("typed-task", "variable", "my_var", "found"));
+    assert_eq!(audited(&audit), expected);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ungranted_key_reads_as_not_found_asks_nothing_and_is_audited_as_refused() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let chain = chain(&cluster, false, &audit);
+    let granted = ["connection:smtp_*"];
+    let args =
+        ["get", "connection/my_postgres_db", "connection-field/password/my_postgres_db", "variable/my_var", "nonsense"];
+    let out = run(&chain, WASI_CONFIG_TASK_PATH, "nosy", &granted, &args).await;
+    assert_eq!(
+        stdout(&out),
+        "connection/my_postgres_db (none)\nconnection-field/password/my_postgres_db (none)\nvariable/my_var (none)\n\
+         nonsense (none)\n"
+    );
+    let out = run(&chain, TYPED_TASK_PATH, "nosy", &granted, &["connection", "my_postgres_db"]).await;
+    assert_eq!(stdout(&out), "(none)\n");
+    let out = run(&chain, TYPED_TASK_PATH, "nosy", &granted, &["secret", "my-smtp-secret", "value"]).await;
+    assert_eq!(stdout(&out), "(none)\n");
+    assert_eq!(cluster.requests().len(), 0, "nothing was asked of the store: {:?}", selectors(&cluster));
+    assert_eq!(
+        audited(&audit),
+        [
+            line("nosy", "connection", "my_postgres_db", "refused"),
+            line("nosy", "connection", "my_postgres_db", "refused"),
+            line("nosy", "variable", "my_var", "refused"),
+            line("nosy", "invalid", "nonsense", "refused"),
+            line("nosy", "connection", "my_postgres_db", "refused"),
+            line("nosy", "secret", "my-smtp-secret", "refused"),
+        ]
+    );
+    // A granted pattern reads what it matches.
+    let out =
+        run(&chain, WASI_CONFIG_TASK_PATH, "nosy", &granted, &["get", "connection-field/host/smtp_default"]).await;
+    assert_eq!(stdout(&out), "connection-field/host/smtp_default=smtp.example.com\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_all_returns_only_what_is_granted() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let chain = chain(&cluster, false, &audit);
+    let granted = ["connection:smtp_default", "connection:not_there", "variable:my_*", "config:nothing_*"];
+    let out = run(&chain, WASI_CONFIG_TASK_PATH, "all", &granted, &["all"]).await;
+    assert_eq!(stdout(&out), format!("connection/smtp_default={SMTP_URI}\nvariable/my_var=my_secret_value\n"));
+    let lines = audited(&audit);
+    assert!(lines.iter().all(|(caller, ..)| caller == "all"), "{lines:?}");
+    assert!(lines.contains(&line("all", "connection", "not_there", "not_found")), "{lines:?}");
+    assert!(!lines.iter().any(|(_, _, id, _)| id == "my_postgres_db"), "the ungranted connection is not read");
+
+    // Nothing granted: nothing listed, nothing asked.
+    cluster.emulator.clear_requests();
+    let out = run(&chain, WASI_CONFIG_TASK_PATH, "none", &[], &["all"]).await;
+    assert_eq!(stdout(&out), "");
+    assert_eq!(cluster.requests().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_tasks_in_one_process_share_the_cache_but_never_each_others_secrets() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let chain = chain(&cluster, true, &audit);
+    let both = ["get", "connection/smtp_default", "connection/my_postgres_db"];
+    let (mailer, reporter) = tokio::join!(
+        run(&chain, WASI_CONFIG_TASK_PATH, "mailer", &["connection:smtp_default"], &both),
+        run(&chain, WASI_CONFIG_TASK_PATH, "reporter", &["connection:my_postgres_db"], &both),
+    );
+    let postgres_uri = "postgres://user:pass@db.example.com:5432/mydb";
+    assert_eq!(stdout(&mailer), format!("connection/smtp_default={SMTP_URI}\nconnection/my_postgres_db (none)\n"));
+    assert_eq!(
+        stdout(&reporter),
+        format!("connection/smtp_default (none)\nconnection/my_postgres_db={postgres_uri}\n")
+    );
+    // Both connections are in the shared cache now; each task still reads only its own.
+    let (mailer, reporter) = tokio::join!(
+        run(&chain, TYPED_TASK_PATH, "mailer", &["connection:smtp_default"], &["connection", "my_postgres_db"]),
+        run(&chain, TYPED_TASK_PATH, "reporter", &["connection:my_postgres_db"], &["connection", "smtp_default"]),
+    );
+    assert_eq!((stdout(&mailer), stdout(&reporter)), ("(none)\n", "(none)\n"));
+    let refused: Vec<_> = audited(&audit).into_iter().filter(|(.., outcome)| outcome == "refused").collect();
+    let mut refused: Vec<(String, String)> = refused.into_iter().map(|(caller, _, id, _)| (caller, id)).collect();
+    refused.sort();
+    let pair = |caller: &str, id: &str| (caller.to_owned(), id.to_owned());
+    assert_eq!(
+        refused,
+        [
+            pair("mailer", "my_postgres_db"),
+            pair("mailer", "my_postgres_db"),
+            pair("reporter", "smtp_default"),
+            pair("reporter", "smtp_default")
+        ]
+    );
+    // Each connection was read from the store once: the second reads were the cache's.
+    assert_eq!(cluster.requests().len(), 2, "{:?}", selectors(&cluster));
+}
+
+/// A component that imports what only providers get is refused before it runs.
+fn importing(interface: &str, function: &str) -> Vec<u8> {
+    let text = format!(r#"(component (import "{interface}" (instance (export "{function}" (func)))))"#);
+    wat::parse_str(text).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_reaches_no_transport_token_file_environment_or_stdin() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let chain = chain(&cluster, false, &dir.path().join("audit.jsonl"));
+    // The test process has an environment (and the cluster a token file): the task sees none of it.
+    let out = run(&chain, WASI_CONFIG_TASK_PATH, "probe", &["connection:*"], &["probe"]).await;
+    assert_eq!(stdout(&out), "environment variables: 0\nfiles: none\nnetwork: refused\nstdin bytes: 0\n");
+
+    let runner = runner();
+    for (interface, function) in
+        [("wasi:http/outgoing-handler@0.2.12", "handle"), ("wasm-secrets:provider/host@0.3.0", "read-file")]
+    {
+        let path = dir.path().join("importer.wasm");
+        std::fs::write(&path, importing(interface, function)).unwrap();
+        let component = runner.load(&path, &ArtifactCache::Disabled).unwrap();
+        let secrets = TaskSecrets::new(Arc::clone(&chain), "importer", grants(&["connection:*"]));
+        let error = runner.run(&component, secrets, &["importer".to_owned()], TaskLimits::default()).await.unwrap_err();
+        assert!(matches!(error, TaskError::Link { .. }), "{error:?}");
+        assert!(error.to_string().contains(interface), "{error}");
+    }
+    assert_eq!(cluster.requests().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_task_run_works_end_to_end() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let audit_arg = audit.display().to_string();
+    let out = crate::cli::secrets(
+        &cluster,
+        &[
+            "--audit-log",
+            &audit_arg,
+            "task",
+            "run",
+            "--grant",
+            "connection:smtp_default",
+            "--grant",
+            "variable:my_*",
+            "--name",
+            "check",
+            WASI_CONFIG_TASK_PATH,
+            "--",
+            "get",
+            "connection/smtp_default",
+            "variable/my_var",
+            "connection/my_postgres_db",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "connection/smtp_default={SMTP_URI}\nvariable/my_var=my_secret_value\nconnection/my_postgres_db (none)\n"
+        )
+    );
+    assert_eq!(out.stderr, "");
+    assert_eq!(
+        audited(&audit),
+        [
+            line("check", "connection", "smtp_default", "found"),
+            line("check", "variable", "my_var", "found"),
+            line("check", "connection", "my_postgres_db", "refused"),
+        ]
+    );
+    // The task's own exit status and stderr are passed on: the typed task's usage error (a wasi:cli 0.2 command
+    // exits with success or failure: 0 or 1).
+    let out = crate::cli::secrets(&cluster, &["task", "run", TYPED_TASK_PATH, "--", "what"]).await;
+    assert_eq!((out.code, out.stdout.as_str()), (1, ""));
+    assert!(out.stderr.starts_with("usage: example-task-typed"), "{}", out.stderr);
+    // A bad grant is a usage error naming it.
+    let out = crate::cli::secrets(&cluster, &["task", "run", "--grant", "password:x", TYPED_TASK_PATH]).await;
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("password:x"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_example_scheduler_runs_its_tasks_with_their_grants() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("host.toml"),
+        format!(
+            "[[providers]]\nname = \"k8s\"\ncomponent = \"builtin:kubernetes\"\nkubernetes = {{ service_account_dir = \"{}\" }}\n",
+            cluster.sa_path().display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("schedule.toml"),
+        format!(
+            "host_config = \"host.toml\"\naudit_log = \"audit.jsonl\"\n\n\
+             [[tasks]]\nname = \"mailer\"\ncomponent = \"{WASI_CONFIG_TASK_PATH}\"\n\
+             args = [\"get\", \"connection/smtp_default\", \"variable/my_var\"]\ngrants = [\"connection:smtp_default\"]\n\n\
+             [[tasks]]\nname = \"reporter\"\ncomponent = \"{TYPED_TASK_PATH}\"\nargs = [\"connection\", \"my_postgres_db\"]\n\
+             grants = [\"connection:my_postgres_db\", \"variable:my_var\"]\n"
+        ),
+    )
+    .unwrap();
+    let schedule = example_scheduler::load(&dir.path().join("schedule.toml")).unwrap();
+    let env = cluster.env();
+    let finished = example_scheduler::run(&schedule, &env).await.unwrap();
+    let summary: Vec<(&str, &example_scheduler::Exit, &str)> =
+        finished.iter().map(|f| (f.name.as_str(), &f.exit, f.stdout.as_str())).collect();
+    let ok = example_scheduler::Exit::Status(0);
+    assert_eq!(
+        summary,
+        [
+            ("mailer", &ok, format!("connection/smtp_default={SMTP_URI}\nvariable/my_var (none)\n").as_str()),
+            (
+                "reporter",
+                &ok,
+                "conn_type=postgres\nhost=db.example.com\nschema=mydb\nlogin=user\npassword=pass\nport=5432\n"
+            ),
+        ]
+    );
+    let mut lines = audited(&dir.path().join("audit.jsonl"));
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            line("mailer", "connection", "smtp_default", "found"),
+            line("mailer", "variable", "my_var", "refused"),
+            line("reporter", "connection", "my_postgres_db", "found"),
+        ]
+    );
+}
