@@ -367,15 +367,17 @@ impl Chain {
     /// not listed. Bounded: at most [`MAX_LISTED_ENTRIES`] ids, [`MAX_LISTED_VALUE_BYTES`] of values found and
     /// [`MAX_LISTING_TIME`] in all.
     pub async fn list(&self, kind: crate::live::Kind, team: Option<&str>) -> Result<Vec<(String, Value)>, ListError> {
-        self.list_as(None, kind, team).await
+        self.list_as(None, kind, team, |_| true).await
     }
 
-    /// [`Chain::list`] on behalf of `caller`, whom the audit line of every lookup it makes names.
+    /// [`Chain::list`] on behalf of `caller`, whom the audit line of every lookup it makes names, of the listed
+    /// ids `wanted` keeps: the others are never looked up (a task's pattern grant, docs/embedding.md).
     pub async fn list_as(
         &self,
         caller: Option<&str>,
         kind: crate::live::Kind,
         team: Option<&str>,
+        wanted: impl Fn(&str) -> bool,
     ) -> Result<Vec<(String, Value)>, ListError> {
         let plural = kind.cache_kind().plural();
         let listing = async {
@@ -384,7 +386,7 @@ impl Chain {
             let mut first_failure = None;
             for link in &self.links {
                 match link.provider.list_ids(kind, team).await {
-                    Ok(listed) => ids.extend(listed),
+                    Ok(listed) => ids.extend(listed.into_iter().filter(|id| wanted(id))),
                     Err(error) if rules.stops_on(&error) => {
                         return Err(ChainError { provider: link.name.clone(), error }.into());
                     }

@@ -110,7 +110,7 @@ impl TaskSecrets {
 
     /// `wasi:config/store.get-all`: every granted key that has a value. An exact grant is one key (a
     /// connection's is `connection/<id>`, its URI); a pattern grant of connections, variables or configuration
-    /// values is every id the providers list ([`Chain::list_as`]) that it matches. Flyte secrets cannot be
+    /// values is every id the providers list ([`Chain::list_as`]) that it matches (only those are looked up). Flyte secrets cannot be
     /// listed, so a pattern grant of secrets adds nothing. Sorted by key; at most [`MAX_GET_ALL_BYTES`].
     pub async fn get_all(&self) -> Result<Vec<(String, String)>, GetAllError> {
         let team = self.grants.team.as_deref();
@@ -140,10 +140,8 @@ impl TaskSecrets {
                 TaskKind::Config => crate::live::Kind::Config,
                 TaskKind::Secret => continue,
             };
-            for (id, value) in self.chain.list_as(Some(&self.task), kind, team).await? {
-                if !glob_matches(&grant.pattern, &id) {
-                    continue;
-                }
+            let matching = |id: &str| glob_matches(&grant.pattern, id);
+            for (id, value) in self.chain.list_as(Some(&self.task), kind, team, matching).await? {
                 let key = match grant.kind {
                     TaskKind::Connection => ConfigKey::Connection(id),
                     TaskKind::Variable => ConfigKey::Variable(id),

@@ -55,3 +55,8 @@ pub use error::{ClusterConfigError, LoadError, LookupError};
 pub use grants::Grants;
 pub use host_config::{ChainSpec, HostConfigError};
 pub use provider::{Answer, LiveOptions, Lookup, Provider, ProviderInstance, ProviderOptions};
+
+/// The Rust examples of README.md, compiled by `cargo test --doc` so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

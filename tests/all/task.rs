@@ -164,13 +164,18 @@ async fn get_all_returns_only_what_is_granted() {
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
     let chain = chain(&cluster, false, &audit);
+    let labels = serde_json::json!({"airflow.apache.org/variable-key": "other_var"});
+    cluster.insert("other-var", labels, serde_json::json!({"value": crate::support::b64("other")}));
     let granted = ["connection:smtp_default", "connection:not_there", "variable:my_*", "config:nothing_*"];
     let out = run(&chain, WASI_CONFIG_TASK_PATH, "all", &granted, &["all"]).await;
     assert_eq!(stdout(&out), format!("connection/smtp_default={SMTP_URI}\nvariable/my_var=my_secret_value\n"));
     let lines = audited(&audit);
     assert!(lines.iter().all(|(caller, ..)| caller == "all"), "{lines:?}");
     assert!(lines.contains(&line("all", "connection", "not_there", "not_found")), "{lines:?}");
-    assert!(!lines.iter().any(|(_, _, id, _)| id == "my_postgres_db"), "the ungranted connection is not read");
+    assert!(
+        !lines.iter().any(|(_, _, id, _)| id == "my_postgres_db" || id == "other_var"),
+        "listed ids that no grant matches are not read: {lines:?}"
+    );
 
     // Nothing granted: nothing listed, nothing asked.
     cluster.emulator.clear_requests();
@@ -354,4 +359,53 @@ async fn the_example_scheduler_runs_its_tasks_with_their_grants() {
             line("reporter", "connection", "my_postgres_db", "found"),
         ]
     );
+}
+
+/// A `wasi:cli` command whose `run` is the core function `body` (returning 0 for success).
+fn command(body: &str) -> Vec<u8> {
+    let text = format!(
+        r#"(component
+            (core module $m (memory 1) (func (export "run") (result i32) {body}))
+            (core instance $i (instantiate $m))
+            (func $run (result (result)) (canon lift (core func $i "run")))
+            (instance $cli (export "run" (func $run)))
+            (export "wasi:cli/run@0.2.0" (instance $cli)))"#
+    );
+    wat::parse_str(text).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_is_stopped_at_its_time_and_memory_limits() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Never waits, never returns: only the runner's time limit (with the epoch yields) ends it.
+    let spin = dir.path().join("spin.wasm");
+    std::fs::write(&spin, command("(loop $l (br $l)) (i32.const 0)")).unwrap();
+    // Grows its memory until refused; traps when that happened below 2 MiB (the limit held), else fails (1).
+    let hog = dir.path().join("hog.wasm");
+    let grow = "(loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1)))) \
+                (if (i32.le_u (memory.size) (i32.const 32)) (then unreachable)) (i32.const 1)";
+    std::fs::write(&hog, command(grow)).unwrap();
+    let spin = spin.display().to_string();
+    let hog = hog.display().to_string();
+
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        crate::cli::secrets(&cluster, &["task", "run", "--timeout", "1", &spin]),
+    )
+    .await
+    .expect("the task was stopped");
+    assert_eq!((out.code, out.stdout.as_str()), (124, ""));
+    assert_eq!(out.stderr, "secrets: the task ran longer than 1 s and was stopped\n");
+
+    let out = crate::cli::secrets(&cluster, &["task", "run", "--memory", "1", &hog]).await;
+    assert_eq!((out.code, out.stdout.as_str()), (134, ""), "stderr: {}", out.stderr);
+    assert!(out.stderr.starts_with("secrets: the task failed: "), "{}", out.stderr);
+    assert!(out.stderr.contains("unreachable"), "{}", out.stderr);
+
+    // A run that fails is exit status 1.
+    let fail = dir.path().join("fail.wasm");
+    std::fs::write(&fail, command("(i32.const 1)")).unwrap();
+    let out = crate::cli::secrets(&cluster, &["task", "run", &fail.display().to_string()]).await;
+    assert_eq!((out.code, out.stdout.as_str(), out.stderr.as_str()), (1, "", ""));
 }
