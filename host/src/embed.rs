@@ -27,7 +27,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use crate::cache::Value;
 use crate::chain::{Chain, ChainError, ListError};
 use crate::engine::ArtifactCache;
-use crate::task::{ConfigKey, Grant, TaskGrants, TaskKind, glob_matches};
+use crate::task::{ConfigKey, Grant, MAX_TASK_ID_BYTES, TaskGrants, TaskKind, glob_matches};
 
 /// Generated private bindings of the `task-imports` world; the `types` interface is the provider world's.
 mod bindings {
@@ -54,7 +54,15 @@ pub struct TaskSecrets {
     task: String,
     grants: TaskGrants,
     dialect: Dialect,
+    /// Reads made so far (a `get-all` counts one per grant and one per key it returns).
+    reads: u64,
+    max_reads: u64,
 }
+
+/// The most reads one task makes by default ([`TaskSecrets::with_max_reads`]): plenty for a task that reads
+/// what it needs, few enough that a task looping over reads (each refused one is an audit line, each granted
+/// one may be a request to the store) is stopped.
+pub const DEFAULT_MAX_READS: u64 = 10_000;
 
 impl std::fmt::Debug for TaskSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -66,7 +74,27 @@ impl TaskSecrets {
     /// The secrets `grants` allow the task named `task` (its name goes to every audit line), read from `chain`;
     /// connection URIs in Airflow's server dialect ([`TaskSecrets::with_dialect`]).
     pub fn new(chain: Arc<Chain>, task: impl Into<String>, grants: TaskGrants) -> Self {
-        Self { chain, task: task.into(), grants, dialect: Dialect::Server }
+        Self { chain, task: task.into(), grants, dialect: Dialect::Server, reads: 0, max_reads: DEFAULT_MAX_READS }
+    }
+
+    /// The most reads the task may make; the read past it traps (ends the task). Default
+    /// [`DEFAULT_MAX_READS`].
+    #[must_use]
+    pub fn with_max_reads(mut self, max_reads: u64) -> Self {
+        self.max_reads = max_reads;
+        self
+    }
+
+    /// Counts `reads` more; an error (a trap, for the task) once the budget is spent.
+    fn spend(&mut self, reads: u64) -> wasmtime::Result<()> {
+        if self.reads >= self.max_reads {
+            return Err(wasmtime::Error::msg(format!(
+                "task `{}` made more than {} secret reads, its budget",
+                self.task, self.max_reads
+            )));
+        }
+        self.reads = self.reads.saturating_add(reads);
+        Ok(())
     }
 
     /// Which Airflow `Connection` class writes the URIs of `connection/<id>` keys.
@@ -88,6 +116,8 @@ impl TaskSecrets {
 
     /// Reads `key` if the grants allow it: `Ok(None)` for a key they do not allow (audited `refused`, nothing
     /// else asked) and for a key no provider holds.
+    ///
+    /// An id no task may name ([`ConfigKey::task_problem`]) is refused whatever the grants say.
     pub async fn read(&self, key: &ConfigKey) -> Result<Value, ChainError> {
         let request = key.lookup(self.grants.team.as_deref());
         if !self.grants.allows(key) {
@@ -100,7 +130,9 @@ impl TaskSecrets {
     /// `wasi:config/store.get`: the value of `key` (docs/embedding.md), `None` when it is not granted, not a key
     /// of ours, or not found.
     pub async fn get(&self, key: &str) -> Result<Option<String>, ChainError> {
-        let Ok(parsed) = ConfigKey::parse(key) else {
+        // A key longer than any id a task may name (plus the longest prefix) is not even parsed.
+        let parsed = (key.len() <= MAX_TASK_ID_BYTES + MAX_PREFIX_BYTES).then(|| ConfigKey::parse(key));
+        let Some(Ok(parsed)) = parsed else {
             self.audit_unparsable(key);
             return Ok(None);
         };
@@ -129,7 +161,7 @@ impl TaskSecrets {
         };
         for grant in &self.grants.grants {
             if !grant.pattern.contains('*') {
-                let Some(key) = exact_key(grant) else { continue };
+                let Some(key) = exact_key(grant).filter(|k| k.task_problem().is_none()) else { continue };
                 let value = self.chain.lookup_as(Some(&self.task), key.lookup(team)).await?;
                 keep(&key, key.value(&value, self.dialect))?;
                 continue;
@@ -140,25 +172,35 @@ impl TaskSecrets {
                 TaskKind::Config => crate::live::Kind::Config,
                 TaskKind::Secret => continue,
             };
-            let matching = |id: &str| glob_matches(&grant.pattern, id);
+            let as_key = |id: String| match grant.kind {
+                TaskKind::Connection => ConfigKey::Connection(id),
+                TaskKind::Variable => ConfigKey::Variable(id),
+                TaskKind::Config | TaskKind::Secret => ConfigKey::Config(id),
+            };
+            // Only ids a task may name: the same rule as `get`.
+            let matching =
+                |id: &str| glob_matches(&grant.pattern, id) && as_key(id.to_owned()).task_problem().is_none();
             for (id, value) in self.chain.list_as(Some(&self.task), kind, team, matching).await? {
-                let key = match grant.kind {
-                    TaskKind::Connection => ConfigKey::Connection(id),
-                    TaskKind::Variable => ConfigKey::Variable(id),
-                    TaskKind::Config | TaskKind::Secret => ConfigKey::Config(id),
-                };
+                let key = as_key(id);
                 keep(&key, key.value(&value, self.dialect))?;
             }
         }
         Ok(found.into_iter().collect())
     }
 
-    /// The audit line of a key that is none of ours: refused, under the kind `invalid`.
+    /// The audit line of a key that is none of ours: refused, under the kind `invalid`, with the key's first
+    /// segment (at most 64 characters) and its length, never the rest: a task could copy a value it was granted
+    /// into a key of its own making.
     fn audit_unparsable(&self, key: &str) {
-        // The key is what the task asked for; as any id, it is recorded (cut to the audit log's field length).
-        self.chain.audit_refused_key(Some(&self.task), key);
+        let first: String = key.split('/').next().unwrap_or_default().chars().take(64).collect();
+        let shown: String = first.chars().flat_map(char::escape_debug).collect();
+        let id = if first.len() == key.len() { shown } else { format!("{shown}… ({} bytes)", key.len()) };
+        self.chain.audit_refused_key(Some(&self.task), &id);
     }
 }
+
+/// The longest kind-and-field prefix of a key (`connection-field/description/`).
+const MAX_PREFIX_BYTES: usize = 64;
 
 /// The key an exact grant stands for in `get-all` (a Flyte secret's must name a group and a key).
 fn exact_key(grant: &Grant) -> Option<ConfigKey> {
@@ -212,23 +254,54 @@ impl HasData for HasTaskSecrets {
     type Data<'a> = &'a mut TaskSecrets;
 }
 
-/// Adds `wasi:config/store@0.2.0-rc.1` and `wasm-secrets:provider/task@0.3.0` to a scheduler's linker; each
-/// task's answers come from the [`TaskSecrets`] its store data holds. Nothing else is added: the scheduler
-/// decides which WASI interfaces its tasks get (wasmtime-wasi's, without `wasi:http`, keeps them off the
-/// network).
+/// Spin's pre-release name of `wasi:config/store` (what the Spin SDK imports). Its functions and types are those
+/// of `0.2.0-rc.1`, but pre-release versions do not match each other in a linker, so it is added under its own
+/// name too, answered by the same code.
+pub const SPIN_CONFIG_STORE: &str = "wasi:config/store@0.2.0-draft-2024-09-27";
+
+/// Adds `wasi:config/store@0.2.0-rc.1` (and [`SPIN_CONFIG_STORE`]) and `wasm-secrets:provider/task@0.3.0` to a
+/// scheduler's linker; each task's answers come from the [`TaskSecrets`] its store data holds. Nothing else is
+/// added: the scheduler decides which WASI interfaces its tasks get (wasmtime-wasi's, without `wasi:http`,
+/// keeps them off the network).
 pub fn add_to_linker<T: TaskSecretsView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     store::add_to_linker::<T, HasTaskSecrets>(linker, T::task_secrets)?;
     task::add_to_linker::<T, HasTaskSecrets>(linker, T::task_secrets)?;
+    add_spin_store(linker)
+}
+
+/// [`SPIN_CONFIG_STORE`]: `get` and `get-all`, with the `error` variant of `0.2.0-rc.1` (the same cases).
+fn add_spin_store<T: TaskSecretsView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    type Get = (Result<Option<String>, store::Error>,);
+    type GetAll = (Result<Vec<(String, String)>, store::Error>,);
+    let mut instance = linker.instance(SPIN_CONFIG_STORE)?;
+    instance.func_wrap_async("get", |mut store: wasmtime::StoreContextMut<'_, T>, (key,): (String,)| {
+        Box::new(async move {
+            let answer = store::Host::get(store.data_mut().task_secrets(), key).await?;
+            Ok::<Get, wasmtime::Error>((answer,))
+        })
+    })?;
+    instance.func_wrap_async("get-all", |mut store: wasmtime::StoreContextMut<'_, T>, (): ()| {
+        Box::new(async move {
+            let answer = store::Host::get_all(store.data_mut().task_secrets()).await?;
+            Ok::<GetAll, wasmtime::Error>((answer,))
+        })
+    })?;
     Ok(())
 }
 
 impl store::Host for TaskSecrets {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, store::Error>> {
+        self.spend(1)?;
         Ok(TaskSecrets::get(self, &key).await.map_err(|e| store::Error::Upstream(e.to_string())))
     }
 
     async fn get_all(&mut self) -> wasmtime::Result<Result<Vec<(String, String)>, store::Error>> {
-        Ok(TaskSecrets::get_all(self).await.map_err(|e| store::Error::Upstream(e.to_string())))
+        self.spend(u64::try_from(self.grants.grants.len()).unwrap_or(u64::MAX))?;
+        let answer = TaskSecrets::get_all(self).await;
+        if let Ok(found) = &answer {
+            self.reads = self.reads.saturating_add(u64::try_from(found.len()).unwrap_or(u64::MAX));
+        }
+        Ok(answer.map_err(|e| store::Error::Upstream(e.to_string())))
     }
 }
 
@@ -237,15 +310,18 @@ impl task::Host for TaskSecrets {
         &mut self,
         conn_id: String,
     ) -> wasmtime::Result<Result<Option<types::Connection>, types::Error>> {
+        self.spend(1)?;
         let answer = self.read(&ConfigKey::Connection(conn_id)).await;
         Ok(answer.map(|v| v.into_connection().map(|c| to_wit_connection(&c))).map_err(to_wit_error))
     }
 
     async fn get_variable(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, types::Error>> {
+        self.spend(1)?;
         Ok(self.read(&ConfigKey::Variable(key)).await.map(text).map_err(to_wit_error))
     }
 
     async fn get_config(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, types::Error>> {
+        self.spend(1)?;
         Ok(self.read(&ConfigKey::Config(key)).await.map(text).map_err(to_wit_error))
     }
 
@@ -254,6 +330,7 @@ impl task::Host for TaskSecrets {
         group: String,
         key: String,
     ) -> wasmtime::Result<Result<Option<String>, types::Error>> {
+        self.spend(1)?;
         Ok(self.read(&ConfigKey::Secret { group, key }).await.map(text).map_err(to_wit_error))
     }
 }
@@ -313,8 +390,9 @@ pub enum TaskStatus {
     TimedOut,
 }
 
-/// A finished task: how it ended and what it wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A finished task: how it ended and what it wrote. Its `Debug` shows the output's lengths only (a task may
+/// print what it read).
+#[derive(Clone, PartialEq, Eq)]
 pub struct TaskOutput {
     /// How it ended.
     pub status: TaskStatus,
@@ -322,6 +400,95 @@ pub struct TaskOutput {
     pub stdout: Vec<u8>,
     /// What it wrote to stderr (at most [`TaskLimits::output_bytes`]).
     pub stderr: Vec<u8>,
+}
+
+impl std::fmt::Debug for TaskOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskOutput")
+            .field("status", &self.status)
+            .field("stdout_bytes", &self.stdout.len())
+            .field("stderr_bytes", &self.stderr.len())
+            .finish()
+    }
+}
+
+/// The most instances, memories and tables a task's store holds, the most elements a table holds, and the most
+/// resources (streams, ...) its WASI context holds: far above what a compiled program needs, and what keeps a
+/// task from taking the host's memory in pieces that each stay under the memory limit.
+pub const MAX_TASK_INSTANCES: usize = 64;
+/// See [`MAX_TASK_INSTANCES`].
+pub const MAX_TASK_MEMORIES: usize = 8;
+/// See [`MAX_TASK_INSTANCES`].
+pub const MAX_TASK_TABLES: usize = 64;
+/// See [`MAX_TASK_INSTANCES`].
+pub const MAX_TASK_TABLE_ELEMENTS: usize = 1_000_000;
+/// See [`MAX_TASK_INSTANCES`].
+pub const MAX_TASK_RESOURCES: usize = 10_000;
+
+/// A task store's resource limiter: `memory_bytes` bounds the task's linear memories together (wasmtime's
+/// [`StoreLimits`] bounds each one alone), with the counts of [`MAX_TASK_INSTANCES`] and its siblings. Install it
+/// with `store.limiter(...)`; a scheduler embedding the imports uses it as [`TaskRunner`] does.
+#[derive(Debug)]
+pub struct TaskStoreLimits {
+    inner: StoreLimits,
+    memory_bytes: usize,
+    used: usize,
+    refused: bool,
+}
+
+impl TaskStoreLimits {
+    /// At most `memory_bytes` of linear memory in all.
+    pub fn new(memory_bytes: usize) -> Self {
+        let inner = StoreLimitsBuilder::new()
+            .memory_size(memory_bytes)
+            .instances(MAX_TASK_INSTANCES)
+            .memories(MAX_TASK_MEMORIES)
+            .tables(MAX_TASK_TABLES)
+            .table_elements(MAX_TASK_TABLE_ELEMENTS)
+            .build();
+        Self { inner, memory_bytes, used: 0, refused: false }
+    }
+
+    /// Whether a memory growth was refused: the trap that usually follows is the memory limit.
+    pub fn memory_refused(&self) -> bool {
+        self.refused
+    }
+}
+
+impl wasmtime::ResourceLimiter for TaskStoreLimits {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let more = desired.saturating_sub(current);
+        let allowed = self.used.saturating_add(more) <= self.memory_bytes
+            && self.inner.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.used = self.used.saturating_add(more);
+        }
+        self.refused |= !allowed;
+        Ok(allowed)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
+}
+
+/// A WASI resource table bounded at [`MAX_TASK_RESOURCES`] entries.
+pub fn task_resource_table() -> ResourceTable {
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(MAX_TASK_RESOURCES);
+    table
 }
 
 /// Why a task could not be run.
@@ -359,7 +526,7 @@ struct TaskState {
     wasi: WasiCtx,
     table: ResourceTable,
     secrets: TaskSecrets,
-    limits: StoreLimits,
+    limits: TaskStoreLimits,
 }
 
 impl WasiView for TaskState {
@@ -440,9 +607,9 @@ impl TaskRunner {
         let wasi = WasiCtxBuilder::new().args(args).stdout(stdout.clone()).stderr(stderr.clone()).build();
         let state = TaskState {
             wasi,
-            table: ResourceTable::new(),
+            table: task_resource_table(),
             secrets,
-            limits: StoreLimitsBuilder::new().memory_size(limits.memory_bytes).instances(16).build(),
+            limits: TaskStoreLimits::new(limits.memory_bytes),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -459,6 +626,9 @@ impl TaskRunner {
             Ok(Ok(Err(()))) => TaskStatus::Exited(1),
             Ok(Err(e)) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
                 Some(exit) => TaskStatus::Exited(exit.0),
+                None if store.data().limits.memory_refused() => {
+                    TaskStatus::Trapped(format!("it went past its memory limit ({} bytes): {e:#}", limits.memory_bytes))
+                }
                 None => TaskStatus::Trapped(format!("{e:#}")),
             },
         };

@@ -277,6 +277,12 @@ pub enum GrantError {
     /// A secret grant without `GROUP/KEY`.
     #[error("grant `{0}`: a secret grant names GROUP/KEY")]
     SecretWithoutKey(String),
+    /// A secret grant with a `*`.
+    #[error(
+        "grant `{0}`: a secret grant names one GROUP/KEY exactly, without `*` (in the environment, \
+         _FSEC_{{GROUP}}_{{KEY}} does not tell the group from the key, so a pattern could reach another group's secret)"
+    )]
+    SecretPattern(String),
 }
 
 impl FromStr for Grant {
@@ -292,6 +298,9 @@ impl FromStr for Grant {
         }
         if kind == TaskKind::Secret && !pattern.split_once('/').is_some_and(|(g, k)| !g.is_empty() && !k.is_empty()) {
             return Err(GrantError::SecretWithoutKey(text.to_owned()));
+        }
+        if kind == TaskKind::Secret && pattern.contains('*') {
+            return Err(GrantError::SecretPattern(text.to_owned()));
         }
         Ok(Self { kind, pattern: pattern.to_owned() })
     }
@@ -314,9 +323,69 @@ pub struct TaskGrants {
 }
 
 impl TaskGrants {
-    /// Whether the task may read `key`.
+    /// Whether the task may read `key`: its id is one a task may name ([`ConfigKey::task_problem`]) and one of
+    /// the grants covers it.
     pub fn allows(&self, key: &ConfigKey) -> bool {
-        self.grants.iter().any(|g| g.covers(key))
+        key.task_problem().is_none() && self.grants.iter().any(|g| g.covers(key))
+    }
+}
+
+/// The longest id (connection id, variable or config key, secret group or key) a task may name, in bytes: far
+/// more than any store keeps (a Kubernetes label value holds 63), and small enough that checking, caching and
+/// auditing it costs nothing.
+pub const MAX_TASK_ID_BYTES: usize = 1024;
+
+/// Why a task may not name an id, whatever it was granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IdProblem {
+    /// Empty.
+    #[error("the id is empty")]
+    Empty,
+    /// Longer than [`MAX_TASK_ID_BYTES`].
+    #[error("the id is longer than {MAX_TASK_ID_BYTES} bytes")]
+    TooLong,
+    /// It holds `,`, `=`, `!`, `(`, `)`, whitespace or a control character: in a Kubernetes label selector the
+    /// id would select other Secrets than the one it names (`admin_db,!x_ro` matches a grant `*_ro` and
+    /// selects `admin_db`), and in a log line it could start a line of its own.
+    #[error("the id holds a character of label-selector syntax, whitespace or a control character")]
+    SelectorSyntax,
+    /// It holds `___`, with which Airflow names team-scoped entries (`<TEAM>___<id>`): a task reads other
+    /// teams' entries only through its team.
+    #[error("the id holds `___`, which names another team's entry")]
+    TeamSeparator,
+    /// A secret's group holds `/` (it is a Kubernetes Secret name).
+    #[error("the secret's group holds `/`")]
+    SlashInGroup,
+}
+
+/// Why a task may not name `id`, if it may not.
+fn id_problem(id: &str) -> Option<IdProblem> {
+    if id.is_empty() {
+        Some(IdProblem::Empty)
+    } else if id.len() > MAX_TASK_ID_BYTES {
+        Some(IdProblem::TooLong)
+    } else if id.chars().any(|c| matches!(c, ',' | '=' | '!' | '(' | ')') || c.is_whitespace() || c.is_control()) {
+        Some(IdProblem::SelectorSyntax)
+    } else if id.contains("___") {
+        Some(IdProblem::TeamSeparator)
+    } else {
+        None
+    }
+}
+
+impl ConfigKey {
+    /// Why a task may not read this key whatever it was granted, if it may not: an id no store would hold under
+    /// that name, which the stores' own syntax could turn into another entry ([`IdProblem`]). A task's key is
+    /// checked before its grants, so a pattern grant covers only plain ids.
+    pub fn task_problem(&self) -> Option<IdProblem> {
+        match self {
+            Self::Connection(id) | Self::ConnectionField(_, id) | Self::Variable(id) | Self::Config(id) => {
+                id_problem(id)
+            }
+            Self::Secret { group, key } => {
+                id_problem(group).or_else(|| id_problem(key)).or(group.contains('/').then_some(IdProblem::SlashInGroup))
+            }
+        }
     }
 }
 
@@ -383,7 +452,7 @@ mod tests {
     #[test]
     fn grants_cover_their_kind_and_pattern_only() {
         let grants = TaskGrants {
-            grants: ["connection:smtp_default", "variable:etl_*", "secret:aws-creds/*", "config:a*b*c"]
+            grants: ["connection:smtp_default", "variable:etl_*", "secret:aws-creds/secret_key", "config:a*b*c"]
                 .iter()
                 .map(|g| g.parse().unwrap())
                 .collect(),
@@ -405,6 +474,39 @@ mod tests {
     }
 
     #[test]
+    fn ids_a_stores_syntax_would_turn_into_other_entries_are_never_granted() {
+        let grants = TaskGrants {
+            grants: ["connection:*_ro", "variable:*", "secret:db/password"]
+                .iter()
+                .map(|g| g.parse().unwrap())
+                .collect(),
+            team: Some("blue".into()),
+        };
+        let refused = |key: ConfigKey, problem| {
+            assert_eq!(key.task_problem(), Some(problem), "{key:?}");
+            assert!(!grants.allows(&key), "{key:?}");
+        };
+        // Matches `*_ro`, but as a label selector it selects `admin_db`.
+        refused(ConfigKey::Connection("admin_db,!x_ro".into()), IdProblem::SelectorSyntax);
+        for id in ["a=b_ro", "a!_ro", "a in (b)_ro", "a\n_ro", "a\u{85}_ro", "a\t_ro"] {
+            refused(ConfigKey::Connection(id.into()), IdProblem::SelectorSyntax);
+        }
+        refused(ConfigKey::Variable("red___db".into()), IdProblem::TeamSeparator);
+        refused(ConfigKey::Variable(String::new()), IdProblem::Empty);
+        refused(ConfigKey::Variable("x".repeat(MAX_TASK_ID_BYTES + 1)), IdProblem::TooLong);
+        refused(ConfigKey::Secret { group: String::new(), key: "password".into() }, IdProblem::Empty);
+        refused(ConfigKey::Secret { group: "db".into(), key: String::new() }, IdProblem::Empty);
+        refused(ConfigKey::Secret { group: "d/b".into(), key: "password".into() }, IdProblem::SlashInGroup);
+        // Plain ids, `/`, `:` and `?` included, are fine.
+        for id in ["db_ro", "a/b:c?d_ro", "ünïcode_ro"] {
+            assert_eq!(ConfigKey::Connection(id.into()).task_problem(), None, "{id}");
+            assert!(grants.allows(&ConfigKey::Connection(id.into())), "{id}");
+        }
+        assert!(grants.allows(&ConfigKey::Variable("x".repeat(MAX_TASK_ID_BYTES))));
+        assert!(grants.allows(&ConfigKey::Secret { group: "db".into(), key: "password".into() }));
+    }
+
+    #[test]
     fn grants_are_kind_colon_pattern() {
         assert_eq!(
             "connection:a:b".parse::<Grant>(),
@@ -416,6 +518,9 @@ mod tests {
         }
         for bad in ["secret:group", "secret:/key", "secret:group/"] {
             assert_eq!(bad.parse::<Grant>(), Err(GrantError::SecretWithoutKey(bad.into())), "{bad}");
+        }
+        for bad in ["secret:db/*", "secret:*/password"] {
+            assert_eq!(bad.parse::<Grant>(), Err(GrantError::SecretPattern(bad.into())), "{bad}");
         }
     }
 

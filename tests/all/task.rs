@@ -128,13 +128,19 @@ async fn an_ungranted_key_reads_as_not_found_asks_nothing_and_is_audited_as_refu
     let audit = dir.path().join("audit.jsonl");
     let chain = chain(&cluster, false, &audit);
     let granted = ["connection:smtp_*"];
-    let args =
-        ["get", "connection/my_postgres_db", "connection-field/password/my_postgres_db", "variable/my_var", "nonsense"];
+    let args = [
+        "get",
+        "connection/my_postgres_db",
+        "connection-field/password/my_postgres_db",
+        "variable/my_var",
+        "nonsense",
+        "vault/copied-value",
+    ];
     let out = run(&chain, WASI_CONFIG_TASK_PATH, "nosy", &granted, &args).await;
     assert_eq!(
         stdout(&out),
         "connection/my_postgres_db (none)\nconnection-field/password/my_postgres_db (none)\nvariable/my_var (none)\n\
-         nonsense (none)\n"
+         nonsense (none)\nvault/copied-value (none)\n"
     );
     let out = run(&chain, TYPED_TASK_PATH, "nosy", &granted, &["connection", "my_postgres_db"]).await;
     assert_eq!(stdout(&out), "(none)\n");
@@ -148,6 +154,8 @@ async fn an_ungranted_key_reads_as_not_found_asks_nothing_and_is_audited_as_refu
             line("nosy", "connection", "my_postgres_db", "refused"),
             line("nosy", "variable", "my_var", "refused"),
             line("nosy", "invalid", "nonsense", "refused"),
+            // Only the first segment of a key of no known form: the rest could be a value the task copied there.
+            line("nosy", "invalid", "vault… (18 bytes)", "refused"),
             line("nosy", "connection", "my_postgres_db", "refused"),
             line("nosy", "secret", "my-smtp-secret", "refused"),
         ]
@@ -408,4 +416,135 @@ async fn a_task_is_stopped_at_its_time_and_memory_limits() {
     std::fs::write(&fail, command("(i32.const 1)")).unwrap();
     let out = crate::cli::secrets(&cluster, &["task", "run", &fail.display().to_string()]).await;
     assert_eq!((out.code, out.stdout.as_str(), out.stderr.as_str()), (1, "", ""));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ids_with_label_selector_syntax_or_another_teams_separator_are_refused_whatever_the_pattern() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let chain = chain(&cluster, false, &audit);
+    // `smtp_default,!x_ro` ends in `_ro`; as a label selector it would select `smtp_default`.
+    let granted = ["connection:*_ro", "variable:*"];
+    let args =
+        ["get", "connection/smtp_default,!x_ro", "connection-field/password/smtp_default,!x_ro", "variable/a___b"];
+    let out = run(&chain, WASI_CONFIG_TASK_PATH, "injector", &granted, &args).await;
+    assert_eq!(
+        stdout(&out),
+        "connection/smtp_default,!x_ro (none)\nconnection-field/password/smtp_default,!x_ro (none)\nvariable/a___b (none)\n"
+    );
+    let out = run(&chain, TYPED_TASK_PATH, "injector", &granted, &["connection", "smtp_default,!x_ro"]).await;
+    assert_eq!(stdout(&out), "(none)\n");
+    let out = run(&chain, TYPED_TASK_PATH, "injector", &granted, &["variable", ""]).await;
+    assert_eq!(stdout(&out), "(none)\n");
+    assert_eq!(cluster.requests().len(), 0, "{:?}", selectors(&cluster));
+    let outcomes: Vec<String> = audited(&audit).into_iter().map(|(.., outcome)| outcome).collect();
+    assert_eq!(outcomes, ["refused"; 5]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_past_its_read_budget_is_stopped() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let chain = chain(&cluster, false, &dir.path().join("audit.jsonl"));
+    let component = runner().load(Path::new(WASI_CONFIG_TASK_PATH), &cache()).unwrap();
+    let secrets = TaskSecrets::new(Arc::clone(&chain), "greedy", grants(&[])).with_max_reads(2);
+    let argv: Vec<String> = ["greedy", "get", "variable/a", "variable/b", "variable/c"].map(str::to_owned).into();
+    let out = runner().run(&component, secrets, &argv, TaskLimits::default()).await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "variable/a (none)\nvariable/b (none)\n");
+    match &out.status {
+        TaskStatus::Trapped(message) => {
+            assert!(message.contains("task `greedy` made more than 2 secret reads, its budget"), "{message}")
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_memory_limit_holds_for_all_of_a_tasks_memories_together() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Two memories, each grown until refused: the limit (16 pages) holds for both together, so it traps;
+    // were it per memory, they would hold 32 pages and it would fail (1).
+    let text = r#"(component
+        (core module $m (memory $a 1) (memory $b 1)
+            (func (export "run") (result i32)
+                (loop $l (br_if $l (i32.ne (memory.grow $a (i32.const 1)) (i32.const -1))))
+                (loop $l (br_if $l (i32.ne (memory.grow $b (i32.const 1)) (i32.const -1))))
+                (if (i32.le_u (i32.add (memory.size $a) (memory.size $b)) (i32.const 16)) (then unreachable))
+                (i32.const 1)))
+        (core instance $i (instantiate $m))
+        (func $run (result (result)) (canon lift (core func $i "run")))
+        (instance $cli (export "run" (func $run)))
+        (export "wasi:cli/run@0.2.0" (instance $cli)))"#;
+    let path = dir.path().join("two-memories.wasm");
+    std::fs::write(&path, wat::parse_str(text).unwrap()).unwrap();
+    let out = crate::cli::secrets(&cluster, &["task", "run", "--memory", "1", &path.display().to_string()]).await;
+    assert_eq!(out.code, 134, "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.starts_with("secrets: the task failed: it went past its memory limit (1048576 bytes): "),
+        "{}",
+        out.stderr
+    );
+}
+
+/// A component written against Spin's `wasi:config@0.2.0-draft-2024-09-27` that reads `variable/my_var` and
+/// succeeds when it got a value starting with `m` of 15 bytes (`my_secret_value`).
+fn spin_config_reader() -> Vec<u8> {
+    let text = r#"(component
+        (import "wasi:config/store@0.2.0-draft-2024-09-27" (instance $store
+            (type $err (variant (case "upstream" string) (case "io" string)))
+            (export "error" (type $e (eq $err)))
+            (type $r (result (option string) (error $e)))
+            (export "get" (func (param "key" string) (result $r)))))
+        (core module $mem
+            (memory (export "memory") 1)
+            (global $next (mut i32) (i32.const 4096))
+            (func (export "realloc") (param i32 i32 i32 i32) (result i32) (local $p i32)
+                (local.set $p (i32.and (i32.add (global.get $next) (i32.const 7)) (i32.const -8)))
+                (global.set $next (i32.add (local.get $p) (local.get 3)))
+                (local.get $p)))
+        (core instance $m (instantiate $mem))
+        (alias core export $m "memory" (core memory $memory))
+        (alias core export $m "realloc" (core func $realloc))
+        (alias export $store "get" (func $get))
+        (core func $get_lowered (canon lower (func $get) (memory $memory) (realloc $realloc)))
+        (core module $main
+            (import "host" "get" (func $get (param i32 i32 i32)))
+            (import "host" "memory" (memory 1))
+            (data (i32.const 16) "variable/my_var")
+            (func (export "run") (result i32)
+                (call $get (i32.const 16) (i32.const 15) (i32.const 64))
+                (if (i32.ne (i32.load8_u (i32.const 64)) (i32.const 0)) (then (return (i32.const 1))))
+                (if (i32.ne (i32.load8_u (i32.const 68)) (i32.const 1)) (then (return (i32.const 1))))
+                (if (i32.ne (i32.load (i32.const 76)) (i32.const 15)) (then (return (i32.const 1))))
+                (if (i32.ne (i32.load8_u (i32.load (i32.const 72))) (i32.const 109)) (then (return (i32.const 1))))
+                (i32.const 0)))
+        (core instance $host (export "get" (func $get_lowered)) (export "memory" (memory $memory)))
+        (core instance $main_i (instantiate $main (with "host" (instance $host))))
+        (func $run (result (result)) (canon lift (core func $main_i "run")))
+        (instance $cli (export "run" (func $run)))
+        (export "wasi:cli/run@0.2.0" (instance $cli)))"#;
+    wat::parse_str(text).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_built_for_spins_draft_of_wasi_config_reads_the_same_way() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let chain = chain(&cluster, false, &audit);
+    let path = dir.path().join("spin.wasm");
+    std::fs::write(&path, spin_config_reader()).unwrap();
+    let component = runner().load(&path, &ArtifactCache::Disabled).unwrap();
+    let argv = ["spin".to_owned()];
+    for (granted, status) in [(&["variable:my_var"][..], 0), (&[][..], 1)] {
+        let secrets = TaskSecrets::new(Arc::clone(&chain), "spin", grants(granted));
+        let out = runner().run(&component, secrets, &argv, TaskLimits::default()).await.unwrap();
+        assert_eq!(out.status, TaskStatus::Exited(status), "grants {granted:?}");
+    }
+    assert_eq!(
+        audited(&audit),
+        [line("spin", "variable", "my_var", "found"), line("spin", "variable", "my_var", "refused")]
+    );
 }

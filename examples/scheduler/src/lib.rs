@@ -21,10 +21,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use wasm_secrets::Chain;
-use wasm_secrets::embed::{TaskSecrets, TaskSecretsView};
+use wasm_secrets::embed::{TaskSecrets, TaskSecretsView, TaskStoreLimits, task_resource_table};
 use wasm_secrets::task::{Grant, TaskGrants};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -108,8 +108,8 @@ pub enum Exit {
     TimedOut,
 }
 
-/// A task that ran.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A task that ran. Its `Debug` shows the output's lengths only (a task may print what it read).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Finished {
     /// The task's name.
     pub name: String,
@@ -121,12 +121,23 @@ pub struct Finished {
     pub stderr: String,
 }
 
+impl std::fmt::Debug for Finished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Finished")
+            .field("name", &self.name)
+            .field("exit", &self.exit)
+            .field("stdout_bytes", &self.stdout.len())
+            .field("stderr_bytes", &self.stderr.len())
+            .finish()
+    }
+}
+
 /// A task's store data: WASI for the task (no environment, no files, no sockets) and its secrets.
 struct TaskData {
     wasi: WasiCtx,
     table: ResourceTable,
     secrets: TaskSecrets,
-    limits: StoreLimits,
+    limits: TaskStoreLimits,
 }
 
 impl WasiView for TaskData {
@@ -195,11 +206,11 @@ pub async fn run(
         let args: Vec<String> = std::iter::once(task.name.clone()).chain(task.args.iter().cloned()).collect();
         let data = TaskData {
             wasi: WasiCtxBuilder::new().args(&args).stdout(stdout.clone()).stderr(stderr.clone()).build(),
-            table: ResourceTable::new(),
+            table: task_resource_table(),
             secrets: TaskSecrets::new(Arc::clone(&chain), task.name.clone(), grants),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(usize::try_from(task.memory_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX))
-                .build(),
+            limits: TaskStoreLimits::new(
+                usize::try_from(task.memory_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+            ),
         };
         let mut store = Store::new(&engine, data);
         store.limiter(|d| &mut d.limits);
