@@ -169,10 +169,25 @@ impl AuditLog {
 
 /// `text`, at most [`MAX_FIELD_CHARS`] characters of it, with `…` when cut.
 fn cut(text: &str) -> std::borrow::Cow<'_, str> {
-    match text.char_indices().nth(MAX_FIELD_CHARS) {
-        None => std::borrow::Cow::Borrowed(text),
-        Some((end, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..end])),
+    let end = text.char_indices().nth(MAX_FIELD_CHARS).map(|(end, _)| end);
+    if end.is_none() && !text.chars().any(is_invisible) {
+        return std::borrow::Cow::Borrowed(text);
     }
+    let kept = &text[..end.unwrap_or(text.len())];
+    let mut shown: String =
+        kept.chars().map(|c| if is_invisible(c) { c.escape_unicode().to_string() } else { c.to_string() }).collect();
+    if end.is_some() {
+        shown.push('…');
+    }
+    std::borrow::Cow::Owned(shown)
+}
+
+/// Whether `c` is an invisible formatting character: zero-width ones, bidirectional marks, overrides and
+/// isolates, the line and paragraph separators, the byte-order mark. In a line of text (an audit line shown in a
+/// viewer, a log line) they hide or reorder what follows, so the audit log writes them as `\u{...}`, and ids a
+/// task names never hold them (crate::task).
+pub fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}' | '\u{061c}')
 }
 
 /// `time` as RFC 3339 in UTC with microseconds (`2026-12-01T19:40:00.123456Z`); times before 1970 as the epoch.
@@ -262,6 +277,14 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn invisible_characters_are_written_as_escapes() {
+        assert_eq!(cut("plain ünïcode"), "plain ünïcode");
+        assert!(matches!(cut("plain"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(cut("a\u{202e}b\u{200b}c\u{2028}"), "a\\u{202e}b\\u{200b}c\\u{2028}");
+        assert_eq!(cut(&"\u{feff}".repeat(MAX_FIELD_CHARS + 1)), format!("{}…", "\\u{feff}".repeat(MAX_FIELD_CHARS)));
     }
 
     #[cfg(unix)]

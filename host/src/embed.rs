@@ -16,17 +16,19 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use airflow_compat::Dialect;
 use wasmtime::component::{Component, HasData, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Config, Engine, Store, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::cache::Value;
 use crate::chain::{Chain, ChainError, ListError};
 use crate::engine::ArtifactCache;
+use crate::state::Limits;
 use crate::task::{ConfigKey, Grant, MAX_TASK_ID_BYTES, TaskGrants, TaskKind, glob_matches};
 
 /// Generated private bindings of the `task-imports` world; the `types` interface is the provider world's.
@@ -54,8 +56,8 @@ pub struct TaskSecrets {
     task: String,
     grants: TaskGrants,
     dialect: Dialect,
-    /// Reads made so far (a `get-all` counts one per grant and one per key it returns).
-    reads: u64,
+    /// Reads taken from the budget so far ([`TaskSecrets::with_max_reads`]).
+    reads: AtomicU64,
     max_reads: u64,
 }
 
@@ -74,27 +76,40 @@ impl TaskSecrets {
     /// The secrets `grants` allow the task named `task` (its name goes to every audit line), read from `chain`;
     /// connection URIs in Airflow's server dialect ([`TaskSecrets::with_dialect`]).
     pub fn new(chain: Arc<Chain>, task: impl Into<String>, grants: TaskGrants) -> Self {
-        Self { chain, task: task.into(), grants, dialect: Dialect::Server, reads: 0, max_reads: DEFAULT_MAX_READS }
+        Self {
+            chain,
+            task: task.into(),
+            grants,
+            dialect: Dialect::Server,
+            reads: AtomicU64::new(0),
+            max_reads: DEFAULT_MAX_READS,
+        }
     }
 
     /// The most reads the task may make; the read past it traps (ends the task). Default
-    /// [`DEFAULT_MAX_READS`].
+    /// [`DEFAULT_MAX_READS`]. A `get`, and each call of the typed interface, is one read; a `get-all` is one
+    /// per exact grant, one per pattern grant (its listing) and one per listed id it looks up, and traps too
+    /// once the budget runs out.
     #[must_use]
     pub fn with_max_reads(mut self, max_reads: u64) -> Self {
         self.max_reads = max_reads;
         self
     }
 
-    /// Counts `reads` more; an error (a trap, for the task) once the budget is spent.
-    fn spend(&mut self, reads: u64) -> wasmtime::Result<()> {
-        if self.reads >= self.max_reads {
-            return Err(wasmtime::Error::msg(format!(
-                "task `{}` made more than {} secret reads, its budget",
-                self.task, self.max_reads
-            )));
-        }
-        self.reads = self.reads.saturating_add(reads);
-        Ok(())
+    /// Takes `n` reads from the budget; false (nothing taken) when fewer are left.
+    fn take(&self, n: u64) -> bool {
+        self.reads
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| r.checked_add(n).filter(|t| *t <= self.max_reads))
+            .is_ok()
+    }
+
+    /// One read from the budget, or the trap that ends the task.
+    fn spend(&self) -> wasmtime::Result<()> {
+        if self.take(1) { Ok(()) } else { Err(self.budget_spent()) }
+    }
+
+    fn budget_spent(&self) -> wasmtime::Error {
+        wasmtime::Error::msg(format!("task `{}` made more than {} secret reads, its budget", self.task, self.max_reads))
     }
 
     /// Which Airflow `Connection` class writes the URIs of `connection/<id>` keys.
@@ -142,8 +157,10 @@ impl TaskSecrets {
 
     /// `wasi:config/store.get-all`: every granted key that has a value. An exact grant is one key (a
     /// connection's is `connection/<id>`, its URI); a pattern grant of connections, variables or configuration
-    /// values is every id the providers list ([`Chain::list_as`]) that it matches (only those are looked up). Flyte secrets cannot be
-    /// listed, so a pattern grant of secrets adds nothing. Sorted by key; at most [`MAX_GET_ALL_BYTES`].
+    /// values is every id the providers list ([`Chain::list_as`]) that it matches and a task may name (only
+    /// those are looked up). Secret grants are exact ([`crate::task::GrantError::SecretPattern`]). Sorted by
+    /// key; at most [`MAX_GET_ALL_BYTES`]. Takes from the read budget as it goes
+    /// ([`TaskSecrets::with_max_reads`]): [`GetAllError::BudgetSpent`] once it runs out.
     pub async fn get_all(&self) -> Result<Vec<(String, String)>, GetAllError> {
         let team = self.grants.team.as_deref();
         let mut found = BTreeMap::new();
@@ -160,6 +177,9 @@ impl TaskSecrets {
             Ok(())
         };
         for grant in &self.grants.grants {
+            if !self.take(1) {
+                return Err(GetAllError::BudgetSpent);
+            }
             if !grant.pattern.contains('*') {
                 let Some(key) = exact_key(grant).filter(|k| k.task_problem().is_none()) else { continue };
                 let value = self.chain.lookup_as(Some(&self.task), key.lookup(team)).await?;
@@ -177,10 +197,19 @@ impl TaskSecrets {
                 TaskKind::Variable => ConfigKey::Variable(id),
                 TaskKind::Config | TaskKind::Secret => ConfigKey::Config(id),
             };
-            // Only ids a task may name: the same rule as `get`.
-            let matching =
-                |id: &str| glob_matches(&grant.pattern, id) && as_key(id.to_owned()).task_problem().is_none();
-            for (id, value) in self.chain.list_as(Some(&self.task), kind, team, matching).await? {
+            // Only ids a task may name (the same rule as `get`), each taken from the budget.
+            let spent = AtomicBool::new(false);
+            let matching = |id: &str| {
+                let wanted = glob_matches(&grant.pattern, id) && as_key(id.to_owned()).task_problem().is_none();
+                let taken = wanted && self.take(1);
+                spent.fetch_or(wanted && !taken, Ordering::Relaxed);
+                taken
+            };
+            let listed = self.chain.list_as(Some(&self.task), kind, team, matching).await?;
+            if spent.load(Ordering::Relaxed) {
+                return Err(GetAllError::BudgetSpent);
+            }
+            for (id, value) in listed {
                 let key = as_key(id);
                 keep(&key, key.value(&value, self.dialect))?;
             }
@@ -233,6 +262,9 @@ pub enum GetAllError {
     /// Listing a pattern grant failed.
     #[error(transparent)]
     List(#[from] ListError),
+    /// The task's read budget ran out ([`TaskSecrets::with_max_reads`]).
+    #[error("the task's read budget ran out")]
+    BudgetSpent,
     /// The granted values take more than one answer holds.
     #[error("the granted values take more than {limit} bytes; get-all returns at most that much")]
     TooLarge {
@@ -291,17 +323,16 @@ fn add_spin_store<T: TaskSecretsView + 'static>(linker: &mut Linker<T>) -> wasmt
 
 impl store::Host for TaskSecrets {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, store::Error>> {
-        self.spend(1)?;
+        self.spend()?;
         Ok(TaskSecrets::get(self, &key).await.map_err(|e| store::Error::Upstream(e.to_string())))
     }
 
     async fn get_all(&mut self) -> wasmtime::Result<Result<Vec<(String, String)>, store::Error>> {
-        self.spend(u64::try_from(self.grants.grants.len()).unwrap_or(u64::MAX))?;
-        let answer = TaskSecrets::get_all(self).await;
-        if let Ok(found) = &answer {
-            self.reads = self.reads.saturating_add(u64::try_from(found.len()).unwrap_or(u64::MAX));
+        self.spend()?;
+        match TaskSecrets::get_all(self).await {
+            Err(GetAllError::BudgetSpent) => Err(self.budget_spent()),
+            answer => Ok(answer.map_err(|e| store::Error::Upstream(e.to_string()))),
         }
-        Ok(answer.map_err(|e| store::Error::Upstream(e.to_string())))
     }
 }
 
@@ -310,18 +341,18 @@ impl task::Host for TaskSecrets {
         &mut self,
         conn_id: String,
     ) -> wasmtime::Result<Result<Option<types::Connection>, types::Error>> {
-        self.spend(1)?;
+        self.spend()?;
         let answer = self.read(&ConfigKey::Connection(conn_id)).await;
         Ok(answer.map(|v| v.into_connection().map(|c| to_wit_connection(&c))).map_err(to_wit_error))
     }
 
     async fn get_variable(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, types::Error>> {
-        self.spend(1)?;
+        self.spend()?;
         Ok(self.read(&ConfigKey::Variable(key)).await.map(text).map_err(to_wit_error))
     }
 
     async fn get_config(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, types::Error>> {
-        self.spend(1)?;
+        self.spend()?;
         Ok(self.read(&ConfigKey::Config(key)).await.map(text).map_err(to_wit_error))
     }
 
@@ -330,7 +361,7 @@ impl task::Host for TaskSecrets {
         group: String,
         key: String,
     ) -> wasmtime::Result<Result<Option<String>, types::Error>> {
-        self.spend(1)?;
+        self.spend()?;
         Ok(self.read(&ConfigKey::Secret { group, key }).await.map(text).map_err(to_wit_error))
     }
 }
@@ -366,7 +397,7 @@ pub struct TaskLimits {
     pub timeout: Duration,
     /// The most linear memory the task's instance may grow to.
     pub memory_bytes: usize,
-    /// The most bytes kept of each of stdout and stderr; a write beyond it fails in the task.
+    /// The most bytes kept of each of stdout and stderr; a write past it ends the task (a trap).
     pub output_bytes: usize,
 }
 
@@ -419,69 +450,24 @@ pub const MAX_TASK_INSTANCES: usize = 64;
 /// See [`MAX_TASK_INSTANCES`].
 pub const MAX_TASK_MEMORIES: usize = 8;
 /// See [`MAX_TASK_INSTANCES`].
-pub const MAX_TASK_TABLES: usize = 64;
+pub const MAX_TASK_TABLES: usize = 16;
 /// See [`MAX_TASK_INSTANCES`].
-pub const MAX_TASK_TABLE_ELEMENTS: usize = 1_000_000;
+pub const MAX_TASK_TABLE_ELEMENTS: usize = 100_000;
 /// See [`MAX_TASK_INSTANCES`].
 pub const MAX_TASK_RESOURCES: usize = 10_000;
 
-/// A task store's resource limiter: `memory_bytes` bounds the task's linear memories together (wasmtime's
-/// [`StoreLimits`] bounds each one alone), with the counts of [`MAX_TASK_INSTANCES`] and its siblings. Install it
-/// with `store.limiter(...)`; a scheduler embedding the imports uses it as [`TaskRunner`] does.
-#[derive(Debug)]
-pub struct TaskStoreLimits {
-    inner: StoreLimits,
-    memory_bytes: usize,
-    used: usize,
-    refused: bool,
-}
-
-impl TaskStoreLimits {
-    /// At most `memory_bytes` of linear memory in all.
-    pub fn new(memory_bytes: usize) -> Self {
-        let inner = StoreLimitsBuilder::new()
-            .memory_size(memory_bytes)
-            .instances(MAX_TASK_INSTANCES)
-            .memories(MAX_TASK_MEMORIES)
-            .tables(MAX_TASK_TABLES)
-            .table_elements(MAX_TASK_TABLE_ELEMENTS)
-            .build();
-        Self { inner, memory_bytes, used: 0, refused: false }
-    }
-
-    /// Whether a memory growth was refused: the trap that usually follows is the memory limit.
-    pub fn memory_refused(&self) -> bool {
-        self.refused
-    }
-}
-
-impl wasmtime::ResourceLimiter for TaskStoreLimits {
-    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        let more = desired.saturating_sub(current);
-        let allowed = self.used.saturating_add(more) <= self.memory_bytes
-            && self.inner.memory_growing(current, desired, maximum)?;
-        if allowed {
-            self.used = self.used.saturating_add(more);
-        }
-        self.refused |= !allowed;
-        Ok(allowed)
-    }
-
-    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        self.inner.table_growing(current, desired, maximum)
-    }
-
-    fn instances(&self) -> usize {
-        self.inner.instances()
-    }
-
-    fn tables(&self) -> usize {
-        self.inner.tables()
-    }
-
-    fn memories(&self) -> usize {
-        self.inner.memories()
-    }
+/// A task store's resource limiter: at most `memory_bytes` of linear memory for all of the task's memories
+/// together, with the counts of [`MAX_TASK_INSTANCES`] and its siblings. Install it with `store.limiter(...)`; a
+/// scheduler embedding the imports uses it as [`TaskRunner`] does.
+pub fn task_store_limits(memory_bytes: usize) -> Limits {
+    let inner = StoreLimitsBuilder::new()
+        .memory_size(memory_bytes)
+        .instances(MAX_TASK_INSTANCES)
+        .memories(MAX_TASK_MEMORIES)
+        .tables(MAX_TASK_TABLES)
+        .table_elements(MAX_TASK_TABLE_ELEMENTS)
+        .build();
+    Limits::new(inner, memory_bytes)
 }
 
 /// A WASI resource table bounded at [`MAX_TASK_RESOURCES`] entries.
@@ -526,7 +512,7 @@ struct TaskState {
     wasi: WasiCtx,
     table: ResourceTable,
     secrets: TaskSecrets,
-    limits: TaskStoreLimits,
+    limits: Limits,
 }
 
 impl WasiView for TaskState {
@@ -565,6 +551,9 @@ impl TaskRunner {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.wasm_component_model(true);
+        // A shared memory grows outside the store's limiter: none may be created (wasmtime's default, stated so
+        // that no feature unification changes it).
+        config.shared_memory(false);
         let engine = Engine::new(&config).map_err(compile)?;
         let weak = engine.weak();
         std::thread::spawn(move || {
@@ -605,12 +594,8 @@ impl TaskRunner {
         let stdout = MemoryOutputPipe::new(limits.output_bytes);
         let stderr = MemoryOutputPipe::new(limits.output_bytes);
         let wasi = WasiCtxBuilder::new().args(args).stdout(stdout.clone()).stderr(stderr.clone()).build();
-        let state = TaskState {
-            wasi,
-            table: task_resource_table(),
-            secrets,
-            limits: TaskStoreLimits::new(limits.memory_bytes),
-        };
+        let state =
+            TaskState { wasi, table: task_resource_table(), secrets, limits: task_store_limits(limits.memory_bytes) };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_async_yield_and_update(1);

@@ -621,7 +621,7 @@ impl Parts {
             log: Arc::clone(&self.options.log),
             live,
         };
-        let state = State::new(grants, limits);
+        let state = State::new(grants, crate::state::Limits::new(limits, self.options.memory_limit_bytes));
         let mut store = Store::new(self.component.engine(), state);
         store.limiter(|s| &mut s.limits);
         self.start_lookup(&mut store);

@@ -41,17 +41,23 @@ pub const MAX_LOG_RECORDS_PER_LOOKUP: usize = 100;
 /// The longest log record passed on; a longer one is cut (on a character boundary) and marked.
 pub const MAX_LOG_RECORD_BYTES: usize = 4 * 1024;
 
-/// wasmtime's [`StoreLimits`], remembering whether it refused to grow a memory: the trap that usually follows
-/// (the guest's allocator aborts) is then reported as the memory limit, not as an opaque `unreachable`.
+/// A store's resource limiter: wasmtime's [`StoreLimits`] (counts of instances, memories and tables, table
+/// elements), with one bound for all of the store's linear memories together (`StoreLimits` bounds each memory
+/// alone, and a component may define several), remembering whether it refused to grow a memory: the trap that
+/// usually follows (the guest's allocator aborts) is then reported as the memory limit, not as an opaque
+/// `unreachable`. Providers' stores and task components' stores (crate::embed) both use it.
+#[derive(Debug)]
 pub struct Limits {
     inner: StoreLimits,
+    memory_bytes: usize,
+    used: usize,
     memory_refused: bool,
 }
 
 impl Limits {
-    /// Wraps `inner`.
-    pub fn new(inner: StoreLimits) -> Self {
-        Self { inner, memory_refused: false }
+    /// `inner`'s limits, and at most `memory_bytes` of linear memory in all.
+    pub fn new(inner: StoreLimits, memory_bytes: usize) -> Self {
+        Self { inner, memory_bytes, used: 0, memory_refused: false }
     }
 
     /// Whether a memory growth was refused since the lookup started.
@@ -62,7 +68,16 @@ impl Limits {
 
 impl ResourceLimiter for Limits {
     fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        let allowed = self.inner.memory_growing(current, desired, maximum)?;
+        if maximum.is_some_and(|max| desired > max) {
+            // Past the memory's own maximum: wasmtime refuses it; nothing is counted.
+            return Ok(false);
+        }
+        let more = desired.saturating_sub(current);
+        let allowed = self.used.saturating_add(more) <= self.memory_bytes
+            && self.inner.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.used = self.used.saturating_add(more);
+        }
         self.memory_refused |= !allowed;
         Ok(allowed)
     }
@@ -217,8 +232,7 @@ pub struct StoreGrants {
 impl State {
     /// A store state whose WASI context holds the granted environment variables and nothing else: no
     /// arguments, no directories, no stdio, no sockets.
-    pub fn new(grants: StoreGrants, limits: StoreLimits) -> Self {
-        let limits = Limits::new(limits);
+    pub fn new(grants: StoreGrants, limits: Limits) -> Self {
         let mut wasi = WasiCtx::builder();
         wasi.envs(&grants.env);
         // Table entries and what they hold are host memory outside the store's memory limit, so each is

@@ -323,10 +323,18 @@ pub struct TaskGrants {
 }
 
 impl TaskGrants {
-    /// Whether the task may read `key`: its id is one a task may name ([`ConfigKey::task_problem`]) and one of
-    /// the grants covers it.
+    /// Whether the task may read `key`: its team and its id are ones a task may name
+    /// ([`TaskGrants::team_problem`], [`ConfigKey::task_problem`]) and one of the grants covers it.
     pub fn allows(&self, key: &ConfigKey) -> bool {
-        key.task_problem().is_none() && self.grants.iter().any(|g| g.covers(key))
+        self.team_problem().is_none() && key.task_problem().is_none() && self.grants.iter().any(|g| g.covers(key))
+    }
+
+    /// Why the team cannot be a task's, if it cannot: the rules of ids ([`IdProblem`]), and no `_` at either
+    /// end (the environment's team names are `<prefix>_<TEAM>___<id>`: team `a` and id `_x` would name team
+    /// `a_`'s `x`). A task with such a team reads nothing.
+    pub fn team_problem(&self) -> Option<IdProblem> {
+        let team = self.team.as_deref()?;
+        id_problem(team).or((team.starts_with('_') || team.ends_with('_')).then_some(IdProblem::TeamEdge))
     }
 }
 
@@ -344,10 +352,13 @@ pub enum IdProblem {
     /// Longer than [`MAX_TASK_ID_BYTES`].
     #[error("the id is longer than {MAX_TASK_ID_BYTES} bytes")]
     TooLong,
-    /// It holds `,`, `=`, `!`, `(`, `)`, whitespace or a control character: in a Kubernetes label selector the
-    /// id would select other Secrets than the one it names (`admin_db,!x_ro` matches a grant `*_ro` and
-    /// selects `admin_db`), and in a log line it could start a line of its own.
-    #[error("the id holds a character of label-selector syntax, whitespace or a control character")]
+    /// It holds `,`, `=`, `!`, `(`, `)`, whitespace, a control character or an invisible formatting character
+    /// (zero-width, bidirectional override): in a Kubernetes label selector the id would select other Secrets
+    /// than the one it names (`admin_db,!x_ro` matches a grant `*_ro` and selects `admin_db`), and in a log
+    /// line it could start a line of its own or show as something else.
+    #[error(
+        "the id holds a character of label-selector syntax, whitespace, a control or an invisible formatting character"
+    )]
     SelectorSyntax,
     /// It holds `___`, with which Airflow names team-scoped entries (`<TEAM>___<id>`): a task reads other
     /// teams' entries only through its team.
@@ -356,6 +367,9 @@ pub enum IdProblem {
     /// A secret's group holds `/` (it is a Kubernetes Secret name).
     #[error("the secret's group holds `/`")]
     SlashInGroup,
+    /// A team starts or ends with `_` ([`TaskGrants::team_problem`]).
+    #[error("the team starts or ends with `_`")]
+    TeamEdge,
 }
 
 /// Why a task may not name `id`, if it may not.
@@ -364,7 +378,9 @@ fn id_problem(id: &str) -> Option<IdProblem> {
         Some(IdProblem::Empty)
     } else if id.len() > MAX_TASK_ID_BYTES {
         Some(IdProblem::TooLong)
-    } else if id.chars().any(|c| matches!(c, ',' | '=' | '!' | '(' | ')') || c.is_whitespace() || c.is_control()) {
+    } else if id.chars().any(|c| {
+        matches!(c, ',' | '=' | '!' | '(' | ')') || c.is_whitespace() || c.is_control() || crate::audit::is_invisible(c)
+    }) {
         Some(IdProblem::SelectorSyntax)
     } else if id.contains("___") {
         Some(IdProblem::TeamSeparator)
@@ -488,7 +504,7 @@ mod tests {
         };
         // Matches `*_ro`, but as a label selector it selects `admin_db`.
         refused(ConfigKey::Connection("admin_db,!x_ro".into()), IdProblem::SelectorSyntax);
-        for id in ["a=b_ro", "a!_ro", "a in (b)_ro", "a\n_ro", "a\u{85}_ro", "a\t_ro"] {
+        for id in ["a=b_ro", "a!_ro", "a(b)_ro", "a\n_ro", "a\u{85}_ro", "a\t_ro", "a\u{202e}_ro", "a\u{200b}_ro"] {
             refused(ConfigKey::Connection(id.into()), IdProblem::SelectorSyntax);
         }
         refused(ConfigKey::Variable("red___db".into()), IdProblem::TeamSeparator);
@@ -504,6 +520,14 @@ mod tests {
         }
         assert!(grants.allows(&ConfigKey::Variable("x".repeat(MAX_TASK_ID_BYTES))));
         assert!(grants.allows(&ConfigKey::Secret { group: "db".into(), key: "password".into() }));
+        // A team a task may not have: nothing is readable.
+        for (team, problem) in
+            [("_a", IdProblem::TeamEdge), ("a_", IdProblem::TeamEdge), ("a,b", IdProblem::SelectorSyntax)]
+        {
+            let grants = TaskGrants { team: Some(team.into()), ..grants.clone() };
+            assert_eq!(grants.team_problem(), Some(problem), "{team}");
+            assert!(!grants.allows(&ConfigKey::Connection("db_ro".into())), "{team}");
+        }
     }
 
     #[test]

@@ -174,9 +174,21 @@ async fn get_all_returns_only_what_is_granted() {
     let chain = chain(&cluster, false, &audit);
     let labels = serde_json::json!({"airflow.apache.org/variable-key": "other_var"});
     cluster.insert("other-var", labels, serde_json::json!({"value": crate::support::b64("other")}));
-    let granted = ["connection:smtp_default", "connection:not_there", "variable:my_*", "config:nothing_*"];
+    let granted = [
+        "connection:smtp_default",
+        "connection:not_there",
+        "variable:my_*",
+        "config:nothing_*",
+        "secret:my-smtp-secret/value",
+        "variable:a,b",
+    ];
     let out = run(&chain, WASI_CONFIG_TASK_PATH, "all", &granted, &["all"]).await;
-    assert_eq!(stdout(&out), format!("connection/smtp_default={SMTP_URI}\nvariable/my_var=my_secret_value\n"));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "connection/smtp_default={SMTP_URI}\nsecret/my-smtp-secret/value={SMTP_URI}\nvariable/my_var=my_secret_value\n"
+        )
+    );
     let lines = audited(&audit);
     assert!(lines.iter().all(|(caller, ..)| caller == "all"), "{lines:?}");
     assert!(lines.contains(&line("all", "connection", "not_there", "not_found")), "{lines:?}");
@@ -311,6 +323,23 @@ async fn secrets_task_run_works_end_to_end() {
     let out = crate::cli::secrets(&cluster, &["task", "run", TYPED_TASK_PATH, "--", "what"]).await;
     assert_eq!((out.code, out.stdout.as_str()), (1, ""));
     assert!(out.stderr.starts_with("usage: example-task-typed"), "{}", out.stderr);
+    // Without --name, the task is named after its file (argv[0] and the audit log's caller).
+    let out = crate::cli::secrets(
+        &cluster,
+        &["--audit-log", &audit_arg, "task", "run", TYPED_TASK_PATH, "--", "variable", "my_var"],
+    )
+    .await;
+    assert_eq!((out.code, out.stdout.as_str()), (0, "(none)\n"), "{}", out.stderr);
+    assert_eq!(audited(&audit).last().unwrap(), &line("example-task-typed.wasm", "variable", "my_var", "refused"));
+    // What cannot run is a usage error (2): a component that imports what only providers get, a team a task may
+    // not have.
+    let importer = dir.path().join("importer.wasm");
+    std::fs::write(&importer, importing("wasi:http/outgoing-handler@0.2.12", "handle")).unwrap();
+    let out = crate::cli::secrets(&cluster, &["task", "run", &importer.display().to_string()]).await;
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("wasi:http/outgoing-handler@0.2.12"), "{}", out.stderr);
+    let out = crate::cli::secrets(&cluster, &["task", "run", "--team", "_a", TYPED_TASK_PATH]).await;
+    assert_eq!((out.code, out.stderr.as_str()), (2, "error: --team: the team starts or ends with `_`\n"));
     // A bad grant is a usage error naming it.
     let out = crate::cli::secrets(&cluster, &["task", "run", "--grant", "password:x", TYPED_TASK_PATH]).await;
     assert_eq!(out.code, 2);
@@ -398,7 +427,8 @@ async fn a_task_is_stopped_at_its_time_and_memory_limits() {
     let hog = hog.display().to_string();
 
     let out = tokio::time::timeout(
-        std::time::Duration::from_secs(60),
+        // Far above the 1 s limit: only a task that is never stopped (or a very slow machine) reaches it.
+        std::time::Duration::from_secs(300),
         crate::cli::secrets(&cluster, &["task", "run", "--timeout", "1", &spin]),
     )
     .await
@@ -547,4 +577,47 @@ async fn a_component_built_for_spins_draft_of_wasi_config_reads_the_same_way() {
         audited(&audit),
         [line("spin", "variable", "my_var", "found"), line("spin", "variable", "my_var", "refused")]
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_all_takes_each_listed_lookup_from_the_read_budget() {
+    let cluster = Cluster::start().await;
+    for i in 0..5 {
+        let labels = serde_json::json!({"airflow.apache.org/variable-key": format!("v{i}")});
+        cluster.insert(&format!("v-{i}"), labels, serde_json::json!({"value": crate::support::b64("x")}));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let chain = chain(&cluster, false, &dir.path().join("audit.jsonl"));
+    let component = runner().load(Path::new(WASI_CONFIG_TASK_PATH), &cache()).unwrap();
+    let argv: Vec<String> = ["budget", "all"].map(str::to_owned).into();
+    // get-all itself, the grant's listing, five lookups: 7 reads.
+    for (budget, trapped) in [(6, true), (7, false)] {
+        let secrets = TaskSecrets::new(Arc::clone(&chain), "budget", grants(&["variable:v*"])).with_max_reads(budget);
+        let out = runner().run(&component, secrets, &argv, TaskLimits::default()).await.unwrap();
+        match (&out.status, trapped) {
+            (TaskStatus::Trapped(message), true) => assert!(message.contains("more than 6 secret reads"), "{message}"),
+            (TaskStatus::Exited(0), false) => {
+                assert_eq!(
+                    String::from_utf8_lossy(&out.stdout),
+                    (0..5).map(|i| format!("variable/v{i}=x\n")).collect::<String>()
+                )
+            }
+            (status, _) => panic!("budget {budget}: {status:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn output_past_the_limit_ends_the_task() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let chain = chain(&cluster, false, &dir.path().join("audit.jsonl"));
+    let component = runner().load(Path::new(WASI_CONFIG_TASK_PATH), &cache()).unwrap();
+    let argv: Vec<String> = ["chatty", "get", "variable/a", "variable/b", "variable/c"].map(str::to_owned).into();
+    let secrets = TaskSecrets::new(Arc::clone(&chain), "chatty", grants(&[]));
+    let limits = TaskLimits { output_bytes: 40, ..TaskLimits::default() };
+    let out = runner().run(&component, secrets, &argv, limits).await.unwrap();
+    assert!(matches!(out.status, TaskStatus::Trapped(_)), "{out:?}");
+    assert!(out.stdout.len() <= 40, "{out:?}");
+    assert!(format!("{out:?}").contains("stdout_bytes"), "Debug shows lengths: {out:?}");
 }

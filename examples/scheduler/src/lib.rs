@@ -5,7 +5,7 @@
 //! [`TaskSecrets`] (which implements the imports), and one call adds `wasi:config/store` and the typed
 //! `wasm-secrets:provider/task` interface to its own linker:
 //!
-//! ```ignore
+//! ```text
 //! wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;      // the scheduler's choice of WASI
 //! wasm_secrets::embed::add_to_linker(&mut linker)?;          // the task's secrets
 //! // per task:
@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use wasm_secrets::Chain;
-use wasm_secrets::embed::{TaskSecrets, TaskSecretsView, TaskStoreLimits, task_resource_table};
+use wasm_secrets::embed::{TaskSecrets, TaskSecretsView, task_resource_table, task_store_limits};
 use wasm_secrets::task::{Grant, TaskGrants};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
@@ -137,7 +137,7 @@ struct TaskData {
     wasi: WasiCtx,
     table: ResourceTable,
     secrets: TaskSecrets,
-    limits: TaskStoreLimits,
+    limits: wasm_secrets::state::Limits,
 }
 
 impl WasiView for TaskData {
@@ -175,7 +175,10 @@ pub async fn run(
     let chain = Arc::new(open_chain(schedule, env).await?);
 
     let mut config = Config::new();
+    // Tasks yield every epoch tick, so their time limit stops them; no shared memory (it would grow outside the
+    // store's limiter).
     config.epoch_interruption(true);
+    config.shared_memory(false);
     let engine = Engine::new(&config).map_err(|e| SchedulerError::Task("(engine)".into(), format!("{e:#}")))?;
     let ticker = engine.weak();
     std::thread::spawn(move || {
@@ -196,6 +199,9 @@ pub async fn run(
         let fail = |message: String| SchedulerError::Task(task.name.clone(), message);
         let grants = task.grants.iter().map(|g| g.parse::<Grant>()).collect::<Result<Vec<_>, _>>();
         let grants = TaskGrants { grants: grants.map_err(|e| fail(e.to_string()))?, team: task.team.clone() };
+        if let Some(problem) = grants.team_problem() {
+            return Err(fail(format!("team: {problem}")));
+        }
         let bytes = wasm_secrets::files::read_regular_file(&task.component, wasm_secrets::files::MAX_COMPONENT_BYTES)
             .map_err(|e| fail(format!("cannot read {}: {e}", task.component.display())))?;
         let component = Component::new(&engine, &bytes).map_err(|e| fail(format!("{e:#}")))?;
@@ -208,9 +214,7 @@ pub async fn run(
             wasi: WasiCtxBuilder::new().args(&args).stdout(stdout.clone()).stderr(stderr.clone()).build(),
             table: task_resource_table(),
             secrets: TaskSecrets::new(Arc::clone(&chain), task.name.clone(), grants),
-            limits: TaskStoreLimits::new(
-                usize::try_from(task.memory_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
-            ),
+            limits: task_store_limits(usize::try_from(task.memory_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)),
         };
         let mut store = Store::new(&engine, data);
         store.limiter(|d| &mut d.limits);

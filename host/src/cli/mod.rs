@@ -190,12 +190,15 @@ Grants (--grant KIND:PATTERN, repeatable; nothing is granted by default):
   config:KEY           a configuration value (config/KEY)
   secret:GROUP/KEY     a Flyte secret (secret/GROUP/KEY)
   In a pattern `*` stands for any run of characters (variable:etl_*); nothing else is special, so an id
-  holding `/` or `:` is granted by writing it. A key that is not granted reads as not found, as a
-  secret no provider holds, and the audit log (--audit-log) records it as `refused`, with the task's
-  name. Keys and the typed interface: docs/embedding.md.
+  holding `/` or `:` is granted by writing it. A secret grant names one GROUP/KEY exactly. Whatever the
+  grants, a task never reads an id that is empty, longer than 1024 bytes, or holds `,` `=` `!` `(` `)`,
+  whitespace, a control or invisible character, or `___` (another team's). A key that is not granted
+  reads as not found, as a secret no provider holds, and the audit log (--audit-log) records it as
+  `refused`, with the task's name. Keys and the typed interface: docs/embedding.md.
 
-The task's stdout and stderr are printed when it ends (at most 16 MiB of each; a write beyond fails in
-the task). Provider log records go to stderr after the task's own.
+The task's stdout and stderr are printed when it ends (at most 16 MiB of each: a write past that ends the
+task, status 134). Provider log records go to stderr after the task's own. A task makes at most 10,000
+reads; the read past that ends it (status 134).
 
 Exit status: the task's (0 when it succeeds, 1 when it fails: a wasi:cli 0.2 command exits with
 success or failure only, whatever code its program passes to exit);
@@ -216,7 +219,7 @@ struct TaskRunArgs {
     /// Read as this team (Airflow multi-team): its own entries first, then the global ones.
     #[arg(long)]
     team: Option<String>,
-    /// The task's name in the audit log [default: the component's file name].
+    /// The task's name in the audit log (and its program name) [default: the component's file name].
     #[arg(long)]
     name: Option<String>,
     /// Stop the task after this many seconds (reads included).
@@ -735,6 +738,9 @@ async fn task_run(
     let file_name = args.task.file_name().map(|n| n.to_string_lossy().into_owned());
     let name = args.name.or(file_name).unwrap_or_else(|| "task".to_owned());
     let grants = crate::task::TaskGrants { grants: args.grants, team: args.team };
+    if let Some(problem) = grants.team_problem() {
+        return Err(Failure::usage(format!("--team: {problem}")));
+    }
     let secrets = TaskSecrets::new(chain, name.clone(), grants).with_dialect(dialect);
     let limits = TaskLimits {
         timeout: Duration::from_secs(args.timeout),
