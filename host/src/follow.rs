@@ -77,7 +77,9 @@ impl Follower {
                     continue;
                 }
             };
-            match self.watch(version, &mut pause).await {
+            let stopped = self.watch(version, &mut pause).await;
+            self.view.set_watching(self.kind, false);
+            match stopped {
                 Stopped::Expired { healthy } => {
                     expired = true;
                     // Until the relist is done the view misses changes: it answers as a failed one would.
@@ -159,6 +161,7 @@ impl Follower {
                 };
                 return self.stopped("opening the watch", &denied_by_status(answer.status, error));
             }
+            self.view.set_watching(self.kind, true);
             let mut lines = answer.lines;
             loop {
                 let line = match lines.next().await {
@@ -194,6 +197,7 @@ impl Follower {
                     version = next;
                 }
             }
+            self.view.set_watching(self.kind, false);
             self.view.counts().watch_restarts.fetch_add(1, Ordering::Relaxed);
             // Only a watch that stayed open resets the pause: one that ends at once, whatever it delivered (a
             // bookmark, the same change again), waits first.

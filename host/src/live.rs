@@ -218,6 +218,8 @@ struct KindState {
     view: KindView,
     /// When the view was last known current: its last list, or the last line its watch delivered.
     current_at: Option<std::time::Instant>,
+    /// Whether a watch of the kind is open (answered 2xx and not ended).
+    watching: bool,
 }
 
 impl KindState {
@@ -277,6 +279,9 @@ pub struct LiveView {
     hook: Mutex<Option<ChangeHook>>,
     /// Bumped after every applied change or status change: what tests and `secrets bench` wait on.
     applied: tokio::sync::watch::Sender<u64>,
+    /// Bumped whenever a watch opens or ends ([`LiveView::wait_following`]); apart from `applied`, which counts
+    /// what reached the view.
+    watches: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for LiveView {
@@ -299,6 +304,7 @@ impl LiveView {
             counts: LiveCounts::default(),
             hook: Mutex::new(None),
             applied: tokio::sync::watch::Sender::new(0),
+            watches: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -498,6 +504,30 @@ impl LiveView {
         }
     }
 
+    /// Records whether a watch of `kind` is open.
+    pub fn set_watching(&self, kind: Kind, watching: bool) {
+        self.kind(kind).watching = watching;
+        self.watches.send_modify(|n| *n += 1);
+    }
+
+    /// Whether a watch of `kind` is open.
+    pub fn is_watching(&self, kind: Kind) -> bool {
+        self.kind(kind).watching
+    }
+
+    /// Waits until every synced kind has its watch open: from then on, lookups it answers send nothing and
+    /// nothing is sent until a change, a bookmark or the watch's end (what `secrets bench` waits for after its
+    /// warm-up, so the measured lookups see the steady state).
+    pub async fn wait_following(&self) {
+        let (mut applied, mut watches) = (self.applied.subscribe(), self.watches.subscribe());
+        while !Kind::ALL.iter().all(|k| self.status(*k) != Status::Synced || self.is_watching(*k)) {
+            tokio::select! {
+                changed = applied.changed() => if changed.is_err() { return },
+                changed = watches.changed() => if changed.is_err() { return },
+            }
+        }
+    }
+
     /// Waits until every kind has finished its first list (synced, not followed or failed).
     pub async fn wait_started(&self) {
         self.wait_until(|view| Kind::ALL.iter().all(|k| view.status(*k) != Status::Starting)).await;
@@ -597,5 +627,19 @@ mod tests {
         assert_eq!(view.ids(Kind::Connection), None, "per kind");
         view.fail(Kind::Variable, "the watch broke".into(), true);
         assert_eq!(view.ids(Kind::Variable), None, "a stale view cannot vouch for what it lacks");
+    }
+
+    #[tokio::test]
+    async fn following_means_every_synced_kind_has_its_watch_open() {
+        let view = LiveView::new(1 << 20, 1 << 20);
+        let soon = std::time::Duration::from_millis(50);
+        assert!(tokio::time::timeout(soon, view.wait_following()).await.is_ok(), "nothing synced yet");
+        view.replace(Kind::Variable, KindView::default());
+        assert!(tokio::time::timeout(soon, view.wait_following()).await.is_err(), "synced, no watch yet");
+        view.set_watching(Kind::Variable, true);
+        assert!(tokio::time::timeout(soon, view.wait_following()).await.is_ok());
+        view.replace(Kind::Connection, KindView::default());
+        view.set_watching(Kind::Variable, false);
+        assert!(tokio::time::timeout(soon, view.wait_following()).await.is_err());
     }
 }

@@ -241,7 +241,8 @@ fn parse_grant(text: &str) -> Result<crate::task::Grant, String> {
 
 const BENCH_AFTER_HELP: &str = "\
 The lookup runs through the same providers, cache and limits as `secrets LOOKUP` would, with the global
-options (--config, --component, --backend-kwargs, ...). Warm-up lookups run first and are not measured.
+options (--config, --component, --backend-kwargs, ...). Warm-up lookups run first and are not measured;
+with live mode, the measured lookups then wait (up to 10 s) for the live views' watches to be open.
 Latency percentiles are exact to within 1 %; the maximum is exact. API requests are counted in the host's
 transport (every request sent to the API server during the measured lookups, retries included).
 
