@@ -5,8 +5,8 @@
 //! A scheduler keeps a [`TaskSecrets`] in each task's store data, implements [`TaskSecretsView`] for that data,
 //! and calls [`add_to_linker`] once on its own `Linker`. Every read is checked against the task's grants before
 //! the chain (and so before any cache shared between tasks) is asked; a refused or unparsable key is `none`,
-//! as for a secret no provider holds, and is audited `refused` with the task's name, so a task cannot tell
-//! "not granted" from "not found" and cannot probe for ids it was not given. Granted reads go through the
+//! as for a secret no provider holds, and is audited `refused` with the task's name: a task gets the same
+//! answer for "not granted" as for "not found", and learns nothing about ids it was not given. Granted reads go through the
 //! chain as the task (audit line, metrics, cache, live view), for the task's team.
 //!
 //! [`TaskRunner`] runs a `wasi:cli` command component with these imports and nothing else of the host's: no
