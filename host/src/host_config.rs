@@ -38,6 +38,8 @@ use serde::Deserialize;
 use crate::cache::{CacheSettings, DEFAULT_MAX_ENTRIES, DEFAULT_TTL, Kind};
 use crate::error::describe_parse_error;
 use crate::grants::{builtin_env_prefixes, builtin_files, kwargs_keys};
+use crate::serve::ServeSettings;
+use crate::task::GrantError;
 
 /// A problem with the host configuration file, naming the file and, for syntax errors, the line.
 #[derive(Debug, thiserror::Error)]
@@ -175,6 +177,29 @@ struct File {
     cache: CacheSection,
     #[serde(default)]
     providers: Vec<ProviderSection>,
+    serve: Option<ServeSection>,
+}
+
+/// `[serve]`: who may ask `secrets serve` for what (docs/serve.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServeSection {
+    socket_group: Option<u32>,
+    max_connections: Option<usize>,
+    #[serde(default)]
+    callers: Vec<CallerSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallerSection {
+    uid: Option<u32>,
+    gid: Option<u32>,
+    #[serde(default)]
+    all: bool,
+    grants: Option<Vec<String>>,
+    #[serde(default)]
+    teams: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -244,7 +269,16 @@ struct KubernetesSection {
     kubeconfig: Option<PathBuf>,
 }
 
-impl ChainSpec {
+/// The whole host configuration: the chain, and what `secrets serve` grants its callers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostConfig {
+    /// The providers and the cache.
+    pub chain: ChainSpec,
+    /// The `[serve]` section (default: none).
+    pub serve: ServeSettings,
+}
+
+impl HostConfig {
     /// Reads and parses the configuration file at `path`.
     pub fn from_file(path: &Path) -> Result<Self, HostConfigError> {
         let text = crate::files::read_regular_text(path, crate::files::MAX_HOST_CONFIG_BYTES)
@@ -254,6 +288,22 @@ impl ChainSpec {
 
     /// Parses configuration `text`; `path` names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, HostConfigError> {
+        ChainSpec::parse_all(text, path)
+    }
+}
+
+impl ChainSpec {
+    /// Reads and parses the configuration file at `path`.
+    pub fn from_file(path: &Path) -> Result<Self, HostConfigError> {
+        HostConfig::from_file(path).map(|c| c.chain)
+    }
+
+    /// Parses configuration `text`; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, HostConfigError> {
+        Self::parse_all(text, path).map(|c| c.chain)
+    }
+
+    fn parse_all(text: &str, path: &Path) -> Result<HostConfig, HostConfigError> {
         let file: File =
             toml::from_str(text).map_err(|e| HostConfigError::Syntax(path.to_owned(), syntax_error(text, &e)))?;
         let invalid = |m: String| HostConfigError::Invalid(path.to_owned(), m);
@@ -280,8 +330,45 @@ impl ChainSpec {
             )));
         }
         let cache = cache_settings(file.cache).map_err(|m| invalid(format!("[cache]: {m}")))?;
-        Ok(Self { providers, cache })
+        let serve = serve_settings(file.serve.unwrap_or_default()).map_err(|m| invalid(format!("[serve]: {m}")))?;
+        Ok(HostConfig { chain: Self { providers, cache }, serve })
     }
+}
+
+fn serve_settings(section: ServeSection) -> Result<ServeSettings, String> {
+    use crate::serve::access::{Access, CallerGrant, MAX_CONNECTIONS_LIMIT, PeerMatch};
+    if let Some(n) = section.max_connections.filter(|n| !(1..=MAX_CONNECTIONS_LIMIT).contains(n)) {
+        return Err(format!("`max_connections` must be between 1 and {MAX_CONNECTIONS_LIMIT}, got {n}"));
+    }
+    let mut callers = Vec::with_capacity(section.callers.len());
+    for (i, caller) in section.callers.into_iter().enumerate() {
+        let at = |m: &str| format!("callers[{i}]: {m}");
+        let peer = match (caller.uid, caller.gid) {
+            (Some(uid), None) => PeerMatch::Uid(uid),
+            (None, Some(gid)) => PeerMatch::Gid(gid),
+            _ => return Err(at("name exactly one of `uid` and `gid`")),
+        };
+        let access = match (caller.all, caller.grants) {
+            (true, None) if caller.teams.is_empty() => Access::All,
+            (true, _) => return Err(at("`all = true` grants everything: it takes no `grants` or `teams`")),
+            (false, Some(grants)) if !grants.is_empty() => {
+                let grants = grants
+                    .iter()
+                    .map(|g| g.parse().map_err(|e: GrantError| at(&e.to_string())))
+                    .collect::<Result<_, _>>()?;
+                for team in &caller.teams {
+                    let grants = crate::task::TaskGrants { grants: Vec::new(), team: Some(team.clone()) };
+                    if let Some(problem) = grants.team_problem() {
+                        return Err(at(&format!("team `{team}`: {problem}")));
+                    }
+                }
+                Access::Grants { grants, teams: caller.teams }
+            }
+            (false, _) => return Err(at("grant something: `grants = [\"KIND:PATTERN\", ...]` or `all = true`")),
+        };
+        callers.push(CallerGrant { peer, access });
+    }
+    Ok(ServeSettings { socket_group: section.socket_group, max_connections: section.max_connections, callers })
 }
 
 fn provider_spec(section: ProviderSection) -> Result<ProviderSpec, String> {
@@ -610,5 +697,54 @@ mod tests {
         let fifo = test_fifo(dir.path());
         let result = within_seconds(5, move || ChainSpec::from_file(&fifo).map(|_| ()).map_err(|e| e.to_string()));
         assert!(result.as_ref().is_err_and(|e| e.ends_with("it is not a regular file")), "{result:?}");
+    }
+
+    #[test]
+    fn the_serve_section_names_callers_by_uid_or_gid() {
+        use crate::serve::access::{Access, CallerGrant, PeerMatch};
+        let provider = "[[providers]]\nname = \"env\"\ncomponent = \"builtin:environment\"\n";
+        let config = |serve: &str| HostConfig::parse(&format!("{provider}{serve}"), Path::new("secrets.toml"));
+        let parsed = config(
+            "[serve]\nsocket_group = 5\nmax_connections = 8\n[[serve.callers]]\nuid = 1000\ngrants = [\"variable:etl_*\"]\n\
+             teams = [\"alpha\"]\n[[serve.callers]]\ngid = 0\nall = true\n",
+        )
+        .unwrap();
+        assert_eq!(parsed.serve.socket_group, Some(5));
+        assert_eq!(parsed.serve.max_connections(), 8);
+        assert_eq!(
+            parsed.serve.callers,
+            [
+                CallerGrant {
+                    peer: PeerMatch::Uid(1000),
+                    access: Access::Grants {
+                        grants: vec!["variable:etl_*".parse().unwrap()],
+                        teams: vec!["alpha".into()]
+                    }
+                },
+                CallerGrant { peer: PeerMatch::Gid(0), access: Access::All },
+            ]
+        );
+        assert_eq!(config("").unwrap().serve, ServeSettings::default());
+        let error = |serve: &str| config(serve).unwrap_err().to_string();
+        assert!(
+            error("[serve]\nmax_connections = 0\n")
+                .ends_with("[serve]: `max_connections` must be between 1 and 4096, got 0")
+        );
+        assert!(
+            error("[[serve.callers]]\nuid = 1\ngid = 1\nall = true\n")
+                .ends_with("callers[0]: name exactly one of `uid` and `gid`")
+        );
+        assert!(error("[[serve.callers]]\nuid = 1\n").contains("callers[0]: grant something"));
+        assert!(error("[[serve.callers]]\nuid = 1\ngrants = []\n").contains("callers[0]: grant something"));
+        assert!(
+            error("[[serve.callers]]\nuid = 1\nall = true\nteams = [\"a\"]\n").contains("takes no `grants` or `teams`")
+        );
+        assert!(
+            error("[[serve.callers]]\nuid = 1\ngrants = [\"secret:g/*\"]\n").contains("callers[0]: grant `secret:g/*`")
+        );
+        assert!(
+            error("[[serve.callers]]\nuid = 1\ngrants = [\"variable:x\"]\nteams = [\"_a\"]\n").contains("team `_a`")
+        );
+        assert!(error("[serve]\nsocket = \"/x\"\n").contains("unknown field `socket`"));
     }
 }

@@ -41,6 +41,7 @@ pub mod host_config;
 pub mod live;
 pub mod metrics;
 pub mod provider;
+pub mod serve;
 pub mod setup;
 pub mod state;
 pub mod task;
@@ -53,7 +54,7 @@ pub use cluster::ClusterConfig;
 pub use engine::{Allocation, ArtifactCache, ProviderComponent};
 pub use error::{ClusterConfigError, LoadError, LookupError};
 pub use grants::Grants;
-pub use host_config::{ChainSpec, HostConfigError};
+pub use host_config::{ChainSpec, HostConfig, HostConfigError};
 pub use provider::{Answer, LiveOptions, Lookup, Provider, ProviderInstance, ProviderOptions};
 
 /// The Rust examples of README.md, compiled by `cargo test --doc` so they stay true.

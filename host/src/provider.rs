@@ -120,9 +120,9 @@ impl std::fmt::Debug for ProviderOptions {
 /// a configuration (Airflow's `backend_kwargs`).
 pub struct Provider {
     parts: Arc<Parts>,
-    idle: Idle,
+    idle: Arc<Idle>,
     unusable: Option<LookupError>,
-    live: Option<Live>,
+    live: Option<Arc<Live>>,
 }
 
 /// What every store of a provider is made from, shared with its live view's driver.
@@ -261,17 +261,33 @@ impl Provider {
 
     fn from_parts(parts: Parts) -> Self {
         let live = match (parts.options.live, &parts.transport) {
-            (Some(options), Some(_)) => Some(Live {
+            (Some(options), Some(_)) => Some(Arc::new(Live {
                 view: Arc::new(
                     LiveView::new(options.budget_bytes, parts.options.memory_limit_bytes / MEMORY_PER_ANSWER_BYTE)
                         .with_staleness(options.max_staleness, Arc::new(std::time::Instant::now)),
                 ),
                 options,
                 tasks: Mutex::new(None),
-            }),
+            })),
             _ => None,
         };
-        Self { parts: Arc::new(parts), idle: Idle::default(), unusable: None, live }
+        Self { parts: Arc::new(parts), idle: Arc::default(), unusable: None, live }
+    }
+
+    /// The same provider, to put in another chain: the component, grants, transport (its connections), idle
+    /// instances and live view are shared, not copied, so a live view keeps following while either chain
+    /// lives (`secrets serve` keeps unchanged providers across a reload this way). `None` for a provider whose
+    /// settings could not be read ([`Provider::failing_lookups_with`]): that one is opened again.
+    pub fn share(&self) -> Option<Self> {
+        if self.unusable.is_some() {
+            return None;
+        }
+        Some(Self {
+            parts: Arc::clone(&self.parts),
+            idle: Arc::clone(&self.idle),
+            unusable: None,
+            live: self.live.clone(),
+        })
     }
 
     /// Binds `component` to an existing transport (for example [`KubeTransport::in_memory`]) and `namespace`,

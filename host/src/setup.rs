@@ -48,8 +48,30 @@ pub fn builtin_component(builtin: Builtin) -> (&'static [u8], &'static str) {
 impl ChainSpec {
     /// Loads every provider's component and settings, in order, and builds the chain with its cache.
     pub async fn open(&self, ctx: &OpenContext<'_>) -> Result<Chain, OpenError> {
+        self.open_reusing(ctx, None).await
+    }
+
+    /// [`ChainSpec::open`], replacing `previous` (the configuration and chain it opened): a provider whose
+    /// entry is unchanged (same name, component, kwargs, grants and options, and the same staleness limit) is
+    /// not opened again but shared with the previous chain ([`Provider::share`]), with its live view, pooled
+    /// connections and idle instances. What `secrets serve` does on SIGHUP. The cache is a new one.
+    pub async fn open_reusing(
+        &self,
+        ctx: &OpenContext<'_>,
+        previous: Option<(&ChainSpec, &Chain)>,
+    ) -> Result<Chain, OpenError> {
         let mut links = Vec::with_capacity(self.providers.len());
         for spec in &self.providers {
+            let kept = previous.filter(|(old, _)| old.cache.max_staleness == self.cache.max_staleness).and_then(
+                |(old, chain)| {
+                    let i = old.providers.iter().position(|p| p == spec)?;
+                    chain.links().get(i).filter(|link| link.name == spec.name)?.provider.share()
+                },
+            );
+            if let Some(provider) = kept {
+                links.push(Link { name: spec.name.clone(), provider });
+                continue;
+            }
             let load = |e| OpenError::Load(spec.name.clone(), e);
             let component = match &spec.component {
                 ComponentSource::Builtin(b) => {

@@ -21,5 +21,6 @@ mod live;
 mod load;
 mod lookup;
 mod security;
+mod serve;
 mod support;
 mod task;

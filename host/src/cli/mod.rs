@@ -6,6 +6,7 @@
 mod output;
 mod plain_table;
 mod rich_table;
+mod serve;
 mod yaml;
 
 use std::ffi::OsString;
@@ -25,7 +26,7 @@ use crate::cluster::DEFAULT_SERVICE_ACCOUNT_DIR;
 use crate::engine::ArtifactCache;
 use crate::error::LookupError;
 use crate::grants::{EnvNames, builtin_env_prefixes, kwargs_keys};
-use crate::host_config::{Builtin, ChainSpec, ComponentSource, KubernetesAccess, ProviderSpec};
+use crate::host_config::{Builtin, ChainSpec, ComponentSource, HostConfig, KubernetesAccess, ProviderSpec};
 use crate::live::Kind as LiveKind;
 use crate::provider::ProviderOptions;
 use crate::setup::OpenContext;
@@ -172,6 +173,9 @@ enum Command {
     /// Task components: what a scheduler's task sees of the secrets.
     #[command(subcommand)]
     Task(TaskCommand),
+    /// Run the node-local daemon: answer every local process's lookups over a Unix socket (HTTP/1.1 and
+    /// JSON), granting by the caller's uid and gid.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -639,6 +643,7 @@ async fn execute(
         Command::Task(TaskCommand::Run(args)) => {
             task_run(args, &cli.global, &spec, env, Arc::clone(&records), dialect, out, err).await
         }
+        Command::Serve(args) => serve::run(args, &cli.global, env, dialect, err).await,
         command => lookup(command, &cli.global, &spec, env, Arc::clone(&records), dialect, out).await,
     };
     let records = std::mem::take(&mut *records.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
@@ -669,7 +674,8 @@ async fn lookup(
         Command::Connections(ConnectionsCommand::Parse { .. })
         | Command::Providers(ProvidersCommand::List)
         | Command::Bench(_)
-        | Command::Task(_) => Err(Failure::usage("unreachable: handled above")),
+        | Command::Task(_)
+        | Command::Serve(_) => Err(Failure::usage("unreachable: handled above")),
         Command::Connections(ConnectionsCommand::Get { conn_id, team, output }) => {
             match chain.get_connection(&conn_id, team.as_deref()).await? {
                 Some(conn) => {
@@ -921,8 +927,17 @@ fn with_dialect(backend_kwargs: &str, dialect: Option<DialectArg>) -> Result<Str
 /// configured backend, then the environment, whose multi-team guard follows `AIRFLOW__CORE__MULTI_TEAM`).
 /// `--dialect` is set in every provider's kwargs.
 fn chain_spec(global: &GlobalArgs, env: &dyn Environment) -> Result<ChainSpec, Failure> {
-    let mut spec = match &global.config {
-        Some(path) => ChainSpec::from_file(path).map_err(Failure::usage)?,
+    host_config(global, env).map(|c| c.chain)
+}
+
+/// The whole configuration: [`chain_spec`]'s chain, and the --config file's `[serve]` section (none without
+/// a file).
+fn host_config(global: &GlobalArgs, env: &dyn Environment) -> Result<HostConfig, Failure> {
+    let (mut spec, serve) = match &global.config {
+        Some(path) => {
+            let config = HostConfig::from_file(path).map_err(Failure::usage)?;
+            (config.chain, config.serve)
+        }
         None => {
             let (name, component) = match &global.component {
                 None => ("kubernetes".to_owned(), ComponentSource::Builtin(Builtin::Kubernetes)),
@@ -954,13 +969,14 @@ fn chain_spec(global: &GlobalArgs, env: &dyn Environment) -> Result<ChainSpec, F
                 reuse_instances: 0,
                 live: false,
             };
-            ChainSpec { providers: vec![backend, environment], cache: crate::cache::CacheSettings::default() }
+            let providers = vec![backend, environment];
+            (ChainSpec { providers, cache: crate::cache::CacheSettings::default() }, Default::default())
         }
     };
     for provider in &mut spec.providers {
         provider.backend_kwargs = with_dialect(&provider.backend_kwargs, global.dialect)?;
     }
-    Ok(spec)
+    Ok(HostConfig { chain: spec, serve })
 }
 
 /// Airflow's `[core] multi_team` from `AIRFLOW__CORE__MULTI_TEAM`, read as Airflow's `conf.getboolean` does:
@@ -1087,18 +1103,34 @@ async fn open_chain(
     env: &dyn Environment,
     records: Arc<std::sync::Mutex<Records>>,
 ) -> Result<Chain, Failure> {
-    let env_fn = |k: &str| env.var(k);
-    let artifacts = artifact_cache(global, env);
     let log: LogSink = Arc::new(move |level, message| {
         records.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(level, message);
     });
+    let audit = match &global.audit_log {
+        Some(path) => Some(Arc::new(crate::audit::AuditLog::open(path).map_err(Failure::usage)?)),
+        None => None,
+    };
+    open_chain_with(global, spec, env, log, audit, None).await
+}
+
+/// Opens (and validates) the chain of `spec`, its providers logging to `log`, auditing to `audit`; a provider
+/// unchanged from `previous` is shared with it ([`ChainSpec::open_reusing`]).
+async fn open_chain_with(
+    global: &GlobalArgs,
+    spec: &ChainSpec,
+    env: &dyn Environment,
+    log: LogSink,
+    audit: Option<Arc<crate::audit::AuditLog>>,
+    previous: Option<(&ChainSpec, &Chain)>,
+) -> Result<Chain, Failure> {
+    let env_fn = |k: &str| env.var(k);
+    let artifacts = artifact_cache(global, env);
     let options =
         ProviderOptions { lookup_timeout: Duration::from_secs(global.timeout), log, ..ProviderOptions::default() };
     let ctx = OpenContext { artifacts, env: &env_fn, env_vars: env.vars(), options };
-    let mut chain = spec.open(&ctx).await.map_err(Failure::usage)?.strict(true);
-    if let Some(path) = &global.audit_log {
-        let audit = crate::audit::AuditLog::open(path).map_err(Failure::usage)?;
-        chain = chain.with_audit(Arc::new(audit));
+    let mut chain = spec.open_reusing(&ctx, previous).await.map_err(Failure::usage)?.strict(true);
+    if let Some(audit) = audit {
+        chain = chain.with_audit(audit);
     }
     chain.validate().await?;
     Ok(chain)

@@ -1,0 +1,151 @@
+//! `secrets serve`: the daemon's command line around [`crate::serve::Daemon`]: the socket, the signals
+//! (SIGHUP reloads, SIGTERM and SIGINT drain and stop) and the provider log.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use airflow_compat::Dialect;
+use clap::Args;
+
+use super::{EXIT_FOUND, Environment, Failure, GlobalArgs, host_config, open_chain_with};
+use crate::chain::Chain;
+use crate::host_config::HostConfig;
+use crate::serve::{BoundSocket, Daemon};
+use crate::state::{LogLevel, LogSink};
+
+const SERVE_AFTER_HELP: &str = "\
+Endpoints (GET only; ids percent-encoded, `/` in an id as %2F; ?team=T on connections and variables):
+  /v1/connections/ID         the connection: {\"conn_id\", \"conn_type\", \"description\", \"host\", \"schema\",
+                             \"login\", \"password\", \"port\", \"extra\", \"uri\"}
+  /v1/connections/ID/value   the stored value, as Airflow's get_conn_value returns it: {\"value\"}
+  /v1/connections/ID/uri     the connection's URI (get_uri in --dialect): {\"uri\"}
+  /v1/variables/KEY          {\"value\"}
+  /v1/config/KEY             {\"value\"}
+  /v1/secrets/GROUP/KEY      a Flyte secret: {\"value\"}
+  /healthz  /readyz  /metrics (Prometheus text)
+  Not found is 404; a refused caller 403; errors are JSON {\"error\": KIND, \"message\"} (502 upstream or
+  access denied by the store, 503 unavailable, 504 timeout, 400 bad request).
+
+Callers are identified by the socket's peer credentials and granted by uid or gid in the --config file's
+[serve] section ([[serve.callers]] uid = N or gid = N, grants = [\"KIND:PATTERN\", ...], teams = [...],
+or all = true; the grants of `secrets task run`). Without callers, the daemon's own user may read
+everything and nobody else anything. The socket is mode 0600, or 0660 with `[serve] socket_group = GID`.
+The audit log (--audit-log) names each caller as `uid=U gid=G pid=P`.
+
+Signals: SIGHUP reloads the configuration file (providers whose entry did not change are kept, with their
+live views; a configuration that cannot be opened is reported and the previous one kept; socket_group and
+max_connections take effect on restart). SIGTERM or SIGINT stops accepting, lets requests in flight finish
+(at most 10 s), removes the socket and exits 0. Exit status 2 when the daemon cannot start.
+
+Example:
+  secrets --config /etc/wasm-secrets/host.toml --audit-log /var/log/wasm-secrets/audit.jsonl serve --socket /run/wasm-secrets/secrets.sock
+  curl --unix-socket /run/wasm-secrets/secrets.sock http://localhost/v1/variables/my_var";
+
+#[derive(Debug, Args)]
+#[command(after_help = SERVE_AFTER_HELP)]
+pub(super) struct ServeArgs {
+    /// The Unix socket to create (a stale one left by a daemon that died is replaced, a live one never).
+    #[arg(long, value_name = "PATH")]
+    socket: PathBuf,
+}
+
+/// Provider log records go to the process log as they come (a daemon has no end to print them at).
+fn provider_log() -> LogSink {
+    Arc::new(|level, message| match level {
+        LogLevel::Info => tracing::info!("{message}"),
+        LogLevel::Warning => tracing::warn!("{message}"),
+    })
+}
+
+/// Starts every live view and waits for its first lists, so the daemon is ready when it says so.
+async fn start_live(chain: &Chain) {
+    for link in chain.links() {
+        link.provider.start_live().await;
+    }
+}
+
+pub(super) async fn run(
+    args: ServeArgs,
+    global: &GlobalArgs,
+    env: &dyn Environment,
+    dialect: Dialect,
+    err: &mut dyn Write,
+) -> Result<(u8, Option<String>), Failure> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut config = host_config(global, env)?;
+    let audit = match &global.audit_log {
+        Some(path) => Some(Arc::new(crate::audit::AuditLog::open(path).map_err(Failure::usage)?)),
+        None => None,
+    };
+    let log = provider_log();
+    let chain =
+        open_chain_with(global, &config.chain, env, Arc::clone(&log), audit.clone(), None).await?.with_metrics();
+    start_live(&chain).await;
+    let handle = |kind| signal(kind).map_err(|e| Failure::usage(format_args!("cannot handle signals: {e}")));
+    let (mut hangup, mut terminate, mut interrupt) =
+        (handle(SignalKind::hangup())?, handle(SignalKind::terminate())?, handle(SignalKind::interrupt())?);
+    let socket = BoundSocket::bind(&args.socket, config.serve.socket_group).map_err(Failure::usage)?;
+    let uid = rustix::process::getuid().as_raw();
+    let daemon = Arc::new(Daemon::new(Arc::new(chain), config.serve.clone(), dialect, uid));
+    let _ = writeln!(err, "secrets serve: listening on {} (configuration 1)", socket.path().display());
+    let _ = err.flush();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut stop = Some(stop);
+    let serving = daemon.serve(&socket, async {
+        let _ = stopped.await;
+    });
+    tokio::pin!(serving);
+    loop {
+        tokio::select! {
+            () = &mut serving => break,
+            _ = hangup.recv() => {
+                let line = match reload(global, env, &log, audit.clone(), &mut config, &daemon).await {
+                    Ok(kept) => format!(
+                        "secrets serve: reloaded the configuration (configuration {}; {kept} of {} providers kept)",
+                        daemon.generation(),
+                        config.chain.providers.len()
+                    ),
+                    Err(failure) => {
+                        daemon.reload_failed();
+                        format!("secrets serve: reload failed, still serving the previous configuration: {}", failure.message)
+                    }
+                };
+                let _ = writeln!(err, "{line}");
+                let _ = err.flush();
+            }
+            _ = terminate.recv() => { stop.take().map(|s| s.send(())); }
+            _ = interrupt.recv() => { stop.take().map(|s| s.send(())); }
+        }
+    }
+    // The socket file is removed when `socket` is dropped, at the end of this function.
+    let _ = writeln!(err, "secrets serve: stopped");
+    Ok((EXIT_FOUND, None))
+}
+
+/// Reads the configuration again and serves it, sharing every unchanged provider with the running chain;
+/// returns how many were kept.
+async fn reload(
+    global: &GlobalArgs,
+    env: &dyn Environment,
+    log: &LogSink,
+    audit: Option<Arc<crate::audit::AuditLog>>,
+    current: &mut HostConfig,
+    daemon: &Daemon,
+) -> Result<usize, Failure> {
+    let next = host_config(global, env)?;
+    let running = daemon.chain();
+    let chain = open_chain_with(global, &next.chain, env, Arc::clone(log), audit, Some((&current.chain, &running)))
+        .await?
+        .with_metrics();
+    start_live(&chain).await;
+    if next.serve.socket_group != current.serve.socket_group
+        || next.serve.max_connections() != current.serve.max_connections()
+    {
+        tracing::warn!("secrets serve: [serve] socket_group and max_connections take effect when the daemon restarts");
+    }
+    let kept = next.chain.providers.iter().filter(|p| current.chain.providers.contains(p)).count();
+    daemon.replace(Arc::new(chain), next.serve.clone());
+    *current = next;
+    Ok(kept)
+}

@@ -1,0 +1,190 @@
+//! Who may ask `secrets serve` for what (pure). Callers are the processes at the other end of the Unix socket,
+//! identified by the kernel (`SO_PEERCRED`): their user and primary group. Grants name a uid or a gid, never a
+//! pid: a pid is reused once its process exits, so a grant to one would pass to whatever process gets it next.
+//!
+//! The grants are those of task components (`KIND:PATTERN`, [`crate::task::Grant`]), checked by the same code
+//! ([`TaskGrants::allows`]), so the id rules a task meets (no label-selector syntax, no `___`, ...) hold for
+//! every caller of the daemon too.
+
+use crate::task::{ConfigKey, Grant, TaskGrants};
+
+/// A caller, as the kernel reports it when it connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    /// Its effective user id.
+    pub uid: u32,
+    /// Its effective primary group id (supplementary groups are not reported by the socket).
+    pub gid: u32,
+    /// Its process id, for the audit log only (never for a grant).
+    pub pid: Option<i32>,
+}
+
+impl Peer {
+    /// How the audit log names the caller: `uid=1000 gid=1000 pid=42`.
+    pub fn audit_name(&self) -> String {
+        match self.pid {
+            Some(pid) => format!("uid={} gid={} pid={pid}", self.uid, self.gid),
+            None => format!("uid={} gid={}", self.uid, self.gid),
+        }
+    }
+}
+
+/// Whom a [`CallerGrant`] is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerMatch {
+    /// Processes running as this user.
+    Uid(u32),
+    /// Processes whose primary group is this one.
+    Gid(u32),
+}
+
+impl PeerMatch {
+    fn matches(self, peer: &Peer) -> bool {
+        match self {
+            Self::Uid(uid) => peer.uid == uid,
+            Self::Gid(gid) => peer.gid == gid,
+        }
+    }
+}
+
+/// What a caller may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// Everything, for every team.
+    All,
+    /// What these grants cover, for no team but the listed ones.
+    Grants {
+        /// The grants.
+        grants: Vec<Grant>,
+        /// The teams whose entries the caller may ask for (`?team=`).
+        teams: Vec<String>,
+    },
+}
+
+/// One `[[serve.callers]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerGrant {
+    /// Whom it is for.
+    pub peer: PeerMatch,
+    /// What they may read.
+    pub access: Access,
+}
+
+/// The `[serve]` section of the host configuration (docs/serve.md).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServeSettings {
+    /// The group the socket is given (mode 0660); without one the socket is the daemon's user's only (0600).
+    pub socket_group: Option<u32>,
+    /// Connections served at once; more wait to be accepted. Default [`DEFAULT_MAX_CONNECTIONS`].
+    pub max_connections: Option<usize>,
+    /// Who may read what. Empty: the daemon's own user may read everything, nobody else anything.
+    pub callers: Vec<CallerGrant>,
+}
+
+/// Connections served at once unless `[serve] max_connections` says otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+
+/// The most `[serve] max_connections` may be.
+pub const MAX_CONNECTIONS_LIMIT: usize = 4096;
+
+/// Why a caller was refused a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// No `[[serve.callers]]` entry matches the caller.
+    #[error("no grant names this caller's uid or gid")]
+    UnknownCaller,
+    /// The caller's entries do not cover the key (or the id is one no caller may name).
+    #[error("the caller is not granted this entry")]
+    NotGranted,
+    /// The caller may not ask for this team.
+    #[error("the caller is not granted this team")]
+    Team,
+}
+
+impl ServeSettings {
+    /// The connections served at once.
+    pub fn max_connections(&self) -> usize {
+        self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS)
+    }
+
+    /// Whether `peer` may read `key` for `team`; `daemon_uid` is the user the daemon runs as (granted everything
+    /// when no caller is configured). Every entry that names the peer (by uid or by gid) is tried.
+    pub fn check(&self, peer: &Peer, key: &ConfigKey, team: Option<&str>, daemon_uid: u32) -> Result<(), Refusal> {
+        if self.callers.is_empty() {
+            return if peer.uid == daemon_uid { Ok(()) } else { Err(Refusal::UnknownCaller) };
+        }
+        let mut refusal = Refusal::UnknownCaller;
+        for caller in self.callers.iter().filter(|c| c.peer.matches(peer)) {
+            match &caller.access {
+                Access::All => return Ok(()),
+                Access::Grants { grants, teams } => {
+                    if team.is_some_and(|t| !teams.iter().any(|x| x == t)) {
+                        refusal = Refusal::Team;
+                        continue;
+                    }
+                    let scoped = TaskGrants { grants: grants.clone(), team: team.map(str::to_owned) };
+                    if scoped.allows(key) {
+                        return Ok(());
+                    }
+                    refusal = Refusal::NotGranted;
+                }
+            }
+        }
+        Err(refusal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grants(list: &[&str], teams: &[&str]) -> Access {
+        Access::Grants {
+            grants: list.iter().map(|g| g.parse().unwrap()).collect(),
+            teams: teams.iter().map(|t| (*t).to_owned()).collect(),
+        }
+    }
+
+    fn peer(uid: u32, gid: u32) -> Peer {
+        Peer { uid, gid, pid: Some(7) }
+    }
+
+    #[test]
+    fn without_callers_only_the_daemons_user_reads() {
+        let settings = ServeSettings::default();
+        let key = ConfigKey::Variable("x".into());
+        assert_eq!(settings.check(&peer(0, 0), &key, None, 0), Ok(()));
+        assert_eq!(settings.check(&peer(1000, 0), &key, None, 0), Err(Refusal::UnknownCaller));
+        assert_eq!(settings.check(&peer(1000, 1000), &key, Some("alpha"), 1000), Ok(()));
+    }
+
+    #[test]
+    fn grants_by_uid_or_gid_cover_keys_and_teams() {
+        let settings = ServeSettings {
+            callers: vec![
+                CallerGrant { peer: PeerMatch::Uid(1000), access: grants(&["variable:etl_*"], &["alpha"]) },
+                CallerGrant { peer: PeerMatch::Gid(50), access: grants(&["connection:db"], &[]) },
+                CallerGrant { peer: PeerMatch::Uid(7), access: Access::All },
+            ],
+            ..ServeSettings::default()
+        };
+        let var = |k: &str| ConfigKey::Variable(k.into());
+        assert_eq!(settings.check(&peer(1000, 1), &var("etl_a"), None, 0), Ok(()));
+        assert_eq!(settings.check(&peer(1000, 1), &var("etl_a"), Some("alpha"), 0), Ok(()));
+        assert_eq!(settings.check(&peer(1000, 1), &var("etl_a"), Some("beta"), 0), Err(Refusal::Team));
+        assert_eq!(settings.check(&peer(1000, 1), &var("other"), None, 0), Err(Refusal::NotGranted));
+        // The id rules of tasks hold for callers too.
+        assert_eq!(settings.check(&peer(1000, 1), &var("etl_a,!x"), None, 0), Err(Refusal::NotGranted));
+        assert_eq!(settings.check(&peer(1000, 1), &var("etl_a___b"), None, 0), Err(Refusal::NotGranted));
+        // The gid entry is tried too: uid 1000 in group 50 reads the connection.
+        assert_eq!(settings.check(&peer(1000, 50), &ConfigKey::Connection("db".into()), None, 0), Ok(()));
+        assert_eq!(
+            settings.check(&peer(1000, 1), &ConfigKey::Connection("db".into()), None, 0),
+            Err(Refusal::NotGranted)
+        );
+        assert_eq!(settings.check(&peer(7, 7), &var("anything"), Some("beta"), 0), Ok(()));
+        // The daemon's own user is nobody special once callers are configured.
+        assert_eq!(settings.check(&peer(0, 0), &var("etl_a"), None, 0), Err(Refusal::UnknownCaller));
+        assert_eq!(peer(1, 2).audit_name(), "uid=1 gid=2 pid=7");
+    }
+}

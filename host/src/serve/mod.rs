@@ -1,0 +1,304 @@
+//! `secrets serve`: one daemon per node answering every local process over a Unix socket (docs/serve.md).
+//!
+//! Why a daemon: Airflow runs each task in its own process and caches secrets per process, so N task processes
+//! ask the store N times for one connection. One daemon holds the provider chain, its cache and live views,
+//! and every process on the node asks it. Callers are identified by the kernel (the socket's peer
+//! credentials), granted by uid or gid ([`access`]), and audited by uid, gid and pid.
+//!
+//! This module is the I/O edge (the socket, HTTP/1.1 through hyper, draining); [`route`] and [`access`] are
+//! the pure rules. Everything is bounded: connections served at once, the request head's size and time, a
+//! connection's lifetime, requests carry no body, and a lookup is bounded by the chain's own time limits.
+
+pub mod access;
+pub mod route;
+mod socket;
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use airflow_compat::Dialect;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Body as _;
+use hyper_util::rt::{TokioIo, TokioTimer};
+
+pub use access::{Peer, ServeSettings};
+pub use socket::{BoundSocket, SocketError};
+
+use crate::chain::Chain;
+use route::{Reply, Route};
+
+/// The longest a caller may take to send a request's head.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a connection is kept (it is then closed after its request in flight).
+pub const MAX_CONNECTION_TIME: Duration = Duration::from_secs(60);
+/// The most bytes of a request head hyper buffers (hyper's smallest allowed buffer).
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// How long a stopping daemon waits for the requests in flight.
+pub const DRAIN_TIME: Duration = Duration::from_secs(10);
+
+/// HTTP statuses counted in `wasm_secrets_serve_requests_total`.
+const COUNTED_STATUSES: [u16; 12] = [200, 400, 403, 404, 405, 413, 414, 500, 502, 503, 504, 0];
+
+/// What the daemon serves: a chain and who may read from it. Replaced whole on reload, so a request sees one
+/// configuration from start to end.
+struct Served {
+    chain: Arc<Chain>,
+    settings: Arc<ServeSettings>,
+    generation: u64,
+}
+
+/// The daemon's state, shared by every connection.
+pub struct Daemon {
+    served: RwLock<Arc<Served>>,
+    dialect: Dialect,
+    daemon_uid: u32,
+    draining: AtomicBool,
+    requests: [AtomicU64; COUNTED_STATUSES.len()],
+    reloads: AtomicU64,
+    reload_failures: AtomicU64,
+}
+
+/// The chain and the counters only.
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon").field("generation", &self.generation()).field("dialect", &self.dialect).finish()
+    }
+}
+
+impl Daemon {
+    /// A daemon answering from `chain` for the callers `settings` grants, with connection URIs in `dialect`.
+    /// `daemon_uid` is the user the daemon runs as (granted everything when `settings` names no caller).
+    pub fn new(chain: Arc<Chain>, settings: ServeSettings, dialect: Dialect, daemon_uid: u32) -> Self {
+        Self {
+            served: RwLock::new(Arc::new(Served { chain, settings: Arc::new(settings), generation: 1 })),
+            dialect,
+            daemon_uid,
+            draining: AtomicBool::new(false),
+            requests: Default::default(),
+            reloads: AtomicU64::new(0),
+            reload_failures: AtomicU64::new(0),
+        }
+    }
+
+    fn served(&self) -> Arc<Served> {
+        Arc::clone(&self.served.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The chain requests are answered from now.
+    pub fn chain(&self) -> Arc<Chain> {
+        Arc::clone(&self.served().chain)
+    }
+
+    /// The settings requests are checked against now.
+    pub fn settings(&self) -> Arc<ServeSettings> {
+        Arc::clone(&self.served().settings)
+    }
+
+    /// How many configurations the daemon has served: 1, plus one per reload (shown by `/readyz`).
+    pub fn generation(&self) -> u64 {
+        self.served().generation
+    }
+
+    /// Serves `chain` and `settings` from now on; requests in flight finish with the previous ones.
+    pub fn replace(&self, chain: Arc<Chain>, settings: ServeSettings) {
+        let mut served = self.served.write().unwrap_or_else(PoisonError::into_inner);
+        let generation = served.generation + 1;
+        *served = Arc::new(Served { chain, settings: Arc::new(settings), generation });
+        self.reloads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a reload that failed (the previous configuration stays).
+    pub fn reload_failed(&self) {
+        self.reload_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The answer to `method` `target` from `peer`: [`route::Route`], the grant check, then the chain.
+    pub async fn respond(&self, peer: &Peer, method: &str, target: &str) -> Response {
+        let route = match Route::parse(method, target) {
+            Ok(route) => route,
+            Err(rejection) => return Response::json(Reply::error(rejection.status, rejection.kind, rejection.message)),
+        };
+        let served = self.served();
+        let reply = match route {
+            Route::Health => Reply { status: 200, body: r#"{"status":"ok"}"#.to_owned() },
+            Route::Ready if self.draining.load(Ordering::Relaxed) => {
+                Reply { status: 503, body: r#"{"status":"draining"}"#.to_owned() }
+            }
+            Route::Ready => Reply {
+                status: 200,
+                body: serde_json::json!({ "status": "ready", "generation": served.generation }).to_string(),
+            },
+            Route::Metrics => return Response::text(self.render_metrics(&served)),
+            Route::Read { read, team } => {
+                let caller = peer.audit_name();
+                let lookup = read.lookup(team.as_deref());
+                match served.settings.check(peer, &read.grant_key(), team.as_deref(), self.daemon_uid) {
+                    Err(refusal) => {
+                        served.chain.audit_refused(Some(&caller), lookup);
+                        Reply::error(403, "forbidden", &refusal.to_string())
+                    }
+                    Ok(()) => match served.chain.lookup_as(Some(&caller), lookup).await {
+                        Ok(value) => Reply::answer(&read, &value, self.dialect),
+                        Err(error) => Reply::failure(&error),
+                    },
+                }
+            }
+        };
+        Response::json(reply)
+    }
+
+    fn count(&self, status: u16) {
+        let i = COUNTED_STATUSES.iter().position(|s| *s == status).unwrap_or(COUNTED_STATUSES.len() - 1);
+        self.requests[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The chain's metrics (when it counts them) and the daemon's own.
+    fn render_metrics(&self, served: &Served) -> String {
+        use std::fmt::Write as _;
+        let mut text = served.chain.render_metrics().unwrap_or_default();
+        text.push_str(
+            "# HELP wasm_secrets_serve_requests_total HTTP requests answered by the daemon, by status (0: other).\n",
+        );
+        text.push_str("# TYPE wasm_secrets_serve_requests_total counter\n");
+        for (status, count) in COUNTED_STATUSES.iter().zip(&self.requests) {
+            let _ = writeln!(
+                text,
+                "wasm_secrets_serve_requests_total{{code=\"{status}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            text,
+            "# HELP wasm_secrets_serve_reloads_total Configurations reloaded (SIGHUP), and reloads that failed."
+        );
+        let _ = writeln!(text, "# TYPE wasm_secrets_serve_reloads_total counter");
+        let _ = writeln!(
+            text,
+            "wasm_secrets_serve_reloads_total{{result=\"ok\"}} {}",
+            self.reloads.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            text,
+            "wasm_secrets_serve_reloads_total{{result=\"failed\"}} {}",
+            self.reload_failures.load(Ordering::Relaxed)
+        );
+        text
+    }
+
+    /// Accepts connections on `socket` until `shutdown` completes, then stops accepting, lets the requests in
+    /// flight finish (at most [`DRAIN_TIME`]) and returns.
+    pub async fn serve(self: &Arc<Self>, socket: &BoundSocket, shutdown: impl std::future::Future<Output = ()>) {
+        let limit = Arc::new(tokio::sync::Semaphore::new(self.settings().max_connections()));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut connections = tokio::task::JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                permit = Arc::clone(&limit).acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
+                () = &mut shutdown => break,
+            };
+            let stream = tokio::select! {
+                accepted = socket.listener().accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of descriptors, most likely: wait instead of spinning.
+                        tracing::warn!("secrets serve: cannot accept a connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let Ok(cred) = stream.peer_cred() else { continue };
+            let peer = Peer { uid: cred.uid(), gid: cred.gid(), pid: cred.pid() };
+            let daemon = Arc::clone(self);
+            let stopped = stopped.clone();
+            connections.spawn(async move {
+                let _permit = permit;
+                daemon.connection(stream, peer, stopped).await;
+            });
+            while connections.try_join_next().is_some() {}
+        }
+        self.draining.store(true, Ordering::Relaxed);
+        let _ = stop.send(true);
+        let _ = tokio::time::timeout(DRAIN_TIME, async { while connections.join_next().await.is_some() {} }).await;
+        connections.abort_all();
+    }
+
+    async fn connection(
+        self: Arc<Self>,
+        stream: tokio::net::UnixStream,
+        peer: Peer,
+        mut stopped: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let daemon = Arc::clone(&self);
+        let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let daemon = Arc::clone(&daemon);
+            async move {
+                let response = if request.body().is_end_stream() {
+                    let target = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
+                    daemon.respond(&peer, request.method().as_str(), &target).await
+                } else {
+                    Response::json(Reply::error(413, "bad_request", "requests carry no body"))
+                };
+                daemon.count(response.status);
+                Ok::<_, Infallible>(response.into_http())
+            }
+        });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .max_buf_size(MAX_HEAD_BYTES)
+            .serve_connection(TokioIo::new(stream), service);
+        tokio::pin!(connection);
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            _ = stopped.wait_for(|stop| *stop) => {}
+            () = tokio::time::sleep(MAX_CONNECTION_TIME) => {}
+        }
+        connection.as_mut().graceful_shutdown();
+        let _ = tokio::time::timeout(DRAIN_TIME, connection).await;
+    }
+}
+
+/// An HTTP answer: status, content type and body (which may hold a secret: `Debug` shows its length).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The status.
+    pub status: u16,
+    /// The content type.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: String,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Response({}, {}, {} bytes)", self.status, self.content_type, self.body.len())
+    }
+}
+
+impl Response {
+    fn json(reply: Reply) -> Self {
+        Self { status: reply.status, content_type: "application/json", body: reply.body }
+    }
+
+    fn text(body: String) -> Self {
+        Self { status: 200, content_type: "text/plain; version=0.0.4", body }
+    }
+
+    fn into_http(self) -> hyper::Response<Full<Bytes>> {
+        let mut response = hyper::Response::new(Full::new(Bytes::from(self.body)));
+        *response.status_mut() =
+            http::StatusCode::from_u16(self.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(self.content_type));
+        response.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+        if self.status == 405 {
+            response.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static("GET"));
+        }
+        response
+    }
+}

@@ -1,0 +1,468 @@
+//! `secrets serve` as a process (the `secrets` command's own source, built as `secrets-e2e`), against the
+//! emulator: every endpoint, callers granted and refused by uid (a caller started under another uid), SIGHUP
+//! reload keeping the live view, SIGTERM draining and removing the socket. Every wait is bounded.
+
+use std::io::{BufRead as _, BufReader};
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::support::{Cluster, b64};
+
+/// Bounds every wait: a hang fails the test instead of stalling the suite.
+const BOUND: Duration = Duration::from_secs(120);
+
+/// A daemon process, killed when dropped.
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+    lines: mpsc::Receiver<String>,
+    stderr: Vec<String>,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// Starts `secrets --config CONFIG [--audit-log AUDIT] serve --socket SOCKET` for `cluster`'s environment.
+    fn spawn(cluster: &Cluster, config: &Path, audit: Option<&Path>, socket: &Path) -> Child {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_secrets-e2e"));
+        command.arg("--config").arg(config).arg("--cache-dir").arg(artifact_dir());
+        if let Some(audit) = audit {
+            command.arg("--audit-log").arg(audit);
+        }
+        command.arg("serve").arg("--socket").arg(socket);
+        command
+            .env_clear()
+            .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+            .env("KUBERNETES_SERVICE_PORT", cluster.emulator.addr().port().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        command.spawn().expect("the daemon starts")
+    }
+
+    /// Starts the daemon and waits until it listens.
+    fn start(cluster: &Cluster, config: &Path, audit: Option<&Path>, socket: &Path) -> Self {
+        let mut child = Self::spawn(cluster, config, audit, socket);
+        let stderr = child.stderr.take().unwrap();
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut daemon = Self { child, socket: socket.to_owned(), lines, stderr: Vec::new() };
+        daemon.wait_for_line("listening on");
+        daemon
+    }
+
+    /// Waits for a stderr line holding `text`; returns it.
+    fn wait_for_line(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + BOUND;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.stderr.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line with {text:?} on the daemon's stderr: {:?}", self.stderr),
+            }
+        }
+    }
+
+    fn signal(&self, signal: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(i32::try_from(self.child.id()).unwrap()).unwrap();
+        rustix::process::kill_process(pid, signal).unwrap();
+    }
+
+    async fn get(&self, target: &str) -> (u16, String) {
+        get(&self.socket, target).await
+    }
+
+    async fn get_json(&self, target: &str) -> (u16, Value) {
+        let (status, body) = self.get(target).await;
+        (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{target}: not JSON ({e}): {body}")))
+    }
+}
+
+/// Compiled components, shared by every daemon these tests start.
+fn artifact_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-artifact-cache")
+}
+
+/// `GET target` over the Unix socket, as one HTTP/1.1 request on its own connection: status and body.
+async fn get(socket: &Path, target: &str) -> (u16, String) {
+    let exchange = async {
+        let mut stream = tokio::net::UnixStream::connect(socket).await.expect("connect to the daemon");
+        let request = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.unwrap();
+        String::from_utf8(response).unwrap()
+    };
+    let response = tokio::time::timeout(BOUND, exchange).await.expect("the daemon answers in time");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a response head");
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
+    (status, body.to_owned())
+}
+
+/// A host configuration: the Kubernetes provider (live when `live`) for `cluster`, then `serve`.
+fn config(cluster: &Cluster, live: bool, serve: &str) -> String {
+    format!(
+        r#"
+[[providers]]
+name = "kubernetes"
+component = "builtin:kubernetes"
+kubernetes = {{ service_account_dir = "{}" }}
+live = {live}
+
+{serve}
+"#,
+        cluster.sa_path().display()
+    )
+}
+
+/// The seed, plus a config value and a team variable.
+async fn cluster() -> Cluster {
+    let cluster = Cluster::start().await;
+    cluster.insert(
+        "cfg",
+        json!({"airflow.apache.org/config-key": "sql_alchemy_conn"}),
+        json!({"value": b64("postgresql://airflow@db/airflow")}),
+    );
+    cluster.insert(
+        "team-var",
+        json!({"airflow.apache.org/variable-key": "my_var", "airflow.apache.org/team": "alpha"}),
+        json!({"value": b64("alpha's")}),
+    );
+    cluster
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_answers_from_the_chain() {
+    let cluster = cluster().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("host.toml");
+    std::fs::write(&config_path, config(&cluster, false, "")).unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let socket = dir.path().join("secrets.sock");
+    let daemon = Daemon::start(&cluster, &config_path, Some(&audit), &socket);
+
+    // Owner-only socket without a group.
+    assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600);
+
+    let (status, conn) = daemon.get_json("/v1/connections/smtp_default").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        conn,
+        json!({"conn_id": "smtp_default", "conn_type": "smtp", "description": null, "host": "smtp.example.com",
+               "schema": "", "login": "user", "password": "password", "port": 587, "extra": null,
+               "uri": "smtp://user:password@smtp.example.com:587"})
+    );
+    assert_eq!(
+        daemon.get_json("/v1/connections/my_postgres_db/value").await,
+        (
+            200,
+            json!({"value": r#"{"conn_type": "postgres", "host": "db.example.com", "login": "user", "password": "pass", "port": 5432, "schema": "mydb"}"#})
+        )
+    );
+    assert_eq!(
+        daemon.get_json("/v1/connections/my_postgres_db/uri").await,
+        (200, json!({"uri": "postgres://user:pass@db.example.com:5432/mydb"}))
+    );
+    assert_eq!(daemon.get_json("/v1/variables/my_var").await, (200, json!({"value": "my_secret_value"})));
+    assert_eq!(daemon.get_json("/v1/variables/my_var?team=alpha").await, (200, json!({"value": "alpha's"})));
+    assert_eq!(
+        daemon.get_json("/v1/config/sql_alchemy_conn").await,
+        (200, json!({"value": "postgresql://airflow@db/airflow"}))
+    );
+    assert_eq!(daemon.get_json("/v1/secrets/my-var-secret/value").await, (200, json!({"value": "my_secret_value"})));
+    assert_eq!(
+        daemon.get_json("/v1/variables/nope").await,
+        (404, json!({"error": "not_found", "message": "no provider holds this variable"}))
+    );
+    assert_eq!(daemon.get_json("/v1/config/x?team=alpha").await.0, 400);
+    assert_eq!(daemon.get_json("/v2/variables/x").await.0, 404);
+    assert_eq!(daemon.get_json("/healthz").await, (200, json!({"status": "ok"})));
+    assert_eq!(daemon.get_json("/readyz").await, (200, json!({"status": "ready", "generation": 1})));
+
+    // Not GET: 405, with `Allow`.
+    let mut stream = tokio::net::UnixStream::connect(&socket).await.unwrap();
+    stream
+        .write_all(b"POST /v1/variables/my_var HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(BOUND, stream.read_to_string(&mut response)).await.unwrap().unwrap();
+    assert!(response.starts_with("HTTP/1.1 405 "), "{response}");
+    assert!(response.to_ascii_lowercase().contains("\r\nallow: get\r\n"), "{response}");
+    // A request with a body: 413.
+    let mut stream = tokio::net::UnixStream::connect(&socket).await.unwrap();
+    stream
+        .write_all(b"GET /v1/variables/my_var HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(BOUND, stream.read_to_string(&mut response)).await.unwrap().unwrap();
+    assert!(response.starts_with("HTTP/1.1 413 "), "{response}");
+
+    let (status, metrics) = daemon.get("/metrics").await;
+    assert_eq!(status, 200);
+    for line in [
+        r#"wasm_secrets_lookups_total{kind="variable",outcome="found"} 2"#,
+        r#"wasm_secrets_lookups_total{kind="variable",outcome="not_found"} 1"#,
+        r#"wasm_secrets_serve_requests_total{code="200"} 9"#,
+        r#"wasm_secrets_serve_requests_total{code="400"} 1"#,
+        r#"wasm_secrets_serve_requests_total{code="404"} 2"#,
+        r#"wasm_secrets_serve_requests_total{code="405"} 1"#,
+        r#"wasm_secrets_serve_requests_total{code="413"} 1"#,
+        r#"wasm_secrets_serve_reloads_total{result="ok"} 0"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
+
+    // The audit log names the caller: this process (uid 0 in CI) and its pid.
+    let audit = std::fs::read_to_string(&audit).unwrap();
+    let first: Value = serde_json::from_str(audit.lines().next().unwrap()).unwrap();
+    let uid = rustix::process::getuid().as_raw();
+    let gid = rustix::process::getgid().as_raw();
+    assert_eq!(first["caller"], format!("uid={uid} gid={gid} pid={}", std::process::id()));
+    assert_eq!((first["kind"].as_str(), first["id"].as_str()), (Some("connection"), Some("smtp_default")));
+    assert!(!audit.contains("password"), "no value in the audit log");
+}
+
+/// A Python client (standard library only) that asks the daemon for `target` and prints the status and body.
+const PY_CLIENT: &str = r#"
+import http.client, socket, sys
+class Conn(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(sys.argv[1])
+c = Conn("localhost", timeout=60)
+c.request("GET", sys.argv[2])
+r = c.getresponse()
+print(r.status, r.read().decode())
+"#;
+
+/// Runs [`PY_CLIENT`] as `uid`:`gid`: the status and the body.
+fn get_as(uid: u32, gid: u32, socket: &Path, target: &str) -> (u16, Value) {
+    use std::os::unix::process::CommandExt as _;
+    let output = Command::new("python3")
+        .args(["-c", PY_CLIENT])
+        .arg(socket)
+        .arg(target)
+        .uid(uid)
+        .gid(gid)
+        .env_clear()
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "client as {uid}:{gid}: {stdout}{}", String::from_utf8_lossy(&output.stderr));
+    let (status, body) = stdout.trim_end().split_once(' ').unwrap();
+    (status.parse().unwrap(), serde_json::from_str(body).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_are_granted_by_uid_and_gid_and_others_refused() {
+    // The tests run as root (as CI does), so they can start callers under other uids.
+    assert_eq!(rustix::process::getuid().as_raw(), 0, "these tests start callers under other uids: run them as root");
+    let cluster = cluster().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Callers under other uids reach the socket through the directory (search only) and the socket's group.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let config_path = dir.path().join("host.toml");
+    let serve = r#"
+[serve]
+socket_group = 4242
+
+[[serve.callers]]
+uid = 0
+all = true
+
+[[serve.callers]]
+uid = 65534
+grants = ["variable:my_*"]
+
+[[serve.callers]]
+gid = 4243
+grants = ["connection:smtp_default"]
+teams = ["alpha"]
+"#;
+    std::fs::write(&config_path, config(&cluster, false, serve)).unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let socket = dir.path().join("secrets.sock");
+    let daemon = Daemon::start(&cluster, &config_path, Some(&audit), &socket);
+    let meta = std::fs::metadata(&socket).unwrap();
+    assert_eq!((meta.permissions().mode() & 0o777, meta.gid()), (0o660, 4242));
+
+    let socket_for = socket.clone();
+    let answers = tokio::task::spawn_blocking(move || {
+        let s = &socket_for;
+        [
+            get_as(65534, 4242, s, "/v1/variables/my_var"),
+            get_as(65534, 4242, s, "/v1/connections/smtp_default"),
+            get_as(65534, 4242, s, "/v1/variables/my_var?team=alpha"),
+            get_as(65533, 4242, s, "/v1/variables/my_var"),
+        ]
+    })
+    .await
+    .unwrap();
+    assert_eq!(answers[0], (200, json!({"value": "my_secret_value"})));
+    let forbidden = |message: &str| (403, json!({"error": "forbidden", "message": message}));
+    assert_eq!(answers[1], forbidden("the caller is not granted this entry"));
+    assert_eq!(answers[2], forbidden("the caller is not granted this team"));
+    assert_eq!(answers[3], forbidden("no grant names this caller's uid or gid"));
+    // A caller with neither the uid nor the socket's group cannot connect at all (the socket's mode).
+    let refused = tokio::task::spawn_blocking({
+        let socket = socket.clone();
+        move || {
+            use std::os::unix::process::CommandExt as _;
+            Command::new("python3")
+                .args(["-c", PY_CLIENT])
+                .arg(&socket)
+                .arg("/healthz")
+                .uid(65534)
+                .gid(65534)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("PermissionError"), "{refused:?}");
+    // Root reads everything (`all = true`).
+    assert_eq!(daemon.get_json("/v1/variables/my_var?team=alpha").await, (200, json!({"value": "alpha's"})));
+
+    // Refusals are audited with the caller and the outcome `refused`, before any provider is asked.
+    let lines: Vec<Value> =
+        std::fs::read_to_string(&audit).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let outcomes: Vec<(String, &str, &str)> = lines
+        .iter()
+        .map(|l| {
+            let caller = l["caller"].as_str().unwrap();
+            let uid = caller.split(' ').next().unwrap().to_owned();
+            (uid, l["id"].as_str().unwrap(), l["outcome"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("uid=65534".to_owned(), "my_var", "found"),
+            ("uid=65534".to_owned(), "smtp_default", "refused"),
+            ("uid=65534".to_owned(), "my_var", "refused"),
+            ("uid=65533".to_owned(), "my_var", "refused"),
+            ("uid=0".to_owned(), "my_var", "found"),
+        ]
+    );
+}
+
+/// The LIST requests the emulator saw (watches excluded).
+fn lists(cluster: &Cluster) -> usize {
+    cluster
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && !r.query.as_deref().unwrap_or("").contains("watch="))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_grants_and_keeps_the_unchanged_live_view() {
+    use rustix::process::Signal;
+    let cluster = cluster().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("host.toml");
+    let grants =
+        |list: &str| format!("[[serve.callers]]\nuid = {}\ngrants = [{list}]\n", rustix::process::getuid().as_raw());
+    std::fs::write(&config_path, config(&cluster, true, &grants(r#""variable:*""#))).unwrap();
+    let socket = dir.path().join("secrets.sock");
+    let mut daemon = Daemon::start(&cluster, &config_path, None, &socket);
+    assert_eq!(daemon.get_json("/v1/variables/my_var").await, (200, json!({"value": "my_secret_value"})));
+    assert_eq!(daemon.get_json("/v1/connections/smtp_default/uri").await.0, 403);
+    let lists_before = lists(&cluster);
+    assert_eq!(lists_before, 3, "one list per followed kind: {:?}", cluster.requests());
+
+    // A configuration that cannot be read keeps the previous one.
+    std::fs::write(&config_path, "[[providers]]\nname = 1\n").unwrap();
+    daemon.signal(Signal::HUP);
+    let line = daemon.wait_for_line("reload failed");
+    assert!(line.contains("still serving the previous configuration"), "{line}");
+    assert_eq!(daemon.get_json("/readyz").await, (200, json!({"status": "ready", "generation": 1})));
+
+    std::fs::write(&config_path, config(&cluster, true, &grants(r#""variable:*", "connection:smtp_default""#)))
+        .unwrap();
+    daemon.signal(Signal::HUP);
+    let line = daemon.wait_for_line("reloaded the configuration");
+    assert!(line.contains("configuration 2; 1 of 1 providers kept"), "{line}");
+    assert_eq!(daemon.get_json("/readyz").await, (200, json!({"status": "ready", "generation": 2})));
+    assert_eq!(
+        daemon.get_json("/v1/connections/smtp_default/uri").await,
+        (200, json!({"uri": "smtp://user:password@smtp.example.com:587"}))
+    );
+    // The live view was kept: no list since (lookups answer from it).
+    assert_eq!(daemon.get_json("/v1/variables/my_var").await.0, 200);
+    assert_eq!(lists(&cluster), lists_before, "{:?}", cluster.requests());
+    let (_, metrics) = daemon.get("/metrics").await;
+    assert!(metrics.contains("wasm_secrets_serve_reloads_total{result=\"ok\"} 1\n"), "{metrics}");
+    assert!(metrics.contains("wasm_secrets_serve_reloads_total{result=\"failed\"} 1\n"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_stops_and_removes_the_socket() {
+    use rustix::process::Signal;
+    let cluster = cluster().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("host.toml");
+    std::fs::write(&config_path, config(&cluster, false, "")).unwrap();
+    let socket = dir.path().join("secrets.sock");
+
+    // Something that is not a socket is never replaced.
+    std::fs::write(&socket, "not a socket").unwrap();
+    let output = Daemon::spawn(&cluster, &config_path, None, &socket).wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("exists and is not a socket"), "{output:?}");
+    std::fs::remove_file(&socket).unwrap();
+
+    let mut daemon = Daemon::start(&cluster, &config_path, None, &socket);
+    // A second daemon on a live socket refuses to start.
+    let output = Daemon::spawn(&cluster, &config_path, None, &socket).wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("another process is serving"), "{output:?}");
+
+    // An idle keep-alive connection does not hold the daemon up, and a request sent before SIGTERM is answered.
+    let mut idle = tokio::net::UnixStream::connect(&socket).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut buffer = [0u8; 1024];
+    let n = tokio::time::timeout(BOUND, idle.read(&mut buffer)).await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&buffer[..n]).starts_with("HTTP/1.1 200 "));
+    daemon.signal(Signal::TERM);
+    daemon.wait_for_line("stopped");
+    let deadline = Instant::now() + BOUND;
+    let status = loop {
+        if let Some(status) = daemon.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the daemon did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(!socket.exists(), "the socket is removed");
+    // The idle connection was closed.
+    let n = tokio::time::timeout(BOUND, idle.read(&mut buffer)).await.unwrap().unwrap_or(0);
+    assert_eq!(n, 0);
+}
