@@ -34,6 +34,7 @@ pub mod cluster;
 pub mod embed;
 pub mod engine;
 pub mod error;
+pub mod exec;
 pub mod files;
 mod follow;
 pub mod grants;

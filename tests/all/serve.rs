@@ -35,19 +35,12 @@ impl Drop for Daemon {
 impl Daemon {
     /// Starts `secrets --config CONFIG [--audit-log AUDIT] serve --socket SOCKET` for `cluster`'s environment.
     fn spawn(cluster: &Cluster, config: &Path, audit: Option<&Path>, socket: &Path) -> Child {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_secrets-e2e"));
-        command.arg("--config").arg(config).arg("--cache-dir").arg(artifact_dir());
+        let mut command = secrets(cluster, config);
         if let Some(audit) = audit {
             command.arg("--audit-log").arg(audit);
         }
         command.arg("serve").arg("--socket").arg(socket);
-        command
-            .env_clear()
-            .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
-            .env("KUBERNETES_SERVICE_PORT", cluster.emulator.addr().port().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
         command.spawn().expect("the daemon starts")
     }
 
@@ -98,6 +91,18 @@ impl Daemon {
         let (status, body) = self.get(target).await;
         (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{target}: not JSON ({e}): {body}")))
     }
+}
+
+/// `secrets --config CONFIG --cache-dir ...` in the environment of a pod of `cluster` (and `PATH`).
+fn secrets(cluster: &Cluster, config: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_secrets-e2e"));
+    command.arg("--config").arg(config).arg("--cache-dir").arg(artifact_dir());
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        .env("KUBERNETES_SERVICE_PORT", cluster.emulator.addr().port().to_string());
+    command
 }
 
 /// Compiled components, shared by every daemon these tests start.
@@ -465,4 +470,124 @@ async fn sigterm_drains_stops_and_removes_the_socket() {
     // The idle connection was closed.
     let n = tokio::time::timeout(BOUND, idle.read(&mut buffer)).await.unwrap().unwrap_or(0);
     assert_eq!(n, 0);
+}
+
+/// What a command run by `secrets exec` prints of its environment and secrets directory (Python, whose
+/// `os.environ` keeps names such as `_FSEC_MY-VAR-SECRET_VALUE` that `sh` drops).
+const SHOW: &str = r#"
+import os, sys
+for name in sorted(os.environ):
+    if name.startswith(("AIRFLOW_", "_FSEC_", "FLYTE_")):
+        print(f"{name}={os.environ[name]}")
+d = os.environ.get("FLYTE_SECRETS_DEFAULT_DIR")
+if d:
+    print("dir mode", oct(os.stat(d).st_mode & 0o777)[2:])
+    f = os.path.join(d, "my-var-secret", "value")
+    print("file mode", oct(os.stat(f).st_mode & 0o777)[2:])
+    print("file", open(f).read())
+sys.exit(7)
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_runs_a_command_with_its_secrets_in_the_environment_and_in_files() {
+    let cluster = cluster().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("host.toml");
+    std::fs::write(&config_path, config(&cluster, false, "")).unwrap();
+    let secrets_parent = dir.path().join("run");
+    std::fs::create_dir(&secrets_parent).unwrap();
+    let output = tokio::task::spawn_blocking({
+        let mut command = secrets(&cluster, &config_path);
+        command
+            .args(["exec", "--connection", "smtp_default", "--connection", "my_postgres_db", "--variable", "my_var"])
+            .args(["--secret", "my-var-secret/value", "--secret", "my-var-secret/value:file", "--dir"])
+            .arg(&secrets_parent)
+            .args(["--", "python3", "-c", SHOW]);
+        move || command.output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(7),
+        "the command's status: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dir_line = stdout.lines().find_map(|l| l.strip_prefix("FLYTE_SECRETS_DEFAULT_DIR=")).unwrap().to_owned();
+    assert!(dir_line.starts_with(secrets_parent.to_str().unwrap()), "{dir_line}");
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "AIRFLOW_CONN_MY_POSTGRES_DB=postgres://user:pass@db.example.com:5432/mydb",
+            "AIRFLOW_CONN_SMTP_DEFAULT=smtp://user:password@smtp.example.com:587",
+            "AIRFLOW_VAR_MY_VAR=my_secret_value",
+            &format!("FLYTE_SECRETS_DEFAULT_DIR={dir_line}"),
+            "_FSEC_MY-VAR-SECRET_VALUE=my_secret_value",
+            "dir mode 700",
+            "file mode 600",
+            "file my_secret_value",
+        ]
+    );
+    // Nothing of the values on stderr, and the secrets directory is gone.
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("my_secret_value"));
+    assert_eq!(std::fs::read_dir(&secrets_parent).unwrap().count(), 0, "the secrets directory is removed");
+
+    // A secret that is not found: the command does not start (status 125, the reason on stderr).
+    let marker = dir.path().join("started");
+    let output = secrets(&cluster, &config_path)
+        .args(["exec", "--variable", "my_var", "--variable", "nope", "--", "touch"])
+        .arg(&marker)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(125));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.ends_with("\nerror: variable `nope` was not found; the command was not started\n"), "{stderr}");
+    assert!(!marker.exists());
+    // A command that does not exist: 127.
+    let output = secrets(&cluster, &config_path).args(["exec", "--", "/nonexistent/command"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(127), "{output:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_asks_the_daemon_with_socket() {
+    let cluster = cluster().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("host.toml");
+    let uid = rustix::process::getuid().as_raw();
+    let serve = format!(
+        "[[serve.callers]]\nuid = {uid}\ngrants = [\"variable:my_var\", \"connection:smtp_default\"]\nteams = [\"alpha\"]\n"
+    );
+    std::fs::write(&config_path, config(&cluster, false, &serve)).unwrap();
+    let socket = dir.path().join("secrets.sock");
+    let _daemon = Daemon::start(&cluster, &config_path, None, &socket);
+    // The client needs no providers: an empty configuration file would do; it asks only the daemon.
+    let run = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_secrets-e2e"));
+        command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        command.args(["exec", "--socket"]).arg(&socket).args(args);
+        command
+    };
+    let output = tokio::task::spawn_blocking({
+        let mut command = run(&["--team", "alpha", "--variable", "my_var", "--connection", "smtp_default", "--"]);
+        command.args(["sh", "-c", r#"printf '%s|%s' "$AIRFLOW_VAR_MY_VAR" "$AIRFLOW_CONN_SMTP_DEFAULT""#]);
+        move || command.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), "alpha's|smtp://user:password@smtp.example.com:587");
+    // A refusal stops before the command, with the daemon's reason.
+    let output = tokio::task::spawn_blocking({
+        let mut command = run(&["--variable", "other", "--", "true"]);
+        move || command.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(125));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: variable `other`: the daemon answered 403 forbidden: the caller is not granted this entry; the command \
+         was not started\n"
+    );
 }

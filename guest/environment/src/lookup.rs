@@ -81,13 +81,13 @@ impl<'c, E: Env> Backend<'c, E> {
                 return Ok(Some(value));
             }
         }
-        self.read(&format!("{prefix}{}", upper(id)))
+        self.read(&airflow_env_var(prefix, id))
     }
 
     /// `os.environ.get(name)`. A name that no environment can hold (empty, or containing `=` or NUL) is
     /// never set, so it is not asked for.
     fn read(&mut self, name: &str) -> Result<Option<String>, LookupError> {
-        if name.is_empty() || name.contains(['=', '\0']) {
+        if !is_env_name(name) {
             return Ok(None);
         }
         self.env.var(name)
@@ -160,6 +160,23 @@ impl<E: Env> Lookups for Backend<'_, E> {
         }
         Ok(())
     }
+}
+
+/// The variable Airflow's environment backend reads for `id` (global scope): the prefix, then the id uppercased
+/// with Python's `str.upper()`. What `secrets exec` sets for a connection or a variable.
+///
+/// ```
+/// use wasm_secrets_provider_environment::lookup::airflow_env_var;
+/// assert_eq!(airflow_env_var("AIRFLOW_CONN_", "my_db"), "AIRFLOW_CONN_MY_DB");
+/// assert_eq!(airflow_env_var("AIRFLOW_VAR_", "straße"), "AIRFLOW_VAR_STRASSE");
+/// ```
+pub fn airflow_env_var(prefix: &str, id: &str) -> String {
+    format!("{prefix}{}", upper(id))
+}
+
+/// Whether a process environment can hold a variable named `name` (not empty, no `=`, no NUL).
+pub fn is_env_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(['=', '\0'])
 }
 
 /// flytekit's `_get_secrets_env_var`: the prefix, then the non-empty parts among `group` and `key`, each

@@ -3,6 +3,7 @@
 //! It mirrors Airflow's CLI checks (`airflow connections get`, `airflow variables get`,
 //! `airflow config get-value`) against any provider component, by default the built-in Kubernetes provider.
 
+mod exec;
 mod output;
 mod plain_table;
 mod rich_table;
@@ -176,6 +177,9 @@ enum Command {
     /// Run the node-local daemon: answer every local process's lookups over a Unix socket (HTTP/1.1 and
     /// JSON), granting by the caller's uid and gid.
     Serve(serve::ServeArgs),
+    /// Run a command with secrets in its environment (AIRFLOW_CONN_*, AIRFLOW_VAR_*, _FSEC_*) or in files laid
+    /// out as Flyte mounts them; every secret is resolved before it starts.
+    Exec(exec::ExecArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -644,6 +648,7 @@ async fn execute(
             task_run(args, &cli.global, &spec, env, Arc::clone(&records), dialect, out, err).await
         }
         Command::Serve(args) => serve::run(args, &cli.global, env, dialect, err).await,
+        Command::Exec(args) => exec::run(args, &cli.global, env, Arc::clone(&records), dialect, err).await,
         command => lookup(command, &cli.global, &spec, env, Arc::clone(&records), dialect, out).await,
     };
     let records = std::mem::take(&mut *records.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
@@ -675,7 +680,8 @@ async fn lookup(
         | Command::Providers(ProvidersCommand::List)
         | Command::Bench(_)
         | Command::Task(_)
-        | Command::Serve(_) => Err(Failure::usage("unreachable: handled above")),
+        | Command::Serve(_)
+        | Command::Exec(_) => Err(Failure::usage("unreachable: handled above")),
         Command::Connections(ConnectionsCommand::Get { conn_id, team, output }) => {
             match chain.get_connection(&conn_id, team.as_deref()).await? {
                 Some(conn) => {

@@ -10,6 +10,7 @@
 //! connection's lifetime, requests carry no body, and a lookup is bounded by the chain's own time limits.
 
 pub mod access;
+pub mod client;
 pub mod route;
 mod socket;
 

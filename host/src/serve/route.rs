@@ -77,6 +77,29 @@ impl Read {
         }
     }
 
+    /// The request target that asks for it (what [`Route::parse`] reads back): ids percent-encoded, every byte
+    /// but unreserved ones.
+    ///
+    /// ```
+    /// use wasm_secrets::serve::route::Read;
+    /// assert_eq!(Read::ConnUri("a/b c".into()).target(Some("t")), "/v1/connections/a%2Fb%20c/uri?team=t");
+    /// ```
+    pub fn target(&self, team: Option<&str>) -> String {
+        let mut target = match self {
+            Self::Connection(id) => format!("/v1/connections/{}", encode(id)),
+            Self::ConnValue(id) => format!("/v1/connections/{}/value", encode(id)),
+            Self::ConnUri(id) => format!("/v1/connections/{}/uri", encode(id)),
+            Self::Variable(key) => format!("/v1/variables/{}", encode(key)),
+            Self::Config(key) => format!("/v1/config/{}", encode(key)),
+            Self::Secret { group, key } => format!("/v1/secrets/{}/{}", encode(group), encode(key)),
+        };
+        if let Some(team) = team {
+            target.push_str("?team=");
+            target.push_str(&encode(team));
+        }
+        target
+    }
+
     fn takes_team(&self) -> bool {
         !matches!(self, Self::Config(_) | Self::Secret { .. })
     }
@@ -180,6 +203,20 @@ fn decode(segment: &str) -> Result<String, Rejection> {
     String::from_utf8(out).ok().filter(|s| !s.is_empty()).ok_or_else(bad)
 }
 
+/// Percent-encodes every byte but `A-Z a-z 0-9 - . _ ~`.
+fn encode(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
 /// A JSON answer: status and body.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -272,6 +309,23 @@ mod tests {
         assert_eq!(Route::parse("GET", "/healthz"), Ok(Route::Health));
         assert_eq!(Route::parse("GET", "/readyz"), Ok(Route::Ready));
         assert_eq!(Route::parse("GET", "/metrics"), Ok(Route::Metrics));
+    }
+
+    #[test]
+    fn targets_parse_back_to_their_read() {
+        let reads = [
+            Read::Connection("a/b?c#d%e".into()),
+            Read::ConnValue("ü ñ".into()),
+            Read::ConnUri("x".into()),
+            Read::Variable("k+=&".into()),
+            Read::Config("c".into()),
+            Read::Secret { group: "g".into(), key: "k/../x".into() },
+        ];
+        for read in reads {
+            let team = read.takes_team().then(|| "te am&x=1".to_owned());
+            let parsed = Route::parse("GET", &read.target(team.as_deref()));
+            assert_eq!(parsed, Ok(Route::Read { read: read.clone(), team }), "{read:?}");
+        }
     }
 
     #[test]
