@@ -35,7 +35,6 @@ PYTHON="${PYTHON:-python3}"
 ITERATIONS="${ITERATIONS:-200}"
 WARMUP="${WARMUP:-20}"
 venv="$repo/target/airflow-venv"
-requirements="$repo/bench/airflow/requirements.txt"
 run_start=$SECONDS
 
 die() { echo "bench-airflow.sh: error: $*" >&2; exit 1; }
@@ -50,18 +49,10 @@ command -v "$PYTHON" >/dev/null || die "$PYTHON not found (set PYTHON=/path/to/p
 
 # --- 1. The Airflow virtualenv ------------------------------------------------------------------------------
 step "Airflow virtualenv ($venv)"
-stamp="$( { sha256sum "$requirements" | cut -d' ' -f1; "$PYTHON" -VV; } | sha256sum | cut -d' ' -f1)"
-if [ -f "$venv/.bench-airflow-stamp" ] && [ "$(cat "$venv/.bench-airflow-stamp")" = "$stamp" ]; then
-    echo "reusing it (requirements and interpreter unchanged; delete it to time a fresh install)"
-else
-    rm -rf "$venv"
-    install_start=$SECONDS
-    "$PYTHON" -m venv "$venv" || die "could not create the virtualenv $venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: -r "$requirements" ||
-        die "pip install -r bench/airflow/requirements.txt failed (PyPI reachable? CPython 3.11 on Linux x86_64?)"
-    echo "$stamp" >"$venv/.bench-airflow-stamp"
-    echo "installed in $((SECONDS - install_start)) s"
-fi
+install_start=$SECONDS
+PYTHON="$PYTHON" bash scripts/airflow-venv.sh ||
+    die "creating $venv failed (PyPI reachable? CPython 3.11 on Linux x86_64?)"
+echo "ready in $((SECONDS - install_start)) s (reused while the requirements and the interpreter are unchanged)"
 "$venv/bin/python" - <<'EOF'
 import importlib.metadata as m
 for p in ("apache-airflow", "apache-airflow-core", "apache-airflow-task-sdk",

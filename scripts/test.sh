@@ -19,6 +19,9 @@ if ! cmp -s "$requirements" target/py/requirements.txt || ! target/py/bin/python
     target/py/bin/pip install --quiet -r "$requirements"
     cp "$requirements" target/py/requirements.txt
 fi
+# Real Airflow 3.3.2 and this repository's Airflow backend package (airflow-backend/), for tests/all/airflow.rs,
+# likewise kept under target/ (scripts/airflow-venv.sh).
+bash scripts/airflow-venv.sh
 WASM_SECRETS_KUBECTL="$(pwd)/target/py/bin/kubectl"
 export WASM_SECRETS_KUBECTL
 

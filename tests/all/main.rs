@@ -10,6 +10,7 @@
     reason = "test code: a failed expectation is the test failing"
 )]
 
+mod airflow;
 mod bench;
 mod canary;
 mod chain;

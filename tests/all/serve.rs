@@ -18,7 +18,7 @@ use crate::support::{Cluster, b64};
 const BOUND: Duration = Duration::from_secs(120);
 
 /// A daemon process, killed when dropped.
-struct Daemon {
+pub struct Daemon {
     child: Child,
     socket: PathBuf,
     lines: mpsc::Receiver<String>,
@@ -45,7 +45,7 @@ impl Daemon {
     }
 
     /// Starts the daemon and waits until it listens.
-    fn start(cluster: &Cluster, config: &Path, audit: Option<&Path>, socket: &Path) -> Self {
+    pub fn start(cluster: &Cluster, config: &Path, audit: Option<&Path>, socket: &Path) -> Self {
         let mut child = Self::spawn(cluster, config, audit, socket);
         let stderr = child.stderr.take().unwrap();
         let (send, lines) = mpsc::channel();
@@ -127,7 +127,7 @@ async fn get(socket: &Path, target: &str) -> (u16, String) {
 }
 
 /// A host configuration: the Kubernetes provider (live when `live`) for `cluster`, then `serve`.
-fn config(cluster: &Cluster, live: bool, serve: &str) -> String {
+pub fn config(cluster: &Cluster, live: bool, serve: &str) -> String {
     format!(
         r#"
 [[providers]]
@@ -143,7 +143,7 @@ live = {live}
 }
 
 /// The seed, plus a config value and a team variable.
-async fn cluster() -> Cluster {
+pub async fn cluster() -> Cluster {
     let cluster = Cluster::start().await;
     cluster.insert(
         "cfg",
