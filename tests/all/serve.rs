@@ -449,6 +449,16 @@ async fn sigterm_drains_stops_and_removes_the_socket() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("another process is serving"), "{output:?}");
 
+    // `secrets probe` (what the DaemonSet's probes run) says it is ready.
+    let probe = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_secrets-e2e"));
+        command.env_clear().args(["probe", "--socket"]).arg(&socket);
+        command.output().unwrap()
+    };
+    let ready = probe();
+    assert_eq!(ready.status.code(), Some(0), "{ready:?}");
+    assert_eq!(String::from_utf8_lossy(&ready.stdout), "{\"status\":\"ready\",\"generation\":1}\n");
+
     // An idle keep-alive connection does not hold the daemon up, and a request sent before SIGTERM is answered.
     let mut idle = tokio::net::UnixStream::connect(&socket).await.unwrap();
     idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
@@ -467,6 +477,9 @@ async fn sigterm_drains_stops_and_removes_the_socket() {
     };
     assert_eq!(status.code(), Some(0));
     assert!(!socket.exists(), "the socket is removed");
+    let gone = probe();
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&gone.stderr).starts_with("error: cannot connect to the daemon at "), "{gone:?}");
     // The idle connection was closed.
     let n = tokio::time::timeout(BOUND, idle.read(&mut buffer)).await.unwrap().unwrap_or(0);
     assert_eq!(n, 0);
@@ -589,5 +602,27 @@ async fn exec_asks_the_daemon_with_socket() {
         String::from_utf8_lossy(&output.stderr),
         "error: variable `other`: the daemon answered 403 forbidden: the caller is not granted this entry; the command \
          was not started\n"
+    );
+}
+
+/// The host configuration the DaemonSet runs (deploy/configmap.yaml) is one the daemon accepts, with what its
+/// comments say.
+#[test]
+fn the_deployed_configuration_parses() {
+    use wasm_secrets::serve::access::{Access, PeerMatch};
+    let manifest = include_str!("../../deploy/configmap.yaml");
+    let start = manifest.find("  host.toml: |\n").expect("a host.toml key") + "  host.toml: |\n".len();
+    let toml: String = manifest[start..]
+        .lines()
+        .take_while(|l| l.is_empty() || l.starts_with("    "))
+        .map(|l| format!("{}\n", l.get(4..).unwrap_or_default()))
+        .collect();
+    let config = wasm_secrets::HostConfig::parse(&toml, Path::new("deploy/configmap.yaml")).unwrap();
+    assert!(config.chain.providers[0].live);
+    assert_eq!(config.serve.socket_group, Some(0));
+    assert_eq!(config.serve.callers.len(), 1);
+    assert_eq!(config.serve.callers[0].peer, PeerMatch::Uid(50000));
+    assert!(
+        matches!(&config.serve.callers[0].access, Access::Grants { grants, teams } if grants.len() == 3 && teams.is_empty())
     );
 }

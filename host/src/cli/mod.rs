@@ -180,6 +180,9 @@ enum Command {
     /// Run a command with secrets in its environment (AIRFLOW_CONN_*, AIRFLOW_VAR_*, _FSEC_*) or in files laid
     /// out as Flyte mounts them; every secret is resolved before it starts.
     Exec(exec::ExecArgs),
+    /// Ask a running daemon (`secrets serve`) whether it is ready (or alive, with `--endpoint healthz`): exit 0
+    /// when it answers 200, 1 otherwise. For Kubernetes exec probes, which cannot reach a Unix socket.
+    Probe(serve::ProbeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -649,6 +652,7 @@ async fn execute(
         }
         Command::Serve(args) => serve::run(args, &cli.global, env, dialect, err).await,
         Command::Exec(args) => exec::run(args, &cli.global, env, Arc::clone(&records), dialect, err).await,
+        Command::Probe(args) => serve::probe(args, &cli.global, out).await,
         command => lookup(command, &cli.global, &spec, env, Arc::clone(&records), dialect, out).await,
     };
     let records = std::mem::take(&mut *records.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
@@ -681,7 +685,8 @@ async fn lookup(
         | Command::Bench(_)
         | Command::Task(_)
         | Command::Serve(_)
-        | Command::Exec(_) => Err(Failure::usage("unreachable: handled above")),
+        | Command::Exec(_)
+        | Command::Probe(_) => Err(Failure::usage("unreachable: handled above")),
         Command::Connections(ConnectionsCommand::Get { conn_id, team, output }) => {
             match chain.get_connection(&conn_id, team.as_deref()).await? {
                 Some(conn) => {

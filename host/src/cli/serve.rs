@@ -149,3 +149,46 @@ async fn reload(
     *current = next;
     Ok(kept)
 }
+
+/// `probe`'s endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum ProbeEndpoint {
+    /// `/readyz`: configuration open and live views listed.
+    Readyz,
+    /// `/healthz`: the process serves.
+    Healthz,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ProbeArgs {
+    /// The daemon's socket.
+    #[arg(long, value_name = "PATH")]
+    socket: PathBuf,
+    /// What to ask.
+    #[arg(long, value_enum, default_value_t = ProbeEndpoint::Readyz)]
+    endpoint: ProbeEndpoint,
+}
+
+/// `probe`: GET the endpoint within `--timeout`; prints the answer's body.
+pub(super) async fn probe(
+    args: ProbeArgs,
+    global: &GlobalArgs,
+    out: &mut dyn Write,
+) -> Result<(u8, Option<String>), Failure> {
+    let client = crate::serve::client::DaemonClient::new(&args.socket, std::time::Duration::from_secs(global.timeout));
+    let target = match args.endpoint {
+        ProbeEndpoint::Readyz => "/readyz",
+        ProbeEndpoint::Healthz => "/healthz",
+    };
+    match client.get(target).await {
+        Ok((200, body)) => {
+            let _ = writeln!(out, "{}", String::from_utf8_lossy(&body));
+            Ok((EXIT_FOUND, None))
+        }
+        Ok((status, body)) => Err(Failure {
+            code: super::EXIT_NOT_FOUND,
+            message: format!("the daemon answered {status}: {}", String::from_utf8_lossy(&body)),
+        }),
+        Err(e) => Err(Failure { code: super::EXIT_NOT_FOUND, message: e.to_string() }),
+    }
+}
