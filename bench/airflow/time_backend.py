@@ -19,7 +19,13 @@ Cases, each checked once, warmed up, then timed one call at a time with time.per
     kubernetes_client/list          the backend's client.list_namespaced_secret(...) for my_var, the single
                                     API call inside get_variable (counterpart of end_to_end/kube_rs/list)
 
-All cases use the backend's one CoreV1Api, whose urllib3 pool keeps the TLS connection alive; the number
+With --socket (scripts/load-serve.sh), two more cases time this repository's backend class asking a running
+`secrets serve` daemon (one request per call on its own Unix-socket connection), in the same process:
+
+    wasm_secrets_backend/get_variable    WasmSecretsBackend(socket_path=...).get_variable("my_var")
+    wasm_secrets_backend/get_conn_value  WasmSecretsBackend(socket_path=...).get_conn_value("smtp_default")
+
+All Airflow-backend cases use the backend's one CoreV1Api, whose urllib3 pool keeps the TLS connection alive; the number
 of connections the pool opened is reported. Prints a table, then one JSON line (the last line of stdout).
 """
 
@@ -54,6 +60,7 @@ def parse_args():
     parser.add_argument("--iterations", type=int, default=200, help="timed lookups per case (default 200)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed lookups per case first (default 20)")
     parser.add_argument("--timeout", type=int, default=300, help="abort the whole run after this many seconds")
+    parser.add_argument("--socket", help="also time wasm_secrets_airflow.WasmSecretsBackend asking this daemon socket")
     return parser.parse_args()
 
 
@@ -148,6 +155,14 @@ def main():
         ("airflow_backend/get_conn_value", lambda: backend.get_conn_value(CONNECTION[0]), CONNECTION[1]),
         ("kubernetes_client/list", list_my_var, ["my-var-secret"]),
     ]
+    if args.socket:
+        from wasm_secrets_airflow import WasmSecretsBackend
+
+        ours = WasmSecretsBackend(socket_path=args.socket)
+        cases += [
+            ("wasm_secrets_backend/get_variable", lambda: ours.get_variable(VARIABLE[0]), VARIABLE[1]),
+            ("wasm_secrets_backend/get_conn_value", lambda: ours.get_conn_value(CONNECTION[0]), CONNECTION[1]),
+        ]
     results = [measure(name, call, expected, args.warmup, args.iterations) for name, call, expected in cases]
     connections = pool_connections(backend)
 

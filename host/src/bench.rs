@@ -124,9 +124,35 @@ pub enum BenchLookup {
     },
 }
 
+/// What a run asks: a chain in this process, or a daemon (`secrets serve`) over its socket.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The chain's lookups.
+    Chain(Arc<Chain>),
+    /// The daemon's endpoints (a connection's is the record, `/v1/connections/{id}`), one request per
+    /// connection, as a process asking the daemon makes them.
+    Daemon(crate::serve::client::DaemonClient),
+}
+
 impl BenchLookup {
     /// Runs the lookup once: whether it found a value.
-    async fn run(&self, chain: &Chain) -> Result<bool, ChainError> {
+    async fn run(&self, target: &Target) -> Result<bool, ChainError> {
+        use crate::serve::route::Read;
+        let chain = match target {
+            Target::Chain(chain) => chain,
+            Target::Daemon(client) => {
+                let (read, team) = match self {
+                    Self::Connection { conn_id, team } => (Read::Connection(conn_id.clone()), team.as_deref()),
+                    Self::Variable { key, team } => (Read::Variable(key.clone()), team.as_deref()),
+                    Self::Config { key } => (Read::Config(key.clone()), None),
+                    Self::Secret { group, key } => (Read::Secret { group: group.clone(), key: key.clone() }, None),
+                };
+                return match client.read(&read, team).await {
+                    Ok(found) => Ok(found.is_some()),
+                    Err(e) => Err(ChainError { provider: "daemon".to_owned(), error: e.into_lookup_error() }),
+                };
+            }
+        };
         Ok(match self {
             Self::Connection { conn_id, team } => chain.get_connection(conn_id, team.as_deref()).await?.is_some(),
             Self::Variable { key, team } => chain.get_variable(key, team.as_deref()).await?.is_some(),
@@ -316,22 +342,34 @@ const MAX_FOLLOW_WAIT: Duration = Duration::from_secs(10);
 /// Runs `plan` on `chain`, calling `progress` about ten times a second during the warm-up and the measured
 /// part (and once at the end of each). Lookups run as tokio tasks on the current runtime; on a multi-threaded
 /// runtime they run in parallel.
-pub async fn run(chain: Arc<Chain>, lookup: BenchLookup, plan: Plan, mut progress: impl FnMut(Progress)) -> Report {
+pub async fn run(chain: Arc<Chain>, lookup: BenchLookup, plan: Plan, progress: impl FnMut(Progress)) -> Report {
+    run_on(Target::Chain(chain), lookup, plan, progress).await
+}
+
+/// [`run`] against `target`. Against a daemon, `api_requests` is 0: its requests are counted in its own
+/// metrics (`/metrics`).
+pub async fn run_on(target: Target, lookup: BenchLookup, plan: Plan, mut progress: impl FnMut(Progress)) -> Report {
     let concurrency = plan.concurrency.clamp(1, MAX_CONCURRENCY);
     let lookup = Arc::new(lookup);
+    let target = Arc::new(target);
     if plan.warmup > 0 {
-        phase(&chain, &lookup, Amount::Lookups(plan.warmup), concurrency, true, &mut progress).await;
+        phase(&target, &lookup, Amount::Lookups(plan.warmup), concurrency, true, &mut progress).await;
     }
     // Live views follow from their first list: the warm-up ends once their watches are open (or after a bound),
     // so watch requests of the start are not counted as requests of the measured lookups.
-    for link in chain.links() {
+    let chain = match &*target {
+        Target::Chain(chain) => Some(Arc::clone(chain)),
+        Target::Daemon(_) => None,
+    };
+    for link in chain.iter().flat_map(|c| c.links()) {
         if let Some(view) = link.provider.live_view() {
             let _ = tokio::time::timeout(MAX_FOLLOW_WAIT, view.wait_following()).await;
         }
     }
-    let requests_before = chain.api_requests();
-    let (tallies, elapsed) = phase(&chain, &lookup, plan.amount, concurrency, false, &mut progress).await;
-    let api_requests = chain.api_requests().saturating_sub(requests_before);
+    let requests = || chain.as_ref().map_or(0, |c| c.api_requests());
+    let requests_before = requests();
+    let (tallies, elapsed) = phase(&target, &lookup, plan.amount, concurrency, false, &mut progress).await;
+    let api_requests = requests().saturating_sub(requests_before);
     let mut report = Report {
         lookups: 0,
         not_found: 0,
@@ -363,7 +401,7 @@ pub async fn run(chain: Arc<Chain>, lookup: BenchLookup, plan: Plan, mut progres
 
 /// `concurrency` tasks running `lookup` until `amount` is reached.
 async fn phase(
-    chain: &Arc<Chain>,
+    target: &Arc<Target>,
     lookup: &Arc<BenchLookup>,
     amount: Amount,
     concurrency: usize,
@@ -375,8 +413,8 @@ async fn phase(
     let done = Arc::new(AtomicU64::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
-        let (chain, lookup, claimed, done) =
-            (Arc::clone(chain), Arc::clone(lookup), Arc::clone(&claimed), Arc::clone(&done));
+        let (target, lookup, claimed, done) =
+            (Arc::clone(target), Arc::clone(lookup), Arc::clone(&claimed), Arc::clone(&done));
         tasks.spawn(async move {
             let mut tally =
                 Tally { latencies: Histogram::new(), not_found: 0, errors_by_kind: BTreeMap::new(), first_error: None };
@@ -389,7 +427,7 @@ async fn phase(
                     break;
                 }
                 let at = Instant::now();
-                let outcome = lookup.run(&chain).await;
+                let outcome = lookup.run(&target).await;
                 tally.latencies.record(at.elapsed());
                 match outcome {
                     Ok(true) => {}

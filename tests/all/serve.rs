@@ -626,3 +626,50 @@ fn the_deployed_configuration_parses() {
         matches!(&config.serve.callers[0].access, Access::Grants { grants, teams } if grants.len() == 3 && teams.is_empty())
     );
 }
+
+/// The load test's short mode (scripts/load-serve.sh runs 64 clients for 30 s): 64 concurrent clients against
+/// a daemon in live mode, every answer from the live view (no list after the first ones) and none failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_clients_are_answered_from_the_live_view_without_errors() {
+    let cluster = cluster().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("host.toml");
+    std::fs::write(&config_path, config(&cluster, true, "")).unwrap();
+    let socket = dir.path().join("secrets.sock");
+    let daemon = Daemon::start(&cluster, &config_path, None, &socket);
+    assert_eq!(daemon.get_json("/v1/variables/my_var").await.0, 200);
+    let lists_before = lists(&cluster);
+    let output = tokio::task::spawn_blocking({
+        let mut command = Command::new(env!("CARGO_BIN_EXE_secrets-e2e"));
+        command.env_clear().args(["bench", "--socket"]).arg(&socket);
+        command.args([
+            "--concurrency",
+            "64",
+            "--duration",
+            "2",
+            "--warmup",
+            "64",
+            "-o",
+            "json",
+            "variables",
+            "get",
+            "my_var",
+        ]);
+        move || command.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["errors"], 0, "{report}");
+    assert_eq!(report["not_found"], 0, "{report}");
+    assert_eq!(report["concurrency"], 64);
+    assert!(report["lookups"].as_u64().unwrap() >= 64, "{report}");
+    assert_eq!(lists(&cluster), lists_before, "answers came from the live view: {:?}", cluster.requests());
+    let (_, metrics) = daemon.get("/metrics").await;
+    let found = format!(
+        "wasm_secrets_lookups_total{{kind=\"variable\",outcome=\"found\"}} {}\n",
+        report["lookups"].as_u64().unwrap() + 64 + 1
+    );
+    assert!(metrics.contains(&found), "{found} in {metrics}");
+}

@@ -254,7 +254,9 @@ const BENCH_AFTER_HELP: &str = "\
 The lookup runs through the same providers, cache and limits as `secrets LOOKUP` would, with the global
 options (--config, --component, --backend-kwargs, ...). Warm-up lookups run first and are not measured;
 with live mode, the measured lookups then wait (up to 10 s) for the live views' watches to be open.
-Latency percentiles are exact to within 1 %; the maximum is exact. API requests are counted in the host's
+With --socket, the lookups are requests to a running daemon (`secrets serve`), each on its own connection,
+and api_requests is 0 (the daemon counts its own, in /metrics). Latency percentiles are exact to within 1 %;
+the maximum is exact. API requests are counted in the host's
 transport (every request sent to the API server during the measured lookups, retries included).
 
 Exit status: 0 when every measured lookup answered (found or not found); when some failed, the status the
@@ -264,7 +266,8 @@ every lookup got one). The report is printed whenever the lookups ran.
 
 Examples:
   secrets --kubeconfig ~/.kube/config bench --lookups 2000 --concurrency 8 variables get my_var
-  secrets --config host.toml bench --duration 30 -o json connections get smtp_default";
+  secrets --config host.toml bench --duration 30 -o json connections get smtp_default
+  secrets bench --socket /run/wasm-secrets/secrets.sock --concurrency 64 --duration 30 variables get my_var";
 
 #[derive(Debug, Args)]
 #[command(after_help = BENCH_AFTER_HELP)]
@@ -293,6 +296,11 @@ struct BenchArgs {
     /// with `-o json`, as the `metrics` field.
     #[arg(long)]
     metrics: bool,
+    /// Ask the daemon (`secrets serve`) at this socket instead of opening the providers: each lookup is one
+    /// request on its own connection, as a process asking the daemon makes it (the API requests are the
+    /// daemon's: see its /metrics).
+    #[arg(long, value_name = "PATH", conflicts_with = "metrics")]
+    socket: Option<PathBuf>,
     /// The lookup to repeat.
     #[command(subcommand)]
     lookup: BenchLookupCommand,
@@ -827,18 +835,30 @@ async fn bench(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(u8, Option<String>), Failure> {
-    let mut chain = open_chain(global, spec, env, records).await?;
-    if args.metrics {
-        chain = chain.with_metrics();
-    }
-    let chain = Arc::new(chain);
+    let chain = match &args.socket {
+        Some(_) => None,
+        None => {
+            let mut chain = open_chain(global, spec, env, records).await?;
+            if args.metrics {
+                chain = chain.with_metrics();
+            }
+            Some(Arc::new(chain))
+        }
+    };
+    let target = match (&chain, &args.socket) {
+        (Some(chain), _) => crate::bench::Target::Chain(Arc::clone(chain)),
+        (None, socket) => crate::bench::Target::Daemon(crate::serve::client::DaemonClient::new(
+            socket.as_deref().unwrap_or(std::path::Path::new("")),
+            Duration::from_secs(global.timeout),
+        )),
+    };
     let amount = match (args.lookups, args.duration) {
         (_, Some(duration)) => Amount::Duration(duration),
         (lookups, None) => Amount::Lookups(lookups.unwrap_or(1000)),
     };
     let plan = Plan { amount, concurrency: usize::try_from(args.concurrency).unwrap_or(1), warmup: args.warmup };
     let slots = crate::engine::DEFAULT_POOL_SLOTS;
-    if args.concurrency > u64::from(slots) {
+    if args.concurrency > u64::from(slots) && chain.is_some() {
         let _ = writeln!(
             err,
             "note: --concurrency {} is more than the {slots} instance slots of the pool: lookups beyond them wait \
@@ -852,7 +872,7 @@ async fn bench(
         ProgressWhen::Never => false,
     };
     let mut width = 0;
-    let report = crate::bench::run(Arc::clone(&chain), args.lookup.into(), plan, |p| {
+    let report = crate::bench::run_on(target, args.lookup.into(), plan, |p| {
         if show {
             let line = p.line();
             width = width.max(line.len());
@@ -865,7 +885,7 @@ async fn bench(
         // Clear the bar so the report (or whatever follows on stderr) starts on a clean line.
         let _ = write!(err, "\r{}\r", " ".repeat(width));
     }
-    let metrics = chain.render_metrics();
+    let metrics = chain.as_ref().and_then(|c| c.render_metrics());
     let text = match (args.output, metrics) {
         (BenchFormat::Table, None) => report.to_table(),
         (BenchFormat::Table, Some(metrics)) => format!("{}\n{metrics}", report.to_table()),

@@ -41,6 +41,23 @@ pub enum ClientError {
     },
 }
 
+impl ClientError {
+    /// The lookup error of the chain's vocabulary this stands for (for reports that count errors by kind).
+    pub fn into_lookup_error(self) -> crate::LookupError {
+        use crate::LookupError;
+        let message = self.to_string();
+        match self {
+            Self::Connect(..) => LookupError::Unavailable(message),
+            Self::Timeout(_) => LookupError::Timeout(message),
+            Self::Daemon { status: 503, .. } => LookupError::Unavailable(message),
+            Self::Daemon { status: 504, .. } => LookupError::Timeout(message),
+            Self::Daemon { status: 400, .. } => LookupError::InvalidRequest(message),
+            Self::Daemon { status: 403, .. } => LookupError::DeniedByHost(message),
+            Self::Io(_) | Self::TooLarge | Self::Malformed(_) | Self::Daemon { .. } => LookupError::Upstream(message),
+        }
+    }
+}
+
 /// A daemon at a socket path.
 #[derive(Debug, Clone)]
 pub struct DaemonClient {
