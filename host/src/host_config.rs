@@ -335,6 +335,9 @@ impl ChainSpec {
     }
 }
 
+/// The uid and gid processes of other user namespaces show as, whatever their own (`/proc/sys/kernel/overflowuid`).
+const OVERFLOW_ID: u32 = 65534;
+
 fn serve_settings(section: ServeSection) -> Result<ServeSettings, String> {
     use crate::serve::access::{Access, CallerGrant, MAX_CONNECTIONS_LIMIT, PeerMatch};
     if let Some(n) = section.max_connections.filter(|n| !(1..=MAX_CONNECTIONS_LIMIT).contains(n)) {
@@ -348,6 +351,11 @@ fn serve_settings(section: ServeSection) -> Result<ServeSettings, String> {
             (None, Some(gid)) => PeerMatch::Gid(gid),
             _ => return Err(at("name exactly one of `uid` and `gid`")),
         };
+        if caller.uid == Some(OVERFLOW_ID) || caller.gid == Some(OVERFLOW_ID) {
+            return Err(at(&format!(
+                "{OVERFLOW_ID} is the overflow id: processes of other user namespaces, whoever they are, show as it"
+            )));
+        }
         let access = match (caller.all, caller.grants) {
             (true, None) if caller.teams.is_empty() => Access::All,
             (true, _) => return Err(at("`all = true` grants everything: it takes no `grants` or `teams`")),
@@ -746,5 +754,6 @@ mod tests {
             error("[[serve.callers]]\nuid = 1\ngrants = [\"variable:x\"]\nteams = [\"_a\"]\n").contains("team `_a`")
         );
         assert!(error("[serve]\nsocket = \"/x\"\n").contains("unknown field `socket`"));
+        assert!(error("[[serve.callers]]\ngid = 65534\nall = true\n").contains("65534 is the overflow id"));
     }
 }

@@ -274,6 +274,11 @@ impl Provider {
         Self { parts: Arc::new(parts), idle: Arc::default(), unusable: None, live }
     }
 
+    /// Whether `other` was made from this provider by [`Provider::share`] (or this from `other`).
+    pub fn is_shared_with(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.parts, &other.parts)
+    }
+
     /// The same provider, to put in another chain: the component, grants, transport (its connections), idle
     /// instances and live view are shared, not copied, so a live view keeps following while either chain
     /// lives (`secrets serve` keeps unchanged providers across a reload this way). `None` for a provider whose

@@ -55,6 +55,10 @@ impl ChainSpec {
     /// entry is unchanged (same name, component, kwargs, grants and options, and the same staleness limit) is
     /// not opened again but shared with the previous chain ([`Provider::share`]), with its live view, pooled
     /// connections and idle instances. What `secrets serve` does on SIGHUP. The cache is a new one.
+    ///
+    /// Only what the entry fully describes is kept: a built-in component, in-cluster access or none. A component
+    /// file or a kubeconfig named by path is opened again, since the file may have changed under the same name
+    /// (a patched component, a rotated credential). (In-cluster tokens are re-read as they rotate anyway.)
     pub async fn open_reusing(
         &self,
         ctx: &OpenContext<'_>,

@@ -79,7 +79,11 @@ async fn airflow_prints_the_same_with_our_backend_class_as_with_its_own() {
     );
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("host.toml");
-    std::fs::write(&config_path, config(&cluster, false, "")).unwrap();
+    let uid = rustix::process::getuid().as_raw();
+    let serve = format!(
+        "[[serve.callers]]\nuid = {uid}\ngrants = [\"connection:*\", \"config:*\", \"variable:my_var\", \"variable:nope\"]\n"
+    );
+    std::fs::write(&config_path, config(&cluster, false, &serve)).unwrap();
     let socket = dir.path().join("secrets.sock");
     let _daemon = Daemon::start(&cluster, &config_path, None, &socket);
     let home = dir.path().join("airflow-home");
@@ -112,4 +116,61 @@ async fn airflow_prints_the_same_with_our_backend_class_as_with_its_own() {
     assert_eq!((runs[3].status, runs[3].stdout.as_str()), (Some(0), "my_secret_value\n"));
     assert_eq!((runs[4].status, runs[4].last_error_line.as_str()), (Some(1), "Variable nope does not exist."));
     assert_eq!((runs[5].status, runs[5].stdout.as_str()), (Some(0), "an-api-secret-key\n"));
+}
+
+/// The backend class's answers to what Airflow's search through its backends must tell apart: not found
+/// (`None`: ask the next backend), refused (`AirflowSecretsBackendAccessDenied`: stop), the daemon gone (an
+/// error Airflow logs before asking the next backend).
+const PY_OUTCOMES: &str = r#"
+import sys
+from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
+from wasm_secrets_airflow import DaemonError, WasmSecretsBackend
+ours = WasmSecretsBackend(socket_path=sys.argv[1], timeout=30)
+print("found", ours.get_variable("my_var"))
+print("missing", ours.get_variable("nope"))
+try:
+    ours.get_variable("my_var_2")
+except AirflowSecretsBackendAccessDenied as e:
+    print("denied", e.status, e.kind)
+try:
+    WasmSecretsBackend(socket_path=sys.argv[1] + ".gone").get_variable("my_var")
+except AirflowSecretsBackendAccessDenied:
+    print("wrongly denied")
+except DaemonError as e:
+    print("unreachable", e.kind)
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backend_class_tells_not_found_from_refused_from_unreachable() {
+    let cluster = cluster().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("host.toml");
+    let uid = rustix::process::getuid().as_raw();
+    std::fs::write(
+        &config_path,
+        config(
+            &cluster,
+            false,
+            &format!("[[serve.callers]]\nuid = {uid}\ngrants = [\"variable:my_var\", \"variable:nope\"]\n"),
+        ),
+    )
+    .unwrap();
+    let socket = dir.path().join("secrets.sock");
+    let _daemon = Daemon::start(&cluster, &config_path, None, &socket);
+    let home = dir.path().join("airflow-home");
+    std::fs::create_dir(&home).unwrap();
+    let output = tokio::task::block_in_place(|| {
+        Command::new(airflow_python())
+            .args(["-c", PY_OUTCOMES])
+            .arg(&socket)
+            .env_clear()
+            .env("AIRFLOW_HOME", &home)
+            .output()
+            .unwrap()
+    });
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "found my_secret_value\nmissing None\ndenied 403 forbidden\nunreachable unreachable\n"
+    );
 }

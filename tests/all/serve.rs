@@ -126,8 +126,11 @@ async fn get(socket: &Path, target: &str) -> (u16, String) {
     (status, body.to_owned())
 }
 
-/// A host configuration: the Kubernetes provider (live when `live`) for `cluster`, then `serve`.
+/// A host configuration: the Kubernetes provider (live when `live`) for `cluster`, then `serve` (when empty:
+/// this process's user may read everything, which a daemon running as root must be told).
 pub fn config(cluster: &Cluster, live: bool, serve: &str) -> String {
+    let all = format!("[[serve.callers]]\nuid = {}\nall = true\n", rustix::process::getuid().as_raw());
+    let serve = if serve.is_empty() { all.as_str() } else { serve };
     format!(
         r#"
 [[providers]]
@@ -252,6 +255,7 @@ async fn every_endpoint_answers_from_the_chain() {
 }
 
 /// A Python client (standard library only) that asks the daemon for `target` and prints the status and body.
+/// A connection the daemon closes unanswered prints `0 null`.
 const PY_CLIENT: &str = r#"
 import http.client, socket, sys
 class Conn(http.client.HTTPConnection):
@@ -259,9 +263,12 @@ class Conn(http.client.HTTPConnection):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(sys.argv[1])
 c = Conn("localhost", timeout=60)
-c.request("GET", sys.argv[2])
-r = c.getresponse()
-print(r.status, r.read().decode())
+try:
+    c.request("GET", sys.argv[2])
+    r = c.getresponse()
+    print(r.status, r.read().decode())
+except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+    print(0, "null")
 "#;
 
 /// Runs [`PY_CLIENT`] as `uid`:`gid`: the status and the body.
@@ -300,7 +307,7 @@ uid = 0
 all = true
 
 [[serve.callers]]
-uid = 65534
+uid = 4321
 grants = ["variable:my_*"]
 
 [[serve.callers]]
@@ -319,10 +326,10 @@ teams = ["alpha"]
     let answers = tokio::task::spawn_blocking(move || {
         let s = &socket_for;
         [
-            get_as(65534, 4242, s, "/v1/variables/my_var"),
-            get_as(65534, 4242, s, "/v1/connections/smtp_default"),
-            get_as(65534, 4242, s, "/v1/variables/my_var?team=alpha"),
-            get_as(65533, 4242, s, "/v1/variables/my_var"),
+            get_as(4321, 4242, s, "/v1/variables/my_var"),
+            get_as(4321, 4242, s, "/v1/connections/smtp_default"),
+            get_as(4321, 4242, s, "/v1/variables/my_var?team=alpha"),
+            get_as(4322, 4242, s, "/v1/variables/my_var"),
         ]
     })
     .await
@@ -331,7 +338,9 @@ teams = ["alpha"]
     let forbidden = |message: &str| (403, json!({"error": "forbidden", "message": message}));
     assert_eq!(answers[1], forbidden("the caller is not granted this entry"));
     assert_eq!(answers[2], forbidden("the caller is not granted this team"));
-    assert_eq!(answers[3], forbidden("no grant names this caller's uid or gid"));
+    // A peer no grant names is not served at all: its connection is closed unanswered (it holds no slot and
+    // writes no audit line).
+    assert_eq!(answers[3], (0, Value::Null));
     // A caller with neither the uid nor the socket's group cannot connect at all (the socket's mode).
     let refused = tokio::task::spawn_blocking({
         let socket = socket.clone();
@@ -353,6 +362,8 @@ teams = ["alpha"]
     assert!(String::from_utf8_lossy(&refused.stderr).contains("PermissionError"), "{refused:?}");
     // Root reads everything (`all = true`).
     assert_eq!(daemon.get_json("/v1/variables/my_var?team=alpha").await, (200, json!({"value": "alpha's"})));
+    let (_, metrics) = daemon.get("/metrics").await;
+    assert!(metrics.contains("\nwasm_secrets_serve_refused_connections_total 1\n"), "{metrics}");
 
     // Refusals are audited with the caller and the outcome `refused`, before any provider is asked.
     let lines: Vec<Value> =
@@ -368,10 +379,9 @@ teams = ["alpha"]
     assert_eq!(
         outcomes,
         [
-            ("uid=65534".to_owned(), "my_var", "found"),
-            ("uid=65534".to_owned(), "smtp_default", "refused"),
-            ("uid=65534".to_owned(), "my_var", "refused"),
-            ("uid=65533".to_owned(), "my_var", "refused"),
+            ("uid=4321".to_owned(), "my_var", "found"),
+            ("uid=4321".to_owned(), "smtp_default", "refused"),
+            ("uid=4321".to_owned(), "my_var", "refused"),
             ("uid=0".to_owned(), "my_var", "found"),
         ]
     );
@@ -443,6 +453,15 @@ async fn sigterm_drains_stops_and_removes_the_socket() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("exists and is not a socket"), "{output:?}");
     std::fs::remove_file(&socket).unwrap();
 
+    // A daemon running as root with no callers would grant every root process everything: it does not start.
+    let open_config = dir.path().join("open.toml");
+    std::fs::write(&open_config, config(&cluster, false, "[serve]\n")).unwrap();
+    let output = Daemon::spawn(&cluster, &open_config, None, &socket).wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("the daemon runs as root and [serve] names no callers"));
+
+    // A stale socket (its daemon died: connections are refused) is replaced.
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
     let mut daemon = Daemon::start(&cluster, &config_path, None, &socket);
     // A second daemon on a live socket refuses to start.
     let output = Daemon::spawn(&cluster, &config_path, None, &socket).wait_with_output().unwrap();

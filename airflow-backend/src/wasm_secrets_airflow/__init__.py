@@ -11,6 +11,6 @@ live view, instead of each process asking the secret store itself.
 """
 
 from wasm_secrets_airflow.backend import WasmSecretsBackend
-from wasm_secrets_airflow.client import DaemonClient, DaemonError
+from wasm_secrets_airflow.client import DaemonAccessDenied, DaemonClient, DaemonError
 
-__all__ = ["DaemonClient", "DaemonError", "WasmSecretsBackend"]
+__all__ = ["DaemonAccessDenied", "DaemonClient", "DaemonError", "WasmSecretsBackend"]

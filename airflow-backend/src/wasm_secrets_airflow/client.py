@@ -1,43 +1,49 @@
 """A client of the wasm-secrets daemon over its Unix socket (standard library only).
 
-One HTTP/1.1 request per connection, bounded in time (``timeout``) and size (``MAX_ANSWER_BYTES``). The
+One HTTP/1.1 request per connection. The whole exchange is bounded in time (``timeout``: a deadline for the
+connection, the request and every byte of the answer, not per read) and in size (``MAX_ANSWER_BYTES``). The
 daemon identifies this process by the socket's peer credentials; nothing else is sent.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
+import time
 from urllib.parse import quote
 
-# The most bytes of one answer's body read.
+try:  # Airflow >= 3.2 (task-sdk >= 1.2.2): an authoritative deny stops Airflow's search through its backends.
+    from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied as _AccessDenied
+except ImportError:  # pragma: no cover - older Airflow, or no Airflow at all
+    _AccessDenied = PermissionError
+
+# The most bytes of one answer read (head and body).
 MAX_ANSWER_BYTES = 128 * 1024 * 1024
+# The most characters of a daemon's message kept in an exception.
+MAX_MESSAGE_CHARS = 500
+
+
+def _printable(text: str) -> str:
+    """``text`` without control characters, cut to ``MAX_MESSAGE_CHARS`` (the daemon is not trusted to be tidy)."""
+    text = "".join(c if c.isprintable() else "?" for c in str(text))
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + "…"
 
 
 class DaemonError(Exception):
-    """The daemon refused or failed a request (its error kind and message name no secret value)."""
+    """The daemon failed a request, or could not be asked (its error kind and message name no secret value).
+
+    Airflow logs it and asks its next backend, as it does when its own backends fail.
+    """
 
     def __init__(self, status: int, kind: str, message: str):
-        super().__init__(f"the wasm-secrets daemon answered {status} {kind}: {message}")
+        super().__init__(f"the wasm-secrets daemon answered {status} {_printable(kind)}: {_printable(message)}")
         self.status = status
-        self.kind = kind
+        self.kind = _printable(kind)
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float):
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
+class DaemonAccessDenied(DaemonError, _AccessDenied):
+    """The daemon refused this process the entry (403): Airflow must not fall through to another backend, which
+    might hold an entry of the same id this process was not meant to read."""
 
 
 def _segment(text: str) -> str:
@@ -45,38 +51,82 @@ def _segment(text: str) -> str:
     return quote(text, safe="")
 
 
+def _parse(answer: bytes) -> tuple[int, bytes]:
+    """The status and body of an HTTP/1.1 answer with a ``Content-Length`` body."""
+    head, sep, body = answer.partition(b"\r\n\r\n")
+    if not sep:
+        raise DaemonError(0, "malformed", "the answer has no end of head")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+        raise DaemonError(0, "malformed", "the answer has no status line")
+    length = None
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length" and value.strip().isdigit():
+            length = int(value.strip())
+    if length is None or len(body) != length:
+        raise DaemonError(int(parts[1]), "malformed", "the answer's body does not have its Content-Length")
+    return int(parts[1]), body
+
+
 class DaemonClient:
-    """Reads from the daemon at ``socket_path``."""
+    """Reads from the daemon at ``socket_path``, each answer within ``timeout`` seconds."""
 
     def __init__(self, socket_path: str, timeout: float = 10.0):
         self.socket_path = socket_path
         self.timeout = float(timeout)
 
+    def _exchange(self, target: str) -> tuple[int, bytes]:
+        deadline = time.monotonic() + self.timeout
+
+        def left() -> float:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DaemonError(0, "timeout", f"no answer within {self.timeout} s")
+            return remaining
+
+        request = f"GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode("ascii")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            try:
+                sock.settimeout(left())
+                sock.connect(self.socket_path)
+                sock.settimeout(left())
+                sock.sendall(request)
+                chunks, size = [], 0
+                while True:
+                    sock.settimeout(left())
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if size > MAX_ANSWER_BYTES:
+                        raise DaemonError(0, "too_large", f"the answer is longer than {MAX_ANSWER_BYTES} bytes")
+                    chunks.append(chunk)
+            except socket.timeout:
+                raise DaemonError(0, "timeout", f"no answer within {self.timeout} s") from None
+            except OSError as e:
+                raise DaemonError(0, "unreachable", f"cannot ask the daemon at {self.socket_path}: {e.strerror}") from None
+        return _parse(b"".join(chunks))
+
     def get(self, path: str, field: str, team_name: str | None = None) -> str | None:
         """``GET path`` (``?team=`` when given): the answer's ``field``, ``None`` when not found."""
         if team_name:
             path = f"{path}?team={_segment(team_name)}"
-        connection = _UnixConnection(self.socket_path, self.timeout)
-        try:
-            connection.request("GET", path, headers={"Connection": "close"})
-            response = connection.getresponse()
-            body = response.read(MAX_ANSWER_BYTES + 1)
-            status = response.status
-        finally:
-            connection.close()
-        if len(body) > MAX_ANSWER_BYTES:
-            raise DaemonError(status, "too_large", f"the answer is longer than {MAX_ANSWER_BYTES} bytes")
+        status, body = self._exchange(path)
         try:
             answer = json.loads(body)
         except ValueError:
             raise DaemonError(status, "malformed", "the answer is not JSON") from None
-        if status == 200 and isinstance(answer, dict) and isinstance(answer.get(field), str):
+        if not isinstance(answer, dict):
+            raise DaemonError(status, "malformed", "the answer is not a JSON object")
+        if status == 200 and isinstance(answer.get(field), str):
             return answer[field]
-        kind = answer.get("error", "") if isinstance(answer, dict) else ""
+        kind = str(answer.get("error", ""))
         if status == 404 and kind == "not_found":
             return None
-        message = answer.get("message", "") if isinstance(answer, dict) else ""
-        raise DaemonError(status, str(kind), str(message))
+        error = DaemonAccessDenied if status == 403 else DaemonError
+        raise error(status, kind, str(answer.get("message", "")))
 
     def conn_value(self, conn_id: str, team_name: str | None = None) -> str | None:
         """The connection's stored value (a URI or JSON), as Airflow's ``get_conn_value`` returns it."""

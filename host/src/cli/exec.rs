@@ -29,13 +29,16 @@ What the command gets (the names Airflow's environment backend and flytekit read
   --secret GROUP/KEY         _FSEC_{GROUP}_{KEY} = the Flyte secret (or GROUP/KEY:env)
   --secret GROUP/KEY:file    the file <dir>/<group>/<key> (lowercased), with FLYTE_SECRETS_DEFAULT_DIR=<dir>
   Ids are uppercased as Python's str.upper() does. The secrets directory is created mode 0700 under --dir
-  (default: the system's temporary directory), its files 0600, and it is removed when the command ends.
+  (default: $XDG_RUNTIME_DIR, else /dev/shm, else the system's temporary directory; a directory others may
+  write to must be sticky), its files 0600, and it is removed when the command ends (not after SIGKILL).
   Every secret is resolved before the command starts: if one is missing or its lookup fails, the command is
-  not started. Nothing of the values is printed. SIGTERM, SIGINT and SIGHUP are passed on to the command.
+  not started. Nothing of the values is printed. SIGTERM, SIGINT, SIGHUP and SIGQUIT are passed on to the
+  command. FLYTE_SECRETS_ENV_PREFIX and FLYTE_SECRETS_FILE_PREFIX are removed from its environment.
 
 Exit status: the command's (128+N when signal N ended it); 125 when `secrets exec` failed before starting
-it (a secret not found, a lookup that failed, bad flags or configuration; the reason is on stderr); 126
-when the command could not be started; 127 when it was not found.
+it (a secret not found, a lookup that failed, the secrets directory; the reason is on stderr); 2 for bad
+flags or a configuration file that cannot be read; 126 when the command could not be started; 127 when it
+was not found.
 
 Examples:
   secrets --config host.toml exec --connection my_db --variable region -- python etl.py
@@ -60,7 +63,8 @@ pub(super) struct ExecArgs {
     /// Ask the daemon (`secrets serve`) at this socket instead of opening the providers.
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
-    /// Where the secrets directory of file secrets is created [default: the system's temporary directory].
+    /// Where the secrets directory of file secrets is created [default: $XDG_RUNTIME_DIR, else /dev/shm, else
+    /// the system's temporary directory].
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
     /// The command and its arguments (after `--`).
@@ -159,9 +163,12 @@ pub(super) async fn run(
         }
         values.push((target, value));
     }
+    // From here on the secrets directory may exist: a signal is passed on to the command (once it runs) instead
+    // of ending this process before it removes the directory.
+    let signals = Signals::install();
     let needs_dir = values.iter().any(|(t, _)| matches!(t, Target::File(_)));
     let dir = match needs_dir {
-        true => Some(SecretsDir::create(args.dir.as_deref().unwrap_or(&std::env::temp_dir())).map_err(failed)?),
+        true => Some(SecretsDir::create(&args.dir.unwrap_or_else(|| default_dir(env))).map_err(failed)?),
         false => None,
     };
     let mut command = std::process::Command::new(&args.command[0]);
@@ -178,19 +185,65 @@ pub(super) async fn run(
             }
         }
     }
+    // The names above are flytekit's defaults: an inherited prefix would make flytekit look elsewhere.
+    command.env_remove("FLYTE_SECRETS_ENV_PREFIX").env_remove("FLYTE_SECRETS_FILE_PREFIX");
     if let Some(dir) = &dir {
         command.env("FLYTE_SECRETS_DEFAULT_DIR", &dir.path);
     }
     drop(values);
-    let code = run_child(command, &args.command[0], err).await;
+    let code = run_child(command, &args.command[0], signals, err).await;
     drop(dir);
     Ok((code, None))
 }
 
-/// Runs the command to its end, passing SIGTERM, SIGINT and SIGHUP on; its exit status.
-async fn run_child(mut command: std::process::Command, program: &str, err: &mut dyn Write) -> u8 {
+/// Where the secrets directory goes without `--dir`: the user's runtime directory (`$XDG_RUNTIME_DIR`, private
+/// and in memory), else `/dev/shm` (in memory), else the system's temporary directory.
+fn default_dir(env: &dyn Environment) -> PathBuf {
+    let runtime = env.var("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|d| d.is_absolute() && d.is_dir());
+    let shm = Some(PathBuf::from("/dev/shm")).filter(|d| d.is_dir());
+    runtime.or(shm).unwrap_or_else(std::env::temp_dir)
+}
+
+/// The signals passed on to the command: SIGTERM, SIGINT, SIGHUP and SIGQUIT. Installed before the secrets
+/// directory is created, so none of them ends this process while the directory exists.
+struct Signals([Option<tokio::signal::unix::Signal>; 4]);
+
+impl Signals {
+    const KINDS: [(i32, rustix::process::Signal); 4] = [
+        (15, rustix::process::Signal::TERM),
+        (2, rustix::process::Signal::INT),
+        (1, rustix::process::Signal::HUP),
+        (3, rustix::process::Signal::QUIT),
+    ];
+
+    fn install() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Self(Self::KINDS.map(|(raw, _)| signal(SignalKind::from_raw(raw)).ok()))
+    }
+
+    /// The next signal received.
+    async fn next(&mut self) -> rustix::process::Signal {
+        let [term, int, hup, quit] = &mut self.0;
+        async fn one(signal: &mut Option<tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            () = one(term) => Self::KINDS[0].1,
+            () = one(int) => Self::KINDS[1].1,
+            () = one(hup) => Self::KINDS[2].1,
+            () = one(quit) => Self::KINDS[3].1,
+        }
+    }
+}
+
+/// Runs the command to its end, passing `signals` on; its exit status.
+async fn run_child(mut command: std::process::Command, program: &str, mut signals: Signals, err: &mut dyn Write) -> u8 {
     use std::os::unix::process::ExitStatusExt as _;
-    use tokio::signal::unix::{SignalKind, signal};
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
@@ -206,24 +259,12 @@ async fn run_child(mut command: std::process::Command, program: &str, err: &mut 
             let _ = rustix::process::kill_process(pid, signal);
         }
     };
-    let (mut term, mut int, mut hup) =
-        (signal(SignalKind::terminate()).ok(), signal(SignalKind::interrupt()).ok(), signal(SignalKind::hangup()).ok());
-    async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
-        match signal {
-            Some(signal) => {
-                signal.recv().await;
-            }
-            None => std::future::pending().await,
-        }
-    }
     let waiting = tokio::task::spawn_blocking(move || child.wait());
     tokio::pin!(waiting);
     let status = loop {
         tokio::select! {
             status = &mut waiting => break status,
-            () = next(&mut term) => forward(rustix::process::Signal::TERM),
-            () = next(&mut int) => forward(rustix::process::Signal::INT),
-            () = next(&mut hup) => forward(rustix::process::Signal::HUP),
+            signal = signals.next() => forward(signal),
         }
     };
     match status {
@@ -247,7 +288,20 @@ struct SecretsDir {
 
 impl SecretsDir {
     fn create(parent: &Path) -> Result<Self, String> {
-        use std::os::unix::fs::DirBuilderExt as _;
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        // In a directory others may write to without the sticky bit, another user could rename ours and put
+        // their own in its place between our writes and the command's reads.
+        let mode = std::fs::metadata(parent)
+            .map_err(|e| format!("cannot use {} for the secrets directory: {e}", parent.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+            return Err(format!(
+                "{} is writable by other users and not sticky: the secrets directory could be replaced there; \
+                 use --dir with a private directory",
+                parent.display()
+            ));
+        }
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         for attempt in 0..100u32 {
             let path = parent.join(format!("wasm-secrets-exec.{}.{nanos:x}.{attempt}", std::process::id()));

@@ -50,11 +50,22 @@ pub(super) struct ServeArgs {
     socket: PathBuf,
 }
 
-/// Provider log records go to the process log as they come (a daemon has no end to print them at).
+/// Provider log records go to the process log as they come (a daemon has no end to print them at), with
+/// control and invisible characters escaped: a provider is untrusted and must not forge the daemon's lines.
 fn provider_log() -> LogSink {
-    Arc::new(|level, message| match level {
-        LogLevel::Info => tracing::info!("{message}"),
-        LogLevel::Warning => tracing::warn!("{message}"),
+    Arc::new(|level, message| {
+        let message: String = message
+            .chars()
+            .flat_map(|c| {
+                let escape = c.is_control() || crate::audit::is_invisible(c);
+                let shown: Vec<char> = if escape { c.escape_unicode().collect() } else { vec![c] };
+                shown
+            })
+            .collect();
+        match level {
+            LogLevel::Info => tracing::info!("{message}"),
+            LogLevel::Warning => tracing::warn!("{message}"),
+        }
     })
 }
 
@@ -73,7 +84,11 @@ pub(super) async fn run(
     err: &mut dyn Write,
 ) -> Result<(u8, Option<String>), Failure> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut config = host_config(global, env)?;
+    let config = host_config(global, env)?;
+    let uid = rustix::process::getuid().as_raw();
+    if let Some(problem) = config.serve.problem(uid) {
+        return Err(Failure::usage(problem));
+    }
     let audit = match &global.audit_log {
         Some(path) => Some(Arc::new(crate::audit::AuditLog::open(path).map_err(Failure::usage)?)),
         None => None,
@@ -86,21 +101,38 @@ pub(super) async fn run(
     let (mut hangup, mut terminate, mut interrupt) =
         (handle(SignalKind::hangup())?, handle(SignalKind::terminate())?, handle(SignalKind::interrupt())?);
     let socket = BoundSocket::bind(&args.socket, config.serve.socket_group).map_err(Failure::usage)?;
-    let uid = rustix::process::getuid().as_raw();
     let daemon = Arc::new(Daemon::new(Arc::new(chain), config.serve.clone(), dialect, uid));
     let _ = writeln!(err, "secrets serve: listening on {} (configuration 1)", socket.path().display());
     let _ = err.flush();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let mut stop = Some(stop);
-    let serving = daemon.serve(&socket, async {
+    // The daemon serves in its own task, so a reload (compiling components, listing live views) never stops it
+    // accepting.
+    let mut serving = tokio::spawn(Arc::clone(&daemon).serve(socket, async {
         let _ = stopped.await;
-    });
-    tokio::pin!(serving);
+    }));
+    type Reload<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = (HostConfig, Result<usize, Failure>)> + 'a>>;
+    let mut reloading: Option<Reload<'_>> = None;
+    let mut current = Some(config);
     loop {
         tokio::select! {
-            () = &mut serving => break,
-            _ = hangup.recv() => {
-                let line = match reload(global, env, &log, audit.clone(), &mut config, &daemon).await {
+            _ = &mut serving => break,
+            _ = hangup.recv() => match current.take() {
+                Some(config) => {
+                    reloading = Some(Box::pin(reload(global, env, &log, audit.clone(), config, &daemon, uid)));
+                }
+                None => {
+                    let _ = writeln!(err, "secrets serve: a reload is under way; SIGHUP ignored");
+                }
+            },
+            (config, outcome) = async {
+                match reloading.as_mut() {
+                    Some(reload) => reload.await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                reloading = None;
+                let line = match outcome {
                     Ok(kept) => format!(
                         "secrets serve: reloaded the configuration (configuration {}; {kept} of {} providers kept)",
                         daemon.generation(),
@@ -108,9 +140,13 @@ pub(super) async fn run(
                     ),
                     Err(failure) => {
                         daemon.reload_failed();
-                        format!("secrets serve: reload failed, still serving the previous configuration: {}", failure.message)
+                        format!(
+                            "secrets serve: reload failed, still serving the previous configuration: {}",
+                            failure.message
+                        )
                     }
                 };
+                current = Some(config);
                 let _ = writeln!(err, "{line}");
                 let _ = err.flush();
             }
@@ -118,36 +154,53 @@ pub(super) async fn run(
             _ = interrupt.recv() => { stop.take().map(|s| s.send(())); }
         }
     }
-    // The socket file is removed when `socket` is dropped, at the end of this function.
+    // The serving task removed the socket when it ended.
     let _ = writeln!(err, "secrets serve: stopped");
     Ok((EXIT_FOUND, None))
 }
 
-/// Reads the configuration again and serves it, sharing every unchanged provider with the running chain;
-/// returns how many were kept.
+/// Reads the configuration again and serves it, sharing every unchanged provider with the running chain.
+/// Returns the configuration now served (`current` when the reload failed) and how many providers were kept.
 async fn reload(
     global: &GlobalArgs,
     env: &dyn Environment,
     log: &LogSink,
     audit: Option<Arc<crate::audit::AuditLog>>,
-    current: &mut HostConfig,
+    current: HostConfig,
     daemon: &Daemon,
-) -> Result<usize, Failure> {
-    let next = host_config(global, env)?;
-    let running = daemon.chain();
-    let chain = open_chain_with(global, &next.chain, env, Arc::clone(log), audit, Some((&current.chain, &running)))
-        .await?
-        .with_metrics();
-    start_live(&chain).await;
-    if next.serve.socket_group != current.serve.socket_group
-        || next.serve.max_connections() != current.serve.max_connections()
-    {
-        tracing::warn!("secrets serve: [serve] socket_group and max_connections take effect when the daemon restarts");
+    uid: u32,
+) -> (HostConfig, Result<usize, Failure>) {
+    let opened = async {
+        let next = host_config(global, env)?;
+        if let Some(problem) = next.serve.problem(uid) {
+            return Err(Failure::usage(problem));
+        }
+        let running = daemon.chain();
+        let chain = open_chain_with(global, &next.chain, env, Arc::clone(log), audit, Some((&current.chain, &running)))
+            .await?
+            .with_metrics();
+        start_live(&chain).await;
+        Ok((next, chain, running))
+    };
+    match opened.await {
+        Ok((next, chain, running)) => {
+            if next.serve.socket_group != current.serve.socket_group
+                || next.serve.max_connections() != current.serve.max_connections()
+            {
+                tracing::warn!(
+                    "secrets serve: [serve] socket_group and max_connections take effect when the daemon restarts"
+                );
+            }
+            let kept = chain
+                .links()
+                .iter()
+                .filter(|l| running.links().iter().any(|r| r.provider.is_shared_with(&l.provider)))
+                .count();
+            daemon.replace(Arc::new(chain), next.serve.clone());
+            (next, Ok(kept))
+        }
+        Err(failure) => (current, Err(failure)),
     }
-    let kept = next.chain.providers.iter().filter(|p| current.chain.providers.contains(p)).count();
-    daemon.replace(Arc::new(chain), next.serve.clone());
-    *current = next;
-    Ok(kept)
 }
 
 /// `probe`'s endpoints.
@@ -185,10 +238,9 @@ pub(super) async fn probe(
             let _ = writeln!(out, "{}", String::from_utf8_lossy(&body));
             Ok((EXIT_FOUND, None))
         }
-        Ok((status, body)) => Err(Failure {
-            code: super::EXIT_NOT_FOUND,
-            message: format!("the daemon answered {status}: {}", String::from_utf8_lossy(&body)),
-        }),
+        Ok((status, _)) => {
+            Err(Failure { code: super::EXIT_NOT_FOUND, message: format!("the daemon answered {status} to {target}") })
+        }
         Err(e) => Err(Failure { code: super::EXIT_NOT_FOUND, message: e.to_string() }),
     }
 }

@@ -77,7 +77,8 @@ pub struct ServeSettings {
     pub socket_group: Option<u32>,
     /// Connections served at once; more wait to be accepted. Default [`DEFAULT_MAX_CONNECTIONS`].
     pub max_connections: Option<usize>,
-    /// Who may read what. Empty: the daemon's own user may read everything, nobody else anything.
+    /// Who may read what. Empty: the daemon's own user may read everything, nobody else anything (refused for a
+    /// daemon running as root: [`ServeSettings::problem`]).
     pub callers: Vec<CallerGrant>,
 }
 
@@ -107,9 +108,31 @@ impl ServeSettings {
         self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS)
     }
 
+    /// Whether `peer` may be served at all: an entry names it, or it runs as the daemon's own user (its probes).
+    /// Other peers' connections are closed at once, so they hold no connection slot and write no audit line.
+    pub fn admits(&self, peer: &Peer, daemon_uid: u32) -> bool {
+        peer.uid == daemon_uid || self.callers.iter().any(|c| c.peer.matches(peer))
+    }
+
+    /// Why these settings cannot be served by a daemon running as `daemon_uid`, if they cannot: a root daemon
+    /// without callers would grant everything to every root process that can reach the socket (every root
+    /// container of the node mounting its directory).
+    pub fn problem(&self, daemon_uid: u32) -> Option<&'static str> {
+        (daemon_uid == 0 && self.callers.is_empty()).then_some(
+            "the daemon runs as root and [serve] names no callers: every root process that can reach the socket \
+             would read everything; name them ([[serve.callers]] uid = 0, all = true, to mean exactly that)",
+        )
+    }
+
     /// Whether `peer` may read `key` for `team`; `daemon_uid` is the user the daemon runs as (granted everything
-    /// when no caller is configured). Every entry that names the peer (by uid or by gid) is tried.
+    /// when no caller is configured). Every entry that names the peer (by uid or by gid) is tried. The id and
+    /// team rules of tasks ([`ConfigKey::task_problem`], [`TaskGrants::team_problem`]) hold for every caller,
+    /// whatever it is granted.
     pub fn check(&self, peer: &Peer, key: &ConfigKey, team: Option<&str>, daemon_uid: u32) -> Result<(), Refusal> {
+        let rules = TaskGrants { grants: Vec::new(), team: team.map(str::to_owned) };
+        if key.task_problem().is_some() || rules.team_problem().is_some() {
+            return Err(Refusal::NotGranted);
+        }
         if self.callers.is_empty() {
             return if peer.uid == daemon_uid { Ok(()) } else { Err(Refusal::UnknownCaller) };
         }
@@ -159,6 +182,14 @@ mod tests {
     }
 
     #[test]
+    fn a_root_daemon_needs_callers() {
+        assert!(ServeSettings::default().problem(0).is_some());
+        assert_eq!(ServeSettings::default().problem(1000), None);
+        let root = CallerGrant { peer: PeerMatch::Uid(0), access: Access::All };
+        assert_eq!(ServeSettings { callers: vec![root], ..ServeSettings::default() }.problem(0), None);
+    }
+
+    #[test]
     fn grants_by_uid_or_gid_cover_keys_and_teams() {
         let settings = ServeSettings {
             callers: vec![
@@ -183,6 +214,15 @@ mod tests {
             Err(Refusal::NotGranted)
         );
         assert_eq!(settings.check(&peer(7, 7), &var("anything"), Some("beta"), 0), Ok(()));
+        // `all` and the daemon's own user meet the id and team rules too.
+        assert_eq!(settings.check(&peer(7, 7), &var("a,!b"), None, 0), Err(Refusal::NotGranted));
+        assert_eq!(settings.check(&peer(7, 7), &var("x"), Some("_a"), 0), Err(Refusal::NotGranted));
+        assert_eq!(ServeSettings::default().check(&peer(0, 0), &var("a___b"), None, 0), Err(Refusal::NotGranted));
+        // Who is served at all.
+        assert!(settings.admits(&peer(1000, 1), 0));
+        assert!(settings.admits(&peer(5, 50), 0));
+        assert!(settings.admits(&peer(0, 0), 0), "the daemon's own user (its probes)");
+        assert!(!settings.admits(&peer(1001, 1), 0));
         // The daemon's own user is nobody special once callers are configured.
         assert_eq!(settings.check(&peer(0, 0), &var("etl_a"), None, 0), Err(Refusal::UnknownCaller));
         assert_eq!(peer(1, 2).audit_name(), "uid=1 gid=2 pid=7");

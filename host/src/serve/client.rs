@@ -87,8 +87,8 @@ impl DaemonClient {
             404 if field("error").as_deref() == Some("not_found") => Ok(None),
             status => Err(ClientError::Daemon {
                 status,
-                kind: field("error").unwrap_or_default(),
-                message: field("message").unwrap_or_default(),
+                kind: printable(&field("error").unwrap_or_default()),
+                message: printable(&field("message").unwrap_or_default()),
             }),
         }
     }
@@ -111,6 +111,23 @@ impl DaemonClient {
         };
         tokio::time::timeout(self.timeout, exchange).await.map_err(|_| ClientError::Timeout(self.timeout))?
     }
+}
+
+/// The most characters of a daemon's error kind or message kept.
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// `text` with control and invisible characters replaced by `?` and cut to [`MAX_MESSAGE_CHARS`]: what a
+/// daemon says is printed to terminals and logs, and the daemon is not trusted to keep it tidy.
+fn printable(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(MAX_MESSAGE_CHARS)
+        .map(|c| if c.is_control() || crate::audit::is_invisible(c) { '?' } else { c })
+        .collect();
+    if text.chars().nth(MAX_MESSAGE_CHARS).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// The status and body of an HTTP/1.1 answer the daemon sent (a `Content-Length` body, then the end).

@@ -34,7 +34,7 @@ use route::{Reply, Route};
 /// The longest a caller may take to send a request's head.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest a connection is kept (it is then closed after its request in flight).
-pub const MAX_CONNECTION_TIME: Duration = Duration::from_secs(60);
+pub const MAX_CONNECTION_TIME: Duration = Duration::from_secs(30);
 /// The most bytes of a request head hyper buffers (hyper's smallest allowed buffer).
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// How long a stopping daemon waits for the requests in flight.
@@ -60,6 +60,7 @@ pub struct Daemon {
     requests: [AtomicU64; COUNTED_STATUSES.len()],
     reloads: AtomicU64,
     reload_failures: AtomicU64,
+    refused_connections: AtomicU64,
 }
 
 /// The chain and the counters only.
@@ -81,6 +82,7 @@ impl Daemon {
             requests: Default::default(),
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
+            refused_connections: AtomicU64::new(0),
         }
     }
 
@@ -186,12 +188,24 @@ impl Daemon {
             "wasm_secrets_serve_reloads_total{{result=\"failed\"}} {}",
             self.reload_failures.load(Ordering::Relaxed)
         );
+        let _ = writeln!(
+            text,
+            "# HELP wasm_secrets_serve_refused_connections_total Connections closed at once: no grant names the peer."
+        );
+        let _ = writeln!(text, "# TYPE wasm_secrets_serve_refused_connections_total counter");
+        let _ = writeln!(
+            text,
+            "wasm_secrets_serve_refused_connections_total {}",
+            self.refused_connections.load(Ordering::Relaxed)
+        );
         text
     }
 
     /// Accepts connections on `socket` until `shutdown` completes, then stops accepting, lets the requests in
-    /// flight finish (at most [`DRAIN_TIME`]) and returns.
-    pub async fn serve(self: &Arc<Self>, socket: &BoundSocket, shutdown: impl std::future::Future<Output = ()>) {
+    /// flight finish (at most [`DRAIN_TIME`]), removes the socket and returns. A peer that no grant names (and
+    /// that is not the daemon's own user) has its connection closed at once ([`ServeSettings::admits`]): it
+    /// holds no slot and writes no audit line.
+    pub async fn serve(self: Arc<Self>, socket: BoundSocket, shutdown: impl std::future::Future<Output = ()>) {
         let limit = Arc::new(tokio::sync::Semaphore::new(self.settings().max_connections()));
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut connections = tokio::task::JoinSet::new();
@@ -215,7 +229,11 @@ impl Daemon {
             };
             let Ok(cred) = stream.peer_cred() else { continue };
             let peer = Peer { uid: cred.uid(), gid: cred.gid(), pid: cred.pid() };
-            let daemon = Arc::clone(self);
+            if !self.settings().admits(&peer, self.daemon_uid) {
+                self.refused_connections.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let daemon = Arc::clone(&self);
             let stopped = stopped.clone();
             connections.spawn(async move {
                 let _permit = permit;
@@ -227,6 +245,7 @@ impl Daemon {
         let _ = stop.send(true);
         let _ = tokio::time::timeout(DRAIN_TIME, async { while connections.join_next().await.is_some() {} }).await;
         connections.abort_all();
+        drop(socket);
     }
 
     async fn connection(
