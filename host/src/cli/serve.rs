@@ -29,13 +29,15 @@ Endpoints (GET only; ids percent-encoded, `/` in an id as %2F; ?team=T on connec
 
 Callers are identified by the socket's peer credentials and granted by uid or gid in the --config file's
 [serve] section ([[serve.callers]] uid = N or gid = N, grants = [\"KIND:PATTERN\", ...], teams = [...],
-or all = true; the grants of `secrets task run`). Without callers, the daemon's own user may read
-everything and nobody else anything. The socket is mode 0600, or 0660 with `[serve] socket_group = GID`.
-The audit log (--audit-log) names each caller as `uid=U gid=G pid=P`.
+or all = true; the grants of `secrets task run`). A peer no entry names (other than the daemon's own user)
+has its connection closed unanswered. Without callers, the daemon's own user may read everything and
+nobody else anything (refused when the daemon runs as root). The socket is mode 0600, or 0660 with
+`[serve] socket_group = GID`; its directory must not be writable by others unless sticky. The audit log
+(--audit-log) names each caller as `uid=U gid=G pid=P`.
 
-Signals: SIGHUP reloads the configuration file (providers whose entry did not change are kept, with their
-live views; a configuration that cannot be opened is reported and the previous one kept; socket_group and
-max_connections take effect on restart). SIGTERM or SIGINT stops accepting, lets requests in flight finish
+Signals: SIGHUP reloads the configuration file while serving (unchanged built-in providers with in-cluster
+access are kept, with their live views; a configuration that cannot be opened is reported and the previous
+one kept; socket_group and max_connections take effect on restart). SIGTERM or SIGINT stops accepting, lets requests in flight finish
 (at most 10 s), removes the socket and exits 0. Exit status 2 when the daemon cannot start.
 
 Example:

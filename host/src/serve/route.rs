@@ -2,7 +2,8 @@
 //! and JSON body. docs/serve.md lists the endpoints.
 //!
 //! Ids are path segments, percent-decoded after the path is split on `/`, so an id holding `/` (Airflow allows
-//! it) is sent as `%2F`. Messages never quote an id or a value: the audit log names what was asked.
+//! it) is sent as `%2F`. The daemon's own messages never quote an id or a value (the audit log names what was
+//! asked); a failed lookup carries the chain's message, which names no value.
 
 use std::sync::Arc;
 
