@@ -131,7 +131,7 @@ fn printable(text: &str) -> String {
 }
 
 /// The status and body of an HTTP/1.1 answer the daemon sent (a `Content-Length` body, then the end).
-fn parse_answer(answer: &[u8]) -> Result<(u16, Vec<u8>), ClientError> {
+pub fn parse_answer(answer: &[u8]) -> Result<(u16, Vec<u8>), ClientError> {
     let end = memchr::memmem::find(answer, b"\r\n\r\n").ok_or(ClientError::Malformed("no end of the head"))?;
     let head = std::str::from_utf8(&answer[..end]).map_err(|_| ClientError::Malformed("the head is not UTF-8"))?;
     let status = head
