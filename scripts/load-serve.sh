@@ -46,6 +46,10 @@ name = "kubernetes"
 component = "builtin:kubernetes"
 kubernetes = { service_account_dir = "$state/serviceaccount" }
 live = true
+
+[[serve.callers]]
+uid = $(id -u)
+all = true
 TOML
 socket="$state/secrets.sock"
 "$secrets" --config "$state/host.toml" --cache-dir "$state/artifacts" serve --socket "$socket" 2>"$state/serve.log" &
