@@ -5,7 +5,7 @@
 # serve::sixty_four_clients_are_answered_from_the_live_view_without_errors).
 #
 #     bash scripts/load-serve.sh                         # 64 clients, 30 s
-#     CLIENTS=16 SECONDS_=10 bash scripts/load-serve.sh
+#     CLIENTS=16 DURATION=10 bash scripts/load-serve.sh
 #
 # Steps: release builds of `secrets` and `kube-emulator`; the Airflow virtualenv (scripts/airflow-venv.sh);
 # the emulator seeded with examples/secrets/airflow-seed.yaml; `secrets serve` with one live Kubernetes provider;
@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$(pwd)"
 CLIENTS="${CLIENTS:-64}"
-DURATION="${SECONDS_:-30}"
+DURATION="${DURATION:-30}"
 die() { echo "load-serve.sh: error: $*" >&2; exit 1; }
 step() { echo; echo "== $*"; }
 
