@@ -66,12 +66,15 @@ impl ChainSpec {
     ) -> Result<Chain, OpenError> {
         let mut links = Vec::with_capacity(self.providers.len());
         for spec in &self.providers {
-            let kept = previous.filter(|(old, _)| old.cache.max_staleness == self.cache.max_staleness).and_then(
-                |(old, chain)| {
+            // A component file or a kubeconfig may have changed under the same path: those are read again.
+            let by_path = matches!(spec.component, ComponentSource::File(_))
+                || matches!(spec.kubernetes, Some(KubernetesAccess::Kubeconfig(_)));
+            let kept = previous
+                .filter(|(old, _)| !by_path && old.cache.max_staleness == self.cache.max_staleness)
+                .and_then(|(old, chain)| {
                     let i = old.providers.iter().position(|p| p == spec)?;
                     chain.links().get(i).filter(|link| link.name == spec.name)?.provider.share()
-                },
-            );
+                });
             if let Some(provider) = kept {
                 links.push(Link { name: spec.name.clone(), provider });
                 continue;

@@ -205,6 +205,12 @@ async fn every_endpoint_answers_from_the_chain() {
         (404, json!({"error": "not_found", "message": "no provider holds this variable"}))
     );
     assert_eq!(daemon.get_json("/v1/config/x?team=alpha").await.0, 400);
+    // An id no caller may name (label-selector syntax) is a bad request, not a refusal: Airflow's backend class
+    // then asks Airflow's next backend, as when its own Kubernetes backend fails on such an id.
+    assert_eq!(
+        daemon.get_json("/v1/variables/my_var%2C%21x").await,
+        (400, json!({"error": "bad_request", "message": "the id or team is one no caller may name (docs/serve.md)"}))
+    );
     assert_eq!(daemon.get_json("/v2/variables/x").await.0, 404);
     assert_eq!(daemon.get_json("/healthz").await, (200, json!({"status": "ok"})));
     assert_eq!(daemon.get_json("/readyz").await, (200, json!({"status": "ready", "generation": 1})));
@@ -235,7 +241,7 @@ async fn every_endpoint_answers_from_the_chain() {
         r#"wasm_secrets_lookups_total{kind="variable",outcome="found"} 2"#,
         r#"wasm_secrets_lookups_total{kind="variable",outcome="not_found"} 1"#,
         r#"wasm_secrets_serve_requests_total{code="200"} 9"#,
-        r#"wasm_secrets_serve_requests_total{code="400"} 1"#,
+        r#"wasm_secrets_serve_requests_total{code="400"} 2"#,
         r#"wasm_secrets_serve_requests_total{code="404"} 2"#,
         r#"wasm_secrets_serve_requests_total{code="405"} 1"#,
         r#"wasm_secrets_serve_requests_total{code="413"} 1"#,
@@ -402,8 +408,17 @@ async fn sighup_reloads_the_grants_and_keeps_the_unchanged_live_view() {
     let cluster = cluster().await;
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("host.toml");
-    let grants =
-        |list: &str| format!("[[serve.callers]]\nuid = {}\ngrants = [{list}]\n", rustix::process::getuid().as_raw());
+    // A second provider reads the same cluster through a kubeconfig: a file that may change under its name, so a
+    // reload opens it again even when its entry is unchanged.
+    let kubeconfig = dir.path().join("kubeconfig");
+    cluster.emulator.write_kubeconfig(&kubeconfig, crate::support::TOKEN, crate::support::NAMESPACE).unwrap();
+    let second = format!(
+        "[[providers]]\nname = \"by-kubeconfig\"\ncomponent = \"builtin:kubernetes\"\nkubernetes = {{ kubeconfig = \"{}\" }}\n",
+        kubeconfig.display()
+    );
+    let grants = |list: &str| {
+        format!("{second}\n[[serve.callers]]\nuid = {}\ngrants = [{list}]\n", rustix::process::getuid().as_raw())
+    };
     std::fs::write(&config_path, config(&cluster, true, &grants(r#""variable:*""#))).unwrap();
     let socket = dir.path().join("secrets.sock");
     let mut daemon = Daemon::start(&cluster, &config_path, None, &socket);
@@ -423,7 +438,7 @@ async fn sighup_reloads_the_grants_and_keeps_the_unchanged_live_view() {
         .unwrap();
     daemon.signal(Signal::HUP);
     let line = daemon.wait_for_line("reloaded the configuration");
-    assert!(line.contains("configuration 2; 1 of 1 providers kept"), "{line}");
+    assert!(line.contains("configuration 2; 1 of 2 providers kept"), "{line}");
     assert_eq!(daemon.get_json("/readyz").await, (200, json!({"status": "ready", "generation": 2})));
     assert_eq!(
         daemon.get_json("/v1/connections/smtp_default/uri").await,
@@ -691,4 +706,24 @@ async fn sixty_four_clients_are_answered_from_the_live_view_without_errors() {
         report["lookups"].as_u64().unwrap() + 64 + 1
     );
     assert!(metrics.contains(&found), "{found} in {metrics}");
+}
+
+/// A peer that runs as the daemon's user but that no grant names (the DaemonSet's probes, run as root in the
+/// daemon's container) is served health, readiness and metrics, and no secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemons_own_user_gets_probes_only_unless_granted() {
+    let cluster = cluster().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("host.toml");
+    std::fs::write(&config_path, config(&cluster, false, "[[serve.callers]]\nuid = 4321\nall = true\n")).unwrap();
+    let socket = dir.path().join("secrets.sock");
+    let daemon = Daemon::start(&cluster, &config_path, None, &socket);
+    assert_eq!(daemon.get_json("/readyz").await, (200, json!({"status": "ready", "generation": 1})));
+    assert_eq!(
+        daemon.get_json("/v1/variables/my_var").await,
+        (403, json!({"error": "forbidden", "message": "this peer may ask for /healthz, /readyz and /metrics only"}))
+    );
+    let (status, metrics) = daemon.get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("wasm_secrets_lookups_total{kind=\"variable\",outcome=\"found\"} 0\n"), "{metrics}");
 }

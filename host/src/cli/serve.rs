@@ -30,7 +30,8 @@ Endpoints (GET only; ids percent-encoded, `/` in an id as %2F; ?team=T on connec
 Callers are identified by the socket's peer credentials and granted by uid or gid in the --config file's
 [serve] section ([[serve.callers]] uid = N or gid = N, grants = [\"KIND:PATTERN\", ...], teams = [...],
 or all = true; the grants of `secrets task run`). A peer no entry names (other than the daemon's own user)
-has its connection closed unanswered. Without callers, the daemon's own user may read everything and
+has its connection closed unanswered; the daemon's own user, if no entry names it, is served /healthz,
+/readyz and /metrics only (its probes). Without callers, the daemon's own user may read everything and
 nobody else anything (refused when the daemon runs as root). The socket is mode 0600, or 0660 with
 `[serve] socket_group = GID`; its directory must not be writable by others unless sticky. The audit log
 (--audit-log) names each caller as `uid=U gid=G pid=P`.
@@ -116,15 +117,25 @@ pub(super) async fn run(
     type Reload<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = (HostConfig, Result<usize, Failure>)> + 'a>>;
     let mut reloading: Option<Reload<'_>> = None;
     let mut current = Some(config);
-    loop {
+    // A SIGHUP during a reload: another reload once this one ends, so the latest file is the one served.
+    let mut again = false;
+    let served = loop {
+        if again
+            && reloading.is_none()
+            && let Some(config) = current.take()
+        {
+            again = false;
+            reloading = Some(Box::pin(reload(global, env, &log, audit.clone(), config, &daemon, uid)));
+        }
         tokio::select! {
-            _ = &mut serving => break,
+            served = &mut serving => break served,
             _ = hangup.recv() => match current.take() {
                 Some(config) => {
                     reloading = Some(Box::pin(reload(global, env, &log, audit.clone(), config, &daemon, uid)));
                 }
                 None => {
-                    let _ = writeln!(err, "secrets serve: a reload is under way; SIGHUP ignored");
+                    again = true;
+                    let _ = writeln!(err, "secrets serve: a reload is under way; another follows it");
                 }
             },
             (config, outcome) = async {
@@ -155,6 +166,12 @@ pub(super) async fn run(
             _ = terminate.recv() => { stop.take().map(|s| s.send(())); }
             _ = interrupt.recv() => { stop.take().map(|s| s.send(())); }
         }
+    };
+    if served.is_err() {
+        return Err(Failure {
+            code: super::EXIT_UPSTREAM,
+            message: "the daemon failed (a bug: see the log)".to_owned(),
+        });
     }
     // The serving task removed the socket when it ended.
     let _ = writeln!(err, "secrets serve: stopped");

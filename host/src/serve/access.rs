@@ -100,6 +100,27 @@ pub enum Refusal {
     /// The caller may not ask for this team.
     #[error("the caller is not granted this team")]
     Team,
+    /// The id or team is one no caller may name ([`ConfigKey::task_problem`], [`TaskGrants::team_problem`]): a
+    /// bad request rather than a refusal, so that Airflow asks its next backend, as it does when its own
+    /// Kubernetes backend fails on such an id.
+    #[error("the id or team is one no caller may name (docs/serve.md)")]
+    InvalidId,
+    /// The peer is served only because it runs as the daemon's own user (its probes): health, readiness and
+    /// metrics only.
+    #[error("this peer may ask for /healthz, /readyz and /metrics only")]
+    ProbeOnly,
+}
+
+/// How a peer is served, decided once per connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// An entry of `[[serve.callers]]` names it (or none is configured and it is the daemon's own user).
+    Caller,
+    /// No entry names it, but it runs as the daemon's own user: its probes. Few such connections are served at
+    /// once, and they read no secret.
+    Probe,
+    /// Closed at once.
+    Refused,
 }
 
 impl ServeSettings {
@@ -108,10 +129,18 @@ impl ServeSettings {
         self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS)
     }
 
-    /// Whether `peer` may be served at all: an entry names it, or it runs as the daemon's own user (its probes).
-    /// Other peers' connections are closed at once, so they hold no connection slot and write no audit line.
-    pub fn admits(&self, peer: &Peer, daemon_uid: u32) -> bool {
-        peer.uid == daemon_uid || self.callers.iter().any(|c| c.peer.matches(peer))
+    /// How `peer` is served: as a caller when an entry names it (or, with no entries, when it is the daemon's
+    /// own user), for probes only when it merely runs as the daemon's user, else not at all (its connection is
+    /// closed at once: it holds no slot and writes no audit line).
+    pub fn admission(&self, peer: &Peer, daemon_uid: u32) -> Admission {
+        let own = peer.uid == daemon_uid;
+        if self.callers.iter().any(|c| c.peer.matches(peer)) || (own && self.callers.is_empty()) {
+            Admission::Caller
+        } else if own {
+            Admission::Probe
+        } else {
+            Admission::Refused
+        }
     }
 
     /// Why these settings cannot be served by a daemon running as `daemon_uid`, if they cannot: a root daemon
@@ -131,7 +160,7 @@ impl ServeSettings {
     pub fn check(&self, peer: &Peer, key: &ConfigKey, team: Option<&str>, daemon_uid: u32) -> Result<(), Refusal> {
         let rules = TaskGrants { grants: Vec::new(), team: team.map(str::to_owned) };
         if key.task_problem().is_some() || rules.team_problem().is_some() {
-            return Err(Refusal::NotGranted);
+            return Err(Refusal::InvalidId);
         }
         if self.callers.is_empty() {
             return if peer.uid == daemon_uid { Ok(()) } else { Err(Refusal::UnknownCaller) };
@@ -205,8 +234,8 @@ mod tests {
         assert_eq!(settings.check(&peer(1000, 1), &var("etl_a"), Some("beta"), 0), Err(Refusal::Team));
         assert_eq!(settings.check(&peer(1000, 1), &var("other"), None, 0), Err(Refusal::NotGranted));
         // The id rules of tasks hold for callers too.
-        assert_eq!(settings.check(&peer(1000, 1), &var("etl_a,!x"), None, 0), Err(Refusal::NotGranted));
-        assert_eq!(settings.check(&peer(1000, 1), &var("etl_a___b"), None, 0), Err(Refusal::NotGranted));
+        assert_eq!(settings.check(&peer(1000, 1), &var("etl_a,!x"), None, 0), Err(Refusal::InvalidId));
+        assert_eq!(settings.check(&peer(1000, 1), &var("etl_a___b"), None, 0), Err(Refusal::InvalidId));
         // The gid entry is tried too: uid 1000 in group 50 reads the connection.
         assert_eq!(settings.check(&peer(1000, 50), &ConfigKey::Connection("db".into()), None, 0), Ok(()));
         assert_eq!(
@@ -215,14 +244,15 @@ mod tests {
         );
         assert_eq!(settings.check(&peer(7, 7), &var("anything"), Some("beta"), 0), Ok(()));
         // `all` and the daemon's own user meet the id and team rules too.
-        assert_eq!(settings.check(&peer(7, 7), &var("a,!b"), None, 0), Err(Refusal::NotGranted));
-        assert_eq!(settings.check(&peer(7, 7), &var("x"), Some("_a"), 0), Err(Refusal::NotGranted));
-        assert_eq!(ServeSettings::default().check(&peer(0, 0), &var("a___b"), None, 0), Err(Refusal::NotGranted));
+        assert_eq!(settings.check(&peer(7, 7), &var("a,!b"), None, 0), Err(Refusal::InvalidId));
+        assert_eq!(settings.check(&peer(7, 7), &var("x"), Some("_a"), 0), Err(Refusal::InvalidId));
+        assert_eq!(ServeSettings::default().check(&peer(0, 0), &var("a___b"), None, 0), Err(Refusal::InvalidId));
         // Who is served at all.
-        assert!(settings.admits(&peer(1000, 1), 0));
-        assert!(settings.admits(&peer(5, 50), 0));
-        assert!(settings.admits(&peer(0, 0), 0), "the daemon's own user (its probes)");
-        assert!(!settings.admits(&peer(1001, 1), 0));
+        assert_eq!(settings.admission(&peer(1000, 1), 0), Admission::Caller);
+        assert_eq!(settings.admission(&peer(5, 50), 0), Admission::Caller);
+        assert_eq!(settings.admission(&peer(0, 0), 0), Admission::Probe, "the daemon's own user: its probes");
+        assert_eq!(settings.admission(&peer(1001, 1), 0), Admission::Refused);
+        assert_eq!(ServeSettings::default().admission(&peer(1000, 1), 1000), Admission::Caller);
         // The daemon's own user is nobody special once callers are configured.
         assert_eq!(settings.check(&peer(0, 0), &var("etl_a"), None, 0), Err(Refusal::UnknownCaller));
         assert_eq!(peer(1, 2).audit_name(), "uid=1 gid=2 pid=7");

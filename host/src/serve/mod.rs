@@ -25,7 +25,8 @@ use http_body_util::Full;
 use hyper::body::Body as _;
 use hyper_util::rt::{TokioIo, TokioTimer};
 
-pub use access::{Peer, ServeSettings};
+use access::Refusal;
+pub use access::{Admission, Peer, ServeSettings};
 pub use socket::{BoundSocket, SocketError};
 
 use crate::chain::Chain;
@@ -37,6 +38,8 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_CONNECTION_TIME: Duration = Duration::from_secs(30);
 /// The most bytes of a request head hyper buffers (hyper's smallest allowed buffer).
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Connections served at once to peers that run as the daemon's user but that no grant names (its probes).
+pub const MAX_PROBE_CONNECTIONS: usize = 4;
 /// How long a stopping daemon waits for the requests in flight.
 pub const DRAIN_TIME: Duration = Duration::from_secs(10);
 
@@ -118,8 +121,9 @@ impl Daemon {
         self.reload_failures.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The answer to `method` `target` from `peer`: [`route::Route`], the grant check, then the chain.
-    pub async fn respond(&self, peer: &Peer, method: &str, target: &str) -> Response {
+    /// The answer to `method` `target` from `peer`, admitted as `admission`: [`route::Route`], the grant check,
+    /// then the chain.
+    pub async fn respond(&self, peer: &Peer, admission: Admission, method: &str, target: &str) -> Response {
         let route = match Route::parse(method, target) {
             Ok(route) => route,
             Err(rejection) => return Response::json(Reply::error(rejection.status, rejection.kind, rejection.message)),
@@ -135,13 +139,20 @@ impl Daemon {
                 body: serde_json::json!({ "status": "ready", "generation": served.generation }).to_string(),
             },
             Route::Metrics => return Response::text(self.render_metrics(&served)),
+            // A probe's connection reads no secret and writes no audit line.
+            Route::Read { .. } if admission != Admission::Caller => {
+                Reply::error(403, "forbidden", &Refusal::ProbeOnly.to_string())
+            }
             Route::Read { read, team } => {
                 let caller = peer.audit_name();
                 let lookup = read.lookup(team.as_deref());
                 match served.settings.check(peer, &read.grant_key(), team.as_deref(), self.daemon_uid) {
                     Err(refusal) => {
                         served.chain.audit_refused(Some(&caller), lookup);
-                        Reply::error(403, "forbidden", &refusal.to_string())
+                        match refusal {
+                            Refusal::InvalidId => Reply::error(400, "bad_request", &refusal.to_string()),
+                            _ => Reply::error(403, "forbidden", &refusal.to_string()),
+                        }
                     }
                     Ok(()) => match served.chain.lookup_as(Some(&caller), lookup).await {
                         Ok(value) => Reply::answer(&read, &value, self.dialect),
@@ -202,11 +213,13 @@ impl Daemon {
     }
 
     /// Accepts connections on `socket` until `shutdown` completes, then stops accepting, lets the requests in
-    /// flight finish (at most [`DRAIN_TIME`]), removes the socket and returns. A peer that no grant names (and
-    /// that is not the daemon's own user) has its connection closed at once ([`ServeSettings::admits`]): it
-    /// holds no slot and writes no audit line.
+    /// flight finish (at most [`DRAIN_TIME`]), removes the socket and returns. A peer that no grant names has its
+    /// connection closed at once ([`ServeSettings::admission`]): it holds no slot and writes no audit line; one
+    /// that runs as the daemon's own user is served health, readiness and metrics, on at most
+    /// [`MAX_PROBE_CONNECTIONS`] connections at once.
     pub async fn serve(self: Arc<Self>, socket: BoundSocket, shutdown: impl std::future::Future<Output = ()>) {
         let limit = Arc::new(tokio::sync::Semaphore::new(self.settings().max_connections()));
+        let probes = Arc::new(tokio::sync::Semaphore::new(MAX_PROBE_CONNECTIONS));
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut connections = tokio::task::JoinSet::new();
         tokio::pin!(shutdown);
@@ -229,29 +242,43 @@ impl Daemon {
             };
             let Ok(cred) = stream.peer_cred() else { continue };
             let peer = Peer { uid: cred.uid(), gid: cred.gid(), pid: cred.pid() };
-            if !self.settings().admits(&peer, self.daemon_uid) {
-                self.refused_connections.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
+            let admission = self.settings().admission(&peer, self.daemon_uid);
+            let probe_permit = match admission {
+                Admission::Caller => None,
+                Admission::Probe => match Arc::clone(&probes).try_acquire_owned() {
+                    Ok(permit) => Some(permit),
+                    Err(_) => {
+                        self.refused_connections.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                },
+                Admission::Refused => {
+                    self.refused_connections.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            };
             let daemon = Arc::clone(&self);
             let stopped = stopped.clone();
             connections.spawn(async move {
-                let _permit = permit;
-                daemon.connection(stream, peer, stopped).await;
+                let _permits = (permit, probe_permit);
+                daemon.connection(stream, peer, admission, stopped).await;
             });
             while connections.try_join_next().is_some() {}
         }
         self.draining.store(true, Ordering::Relaxed);
+        // Stop listening now: a client connecting during the drain is refused at once instead of waiting in the
+        // backlog.
+        drop(socket);
         let _ = stop.send(true);
         let _ = tokio::time::timeout(DRAIN_TIME, async { while connections.join_next().await.is_some() {} }).await;
         connections.abort_all();
-        drop(socket);
     }
 
     async fn connection(
         self: Arc<Self>,
         stream: tokio::net::UnixStream,
         peer: Peer,
+        admission: Admission,
         mut stopped: tokio::sync::watch::Receiver<bool>,
     ) {
         let daemon = Arc::clone(&self);
@@ -260,7 +287,7 @@ impl Daemon {
             async move {
                 let response = if request.body().is_end_stream() {
                     let target = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
-                    daemon.respond(&peer, request.method().as_str(), &target).await
+                    daemon.respond(&peer, admission, request.method().as_str(), &target).await
                 } else {
                     Response::json(Reply::error(413, "bad_request", "requests carry no body"))
                 };

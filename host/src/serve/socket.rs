@@ -63,6 +63,11 @@ impl BoundSocket {
             match rustix::fs::renameat_with(cwd, &staged, cwd, path, rustix::fs::RenameFlags::NOREPLACE) {
                 Ok(()) => {}
                 Err(rustix::io::Errno::EXIST) => return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists)),
+                // A file system without RENAME_NOREPLACE (NFS, some FUSE mounts): a hard link fails just as
+                // atomically when the name exists; the staged name is removed below.
+                Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS | rustix::io::Errno::OPNOTSUPP) => {
+                    std::fs::hard_link(&staged, path)?;
+                }
                 Err(e) => return Err(e.into()),
             }
             let inode = std::fs::symlink_metadata(path)?.ino();
