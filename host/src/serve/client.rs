@@ -134,9 +134,11 @@ fn printable(text: &str) -> String {
 pub fn parse_answer(answer: &[u8]) -> Result<(u16, Vec<u8>), ClientError> {
     let end = memchr::memmem::find(answer, b"\r\n\r\n").ok_or(ClientError::Malformed("no end of the head"))?;
     let head = std::str::from_utf8(&answer[..end]).map_err(|_| ClientError::Malformed("the head is not UTF-8"))?;
+    // Three digits, the first 1 to 5 (`u16::from_str` alone would take `044` or `+44`: found by fuzzing).
     let status = head
         .strip_prefix("HTTP/1.1 ")
         .and_then(|rest| rest.get(..3))
+        .filter(|code| code.bytes().all(|b| b.is_ascii_digit()) && (b'1'..=b'5').contains(&code.as_bytes()[0]))
         .and_then(|code| code.parse().ok())
         .ok_or(ClientError::Malformed("no status line"))?;
     let body = &answer[end + 4..];
@@ -164,5 +166,10 @@ mod tests {
         assert!(matches!(parse_answer(short), Err(ClientError::Malformed(_))));
         assert!(matches!(parse_answer(b"HTTP/1.1 200 OK\r\n"), Err(ClientError::Malformed(_))));
         assert!(matches!(parse_answer(b"SSH-2.0\r\n\r\n"), Err(ClientError::Malformed(_))));
+        // Found by the `serve_http` fuzz target: a status of three characters that is no HTTP status.
+        for status in ["044", "+44", "600", "2a0"] {
+            let answer = format!("HTTP/1.1 {status} X\r\ncontent-length: 2\r\n\r\n{{}}");
+            assert!(matches!(parse_answer(answer.as_bytes()), Err(ClientError::Malformed(_))), "{status}");
+        }
     }
 }
