@@ -190,6 +190,24 @@ pub fn is_invisible(c: char) -> bool {
     matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}' | '\u{061c}')
 }
 
+/// `text` with every control and invisible formatting character written as its `\u{..}` escape: text from
+/// something untrusted (a provider's log record, a daemon's error message), made safe to print on one line.
+///
+/// ```
+/// assert_eq!(wasm_secrets::audit::escape_controls("a\nb\u{202e}c"), "a\\u{a}b\\u{202e}c");
+/// ```
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() || is_invisible(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `time` as RFC 3339 in UTC with microseconds (`2026-12-01T19:40:00.123456Z`); times before 1970 as the epoch.
 pub fn rfc3339_utc(time: SystemTime) -> String {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);

@@ -57,14 +57,7 @@ pub(super) struct ServeArgs {
 /// control and invisible characters escaped: a provider is untrusted and must not forge the daemon's lines.
 fn provider_log() -> LogSink {
     Arc::new(|level, message| {
-        let message: String = message
-            .chars()
-            .flat_map(|c| {
-                let escape = c.is_control() || crate::audit::is_invisible(c);
-                let shown: Vec<char> = if escape { c.escape_unicode().collect() } else { vec![c] };
-                shown
-            })
-            .collect();
+        let message = crate::audit::escape_controls(message);
         match level {
             LogLevel::Info => tracing::info!("{message}"),
             LogLevel::Warning => tracing::warn!("{message}"),

@@ -3,8 +3,8 @@
 //! pid: a pid is reused once its process exits, so a grant to one would pass to whatever process gets it next.
 //!
 //! The grants are those of task components (`KIND:PATTERN`, [`crate::task::Grant`]), checked by the same code
-//! ([`TaskGrants::allows`]), so the id rules a task meets (no label-selector syntax, no `___`, ...) hold for
-//! every caller of the daemon too.
+//! ([`ConfigKey::task_problem`], [`TaskGrants::team_problem`], [`Grant::covers`]), so the id rules a task meets
+//! (no label-selector syntax, no `___`, ...) hold for every caller of the daemon too.
 
 use crate::task::{ConfigKey, Grant, TaskGrants};
 
@@ -174,8 +174,8 @@ impl ServeSettings {
                         refusal = Refusal::Team;
                         continue;
                     }
-                    let scoped = TaskGrants { grants: grants.clone(), team: team.map(str::to_owned) };
-                    if scoped.allows(key) {
+                    // The id and team rules were checked above: what is left of `TaskGrants::allows` is the cover.
+                    if grants.iter().any(|g| g.covers(key)) {
                         return Ok(());
                     }
                     refusal = Refusal::NotGranted;

@@ -116,15 +116,13 @@ impl DaemonClient {
 /// The most characters of a daemon's error kind or message kept.
 const MAX_MESSAGE_CHARS: usize = 500;
 
-/// `text` with control and invisible characters replaced by `?` and cut to [`MAX_MESSAGE_CHARS`]: what a
-/// daemon says is printed to terminals and logs, and the daemon is not trusted to keep it tidy.
+/// `text` cut to [`MAX_MESSAGE_CHARS`], its control and invisible characters escaped
+/// ([`crate::audit::escape_controls`]): what a daemon says is printed to terminals and logs, and the daemon is
+/// not trusted to keep it tidy.
 fn printable(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .take(MAX_MESSAGE_CHARS)
-        .map(|c| if c.is_control() || crate::audit::is_invisible(c) { '?' } else { c })
-        .collect();
-    if text.chars().nth(MAX_MESSAGE_CHARS).is_some() {
+    let end = text.char_indices().nth(MAX_MESSAGE_CHARS).map_or(text.len(), |(end, _)| end);
+    let mut out = crate::audit::escape_controls(&text[..end]);
+    if end < text.len() {
         out.push('…');
     }
     out
