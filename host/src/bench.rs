@@ -355,15 +355,16 @@ pub async fn run_on(target: Target, lookup: BenchLookup, plan: Plan, mut progres
     if plan.warmup > 0 {
         phase(&target, &lookup, Amount::Lookups(plan.warmup), concurrency, true, &mut progress).await;
     }
-    // Live views follow from their first list: the warm-up ends once their watches are open (or after a bound),
-    // so watch requests of the start are not counted as requests of the measured lookups.
+    // Live views follow from their first list: the warm-up ends once every kind is listed and watched (or
+    // after a bound), so the start's lists and watches are not counted as requests of the measured lookups.
+    // Without a warm-up they are: the measured lookups then include the start.
     let chain = match &*target {
         Target::Chain(chain) => Some(Arc::clone(chain)),
         Target::Daemon(_) => None,
     };
-    for link in chain.iter().flat_map(|c| c.links()) {
-        if let Some(view) = link.provider.live_view() {
-            let _ = tokio::time::timeout(MAX_FOLLOW_WAIT, view.wait_following()).await;
+    if plan.warmup > 0 {
+        for link in chain.iter().flat_map(|c| c.links()) {
+            link.provider.start_following(MAX_FOLLOW_WAIT).await;
         }
     }
     let requests = || chain.as_ref().map_or(0, |c| c.api_requests());

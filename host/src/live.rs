@@ -515,12 +515,18 @@ impl LiveView {
         self.kind(kind).watching
     }
 
-    /// Waits until every synced kind has its watch open: from then on, lookups it answers send nothing and
-    /// nothing is sent until a change, a bookmark or the watch's end (what `secrets bench` waits for after its
-    /// warm-up, so the measured lookups see the steady state).
+    /// Waits until every kind has finished its first list and every synced kind has its watch open: from then
+    /// on, lookups it answers send nothing and nothing is sent until a change, a bookmark or the watch's end
+    /// (what `secrets bench` waits for after its warm-up, so the measured lookups see the steady state). A kind
+    /// still listing is waited for too: a warm-up that looked up only one kind must not leave another kind's
+    /// list and watch to be sent during the measured lookups.
     pub async fn wait_following(&self) {
         let (mut applied, mut watches) = (self.applied.subscribe(), self.watches.subscribe());
-        while !Kind::ALL.iter().all(|k| self.status(*k) != Status::Synced || self.is_watching(*k)) {
+        while !Kind::ALL.iter().all(|&k| match self.status(k) {
+            Status::Starting => false,
+            Status::Synced => self.is_watching(k),
+            Status::NotFollowed | Status::Failed { .. } => true,
+        }) {
             tokio::select! {
                 changed = applied.changed() => if changed.is_err() { return },
                 changed = watches.changed() => if changed.is_err() { return },
@@ -630,16 +636,22 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn following_means_every_synced_kind_has_its_watch_open() {
+    async fn following_means_every_kind_listed_and_every_synced_kind_watched() {
         let view = LiveView::new(1 << 20, 1 << 20);
         let soon = std::time::Duration::from_millis(50);
-        assert!(tokio::time::timeout(soon, view.wait_following()).await.is_ok(), "nothing synced yet");
+        let following = || tokio::time::timeout(soon, view.wait_following());
+        assert!(following().await.is_err(), "no kind has finished its first list");
         view.replace(Kind::Variable, KindView::default());
-        assert!(tokio::time::timeout(soon, view.wait_following()).await.is_err(), "synced, no watch yet");
         view.set_watching(Kind::Variable, true);
-        assert!(tokio::time::timeout(soon, view.wait_following()).await.is_ok());
+        assert!(following().await.is_err(), "connections and config are still listing (their requests are to come)");
+        view.not_followed(Kind::Config);
+        view.fail(Kind::Connection, "down".into(), true);
+        assert!(following().await.is_ok(), "a kind not followed or failed is not waited for");
         view.replace(Kind::Connection, KindView::default());
+        assert!(following().await.is_err(), "synced, no watch yet");
+        view.set_watching(Kind::Connection, true);
+        assert!(following().await.is_ok());
         view.set_watching(Kind::Variable, false);
-        assert!(tokio::time::timeout(soon, view.wait_following()).await.is_err());
+        assert!(following().await.is_err());
     }
 }

@@ -349,6 +349,16 @@ impl Provider {
         }
     }
 
+    /// Starts following every kind (live mode only; once) and waits, at most `bound`, until every kind has
+    /// finished its first list and every synced kind has its watch open ([`LiveView::wait_following`]): from
+    /// then on the view's lookups send nothing until something changes. A provider with no view, or one whose
+    /// lookups all fail, returns at once.
+    pub async fn start_following(&self, bound: Duration) {
+        if let Some(live) = self.follow() {
+            let _ = tokio::time::timeout(bound, live.view.wait_following()).await;
+        }
+    }
+
     /// The live view, its followers started (once).
     fn follow(&self) -> Option<&Live> {
         let live = self.live.as_ref().filter(|_| self.unusable.is_none())?;
