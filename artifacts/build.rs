@@ -12,10 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// (package, file stem of the library or binary, constant prefix)
-const COMPONENTS: [(&str, &str, &str); 6] = [
+const COMPONENTS: [(&str, &str, &str); 7] = [
     ("wasm-secrets-provider-kubernetes", "wasm_secrets_provider_kubernetes", "KUBERNETES_PROVIDER"),
     ("wasm-secrets-provider-environment", "wasm_secrets_provider_environment", "ENVIRONMENT_PROVIDER"),
     ("wasm-secrets-provider-local-files", "wasm_secrets_provider_local_files", "LOCAL_FILES_PROVIDER"),
+    ("wasm-secrets-provider-vault", "wasm_secrets_provider_vault", "VAULT_PROVIDER"),
     ("rogue-provider", "rogue_provider", "ROGUE_PROVIDER"),
     // The example task components (wasi:cli commands, docs/embedding.md).
     ("example-task-wasi-config", "example-task-wasi-config", "WASI_CONFIG_TASK"),

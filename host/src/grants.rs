@@ -39,12 +39,27 @@ pub fn builtin_files(backend_kwargs: &str) -> Vec<PathBuf> {
 /// bound keeps a mistaken path (a log, a disk image) from exhausting the guest's memory.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
+/// The mounts the built-in Vault provider reads under with `backend_kwargs`: its `mount_point` (default
+/// `secret`). With no fixed mount (`null`), each key names its mount, so the grant must list them (`mounts`).
+pub fn builtin_vault_mounts(backend_kwargs: &str) -> Result<Vec<String>, String> {
+    use wasm_secrets_provider_common::FromKwargs as _;
+    let config = wasm_secrets_provider_vault::config::BackendConfig::from_json(backend_kwargs)
+        .map_err(|e| format!("backend_kwargs: {e}"))?;
+    match config.fixed_mount() {
+        Some(mount) => Ok(vec![mount.to_owned()]),
+        None => Err("`mount_point` is null, so each key names its mount: list them in `vault.mounts`".to_owned()),
+    }
+}
+
 /// What one provider may reach. `Debug` shows variable names, never their values (an `AIRFLOW_CONN_*` value
 /// holds a password).
 #[derive(Default)]
 pub struct Grants {
     /// The Kubernetes API server, through the host's HTTP policy. `None`: every HTTP request is denied.
     pub cluster: Option<ClusterConfig>,
+    /// A Vault server, through the host's Vault policy (used only when `cluster` is `None`: a provider reaches
+    /// one store).
+    pub vault: Option<crate::vault::VaultGrant>,
     /// The environment the provider sees through WASI: only these variables.
     pub env: Vec<(String, String)>,
     /// The files `read-file` may read. Paths are compared with `Path` equality (which ignores `.` components
@@ -57,6 +72,7 @@ impl std::fmt::Debug for Grants {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Grants")
             .field("cluster", &self.cluster)
+            .field("vault", &self.vault)
             .field("env", &EnvNames(&self.env))
             .field("files", &self.files)
             .finish()

@@ -22,6 +22,13 @@
 //! name = "environment"
 //! component = "builtin:environment"
 //! env_prefixes = ["AIRFLOW_CONN_", "AIRFLOW_VAR_", "_FSEC_"]
+//!
+//! [[providers]]
+//! name = "vault"
+//! component = "builtin:vault"
+//! backend_kwargs = { mount_point = "airflow" }
+//! vault = { address = "https://vault.example:8200", ca_file = "/etc/vault/ca.pem", token_file = "/run/vault/token" }
+//! # or approle = { role_id_file = "...", secret_id_file = "..." }, or kubernetes = { role = "airflow" }
 //! ```
 //!
 //! Grants: a custom component gets only what its entry lists (`kubernetes`, `env_prefixes`, `files`). The
@@ -40,6 +47,7 @@ use crate::error::describe_parse_error;
 use crate::grants::{builtin_env_prefixes, builtin_files, kwargs_keys};
 use crate::serve::ServeSettings;
 use crate::task::GrantError;
+use crate::vault::{VaultAuth, VaultGrant};
 
 /// A problem with the host configuration file, naming the file and, for syntax errors, the line.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +84,8 @@ pub struct ProviderSpec {
     pub backend_kwargs: String,
     /// HTTP access to a Kubernetes API server.
     pub kubernetes: Option<KubernetesAccess>,
+    /// HTTP access to a Vault server (never with `kubernetes`: a provider reaches one store).
+    pub vault: Option<VaultGrant>,
     /// Environment-variable name prefixes the provider may see.
     pub env_prefixes: Vec<String>,
     /// Files the provider may read.
@@ -95,6 +105,7 @@ impl std::fmt::Debug for ProviderSpec {
             .field("component", &self.component)
             .field("kwargs", &kwargs_keys(&self.backend_kwargs))
             .field("kubernetes", &self.kubernetes)
+            .field("vault", &self.vault)
             .field("env_prefixes", &self.env_prefixes)
             .field("files", &self.files)
             .field("timeout", &self.timeout)
@@ -122,11 +133,13 @@ pub enum Builtin {
     Environment,
     /// Local files (Airflow's LocalFilesystemBackend).
     LocalFiles,
+    /// Vault or OpenBao KV (Airflow's VaultBackend).
+    Vault,
 }
 
 impl Builtin {
     /// Every built-in component.
-    pub const ALL: [Self; 3] = [Self::Kubernetes, Self::Environment, Self::LocalFiles];
+    pub const ALL: [Self; 4] = [Self::Kubernetes, Self::Environment, Self::LocalFiles, Self::Vault];
 
     /// The name after `builtin:`.
     pub fn name(self) -> &'static str {
@@ -134,6 +147,7 @@ impl Builtin {
             Self::Kubernetes => "kubernetes",
             Self::Environment => "environment",
             Self::LocalFiles => "local-files",
+            Self::Vault => "vault",
         }
     }
 }
@@ -244,6 +258,7 @@ struct ProviderSection {
     component: String,
     backend_kwargs: Option<Kwargs>,
     kubernetes: Option<KubernetesSection>,
+    vault: Option<VaultSection>,
     env_prefixes: Option<Vec<String>>,
     files: Option<Vec<PathBuf>>,
     timeout_seconds: Option<u64>,
@@ -267,6 +282,34 @@ enum Kwargs {
 struct KubernetesSection {
     service_account_dir: Option<PathBuf>,
     kubeconfig: Option<PathBuf>,
+}
+
+/// `[providers.vault]`: the server, the mounts, and exactly one way to authenticate.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VaultSection {
+    address: String,
+    ca_file: Option<PathBuf>,
+    mounts: Option<Vec<String>>,
+    token_file: Option<PathBuf>,
+    approle: Option<AppRoleSection>,
+    kubernetes: Option<KubernetesAuthSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppRoleSection {
+    mount: Option<String>,
+    role_id_file: PathBuf,
+    secret_id_file: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KubernetesAuthSection {
+    mount: Option<String>,
+    role: String,
+    token_file: Option<PathBuf>,
 }
 
 /// The whole host configuration: the chain, and what `secrets serve` grants its callers.
@@ -407,6 +450,16 @@ fn provider_spec(section: ProviderSection) -> Result<ProviderSpec, String> {
         None if component == ComponentSource::Builtin(Builtin::Kubernetes) => Some(in_cluster(None)),
         None => None,
     };
+    let vault = match section.vault {
+        Some(vault) => Some(vault_grant(vault, &component, &backend_kwargs)?),
+        None if component == ComponentSource::Builtin(Builtin::Vault) => {
+            return Err("`builtin:vault` needs `[providers.vault]` (the server's address and how to log in)".to_owned());
+        }
+        None => None,
+    };
+    if vault.is_some() && kubernetes.is_some() {
+        return Err("a provider reaches one store: `kubernetes` and `vault` cannot both be granted".to_owned());
+    }
     let env_prefixes = match section.env_prefixes {
         Some(prefixes) => {
             if prefixes.iter().any(String::is_empty) {
@@ -439,12 +492,47 @@ fn provider_spec(section: ProviderSection) -> Result<ProviderSpec, String> {
         component,
         backend_kwargs,
         kubernetes,
+        vault,
         env_prefixes,
         files,
         timeout,
         reuse_instances: section.reuse_instances,
         live: section.live,
     })
+}
+
+fn vault_grant(section: VaultSection, component: &ComponentSource, kwargs: &str) -> Result<VaultGrant, String> {
+    let address: http::Uri = section.address.parse().map_err(|_| "`vault.address` is not a valid URL".to_owned())?;
+    let auth = match (section.token_file, section.approle, section.kubernetes) {
+        (Some(path), None, None) => VaultAuth::TokenFile(path),
+        (None, Some(a), None) => VaultAuth::AppRole {
+            mount: a.mount.unwrap_or_else(|| "approle".to_owned()),
+            role_id_file: a.role_id_file,
+            secret_id_file: a.secret_id_file,
+        },
+        (None, None, Some(k)) => VaultAuth::Kubernetes {
+            mount: k.mount.unwrap_or_else(|| "kubernetes".to_owned()),
+            role: k.role,
+            jwt_file: k.token_file.unwrap_or_else(|| PathBuf::from(crate::vault::DEFAULT_KUBERNETES_JWT_PATH)),
+        },
+        _ => return Err("`vault` takes exactly one of `token_file`, `approle` and `kubernetes`".to_owned()),
+    };
+    if let VaultAuth::AppRole { mount, .. } | VaultAuth::Kubernetes { mount, .. } = &auth
+        && (mount.is_empty()
+            || !mount
+                .split('/')
+                .all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))))
+    {
+        return Err(format!("`vault` auth mount `{}` is not a plain path", mount.escape_debug()));
+    }
+    let mounts = match section.mounts {
+        Some(mounts) => mounts,
+        None if *component == ComponentSource::Builtin(Builtin::Vault) => crate::grants::builtin_vault_mounts(kwargs)?,
+        None => return Err("`vault.mounts` is needed: name the mounts the component may read".to_owned()),
+    };
+    let grant = VaultGrant { address, ca_file: section.ca_file, auth, mounts };
+    grant.check().map_err(|e| format!("vault: {e}"))?;
+    Ok(grant)
 }
 
 fn in_cluster(dir: Option<PathBuf>) -> KubernetesAccess {
@@ -554,6 +642,7 @@ mod tests {
                 component: ComponentSource::Builtin(Builtin::Kubernetes),
                 backend_kwargs: r#"{"connections_data_key":"uri","namespace":"airflow"}"#.to_owned(),
                 kubernetes: Some(KubernetesAccess::Kubeconfig(PathBuf::from("/home/me/.kube/config"))),
+                vault: None,
                 env_prefixes: vec![],
                 files: vec![],
                 timeout: Some(Duration::from_secs(5)),
@@ -618,9 +707,9 @@ mod tests {
             "invalid host configuration secrets.toml: no provider is configured; add at least one [[providers]] table"
         );
         assert_eq!(
-            error("[[providers]]\nname = \"x\"\ncomponent = \"builtin:vault\"\n"),
-            "invalid host configuration secrets.toml: providers[0]: unknown built-in component `builtin:vault`; \
-             known: builtin:kubernetes, builtin:environment, builtin:local-files"
+            error("[[providers]]\nname = \"x\"\ncomponent = \"builtin:vault2\"\n"),
+            "invalid host configuration secrets.toml: providers[0]: unknown built-in component `builtin:vault2`; \
+             known: builtin:kubernetes, builtin:environment, builtin:local-files, builtin:vault"
         );
         assert_eq!(
             error(
@@ -659,6 +748,78 @@ mod tests {
             "{early}"
         );
         assert!(!early.contains("2399"), "{early}");
+    }
+
+    #[test]
+    fn vault_grants_take_one_login_and_default_their_mount_from_the_kwargs() {
+        let entry = |kwargs: &str, vault: &str| {
+            format!(
+                "[[providers]]\nname = \"v\"\ncomponent = \"builtin:vault\"\nbackend_kwargs = {kwargs}\nvault = {{ {vault} }}\n"
+            )
+        };
+        let spec = parse(&entry(
+            "{ mount_point = \"airflow\" }",
+            "address = \"https://vault.example:8200\", ca_file = \"/ca.pem\", kubernetes = { role = \"r\" }",
+        ))
+        .unwrap();
+        assert_eq!(
+            spec.providers[0].vault,
+            Some(VaultGrant {
+                address: "https://vault.example:8200".parse().unwrap(),
+                ca_file: Some(PathBuf::from("/ca.pem")),
+                auth: VaultAuth::Kubernetes {
+                    mount: "kubernetes".into(),
+                    role: "r".into(),
+                    jwt_file: PathBuf::from(crate::vault::DEFAULT_KUBERNETES_JWT_PATH),
+                },
+                mounts: vec!["airflow".into()],
+            })
+        );
+        let approle = parse(&entry(
+            "{}",
+            "address = \"http://127.0.0.1:8200\", approle = { role_id_file = \"/r\", secret_id_file = \"/s\" }",
+        ))
+        .unwrap();
+        let grant = approle.providers[0].vault.clone().unwrap();
+        assert_eq!(grant.mounts, ["secret"], "Airflow's default mount_point");
+        assert_eq!(
+            grant.auth,
+            VaultAuth::AppRole { mount: "approle".into(), role_id_file: "/r".into(), secret_id_file: "/s".into() }
+        );
+        let local = "address = \"http://127.0.0.1:8200\", token_file = \"/t\"";
+        for (text, expected) in [
+            (
+                "[[providers]]\nname = \"v\"\ncomponent = \"builtin:vault\"\n".to_owned(),
+                "`builtin:vault` needs `[providers.vault]` (the server's address and how to log in)",
+            ),
+            (entry("{}", "address = \"http://127.0.0.1:8200\""), "exactly one of `token_file`, `approle` and `kubernetes`"),
+            (
+                entry("{}", "address = \"http://127.0.0.1:8200\", token_file = \"/t\", kubernetes = { role = \"r\" }"),
+                "exactly one of",
+            ),
+            (entry("{ mount_point = \"\" }", local), "list them in `vault.mounts`"),
+            (entry("{ token = \"hunter2\" }", local), "`token` is the host's to hold"),
+            (entry("{}", "address = \"http://vault.example\", token_file = \"/t\""), "not loopback"),
+            (entry("{}", "address = \"https://vault.example\", token_file = \"/t\""), "needs `ca_file`"),
+            (entry("{}", &format!("{local}, mounts = [\"sys\"]")), "Vault's own API"),
+            (
+                entry("{}", "address = \"http://127.0.0.1:1\", approle = { mount = \"a/../b\", role_id_file = \"/r\", secret_id_file = \"/s\" }"),
+                "auth mount `a/../b` is not a plain path",
+            ),
+            (
+                format!("{}kubernetes = {{ kubeconfig = \"/k\" }}\n", entry("{}", local)),
+                "`kubernetes` and `vault` cannot both be granted",
+            ),
+            (
+                "[[providers]]\nname = \"v\"\ncomponent = \"v.wasm\"\nvault = { address = \"http://127.0.0.1:1\", token_file = \"/t\" }\n"
+                    .to_owned(),
+                "`vault.mounts` is needed",
+            ),
+        ] {
+            let err = error(&text);
+            assert!(err.contains(expected), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
     }
 
     /// The file holds backend_kwargs, which may hold credentials: an error names the place and the problem and

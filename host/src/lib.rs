@@ -48,6 +48,7 @@ pub mod state;
 pub mod task;
 pub mod token;
 pub mod transport;
+pub mod vault;
 
 pub use cache::{Cache, CacheSettings};
 pub use chain::{Chain, ChainError, Link, ListError};

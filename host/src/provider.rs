@@ -18,7 +18,7 @@ use crate::grants::{EnvNames, Grants, kwargs_keys};
 use crate::live::{Kind as LiveKind, LiveView};
 use crate::state::{Collector, IdCollector, LiveGrant};
 use crate::state::{LogLevel, LogSink, State, StoreGrants};
-use crate::transport::{KubeTransport, ProviderHooks, RequestLimits, TransportOptions, WatchLimits};
+use crate::transport::{ProviderHooks, RequestLimits, StoreTransport, TransportOptions, WatchLimits};
 
 /// How much of a provider's memory one answer byte needs at most (the answer, the parsed list and the decoded
 /// value are held at once): answers are cut to the memory limit divided by this.
@@ -128,7 +128,7 @@ pub struct Provider {
 /// What every store of a provider is made from, shared with its live view's driver.
 pub(crate) struct Parts {
     component: ProviderComponent,
-    transport: Option<Arc<KubeTransport>>,
+    transport: Option<Arc<StoreTransport>>,
     namespace: DetectedNamespace,
     env: Arc<[(String, String)]>,
     files: Arc<[PathBuf]>,
@@ -233,19 +233,22 @@ impl Provider {
         backend_kwargs: &str,
         options: ProviderOptions,
     ) -> Result<Self, ClusterConfigError> {
-        let (transport, namespace) = match grants.cluster {
-            Some(cluster) => {
+        let transport = TransportOptions {
+            max_response_bytes: options
+                .transport
+                .max_response_bytes
+                .min(options.memory_limit_bytes / MEMORY_PER_ANSWER_BYTE),
+            ..options.transport
+        };
+        let no_namespace =
+            || DetectedNamespace::Missing("the host grants this provider no Kubernetes access".to_owned());
+        let (transport, namespace) = match (grants.cluster, grants.vault) {
+            (Some(cluster), _) => {
                 let namespace = cluster.namespace.clone();
-                let transport = TransportOptions {
-                    max_response_bytes: options
-                        .transport
-                        .max_response_bytes
-                        .min(options.memory_limit_bytes / MEMORY_PER_ANSWER_BYTE),
-                    ..options.transport
-                };
-                (Some(Arc::new(KubeTransport::new(cluster, transport)?)), namespace)
+                (Some(Arc::new(StoreTransport::new(cluster, transport)?)), namespace)
             }
-            None => (None, DetectedNamespace::Missing("the host grants this provider no Kubernetes access".to_owned())),
+            (None, Some(vault)) => (Some(Arc::new(StoreTransport::vault(&vault, transport)?)), no_namespace()),
+            (None, None) => (None, no_namespace()),
         };
         let parts = Parts {
             component,
@@ -295,11 +298,11 @@ impl Provider {
         })
     }
 
-    /// Binds `component` to an existing transport (for example [`KubeTransport::in_memory`]) and `namespace`,
+    /// Binds `component` to an existing transport (for example [`StoreTransport::in_memory`]) and `namespace`,
     /// granting nothing else.
     pub fn with_transport(
         component: ProviderComponent,
-        transport: Arc<KubeTransport>,
+        transport: Arc<StoreTransport>,
         namespace: DetectedNamespace,
         backend_kwargs: &str,
         options: ProviderOptions,
@@ -316,7 +319,7 @@ impl Provider {
     }
 
     /// Requests this provider's lookups (and its live view) have sent to the API server so far (0 without
-    /// Kubernetes access). See [`KubeTransport::requests_sent`].
+    /// Kubernetes access). See [`StoreTransport::requests_sent`].
     pub fn api_requests(&self) -> u64 {
         self.parts.transport.as_ref().map_or(0, |t| t.requests_sent())
     }
@@ -735,7 +738,7 @@ pub(crate) enum Change {
 /// memory limit, and no HTTP: the host sends the requests these name.
 impl Parts {
     /// The transport, when the provider has Kubernetes access.
-    pub(crate) fn transport(&self) -> Option<&Arc<KubeTransport>> {
+    pub(crate) fn transport(&self) -> Option<&Arc<StoreTransport>> {
         self.transport.as_ref()
     }
 

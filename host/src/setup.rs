@@ -42,6 +42,7 @@ pub fn builtin_component(builtin: Builtin) -> (&'static [u8], &'static str) {
         Builtin::Kubernetes => (wasm_secrets_artifacts::KUBERNETES_PROVIDER, "built-in kubernetes provider"),
         Builtin::Environment => (wasm_secrets_artifacts::ENVIRONMENT_PROVIDER, "built-in environment provider"),
         Builtin::LocalFiles => (wasm_secrets_artifacts::LOCAL_FILES_PROVIDER, "built-in local-files provider"),
+        Builtin::Vault => (wasm_secrets_artifacts::VAULT_PROVIDER, "built-in vault provider"),
     }
 }
 
@@ -57,8 +58,8 @@ impl ChainSpec {
     /// connections and idle instances. What `secrets serve` does on SIGHUP. The cache is a new one.
     ///
     /// Only what the entry fully describes is kept: a built-in component, in-cluster access or none. A component
-    /// file or a kubeconfig named by path is opened again, since the file may have changed under the same name
-    /// (a patched component, a rotated credential). (In-cluster tokens are re-read as they rotate anyway.)
+    /// file, a kubeconfig named by path or a Vault grant (its CA file) is opened again, since the file may have
+    /// changed under the same name (a patched component, a rotated credential or CA). (In-cluster tokens are re-read as they rotate anyway.)
     pub async fn open_reusing(
         &self,
         ctx: &OpenContext<'_>,
@@ -68,7 +69,8 @@ impl ChainSpec {
         for spec in &self.providers {
             // A component file or a kubeconfig may have changed under the same path: those are read again.
             let by_path = matches!(spec.component, ComponentSource::File(_))
-                || matches!(spec.kubernetes, Some(KubernetesAccess::Kubeconfig(_)));
+                || matches!(spec.kubernetes, Some(KubernetesAccess::Kubeconfig(_)))
+                || spec.vault.is_some();
             let kept = previous
                 .filter(|(old, _)| !by_path && old.cache.max_staleness == self.cache.max_staleness)
                 .and_then(|(old, chain)| {
@@ -108,7 +110,8 @@ impl ChainSpec {
                 ..crate::provider::LiveOptions::default()
             });
             let env = env_with_prefixes(ctx.env_vars.iter().cloned(), &spec.env_prefixes);
-            let grants = |cluster| Grants { cluster, env: env.clone(), files: spec.files.clone() };
+            let grants =
+                |cluster| Grants { cluster, vault: spec.vault.clone(), env: env.clone(), files: spec.files.clone() };
             let provider = match cluster.and_then(|c| {
                 Provider::with_grants(component.clone(), grants(c), &spec.backend_kwargs, options.clone())
             }) {

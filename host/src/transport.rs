@@ -1,5 +1,6 @@
-//! The host's HTTP transport for providers: the security boundary between an untrusted component and the
-//! Kubernetes API.
+//! The host's HTTP transport for providers: the security boundary between an untrusted component and its
+//! secret store, the Kubernetes API or a Vault server (one policy per grant type: this file's for Kubernetes,
+//! `vault.rs`'s for Vault).
 //!
 //! Threat model: the provider component is untrusted code. It may try to reach any host, to read or forge
 //! credentials, or to stall. So, in this order:
@@ -45,6 +46,7 @@ use crate::cluster::ClusterConfig;
 use crate::error::ClusterConfigError;
 use crate::metrics::StatusCounts;
 use crate::token::TokenSource;
+use crate::vault::{VaultAuth, VaultGrant, VaultViolation};
 use secrecy::{ExposeSecret as _, SecretString};
 
 /// The only authority a provider may address; the host maps it to the configured API server.
@@ -83,15 +85,17 @@ enum Sender {
     Memory(Responder),
 }
 
-/// A pooled HTTPS client bound to one API server, shared by every lookup.
-pub struct KubeTransport {
+/// A pooled HTTPS client bound to one secret store (a Kubernetes API server or a Vault server), shared by every
+/// lookup.
+pub struct StoreTransport {
     client: Sender,
     server_scheme: Scheme,
     server_authority: Authority,
     /// The path of the server URL without its trailing `/` (`/k8s/clusters/c-1` behind a Rancher-style proxy,
     /// usually empty): every request path goes below it, as client-go does.
     server_path_prefix: String,
-    token: TokenSource,
+    /// The store's kind: its policy and how its credential travels.
+    store: Store,
     options: TransportOptions,
     /// The forms of the current token searched for in answers ([`secret_forms`]), computed once per token.
     token_forms: std::sync::Mutex<Option<TokenForms>>,
@@ -104,59 +108,140 @@ pub struct KubeTransport {
 /// A token and the forms of it searched for in answers.
 type TokenForms = (SecretString, Arc<[Finder<'static>]>);
 
-impl std::fmt::Debug for KubeTransport {
+/// The store a transport reaches, with its credential.
+enum Store {
+    /// The Kubernetes API: `Authorization: Bearer`, the token file re-read after a 401.
+    Kubernetes(TokenSource),
+    /// A Vault server: `X-Vault-Token`, requests only under `mounts`.
+    Vault {
+        /// The mounts the provider may read under.
+        mounts: Arc<[String]>,
+        /// How the token is obtained.
+        credential: VaultCredential,
+    },
+}
+
+/// Where a Vault token comes from.
+enum VaultCredential {
+    /// A token file, re-read on its cadence and after a 403.
+    File(TokenSource),
+    /// A login (AppRole, Kubernetes auth), done again before the lease ends and after a 403 when the token no
+    /// longer works. One login at a time: the lock is held while logging in.
+    Login { auth: VaultAuth, session: tokio::sync::Mutex<Option<Session>> },
+}
+
+/// A token from a login, and when to log in again.
+struct Session {
+    token: SecretString,
+    renew_at: Option<tokio::time::Instant>,
+}
+
+impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KubeTransport")
+        match self {
+            Self::Kubernetes(token) => f.debug_tuple("Kubernetes").field(token).finish(),
+            Self::Vault { mounts, credential: VaultCredential::File(token) } => {
+                f.debug_struct("Vault").field("mounts", mounts).field("token", token).finish()
+            }
+            Self::Vault { mounts, credential: VaultCredential::Login { auth, .. } } => {
+                f.debug_struct("Vault").field("mounts", mounts).field("auth", auth).finish_non_exhaustive()
+            }
+        }
+    }
+}
+
+/// Why a request was refused by the policy of its store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Violation {
+    /// The Kubernetes policy's refusal.
+    #[error(transparent)]
+    Kubernetes(#[from] PolicyViolation),
+    /// The Vault policy's refusal.
+    #[error(transparent)]
+    Vault(#[from] VaultViolation),
+}
+
+/// The credential to send, or why there is none.
+enum Credential {
+    /// Send this token.
+    Token(SecretString),
+    /// The host's login was refused: the provider gets a 403 with this message, as if Vault had refused the
+    /// request (its `access-denied`), and the host logs it.
+    Refused(String),
+}
+
+impl std::fmt::Debug for StoreTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreTransport")
             .field(
                 "server",
                 &format_args!("{}://{}{}", self.server_scheme, self.server_authority, self.server_path_prefix),
             )
-            .field("token", &self.token)
+            .field("store", &self.store)
             .field("options", &self.options)
             .field("requests_sent", &self.requests_sent)
             .finish_non_exhaustive()
     }
 }
 
-impl KubeTransport {
+impl StoreTransport {
     /// A client that trusts only `cluster.root_certs` and authenticates with `cluster.token`.
     pub fn new(cluster: ClusterConfig, options: TransportOptions) -> Result<Self, ClusterConfigError> {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in &cluster.root_certs {
-            roots.add(cert.clone()).map_err(|e| ClusterConfigError::InvalidCa(e.to_string()))?;
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| ClusterConfigError::Tls(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(options.connect_timeout));
-        http.set_nodelay(true);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_only()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(90)).build(https);
-        let server_scheme = cluster.server.scheme().cloned().unwrap_or(Scheme::HTTPS);
-        let server_authority = cluster
-            .server
+        let client = https_client(&cluster.root_certs, &options, false)?;
+        Self::to_server(client, &cluster.server, Store::Kubernetes(cluster.token), options)
+    }
+
+    /// A client for the Vault server of `grant`: it trusts only the grant's CA (plain http only on a loopback
+    /// address, [`VaultGrant::check`]), sends `X-Vault-Token`, and lets a provider read only under the grant's
+    /// mounts. A token file is read now; a login happens at the first request.
+    pub fn vault(grant: &VaultGrant, options: TransportOptions) -> Result<Self, ClusterConfigError> {
+        grant.check().map_err(ClusterConfigError::InvalidServer)?;
+        let roots = match &grant.ca_file {
+            Some(path) => crate::cluster::read_ca(path)?,
+            None => Vec::new(),
+        };
+        let plain = grant.address.scheme() == Some(&Scheme::HTTP);
+        let client = https_client(&roots, &options, plain)?;
+        let credential = match &grant.auth {
+            VaultAuth::TokenFile(path) => {
+                VaultCredential::File(TokenSource::File(crate::token::TokenFile::open(path)?))
+            }
+            auth => VaultCredential::Login { auth: auth.clone(), session: tokio::sync::Mutex::new(None) },
+        };
+        let store = Store::Vault { mounts: grant.mounts.clone().into(), credential };
+        Self::to_server(client, &grant.address, store, options)
+    }
+
+    fn to_server(
+        client: HttpsClient,
+        server: &http::Uri,
+        store: Store,
+        options: TransportOptions,
+    ) -> Result<Self, ClusterConfigError> {
+        let server_scheme = server.scheme().cloned().unwrap_or(Scheme::HTTPS);
+        let server_authority = server
             .authority()
             .cloned()
-            .ok_or_else(|| ClusterConfigError::InvalidServer(format!("{} has no host", cluster.server)))?;
+            .ok_or_else(|| ClusterConfigError::InvalidServer(format!("{server} has no host")))?;
         Ok(Self {
             client: Sender::Https(Box::new(client)),
             server_scheme,
             server_authority,
-            server_path_prefix: cluster.server.path().trim_end_matches('/').to_owned(),
-            token: cluster.token,
+            server_path_prefix: server.path().trim_end_matches('/').to_owned(),
+            store,
             options,
             token_forms: std::sync::Mutex::default(),
             requests_sent: AtomicU64::new(0),
             statuses: StatusCounts::default(),
         })
+    }
+
+    /// Checks a provider's request against the policy of this transport's store.
+    pub fn check<B>(&self, request: &http::Request<B>) -> Result<(), Violation> {
+        match &self.store {
+            Store::Kubernetes(_) => Ok(check_request(request)?),
+            Store::Vault { mounts, .. } => Ok(crate::vault::check_vault_request(request, mounts)?),
+        }
     }
 
     /// A transport whose API server is `responder`, in memory. Policy and token injection run as for the
@@ -167,7 +252,7 @@ impl KubeTransport {
             server_scheme: Scheme::HTTPS,
             server_authority: Authority::from_static("in-memory.invalid"),
             server_path_prefix: String::new(),
-            token,
+            store: Store::Kubernetes(token),
             options,
             token_forms: std::sync::Mutex::default(),
             requests_sent: AtomicU64::new(0),
@@ -183,7 +268,7 @@ impl KubeTransport {
         self.requests_sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// The answers to [`KubeTransport::requests_sent`] by HTTP status, and the requests that got none.
+    /// The answers to [`StoreTransport::requests_sent`] by HTTP status, and the requests that got none.
     pub fn statuses(&self) -> &StatusCounts {
         &self.statuses
     }
@@ -191,6 +276,9 @@ impl KubeTransport {
     /// `GET https://kubernetes.default.svc<path_and_query>` on behalf of a provider's live view: the same policy
     /// as a provider's own requests ([`check_request`]), the same credentials and bounds; the whole answer.
     pub async fn get(&self, path_and_query: &str) -> Result<http::Response<Bytes>, HttpError> {
+        let Store::Kubernetes(_) = &self.store else {
+            return Err(HttpError::HttpRequestDenied);
+        };
         let request = api_request(path_and_query)?;
         if let Err(violation) = check_request(&request) {
             tracing::warn!("refused a live view's list request: {violation}");
@@ -204,6 +292,9 @@ impl KubeTransport {
     /// and the body as a stream of lines. Only providers granted live mode get here: their view's driver sends
     /// this request, never the component. A 401 is retried once with a rotated token, as a lookup's requests are.
     pub async fn watch(&self, path_and_query: &str, limits: WatchLimits) -> Result<WatchAnswer, HttpError> {
+        let Store::Kubernetes(token_source) = &self.store else {
+            return Err(HttpError::HttpRequestDenied);
+        };
         let request = api_request(path_and_query)?;
         if let Err(violation) = check_watch_request(&request) {
             tracing::warn!("refused a live view's watch request: {violation}");
@@ -212,11 +303,11 @@ impl KubeTransport {
         let (parts, ()) = request.into_parts();
         let uri = self.server_uri(&parts.uri)?;
         let internal = |e: ClusterConfigError| HttpError::InternalError(Some(e.to_string()));
-        let token = self.token.token().map_err(internal)?;
+        let token = token_source.token().map_err(internal)?;
         let response = self.open_watch(&uri, &token).await?;
         // The token file is read again on a 401 only.
         let rotated =
-            if response.status() == http::StatusCode::UNAUTHORIZED { self.token.rotated_since(&token) } else { None };
+            if response.status() == http::StatusCode::UNAUTHORIZED { token_source.rotated_since(&token) } else { None };
         let (token, response) = match rotated {
             Some(rotated) => {
                 tracing::info!(
@@ -283,31 +374,147 @@ impl KubeTransport {
             .map_err(|_| HttpError::HttpRequestUriInvalid)
     }
 
-    /// Sends `GET`-style `parts` (already checked by [`check_request`]) to the API server, with the token.
+    /// Sends `GET`-style `parts` (already checked by [`StoreTransport::check`]) to the store, with the token.
     ///
-    /// On a 401, when the token file holds a different token than the one sent (the kubelet rotated it within
-    /// the re-read period), the request is sent once more with the new token, as client-go does.
+    /// Kubernetes: on a 401, when the token file holds a different token than the one sent (the kubelet rotated
+    /// it within the re-read period), the request is sent once more with the new token, as client-go does.
+    /// Vault: on a 403, with a token file that changed, or after a new login when the token no longer works,
+    /// the request is sent once more; a 403 for a path the token's policy denies is the answer.
     async fn send(&self, mut parts: http::request::Parts, body: Bytes) -> Result<http::Response<Bytes>, HttpError> {
         parts.uri = self.server_uri(&parts.uri)?;
         parts.headers.remove(HOST);
         if !parts.headers.contains_key(ACCEPT) {
             parts.headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         }
-        let internal = |e: ClusterConfigError| HttpError::InternalError(Some(e.to_string()));
-        let token = self.token.token().map_err(internal)?;
+        let token = match self.credential().await? {
+            Credential::Token(token) => token,
+            Credential::Refused(why) => return Ok(refused_by_host(&why)),
+        };
         let response = self.exchange(&parts, &body, &token).await?;
-        // The token file is read on its cadence (`TokenSource::token`) and, on a 401 only, once more.
-        if response.status() != http::StatusCode::UNAUTHORIZED {
+        let refused = match &self.store {
+            Store::Kubernetes(_) => http::StatusCode::UNAUTHORIZED,
+            Store::Vault { .. } => http::StatusCode::FORBIDDEN,
+        };
+        if response.status() != refused {
             return Ok(response);
         }
-        let response = match self.token.rotated_since(&token) {
-            Some(rotated) => {
-                tracing::info!("the API server refused the token and the token file has changed; retrying once");
-                self.exchange(&parts, &body, &rotated).await?
+        Ok(match self.after_refusal(&token).await? {
+            Some(Credential::Token(fresh)) => {
+                tracing::info!("the store refused the token and the host has a new one; retrying once");
+                self.exchange(&parts, &body, &fresh).await?
             }
+            Some(Credential::Refused(why)) => refused_by_host(&why),
             None => response,
+        })
+    }
+
+    /// The token to send now: the token file's (read on its cadence), or the login's (logging in first when
+    /// there is none or its lease is two-thirds gone).
+    async fn credential(&self) -> Result<Credential, HttpError> {
+        let internal = |e: ClusterConfigError| HttpError::InternalError(Some(e.to_string()));
+        match &self.store {
+            Store::Kubernetes(source) | Store::Vault { credential: VaultCredential::File(source), .. } => {
+                source.token().map(Credential::Token).map_err(internal)
+            }
+            Store::Vault { credential: VaultCredential::Login { auth, session }, .. } => {
+                let mut session = session.lock().await;
+                if let Some(current) = session.as_ref()
+                    && current.renew_at.is_none_or(|at| tokio::time::Instant::now() < at)
+                {
+                    return Ok(Credential::Token(current.token.clone()));
+                }
+                self.login(auth, &mut session).await
+            }
+        }
+    }
+
+    /// After the store refused `sent`: the credential to retry with, or `None` (the refusal stands).
+    async fn after_refusal(&self, sent: &SecretString) -> Result<Option<Credential>, HttpError> {
+        match &self.store {
+            Store::Kubernetes(source) | Store::Vault { credential: VaultCredential::File(source), .. } => {
+                Ok(source.rotated_since(sent).map(Credential::Token))
+            }
+            Store::Vault { credential: VaultCredential::Login { auth, session }, .. } => {
+                let mut session = session.lock().await;
+                // Another lookup logged in since `sent` was taken: retry with its token.
+                if let Some(current) = session.as_ref()
+                    && !crate::vault::same_token(&current.token, sent)
+                {
+                    return Ok(Some(Credential::Token(current.token.clone())));
+                }
+                // A token that still works was refused by its policy: no new login.
+                if self.token_works(sent).await? {
+                    return Ok(None);
+                }
+                tracing::info!("Vault no longer accepts the host's token (revoked or expired); logging in again");
+                self.login(auth, &mut session).await.map(Some)
+            }
+        }
+    }
+
+    /// `GET /v1/auth/token/lookup-self` with `token` (allowed by Vault's default policy): whether the token is
+    /// still valid.
+    async fn token_works(&self, token: &SecretString) -> Result<bool, HttpError> {
+        let uri = self.server_uri(&http::Uri::from_static("/v1/auth/token/lookup-self"))?;
+        let mut request = http::Request::get(uri).body(()).map_err(|_| HttpError::HttpRequestUriInvalid)?;
+        request.headers_mut().insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let (parts, ()) = request.into_parts();
+        let response = self.exchange(&parts, &Bytes::new(), token).await?;
+        Ok(response.status().is_success())
+    }
+
+    /// Logs in with `auth` and keeps the token in `session`. A refused login is [`Credential::Refused`] (logged);
+    /// a store that cannot be reached is the transport's error.
+    async fn login(&self, auth: &VaultAuth, session: &mut Option<Session>) -> Result<Credential, HttpError> {
+        let refused = |why: String| {
+            tracing::warn!("the host could not log in to Vault: {why}");
+            Ok(Credential::Refused(why))
         };
-        Ok(response)
+        let (path, body) = match crate::vault::login_request(auth) {
+            Ok(Some(request)) => request,
+            Ok(None) => return refused("no login is configured".to_owned()),
+            Err(e) => return refused(e.to_string()),
+        };
+        let mount = path.trim_start_matches("/v1/auth/").trim_end_matches("/login").to_owned();
+        let uri = self.server_uri(&path.parse::<http::Uri>().map_err(|_| HttpError::HttpRequestUriInvalid)?)?;
+        let Sender::Https(client) = &self.client else {
+            return refused("an in-memory transport cannot log in".to_owned());
+        };
+        let mut request = http::Request::post(uri)
+            .header(ACCEPT, "application/json")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body.expose_secret().to_owned())))
+            .map_err(|_| HttpError::HttpRequestUriInvalid)?;
+        request.headers_mut().remove(HOST);
+        self.requests_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut counted = Counted { statuses: &self.statuses, status: None };
+        let exchange = async {
+            let response = client.request(request).await.map_err(classify_client_error)?;
+            let status = response.status().as_u16();
+            let body = Limited::new(response.into_body(), crate::vault::MAX_LOGIN_ANSWER_BYTES)
+                .collect()
+                .await
+                .map_err(|_| HttpError::HttpResponseBodySize(None))?
+                .to_bytes();
+            Ok::<_, HttpError>((status, body))
+        };
+        let (status, answer) = tokio::time::timeout(self.options.request_timeout, exchange)
+            .await
+            .map_err(|_| HttpError::ConnectionReadTimeout)??;
+        counted.status = Some(status);
+        drop(counted);
+        match crate::vault::parse_login(status, &answer, &mount) {
+            Ok(login) => {
+                let renew_at = crate::vault::renew_at(std::time::Instant::now(), login.lease)
+                    .map(|at| tokio::time::Instant::now() + at.saturating_duration_since(std::time::Instant::now()));
+                *session = Some(Session { token: login.token.clone(), renew_at });
+                Ok(Credential::Token(login.token))
+            }
+            Err(e) => {
+                *session = None;
+                refused(e.to_string())
+            }
+        }
     }
 
     /// One request with `token`, the whole (bounded) answer read; counted by its status.
@@ -317,7 +524,11 @@ impl KubeTransport {
         body: &Bytes,
         token: &SecretString,
     ) -> Result<http::Response<Bytes>, HttpError> {
-        let mut auth = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
+        let (name, value) = match &self.store {
+            Store::Kubernetes(_) => (AUTHORIZATION, format!("Bearer {}", token.expose_secret())),
+            Store::Vault { .. } => (HeaderName::from_static(VAULT_TOKEN_HEADER), token.expose_secret().to_owned()),
+        };
+        let mut auth = HeaderValue::try_from(value)
             .map_err(|_| HttpError::InternalError(Some("the token is not a valid header value".into())))?;
         auth.set_sensitive(true);
         let mut request = http::Request::new(Full::new(body.clone()));
@@ -325,7 +536,7 @@ impl KubeTransport {
         *request.uri_mut() = parts.uri.clone();
         *request.version_mut() = parts.version;
         *request.headers_mut() = parts.headers.clone();
-        request.headers_mut().insert(AUTHORIZATION, auth);
+        request.headers_mut().insert(name, auth);
         self.requests_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // Every request sent is counted once by status: with no answer when it fails, or when the lookup's
         // deadline drops it midway (the guard's drop).
@@ -385,6 +596,43 @@ impl KubeTransport {
             }
         }
     }
+}
+
+/// The header that carries a Vault token.
+pub const VAULT_TOKEN_HEADER: &str = "x-vault-token";
+
+/// The answer a provider gets when the host could not obtain a Vault token: a 403 with Vault's error shape, so
+/// the provider reports `access-denied` with the host's reason (which names no credential).
+fn refused_by_host(why: &str) -> http::Response<Bytes> {
+    let body = serde_json::json!({"errors": [format!("the host could not authenticate to Vault: {why}")]});
+    let mut response = http::Response::new(Bytes::from(body.to_string()));
+    *response.status_mut() = http::StatusCode::FORBIDDEN;
+    response
+}
+
+/// A pooled client trusting only `roots`, with the transport's connect timeout; plain http too when `plain`
+/// (a Vault development server on loopback, [`VaultGrant::check`]).
+fn https_client(
+    roots: &[rustls::pki_types::CertificateDer<'static>],
+    options: &TransportOptions,
+    plain: bool,
+) -> Result<HttpsClient, ClusterConfigError> {
+    let mut store = rustls::RootCertStore::empty();
+    for cert in roots {
+        store.add(cert.clone()).map_err(|e| ClusterConfigError::InvalidCa(e.to_string()))?;
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClusterConfigError::Tls(e.to_string()))?
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(options.connect_timeout));
+    http.set_nodelay(true);
+    let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls);
+    let https = if plain { builder.https_or_http() } else { builder.https_only() }.enable_http1().wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(90)).build(https))
 }
 
 /// `GET https://kubernetes.default.svc<path_and_query>`, as a provider would send it.
@@ -802,6 +1050,7 @@ pub fn check_watch_request<B>(request: &http::Request<B>) -> Result<(), PolicyVi
 pub fn is_forbidden_guest_header(name: &HeaderName) -> bool {
     DEFAULT_FORBIDDEN_HEADERS.contains(name)
         || name == AUTHORIZATION
+        || name.as_str() == VAULT_TOKEN_HEADER
         || name.as_str() == "cookie"
         || name.as_str() == "proxy-authorization"
         || name.as_str().starts_with("impersonate-")
@@ -830,7 +1079,7 @@ const MAX_REFUSALS_LOGGED: usize = 10;
 /// The wasi-http hooks of one store: policy, then credentials, then the shared transport, within the
 /// store's [`RequestLimits`].
 pub struct ProviderHooks {
-    transport: Option<Arc<KubeTransport>>,
+    transport: Option<Arc<StoreTransport>>,
     budget: Arc<Budget>,
 }
 
@@ -938,7 +1187,7 @@ impl http_body::Body for HeldBody {
 
 impl ProviderHooks {
     /// Hooks sending through `transport`, within `limits`.
-    pub fn new(transport: Arc<KubeTransport>, limits: RequestLimits) -> Self {
+    pub fn new(transport: Arc<StoreTransport>, limits: RequestLimits) -> Self {
         Self { transport: Some(transport), budget: Arc::new(Budget::new(limits)) }
     }
 
@@ -1030,7 +1279,7 @@ impl ProviderHooks {
                 budget.log_refusal(&"the host grants this provider no HTTP access");
                 return Err(HttpError::HttpRequestDenied);
             };
-            if let Err(violation) = check_request(&request) {
+            if let Err(violation) = transport.check(&request) {
                 budget.log_refusal(&violation);
                 return Err(HttpError::HttpRequestDenied);
             }

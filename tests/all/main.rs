@@ -25,3 +25,4 @@ mod security;
 mod serve;
 mod support;
 mod task;
+mod vault;

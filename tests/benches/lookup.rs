@@ -42,7 +42,7 @@ use tokio::runtime::Runtime;
 use wasm_secrets::cluster::DetectedNamespace;
 use wasm_secrets::live::{Kind as LiveKind, Status};
 use wasm_secrets::token::TokenSource;
-use wasm_secrets::transport::{KubeTransport, Responder, TransportOptions};
+use wasm_secrets::transport::{Responder, StoreTransport, TransportOptions};
 use wasm_secrets::{
     Allocation, ArtifactCache, Cache, CacheSettings, Chain, ClusterConfig, Link, LiveOptions, Lookup, Provider,
     ProviderComponent, ProviderOptions,
@@ -294,7 +294,7 @@ fn in_memory_provider_of(bytes: &[u8], name: &str, allocation: Allocation) -> Pr
             .unwrap()
     });
     let token = TokenSource::Static(SecretString::from(TOKEN));
-    let transport = Arc::new(KubeTransport::in_memory(responder, token, TransportOptions::default()));
+    let transport = Arc::new(StoreTransport::in_memory(responder, token, TransportOptions::default()));
     let component = ProviderComponent::from_bytes_with(bytes, name, &artifact_cache(), allocation).unwrap();
     let namespace = DetectedNamespace::Found(NAMESPACE.to_owned());
     Provider::with_transport(component, transport, namespace, "", ProviderOptions::default())

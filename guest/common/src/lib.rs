@@ -7,10 +7,10 @@
 //!   provider lists its keys once, each with the configuration field it sets.
 //! - [`provider`]: the [`Lookups`] and [`Provider`] traits, the WIT `lookup` interface in Rust types.
 //!
-//! Only on `wasm32`: `bindings` holds the WIT bindings of the `wasm-secrets:provider/provider` world,
-//! generated once for all providers, and `component` turns a [`Provider`] into the exported interface
-//! (with the conversions of errors and connections to their WIT types); its documentation shows the two
-//! lines that end a component crate.
+//! Only on `wasm32`: `bindings` holds the WIT bindings of the `wasm-secrets:provider/provider` world, generated
+//! once for all providers, `transport` sends a provider's GET through `wasi:http`, and `component` turns a
+//! [`Provider`] into the exported interface (with the conversions of errors and connections to their WIT types);
+//! its documentation shows the two lines that end a component crate.
 //!
 //! Everything else is pure and unit-tested on the native target:
 //!
@@ -24,6 +24,7 @@
 //! ```
 
 pub mod error;
+pub mod http;
 pub mod kwargs;
 pub mod live;
 pub mod provider;
@@ -51,3 +52,5 @@ pub use bindings::export;
 
 #[cfg(target_arch = "wasm32")]
 pub mod component;
+#[cfg(target_arch = "wasm32")]
+pub mod transport;

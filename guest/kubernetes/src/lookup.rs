@@ -15,13 +15,7 @@ use crate::secrets::{list_page, secret_data, select, select_first};
 use crate::selector::{is_label_key, is_label_value, is_team_scoped_id, queries};
 
 /// An HTTP answer from the Kubernetes API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
-    /// HTTP status code.
-    pub status: u16,
-    /// Response body.
-    pub body: Vec<u8>,
-}
+pub use wasm_secrets_provider_common::http::Response;
 
 /// Severity of a log record sent to the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

