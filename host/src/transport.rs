@@ -127,13 +127,41 @@ enum VaultCredential {
     File(TokenSource),
     /// A login (AppRole, Kubernetes auth), done again before the lease ends and after a 403 when the token no
     /// longer works. One login at a time: the lock is held while logging in.
-    Login { auth: VaultAuth, session: tokio::sync::Mutex<Option<Session>> },
+    Login { auth: VaultAuth, session: tokio::sync::Mutex<Session> },
 }
 
-/// A token from a login, and when to log in again.
-struct Session {
-    token: SecretString,
-    renew_at: Option<tokio::time::Instant>,
+/// What the last login gave.
+#[derive(Default)]
+enum Session {
+    /// No login yet.
+    #[default]
+    None,
+    /// A token, when it was obtained, and when to log in again (`None`: it does not expire). `relogin_wait`:
+    /// how long after `obtained` a refusal may bring about another login; zero after an ordinary login, growing
+    /// ([`LOGIN_BACKOFF`]) with each login a refusal brought about, so a store whose `lookup-self` keeps
+    /// refusing fresh tokens (a role without Vault's default policy) cannot make every request log in.
+    Token {
+        token: SecretString,
+        obtained: tokio::time::Instant,
+        renew_at: Option<tokio::time::Instant>,
+        relogin_wait: Duration,
+    },
+    /// The last login was refused: until `until`, requests get the refusal without a new login (a revoked
+    /// secret id, a locked-out role must not make every request log in); the wait doubles each time.
+    Refused { why: String, until: tokio::time::Instant, backoff: Duration },
+}
+
+/// The first wait after a refused login, and the longest.
+const LOGIN_BACKOFF: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(60));
+
+/// What `auth/token/lookup-self` says of a token.
+enum TokenCheck {
+    /// 2xx: the token works (the refusal was its policy's).
+    Works,
+    /// 401 or 403: the token no longer works (revoked, expired).
+    Dead,
+    /// Anything else (a rate limit, a standby, a failure): no conclusion, so no new login.
+    Unknown,
 }
 
 impl std::fmt::Debug for Store {
@@ -206,7 +234,7 @@ impl StoreTransport {
             VaultAuth::TokenFile(path) => {
                 VaultCredential::File(TokenSource::File(crate::token::TokenFile::open(path)?))
             }
-            auth => VaultCredential::Login { auth: auth.clone(), session: tokio::sync::Mutex::new(None) },
+            auth => VaultCredential::Login { auth: auth.clone(), session: tokio::sync::Mutex::default() },
         };
         let store = Store::Vault { mounts: grant.mounts.clone().into(), credential };
         Self::to_server(client, &grant.address, store, options)
@@ -418,12 +446,15 @@ impl StoreTransport {
             }
             Store::Vault { credential: VaultCredential::Login { auth, session }, .. } => {
                 let mut session = session.lock().await;
-                if let Some(current) = session.as_ref()
-                    && current.renew_at.is_none_or(|at| tokio::time::Instant::now() < at)
-                {
-                    return Ok(Credential::Token(current.token.clone()));
+                let now = tokio::time::Instant::now();
+                match &*session {
+                    Session::Token { token, renew_at, .. } if renew_at.is_none_or(|at| now < at) => {
+                        return Ok(Credential::Token(token.clone()));
+                    }
+                    Session::Refused { why, until, .. } if now < *until => return Ok(Credential::Refused(why.clone())),
+                    _ => {}
                 }
-                self.login(auth, &mut session).await
+                self.login(auth, &mut session, Duration::ZERO).await
             }
         }
     }
@@ -435,50 +466,89 @@ impl StoreTransport {
                 Ok(source.rotated_since(sent).map(Credential::Token))
             }
             Store::Vault { credential: VaultCredential::Login { auth, session }, .. } => {
-                let mut session = session.lock().await;
                 // Another lookup logged in since `sent` was taken: retry with its token.
-                if let Some(current) = session.as_ref()
-                    && !crate::vault::same_token(&current.token, sent)
-                {
-                    return Ok(Some(Credential::Token(current.token.clone())));
+                let newer = |session: &Session| match session {
+                    Session::Token { token, .. } if !crate::vault::same_token(token, sent) => Some(token.clone()),
+                    _ => None,
+                };
+                if let Some(token) = newer(&*session.lock().await) {
+                    return Ok(Some(Credential::Token(token)));
                 }
-                // A token that still works was refused by its policy: no new login.
-                if self.token_works(sent).await? {
-                    return Ok(None);
+                // Asked without the lock, so lookups of a working token are not held up. A token that still works
+                // was refused by its policy, and a check that concludes nothing is no reason either: no new login.
+                match self.token_check(sent).await? {
+                    TokenCheck::Dead => {}
+                    TokenCheck::Works | TokenCheck::Unknown => return Ok(None),
                 }
+                let mut session = session.lock().await;
+                if let Some(token) = newer(&session) {
+                    return Ok(Some(Credential::Token(token)));
+                }
+                let now = tokio::time::Instant::now();
+                let wait = match &*session {
+                    Session::Token { obtained, relogin_wait, .. } => {
+                        if now.duration_since(*obtained) < *relogin_wait {
+                            return Ok(None);
+                        }
+                        (*relogin_wait * 2).clamp(LOGIN_BACKOFF.0, LOGIN_BACKOFF.1)
+                    }
+                    Session::Refused { why, until, .. } if now < *until => {
+                        return Ok(Some(Credential::Refused(why.clone())));
+                    }
+                    _ => LOGIN_BACKOFF.0,
+                };
                 tracing::info!("Vault no longer accepts the host's token (revoked or expired); logging in again");
-                self.login(auth, &mut session).await.map(Some)
+                self.login(auth, &mut session, wait).await.map(Some)
             }
         }
     }
 
-    /// `GET /v1/auth/token/lookup-self` with `token` (allowed by Vault's default policy): whether the token is
-    /// still valid.
-    async fn token_works(&self, token: &SecretString) -> Result<bool, HttpError> {
+    /// `GET /v1/auth/token/lookup-self` with `token` (allowed by Vault's default policy): whether the token still
+    /// works. Only a 401 or 403 says it does not.
+    async fn token_check(&self, token: &SecretString) -> Result<TokenCheck, HttpError> {
         let uri = self.server_uri(&http::Uri::from_static("/v1/auth/token/lookup-self"))?;
         let mut request = http::Request::get(uri).body(()).map_err(|_| HttpError::HttpRequestUriInvalid)?;
         request.headers_mut().insert(ACCEPT, HeaderValue::from_static("application/json"));
         let (parts, ()) = request.into_parts();
-        let response = self.exchange(&parts, &Bytes::new(), token).await?;
-        Ok(response.status().is_success())
+        let status = self.exchange(&parts, &Bytes::new(), token).await?.status();
+        Ok(match status.as_u16() {
+            200..=299 => TokenCheck::Works,
+            401 | 403 => TokenCheck::Dead,
+            _ => TokenCheck::Unknown,
+        })
     }
 
-    /// Logs in with `auth` and keeps the token in `session`. A refused login is [`Credential::Refused`] (logged);
-    /// a store that cannot be reached is the transport's error.
-    async fn login(&self, auth: &VaultAuth, session: &mut Option<Session>) -> Result<Credential, HttpError> {
-        let refused = |why: String| {
-            tracing::warn!("the host could not log in to Vault: {why}");
+    /// Logs in with `auth` and keeps the token in `session`. A refused login is [`Credential::Refused`], kept
+    /// for a growing while ([`LOGIN_BACKOFF`]); the host's log has the reason, the provider a message naming
+    /// the auth mount and the status only (Vault's text could echo the credential sent). A store that cannot be
+    /// reached is the transport's error.
+    ///
+    /// `relogin_wait`: how long the new token must have been held before a refusal may replace it.
+    async fn login(
+        &self,
+        auth: &VaultAuth,
+        session: &mut Session,
+        relogin_wait: Duration,
+    ) -> Result<Credential, HttpError> {
+        let mut refused = |error: crate::vault::VaultLoginError| {
+            tracing::warn!("the host could not log in to Vault: {error}");
+            let backoff = match &*session {
+                Session::Refused { backoff, .. } => (*backoff * 2).min(LOGIN_BACKOFF.1),
+                _ => LOGIN_BACKOFF.0,
+            };
+            let why = error.for_provider();
+            *session = Session::Refused { why: why.clone(), until: tokio::time::Instant::now() + backoff, backoff };
             Ok(Credential::Refused(why))
         };
         let (path, body) = match crate::vault::login_request(auth) {
             Ok(Some(request)) => request,
-            Ok(None) => return refused("no login is configured".to_owned()),
-            Err(e) => return refused(e.to_string()),
+            Ok(None) => return refused(crate::vault::VaultLoginError::NoLogin),
+            Err(e) => return refused(e),
         };
         let mount = path.trim_start_matches("/v1/auth/").trim_end_matches("/login").to_owned();
         let uri = self.server_uri(&path.parse::<http::Uri>().map_err(|_| HttpError::HttpRequestUriInvalid)?)?;
         let Sender::Https(client) = &self.client else {
-            return refused("an in-memory transport cannot log in".to_owned());
+            return refused(crate::vault::VaultLoginError::NoLogin);
         };
         let mut request = http::Request::post(uri)
             .header(ACCEPT, "application/json")
@@ -503,17 +573,15 @@ impl StoreTransport {
             .map_err(|_| HttpError::ConnectionReadTimeout)??;
         counted.status = Some(status);
         drop(counted);
-        match crate::vault::parse_login(status, &answer, &mount) {
+        match crate::vault::parse_login(status, &answer, &mount, &body) {
             Ok(login) => {
-                let renew_at = crate::vault::renew_at(std::time::Instant::now(), login.lease)
-                    .map(|at| tokio::time::Instant::now() + at.saturating_duration_since(std::time::Instant::now()));
-                *session = Some(Session { token: login.token.clone(), renew_at });
+                let obtained = tokio::time::Instant::now();
+                let renew_at = login.lease.map(|lease| obtained.checked_add(crate::vault::renew_after(lease)));
+                let renew_at = renew_at.map(|at| at.unwrap_or(obtained));
+                *session = Session::Token { token: login.token.clone(), obtained, renew_at, relogin_wait };
                 Ok(Credential::Token(login.token))
             }
-            Err(e) => {
-                *session = None;
-                refused(e.to_string())
-            }
+            Err(e) => refused(e),
         }
     }
 

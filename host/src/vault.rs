@@ -23,7 +23,6 @@ use std::time::Duration;
 use http::uri::{Authority, Scheme};
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::error::ClusterConfigError;
 use crate::files::{MAX_TOKEN_BYTES, read_regular_text};
 
 /// The authority a Vault provider addresses; the host maps it to the configured server. `.invalid` never
@@ -95,7 +94,8 @@ impl VaultGrant {
                     mount.escape_debug()
                 ));
             }
-            if segments.first().is_some_and(|s| RESERVED_MOUNTS.contains(s)) {
+            // In any segment: a grant naming a namespace (`ns/sys`) would reach that namespace's own API.
+            if segments.iter().any(|s| RESERVED_MOUNTS.contains(s)) {
                 return Err(format!("mount `{mount}` is Vault's own API, not a secrets engine"));
             }
         }
@@ -122,9 +122,10 @@ fn check_address(address: &http::Uri) -> Result<(), String> {
     }
 }
 
+/// A literal loopback address (not `localhost`, whose meaning is the resolver's).
 fn is_loopback(authority: &Authority) -> bool {
     let host = authority.host().trim_start_matches('[').trim_end_matches(']');
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A segment of a mount as a grant names it.
@@ -281,10 +282,17 @@ impl std::fmt::Debug for Login {
 /// The largest login answer read.
 pub const MAX_LOGIN_ANSWER_BYTES: usize = 64 * 1024;
 
+/// The longest lease taken at its word (Vault's own default maximum is 32 days): a larger one is this.
+pub const MAX_LEASE: Duration = Duration::from_secs(32 * 24 * 3600);
+
+/// The shortest client token accepted: the host redacts the token from every answer, so a one-character
+/// "token" would garble them.
+const MIN_TOKEN_LEN: usize = 8;
+
 /// Reads a login answer: `auth.client_token` and `auth.lease_duration` (seconds) on 2xx; otherwise the
-/// refusal with Vault's `errors`, which never hold the credential sent (`forms` are the credential's forms and
-/// are cut out anyway).
-pub fn parse_login(status: u16, body: &[u8], mount: &str) -> Result<Login, VaultLoginError> {
+/// refusal with Vault's `errors`, from which every string value of `sent` (the login body: the credential) is
+/// cut, in case a server or proxy echoes it.
+pub fn parse_login(status: u16, body: &[u8], mount: &str, sent: &SecretString) -> Result<Login, VaultLoginError> {
     #[derive(serde::Deserialize)]
     struct Answer {
         auth: Option<Auth>,
@@ -300,14 +308,20 @@ pub fn parse_login(status: u16, body: &[u8], mount: &str) -> Result<Login, Vault
     let answer: Result<Answer, _> = serde_json::from_slice(body);
     if !(200..300).contains(&status) {
         let errors = answer.map(|a| a.errors).unwrap_or_default();
-        return Err(VaultLoginError::Refused { mount: mount.to_owned(), status, errors: summarize(&errors) });
+        let mut errors = summarize(&errors);
+        if let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(sent.expose_secret()) {
+            for value in fields.values().filter_map(serde_json::Value::as_str).filter(|v| !v.is_empty()) {
+                errors = errors.replace(value, "[REDACTED]").replace(&shown(value), "[REDACTED]");
+            }
+        }
+        return Err(VaultLoginError::Refused { mount: mount.to_owned(), status, errors });
     }
     let auth = answer
         .ok()
         .and_then(|a| a.auth)
-        .filter(|a| !a.client_token.is_empty())
+        .filter(|a| a.client_token.len() >= MIN_TOKEN_LEN && a.client_token.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or_else(|| VaultLoginError::Unreadable(mount.to_owned()))?;
-    let lease = (auth.lease_duration > 0).then(|| Duration::from_secs(auth.lease_duration));
+    let lease = (auth.lease_duration > 0).then(|| Duration::from_secs(auth.lease_duration).min(MAX_LEASE));
     Ok(Login { token: SecretString::from(auth.client_token), lease })
 }
 
@@ -317,10 +331,10 @@ pub fn summarize(errors: &[String]) -> String {
     shown(&joined.join("; "))
 }
 
-/// When a token with `lease` obtained at `at` is replaced: at two thirds of its lease, so a lookup never sends
-/// a token about to expire; never for a token without a lease.
-pub fn renew_at(at: std::time::Instant, lease: Option<Duration>) -> Option<std::time::Instant> {
-    lease.map(|lease| at + lease * 2 / 3)
+/// How long after a login with `lease` the host logs in again: at two thirds of the lease, so a lookup never
+/// sends a token about to expire.
+pub fn renew_after(lease: Duration) -> Duration {
+    lease.min(MAX_LEASE) / 3 * 2
 }
 
 /// Why the host could not log in to Vault. No variant holds a credential.
@@ -342,22 +356,29 @@ pub enum VaultLoginError {
         /// Vault's messages.
         errors: String,
     },
-    /// The login answer had no client token.
-    #[error("the login answer of auth/{0} holds no client token")]
+    /// The login answer had no usable client token.
+    #[error("the login answer of auth/{0} holds no usable client token")]
     Unreadable(String),
+    /// The grant names no login (a token file), or the transport cannot send one (in memory).
+    #[error("no login is possible with this grant")]
+    NoLogin,
 }
 
-/// The token a token-file grant sends: the file's content without surrounding whitespace.
-pub fn read_token_file(path: &Path) -> Result<SecretString, ClusterConfigError> {
-    let text = read_regular_text(path, MAX_TOKEN_BYTES).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => ClusterConfigError::TokenMissing(path.to_owned()),
-        _ => ClusterConfigError::ReadTokenFile(e, path.to_owned()),
-    })?;
-    let token = text.trim();
-    if token.is_empty() {
-        return Err(ClusterConfigError::TokenEmpty(path.to_owned()));
+impl VaultLoginError {
+    /// What the provider (untrusted) is told: the auth mount and the status, never Vault's text (it could echo
+    /// the credential) nor the host's paths. The host's log has the whole error.
+    pub fn for_provider(&self) -> String {
+        match self {
+            Self::Refused { mount, status, .. } => {
+                format!("Vault refused the host's login at auth/{mount} (HTTP {status})")
+            }
+            Self::Unreadable(mount) => format!("the login answer of auth/{mount} holds no usable client token"),
+            Self::ReadFile(..) | Self::EmptyFile(_) => {
+                "the host could not read its Vault credentials (the host's log says which file)".to_owned()
+            }
+            Self::NoLogin => "no login is possible with this grant".to_owned(),
+        }
     }
-    Ok(SecretString::from(token))
 }
 
 /// Whether two tokens are the same (a refusal of `sent` when the session already holds another one needs no
@@ -437,7 +458,7 @@ mod tests {
         assert_eq!(grant("https://vault.example:8200", true, &["secret"]).check(), Ok(()));
         assert_eq!(grant("http://127.0.0.1:8200", false, &["secret", "a/b"]).check(), Ok(()));
         assert_eq!(grant("http://[::1]:8200", false, &["secret"]).check(), Ok(()));
-        assert_eq!(grant("http://localhost:8200", false, &["secret"]).check(), Ok(()));
+        assert!(grant("http://localhost:8200", false, &["secret"]).check().is_err(), "the resolver's, not a literal");
         for (g, expected) in [
             (grant("http://vault.example:8200", false, &["secret"]), "plain http on a host that is not loopback"),
             (grant("https://vault.example:8200", false, &["secret"]), "needs `ca_file`"),
@@ -446,6 +467,7 @@ mod tests {
             (grant("https://vault.example", true, &[]), "`mounts` is empty"),
             (grant("https://vault.example", true, &["sys"]), "Vault's own API"),
             (grant("https://vault.example", true, &["auth/x"]), "Vault's own API"),
+            (grant("https://vault.example", true, &["ns/sys"]), "Vault's own API"),
             (grant("https://vault.example", true, &["a/../b"]), "plain segments"),
             (grant("https://vault.example", true, &["a b"]), "plain segments"),
         ] {
@@ -469,23 +491,35 @@ mod tests {
             serde_json::json!({"role_id": "r-1", "secret_id": "s3cret"})
         );
         std::fs::write(&secret, "  \n").unwrap();
-        assert_eq!(login_request(&auth).unwrap_err(), VaultLoginError::EmptyFile(secret));
+        assert_eq!(login_request(&auth).unwrap_err(), VaultLoginError::EmptyFile(secret.clone()));
+        assert!(!login_request(&auth).unwrap_err().for_provider().contains("secret"));
         assert!(login_request(&VaultAuth::TokenFile("/t".into())).unwrap().is_none());
 
-        let ok = br#"{"auth":{"client_token":"hvs.abc","lease_duration":60,"renewable":true}}"#;
-        let login = parse_login(200, ok, "approle").unwrap();
-        assert_eq!((login.token.expose_secret(), login.lease), ("hvs.abc", Some(Duration::from_secs(60))));
+        let ok = br#"{"auth":{"client_token":"hvs.abcdefgh","lease_duration":60,"renewable":true}}"#;
+        let login = parse_login(200, ok, "approle", &body).unwrap();
+        assert_eq!((login.token.expose_secret(), login.lease), ("hvs.abcdefgh", Some(Duration::from_secs(60))));
         assert!(!format!("{login:?}").contains("hvs.abc"));
-        let root = parse_login(200, br#"{"auth":{"client_token":"t","lease_duration":0}}"#, "k").unwrap();
-        assert_eq!(root.lease, None);
-        let refused = parse_login(400, br#"{"errors":["invalid role or secret ID"]}"#, "approle").unwrap_err();
+        let root = parse_login(200, br#"{"auth":{"client_token":"s.0123456789","lease_duration":0}}"#, "k", &body);
+        assert_eq!(root.unwrap().lease, None);
+        let huge = br#"{"auth":{"client_token":"s.0123456789","lease_duration":18446744073709551615}}"#;
+        assert_eq!(parse_login(200, huge, "k", &body).unwrap().lease, Some(MAX_LEASE));
+        assert_eq!(renew_after(Duration::from_secs(90)), Duration::from_secs(60));
+        assert_eq!(renew_after(Duration::MAX), MAX_LEASE / 3 * 2);
+        for short in [r#"{"auth":{"client_token":"a"}}"#, r#"{"auth":{"client_token":"s.0123 456789"}}"#, "{}"] {
+            assert_eq!(
+                parse_login(200, short.as_bytes(), "k", &body).unwrap_err(),
+                VaultLoginError::Unreadable("k".into())
+            );
+        }
+        let refused = parse_login(400, br#"{"errors":["invalid role or secret ID"]}"#, "approle", &body).unwrap_err();
         assert_eq!(
             refused.to_string(),
             "Vault refused the host's login at auth/approle (HTTP 400): invalid role or secret ID"
         );
-        assert_eq!(parse_login(200, b"{}", "k").unwrap_err(), VaultLoginError::Unreadable("k".into()));
-        let at = std::time::Instant::now();
-        assert_eq!(renew_at(at, Some(Duration::from_secs(90))), Some(at + Duration::from_secs(60)));
-        assert_eq!(renew_at(at, None), None);
+        assert_eq!(refused.for_provider(), "Vault refused the host's login at auth/approle (HTTP 400)");
+        // A server echoing the body: the credential is cut from the host's log line too.
+        let echo = br#"{"errors":["bad body {\"role_id\":\"r-1\",\"secret_id\":\"s3cret\"}"]}"#;
+        let echoed = parse_login(400, echo, "approle", &body).unwrap_err().to_string();
+        assert!(!echoed.contains("s3cret") && !echoed.contains("r-1"), "{echoed}");
     }
 }

@@ -32,23 +32,30 @@ struct Bao {
     child: Child,
     address: String,
     dir: tempfile::TempDir,
+    /// With `-dev-tls`: the CA the server's certificate chains to.
+    ca: Option<PathBuf>,
 }
 
 impl Bao {
-    fn start() -> Self {
+    /// `tls`: `-dev-tls`, its certificates in the server's directory.
+    fn start_with(tls: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let address = format!("http://127.0.0.1:{port}");
+        let address = format!("{}://127.0.0.1:{port}", if tls { "https" } else { "http" });
         let log = std::fs::File::create(dir.path().join("bao.log")).unwrap();
-        let child = Command::new(bao_binary())
+        let mut command = Command::new(bao_binary());
+        command
             .args(["server", "-dev", "-dev-no-store-token", "-dev-root-token-id=root"])
-            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
-            .env("HOME", dir.path())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("bao starts");
-        let bao = Self { child, address, dir };
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"));
+        let ca = tls.then(|| {
+            let certs = dir.path().join("tls");
+            std::fs::create_dir(&certs).unwrap();
+            command.arg("-dev-tls").arg(format!("-dev-tls-cert-dir={}", certs.display()));
+            certs.join("vault-ca.pem")
+        });
+        let child =
+            command.env("HOME", dir.path()).stdout(log.try_clone().unwrap()).stderr(log).spawn().expect("bao starts");
+        let bao = Self { child, address, dir, ca };
         let deadline = Instant::now() + Duration::from_secs(30);
         while bao.cli(&["status"]).is_err() {
             assert!(Instant::now() < deadline, "bao did not answer in 30 s: {}", bao.log());
@@ -67,14 +74,12 @@ impl Bao {
     }
 
     fn cli_as(&self, token: &str, args: &[&str]) -> Result<String, String> {
-        let out = Command::new(bao_binary())
-            .args(args)
-            .env("BAO_ADDR", &self.address)
-            .env("BAO_TOKEN", token)
-            .env("HOME", self.dir.path())
-            .stdin(Stdio::null())
-            .output()
-            .expect("bao runs");
+        let mut command = Command::new(bao_binary());
+        command.args(args).env("BAO_ADDR", &self.address).env("BAO_TOKEN", token).env("HOME", self.dir.path());
+        if let Some(ca) = &self.ca {
+            command.env("BAO_CACERT", ca);
+        }
+        let out = command.stdin(Stdio::null()).output().expect("bao runs");
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
@@ -103,7 +108,11 @@ impl Bao {
     /// The secrets every test reads: in the dev server's KV 2 `secret/` and a KV 1 mount `kv1/`, and a policy
     /// that reads only Airflow's paths of both.
     fn seeded() -> Self {
-        let bao = Self::start();
+        Self::seeded_with(false)
+    }
+
+    fn seeded_with(tls: bool) -> Self {
+        let bao = Self::start_with(tls);
         bao.ok(&["secrets", "enable", "-path=kv1", "-version=1", "kv"]);
         for mount in ["secret", "kv1"] {
             bao.put(mount, "connections/db_uri", &serde_json::json!({"conn_uri": DB_URI}));
@@ -126,6 +135,23 @@ impl Bao {
         );
         bao.ok(&["policy", "write", "airflow-read", &policy.display().to_string()]);
         bao
+    }
+
+    /// The accessors of the tokens the server holds (the root token's included).
+    fn accessors(&self) -> Vec<String> {
+        serde_json::from_str(&self.ok(&["list", "-format=json", "auth/token/accessors"])).unwrap()
+    }
+
+    /// Revokes every token holding the read policy (the host's logins).
+    fn revoke_reader_tokens(&self) -> usize {
+        let mut revoked = 0;
+        for accessor in self.accessors() {
+            if self.ok(&["token", "lookup", "-accessor", "-format=json", &accessor]).contains("airflow-read") {
+                self.ok(&["token", "revoke", "-accessor", &accessor]);
+                revoked += 1;
+            }
+        }
+        revoked
     }
 
     /// A token with the read policy, `ttl` long.
@@ -268,26 +294,18 @@ async fn approle_logs_in_once_and_again_after_a_revocation_without_a_failed_look
     let chain = crate::chain::open(&cluster, &vault_entry(&bao, "vault", "{}", &auth), &[]).await;
     assert_eq!(chain.get_variable("greeting", None).await.unwrap().as_deref(), Some("hello from secret"));
     assert_eq!(chain.get_conn_value("db_uri", None).await.unwrap().as_deref(), Some(DB_URI));
-    let tokens = || bao.ok(&["list", "-format=json", "auth/token/accessors"]);
-    let accessors: Vec<String> = serde_json::from_str(&tokens()).unwrap();
     // The root token and the host's one login.
-    assert_eq!(accessors.len(), 2, "one login for every lookup: {accessors:?}");
-    for accessor in &accessors {
-        let policies = bao.ok(&["token", "lookup", "-accessor", "-format=json", accessor]);
-        if policies.contains("airflow-read") {
-            bao.ok(&["token", "revoke", "-accessor", accessor]);
-        }
-    }
+    assert_eq!(bao.accessors().len(), 2, "one login for every lookup");
+    assert_eq!(bao.revoke_reader_tokens(), 1);
     // Revoked: the next lookup is refused once, the host checks the token, logs in again and retries.
     assert_eq!(chain.get_variable("greeting", None).await.unwrap().as_deref(), Some("hello from secret"));
-    let accessors: Vec<String> = serde_json::from_str(&tokens()).unwrap();
-    assert_eq!(accessors.len(), 2, "the revoked login replaced by one new one: {accessors:?}");
+    assert_eq!(bao.accessors().len(), 2, "the revoked login replaced by one new one");
     // A path the token's policy denies is refused without a new login.
     let toml = vault_entry(&bao, "vault", r#"{ variables_path = "other" }"#, &auth);
     let chain = crate::chain::open(&cluster, &toml, &[]).await;
     let denied = chain.get_variable("thing", None).await.unwrap_err();
     assert!(matches!(denied.error, LookupError::AccessDenied(_)), "{denied}");
-    assert_eq!(serde_json::from_str::<Vec<String>>(&tokens()).unwrap().len(), 3, "one more login, for the new chain");
+    assert_eq!(bao.accessors().len(), 3, "one more login, for the new chain, and none after the refusal");
     // A wrong secret id: the host's login is refused, and the lookup says so, naming no credential.
     std::fs::write(&secret_file, "not-the-secret-id").unwrap();
     let chain = crate::chain::open(&cluster, &vault_entry(&bao, "vault", "{}", &auth), &[]).await;
@@ -354,4 +372,96 @@ async fn a_chain_of_kubernetes_then_vault_answers_from_each_with_airflows_rules(
     assert_eq!(denied.code, EXIT_UPSTREAM, "{}", denied.stderr);
     assert!(denied.stderr.contains("HTTP 403"), "{}", denied.stderr);
     assert!(!denied.stderr.contains("not-a-token"), "{}", denied.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expiring_approle_token_is_replaced_before_it_expires() {
+    let (cluster, bao) = (Cluster::start().await, Bao::seeded());
+    bao.ok(&["auth", "enable", "approle"]);
+    // Tokens good for 3 s, and never longer: the host logs in again at 2 s.
+    bao.ok(&["write", "auth/approle/role/short", "token_policies=airflow-read", "token_ttl=3s", "token_max_ttl=3s"]);
+    let role_id = bao.ok(&["read", "-field=role_id", "auth/approle/role/short/role-id"]);
+    let secret_id = bao.ok(&["write", "-f", "-field=secret_id", "auth/approle/role/short/secret-id"]);
+    let auth = format!(
+        "approle = {{ role_id_file = \"{}\", secret_id_file = \"{}\" }}",
+        bao.file("role_id", &role_id).display(),
+        bao.file("secret_id", &secret_id).display()
+    );
+    let chain = crate::chain::open(&cluster, &vault_entry(&bao, "vault", "{}", &auth), &[]).await;
+    // Over 8 s, well past the first token's end, every lookup is answered.
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(8) {
+        let value = chain.get_variable("greeting", None).await;
+        assert_eq!(value.unwrap().as_deref(), Some("hello from secret"), "at {:?}", started.elapsed());
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubernetes_auth_logs_in_with_the_pods_service_account_token() {
+    let (cluster, bao) = (Cluster::start().await, Bao::seeded());
+    let jwt = cluster.emulator.issue_service_account_token("airflow", "airflow-worker", kube_emulator::Access::Nothing);
+    let jwt_file = bao.file("sa-token", &jwt);
+    let ca = bao.file("k8s-ca.pem", &cluster.emulator.ca_pem());
+    bao.ok(&["auth", "enable", "kubernetes"]);
+    bao.ok(&[
+        "write",
+        "auth/kubernetes/config",
+        &format!("kubernetes_host=https://127.0.0.1:{}", cluster.emulator.addr().port()),
+        &format!("kubernetes_ca_cert=@{}", ca.display()),
+        "disable_local_ca_jwt=true",
+    ]);
+    bao.ok(&[
+        "write",
+        "auth/kubernetes/role/airflow",
+        "bound_service_account_names=airflow-worker",
+        "bound_service_account_namespaces=airflow",
+        "token_policies=airflow-read",
+        "token_ttl=1h",
+    ]);
+    let auth = format!("kubernetes = {{ role = \"airflow\", token_file = \"{}\" }}", jwt_file.display());
+    let chain = crate::chain::open(&cluster, &vault_entry(&bao, "vault", "{}", &auth), &[]).await;
+    assert_eq!(chain.get_variable("greeting", None).await.unwrap().as_deref(), Some("hello from secret"));
+    assert_eq!(chain.get_conn_value("db_uri", None).await.unwrap().as_deref(), Some(DB_URI));
+    let reviews =
+        || cluster.requests().iter().filter(|r| r.path == "/apis/authentication.k8s.io/v1/tokenreviews").count();
+    assert_eq!(reviews(), 1, "one login, one TokenReview, for both lookups");
+    // A revoked Vault token: one new login (one more TokenReview), and the lookup is answered.
+    assert_eq!(bao.revoke_reader_tokens(), 1);
+    assert_eq!(chain.get_variable("greeting", None).await.unwrap().as_deref(), Some("hello from secret"));
+    assert_eq!(reviews(), 2);
+    // A service account the role does not bind: the login is refused, and the lookup says so, without the JWT.
+    let other = cluster.emulator.issue_service_account_token("airflow", "someone-else", kube_emulator::Access::Nothing);
+    std::fs::write(&jwt_file, &other).unwrap();
+    bao.revoke_reader_tokens();
+    // A token that a refusal's login gave may be replaced by another refusal only after a second (the host's
+    // guard against a store that refuses every fresh token).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let refused = chain.get_variable("greeting", None).await.unwrap_err();
+    assert!(matches!(refused.error, LookupError::AccessDenied(_)), "{refused}");
+    assert!(refused.to_string().contains("auth/kubernetes"), "{refused}");
+    assert!(!refused.to_string().contains(&other) && !refused.to_string().contains(&jwt), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn over_tls_the_host_trusts_only_the_granted_ca() {
+    let (cluster, bao) = (Cluster::start().await, Bao::seeded_with(true));
+    let token = bao.file("token", &bao.token("1h"));
+    let ca = bao.ca.clone().unwrap();
+    let auth = |ca: &Path| format!("token_file = \"{}\", ca_file = \"{}\"", token.display(), ca.display());
+    let chain = crate::chain::open(&cluster, &vault_entry(&bao, "vault", "{}", &auth(&ca)), &[]).await;
+    assert_eq!(chain.get_variable("greeting", None).await.unwrap().as_deref(), Some("hello from secret"));
+    // Another CA (the emulator's): the TLS handshake fails and the lookup says Vault could not be reached (the
+    // chain falls through an unreachable store, as Airflow does, so the command reports it with exit 3).
+    let wrong = bao.file("wrong-ca.pem", &cluster.emulator.ca_pem());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vault.toml");
+    std::fs::write(&config, vault_entry(&bao, "vault", "{}", &auth(&wrong))).unwrap();
+    let refused = lookup(&cluster, &config, &["variables", "get", "greeting"]).await;
+    assert_eq!(refused.code, EXIT_UPSTREAM, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("Vault could not be reached (ErrorCode::TlsCertificateError)"),
+        "{}",
+        refused.stderr
+    );
 }

@@ -4,6 +4,12 @@
 //! the `Authorization` header is trimmed, split on single spaces into at most three parts, the
 //! scheme is compared case-insensitively with `bearer` (the Python client sends
 //! `authorization: bearer <token>`), and the token is the second part.
+//!
+//! Service-account tokens ([`Tokens::issue_service_account`]) are shaped like the kubelet's projected tokens:
+//! a JWT (`RS256` header, the `kubernetes.io` claims and the legacy `kubernetes.io/serviceaccount/*` ones)
+//! with a signature nobody verifies, because Vault's and OpenBao's Kubernetes auth refuse a login token that
+//! does not parse as a JWT before asking the API server. The API server's answer is the `TokenReview`
+//! (`server.rs`), which knows them by value like any other token.
 
 use std::collections::HashMap;
 
@@ -39,7 +45,12 @@ impl Access {
 pub(crate) struct Identity {
     pub(crate) user: String,
     pub(crate) access: Access,
+    /// The service account's uid, for a token issued by [`Tokens::issue_service_account`].
+    pub(crate) uid: Option<String>,
 }
+
+/// The issuer and audience of the service-account tokens the emulator issues (a real cluster's default).
+pub const SERVICE_ACCOUNT_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 
 /// The set of valid tokens, changeable at runtime.
 #[derive(Debug, Default)]
@@ -59,7 +70,48 @@ impl Tokens {
 
     /// Adds (or replaces) a token authenticating as `user`.
     pub(crate) fn add_as(&mut self, token: &str, user: &str, access: Access) {
-        self.tokens.insert(token.to_owned(), Identity { user: user.to_owned(), access });
+        self.tokens.insert(token.to_owned(), Identity { user: user.to_owned(), access, uid: None });
+    }
+
+    /// Issues a JWT-shaped token for the service account `name` in `namespace`, valid for an hour from
+    /// `now_secs` (Unix time), and accepts it from now on.
+    pub(crate) fn issue_service_account(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        access: Access,
+        now_secs: u64,
+    ) -> String {
+        use base64::Engine as _;
+        self.counter += 1;
+        let uid = format!("00000000-0000-4000-8000-{:012x}", self.counter);
+        let encode = |value: &serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string().as_bytes())
+        };
+        let header = encode(&serde_json::json!({"alg": "RS256", "kid": "kube-emulator"}));
+        let claims = encode(&serde_json::json!({
+            "aud": [SERVICE_ACCOUNT_ISSUER],
+            "exp": now_secs + 3600,
+            "iat": now_secs,
+            "nbf": now_secs,
+            "iss": SERVICE_ACCOUNT_ISSUER,
+            "sub": format!("system:serviceaccount:{namespace}:{name}"),
+            "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": name, "uid": uid}},
+            "kubernetes.io/serviceaccount/namespace": namespace,
+            "kubernetes.io/serviceaccount/service-account.name": name,
+            "kubernetes.io/serviceaccount/service-account.uid": uid,
+        }));
+        let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("kube-emulator-unverified-signature-{}", self.counter).as_bytes());
+        let token = format!("{header}.{claims}.{signature}");
+        let user = format!("system:serviceaccount:{namespace}:{name}");
+        self.tokens.insert(token.clone(), Identity { user, access, uid: Some(uid) });
+        token
+    }
+
+    /// The identity of `token` itself (a `TokenReview`'s question).
+    pub(crate) fn review(&self, token: &str) -> Option<Identity> {
+        self.tokens.get(token).cloned()
     }
 
     /// Removes a token: later requests with it get 401.
@@ -122,6 +174,29 @@ mod tests {
         assert!(tokens.authenticate(None).is_none());
         tokens.revoke("t1");
         assert!(tokens.authenticate(Some("Bearer t1")).is_none());
+    }
+
+    #[test]
+    fn service_account_tokens_are_jwts_known_by_value() {
+        use base64::Engine as _;
+        let mut tokens = Tokens::default();
+        let token = tokens.issue_service_account("airflow", "worker", Access::Nothing, 1_000);
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let claims: serde_json::Value =
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap())
+                .unwrap();
+        assert_eq!(claims["kubernetes.io/serviceaccount/service-account.name"], "worker");
+        assert_eq!(claims["kubernetes.io"]["namespace"], "airflow");
+        assert_eq!(claims["exp"], 4_600);
+        let identity = tokens.review(&token).unwrap();
+        assert_eq!(identity.user, "system:serviceaccount:airflow:worker");
+        assert_eq!(
+            Some(identity.uid.unwrap().as_str()),
+            claims["kubernetes.io/serviceaccount/service-account.uid"].as_str()
+        );
+        tokens.revoke(&token);
+        assert!(tokens.review(&token).is_none());
     }
 
     #[test]

@@ -55,7 +55,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use tokio::task::JoinHandle;
 
-pub use auth::Access;
+pub use auth::{Access, SERVICE_ACCOUNT_ISSUER};
 
 use auth::Tokens;
 use store::Store;
@@ -297,6 +297,13 @@ impl Emulator {
     /// Accepts `token` from now on, as user `system:serviceaccount:default:emulator-<n>`.
     pub fn add_token(&self, token: &str, access: Access) {
         lock(&self.shared().tokens).add(token, access);
+    }
+
+    /// Issues a service-account token for `namespace`/`name` (a JWT in shape, its signature unverified; see
+    /// `auth.rs`), accepted from now on with `access`, and answered for by `TokenReview`.
+    pub fn issue_service_account_token(&self, namespace: &str, name: &str, access: Access) -> String {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        lock(&self.shared().tokens).issue_service_account(namespace, name, access, now)
     }
 
     /// Accepts `token` from now on, authenticating as `user` (shown in 403 messages).

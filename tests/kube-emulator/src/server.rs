@@ -361,6 +361,7 @@ enum Route<'a> {
     Namespace(&'a str),
     Secrets(Option<&'a str>),
     Secret(&'a str, &'a str),
+    TokenReviews,
     Unknown,
 }
 
@@ -382,6 +383,7 @@ fn route(path: &str) -> Route<'_> {
         ["api", "v1", "namespaces", ns, "secrets"] => Route::Secrets(Some(ns)),
         ["api", "v1", "namespaces", ns, "secrets", name] => Route::Secret(ns, name),
         ["api", "v1", "secrets"] => Route::Secrets(None),
+        ["apis", "authentication.k8s.io", "v1", "tokenreviews"] => Route::TokenReviews,
         _ => Route::Unknown,
     }
 }
@@ -524,9 +526,61 @@ fn dispatch(shared: &Shared, _identity: &Identity, route: &Route<'_>, request: &
         (Route::Secret(ns, name), "DELETE") => match lock(&shared.store).delete_secret(ns, name, request.dry_run()) {
             Ok(status) | Err(status) => status.into(),
         },
+        (Route::TokenReviews, "POST") => token_review(shared, request),
         (Route::Unknown, _) => Status::not_found_path().into(),
         _ => Status::method_not_allowed().into(),
     }
+}
+
+/// `POST /apis/authentication.k8s.io/v1/tokenreviews`: whether `spec.token` is a token this server accepts,
+/// and as whom (what Vault's Kubernetes auth asks). Any authenticated caller may ask (a real cluster requires
+/// the `system:auth-delegator` role). With `spec.audiences`, a token is authenticated only for the issuer's
+/// audience, which is then echoed.
+fn token_review(shared: &Shared, request: &ApiRequest<'_>) -> Reply {
+    let Ok(body) = serde_json::from_slice::<Value>(request.body) else {
+        return Status::failure(400, "BadRequest", "the TokenReview is not JSON".to_owned(), None).into();
+    };
+    let Some(token) = body.pointer("/spec/token").and_then(Value::as_str).filter(|t| !t.is_empty()) else {
+        return Status::failure(400, "BadRequest", "spec.token: Required value".to_owned(), None).into();
+    };
+    let audiences: Vec<&str> = body
+        .pointer("/spec/audiences")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let audience_ok = audiences.is_empty() || audiences.contains(&crate::auth::SERVICE_ACCOUNT_ISSUER);
+    let identity = lock(&shared.tokens).review(token).filter(|_| audience_ok);
+    let status = match identity {
+        Some(identity) => {
+            let namespace = identity.user.strip_prefix("system:serviceaccount:").and_then(|r| r.split(':').next());
+            let mut groups = vec!["system:authenticated".to_owned()];
+            if let Some(ns) = namespace {
+                groups.insert(0, "system:serviceaccounts".to_owned());
+                groups.insert(1, format!("system:serviceaccounts:{ns}"));
+            }
+            let mut status = json!({
+                "authenticated": true,
+                "user": {"username": identity.user, "uid": identity.uid.unwrap_or_default(), "groups": groups},
+            });
+            if !audiences.is_empty() {
+                status["audiences"] = json!([crate::auth::SERVICE_ACCOUNT_ISSUER]);
+            }
+            status
+        }
+        None => json!({"user": {}, "error": "invalid bearer token"}),
+    };
+    let mut spec = body.get("spec").cloned().unwrap_or_else(|| json!({}));
+    spec["token"] = json!(token);
+    Reply::json(
+        201,
+        &json!({
+            "kind": "TokenReview",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"creationTimestamp": null},
+            "spec": spec,
+            "status": status,
+        }),
+    )
 }
 
 fn version(shared: &Shared) -> Reply {
