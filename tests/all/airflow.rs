@@ -11,7 +11,7 @@ use crate::support::Cluster;
 
 /// The interpreter of the Airflow virtualenv: `$WASM_SECRETS_AIRFLOW_PYTHON`, else target/airflow-venv (created
 /// by scripts/test.sh). Missing is a failure, never a skip.
-fn airflow_python() -> PathBuf {
+pub(crate) fn airflow_python() -> PathBuf {
     if let Some(python) = std::env::var_os("WASM_SECRETS_AIRFLOW_PYTHON") {
         return python.into();
     }

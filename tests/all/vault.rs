@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use wasm_secrets::LookupError;
 use wasm_secrets::cli::{EXIT_FOUND, EXIT_NOT_FOUND, EXIT_UPSTREAM};
 
+use serde_json::json;
+
 use crate::chain::{kubernetes_entry, secrets};
 use crate::support::Cluster;
 
@@ -464,4 +466,180 @@ async fn over_tls_the_host_trusts_only_the_granted_ca() {
         "{}",
         refused.stderr
     );
+}
+
+/// One lookup of the side-by-side comparison: Airflow's `VaultBackend` kwargs (ours add `multi_team` when
+/// Airflow's `[core] multi_team` is on), the call, the id and the team.
+struct Case {
+    kwargs: serde_json::Value,
+    multi_team: bool,
+    call: &'static str,
+    id: &'static str,
+    team: Option<&'static str>,
+}
+
+fn case(kwargs: serde_json::Value, call: &'static str, id: &'static str) -> Case {
+    Case { kwargs, multi_team: false, call, id, team: None }
+}
+
+/// What one backend answered: the value, the connection's fields (as Airflow's `get_connection` deserializes
+/// the value), or whether it failed.
+fn answer(value: Option<String>, connection: Option<airflow_compat::Connection>, failed: bool) -> serde_json::Value {
+    serde_json::json!({
+        "value": value,
+        "connection": connection.map(|c| serde_json::json!({
+            "conn_type": c.conn_type, "host": c.host, "schema": c.schema, "login": c.login,
+            "password": c.password, "port": c.port, "extra": c.extra,
+        })),
+        "failed": failed,
+    })
+}
+
+/// Airflow's own `VaultBackend` (apache-airflow-providers-hashicorp 4.8.4, installed in target/airflow-venv) and
+/// `builtin:vault`, pointed at one OpenBao server holding the same secrets, answer the same values and the same
+/// connection fields for every lookup. docs/airflow-compatibility.md records the table this prints.
+#[tokio::test(flavor = "multi_thread")]
+async fn airflows_vault_backend_and_ours_answer_alike() {
+    let (cluster, bao) = (Cluster::start().await, Bao::seeded());
+    bao.ok(&["secrets", "enable", "-path=airflow", "-version=2", "kv"]);
+    let put = |mount: &str, path: &str, data: serde_json::Value| bao.put(mount, path, &data);
+    put(
+        "secret",
+        "connections/fields",
+        serde_json::json!({"conn_type": "postgres", "host": "db.example.com",
+        "login": "user", "password": "pw", "port": 5432, "schema": "mydb"}),
+    );
+    put(
+        "secret",
+        "connections/extra_text",
+        serde_json::json!({"conn_type": "http", "host": "h",
+        "extra": "{\"timeout\": 10}"}),
+    );
+    put("secret", "connections/empty_uri", serde_json::json!({"conn_uri": "", "host": "h"}));
+    put(
+        "secret",
+        "connections/unicode",
+        serde_json::json!({"conn_type": "http", "host": "hé.example",
+        "description": "ünïcode", "port": "8080"}),
+    );
+    put("secret", "connections/team_a/db_uri", serde_json::json!({"conn_uri": "mysql://a@h1/x"}));
+    put("secret", "conns/common/my_db", serde_json::json!({"conn_uri": "redis://:pw@cache:6379/0"}));
+    put("secret", "variables/number", serde_json::json!({"value": 42}));
+    put("secret", "variables/other", serde_json::json!({"val": "no value key"}));
+    put("secret", "variables/lines", serde_json::json!({"value": "line\nbreak\n"}));
+    put("secret", "variables/team_a/greeting", serde_json::json!({"value": "hello from team_a"}));
+    put("secret", "cfg/common/k", serde_json::json!({"value": "v"}));
+    put("airflow", "connections/my_db", serde_json::json!({"conn_uri": "postgresql://u@own-mount/db"}));
+    let default = json!({});
+    let cases = vec![
+        case(default.clone(), "get_conn_value", "db_uri"),
+        case(default.clone(), "get_conn_value", "api"),
+        case(default.clone(), "get_conn_value", "fields"),
+        case(default.clone(), "get_conn_value", "extra_text"),
+        case(default.clone(), "get_conn_value", "empty_uri"),
+        case(default.clone(), "get_conn_value", "unicode"),
+        case(default.clone(), "get_conn_value", "missing"),
+        case(json!({"mount_point": "kv1", "kv_engine_version": 1}), "get_conn_value", "db_uri"),
+        case(json!({"mount_point": "kv1", "kv_engine_version": 1}), "get_variable", "greeting"),
+        case(json!({"mount_point": null}), "get_conn_value", "airflow/my_db"),
+        case(json!({"mount_point": null}), "get_conn_value", "my_db"),
+        case(json!({"mount_point": null, "kv_engine_version": 1}), "get_variable", "kv1/greeting"),
+        case(json!({"connections_path": null}), "get_conn_value", "db_uri"),
+        case(json!({"connections_path": ["conns/a", "conns/common"]}), "get_conn_value", "my_db"),
+        case(default.clone(), "get_variable", "greeting"),
+        case(default.clone(), "get_variable", "number"),
+        case(default.clone(), "get_variable", "other"),
+        case(default.clone(), "get_variable", "missing"),
+        case(default.clone(), "get_variable", "lines"),
+        case(json!({"variables_path": ""}), "get_variable", "variables/greeting"),
+        case(default.clone(), "get_config", "sql_alchemy_conn"),
+        case(json!({"config_path": ["cfg/a", "cfg/common"]}), "get_config", "k"),
+        Case { multi_team: true, team: Some("team_a"), ..case(default.clone(), "get_conn_value", "db_uri") },
+        Case { multi_team: true, ..case(default.clone(), "get_conn_value", "team_a/db_uri") },
+        Case { team: Some("team_a"), ..case(default.clone(), "get_conn_value", "db_uri") },
+        Case { multi_team: true, team: Some("team_a"), ..case(default.clone(), "get_variable", "greeting") },
+    ];
+
+    // Airflow's.
+    let request = json!({
+        "url": bao.address,
+        "token": "root",
+        "cases": cases.iter().map(|c| json!({"kwargs": c.kwargs, "multi_team": c.multi_team, "call": c.call,
+            "id": c.id, "team": c.team})).collect::<Vec<_>>(),
+    });
+    let home = bao.dir.path().join("airflow-home");
+    let results = bao.dir.path().join("airflow-results.json");
+    let mut child = Command::new(crate::airflow::airflow_python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("airflow/vault_lookups.py"))
+        .arg(&results)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AIRFLOW_HOME", &home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("Airflow's Python runs");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), request.to_string().as_bytes()).unwrap();
+    let out = tokio::task::block_in_place(|| child.wait_with_output()).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let theirs: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    let theirs: Vec<serde_json::Value> = theirs
+        .into_iter()
+        .map(|r| {
+            let connection = r["connection"].as_object().map(|c| {
+                if c.contains_key("error") { json!({"error": true}) } else { serde_json::Value::Object(c.clone()) }
+            });
+            json!({"value": r["value"], "connection": connection, "failed": !r["error"].is_null()})
+        })
+        .collect();
+
+    // Ours: the same kwargs, one provider, the root token from a file.
+    let token = bao.file("root-token", "root");
+    let auth = format!("token_file = \"{}\", mounts = [\"secret\", \"kv1\", \"airflow\"]", token.display());
+    let mut ours = Vec::new();
+    for c in &cases {
+        let mut kwargs = c.kwargs.clone();
+        if c.multi_team {
+            kwargs["multi_team"] = json!(true);
+        }
+        let kwargs = format!("'{kwargs}'");
+        let chain = crate::chain::open(&cluster, &vault_entry(&bao, "vault", &kwargs, &auth), &[]).await;
+        let provider = &chain.links()[0].provider;
+        ours.push(match c.call {
+            "get_conn_value" => match provider.get_conn_value(c.id, c.team).await {
+                Ok(value) => match provider.get_connection(c.id, c.team).await {
+                    Ok(connection) => answer(value, connection, false),
+                    // A value Airflow's deserializing refuses too (compared by the fact, not the message).
+                    Err(_) => json!({"value": value, "connection": {"error": true}, "failed": false}),
+                },
+                Err(_) => answer(None, None, true),
+            },
+            "get_variable" => {
+                provider.get_variable(c.id, c.team).await.map_or(answer(None, None, true), |v| answer(v, None, false))
+            }
+            _ => provider.get_config(c.id).await.map_or(answer(None, None, true), |v| answer(v, None, false)),
+        });
+    }
+
+    let mut table = String::from("| # | kwargs | call | id | team | answer (both) |\n|---|---|---|---|---|---|\n");
+    for (i, (c, (mine, airflows))) in cases.iter().zip(ours.iter().zip(&theirs)).enumerate() {
+        assert_eq!(mine, airflows, "case {i}: {} {}({:?}, team {:?})", c.kwargs, c.call, c.id, c.team);
+        let shown = match (&mine["value"], &mine["connection"]) {
+            (v, serde_json::Value::Null) => v.to_string(),
+            (v, conn) => format!("{v} → {conn}"),
+        };
+        let kwargs = if c.multi_team { format!("{} + multi_team", c.kwargs) } else { c.kwargs.to_string() };
+        table.push_str(&format!(
+            "| {} | `{kwargs}` | {} | `{}` | {} | `{}` |\n",
+            i + 1,
+            c.call,
+            c.id,
+            c.team.unwrap_or("-"),
+            shown.replace('|', "\\|")
+        ));
+    }
+    assert!(cases.len() >= 20);
+    assert!(ours.iter().filter(|a| !a["value"].is_null()).count() >= 15, "mostly found values, not alike Nones");
+    println!("{table}");
 }
