@@ -10,8 +10,12 @@
 //!    configured for, so the guest never learns or chooses a real address.
 //!    Only `GET` on `/api/v1/namespaces/<ns>/secrets[/<name>]` passes, and only with a few plain headers: a
 //!    compromised provider cannot write, read other resources, or impersonate, even where RBAC would allow it.
-//! 2. **The host owns the credential.** `authorization` is a forbidden header for the guest (it cannot set or
-//!    read it); the host injects `Authorization: Bearer <token>`, marked sensitive, on the way out.
+//!    A Vault grant's transport accepts only `https://vault.invalid` and `GET` under the granted mounts
+//!    ([`crate::vault::check_vault_request`]).
+//! 2. **The host owns the credential.** `authorization` and `x-vault-token` are forbidden headers for the guest
+//!    (it cannot set or read them); the host injects `Authorization: Bearer <token>` (Kubernetes) or
+//!    `X-Vault-Token` (Vault, from a token file or a login the host keeps fresh), marked sensitive, on the way
+//!    out, and cuts every form of the token out of the answers.
 //! 3. **Our own transport.** wasmtime-wasi-http's default trusts only public web roots, opens one connection
 //!    per request and waits up to 600 s. We replace it with one pooled keep-alive client that trusts only the
 //!    cluster CA and has explicit connect and request timeouts, and we read the whole answer (bounded in size)
