@@ -74,6 +74,24 @@ pub struct VaultGrant {
     pub mounts: Vec<String>,
 }
 
+/// For `secrets providers list`: the server, the login and the mounts (paths and names, no credential).
+impl std::fmt::Display for VaultGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.address)?;
+        if let Some(ca) = &self.ca_file {
+            write!(f, " (CA {})", ca.display())?;
+        }
+        match &self.auth {
+            VaultAuth::TokenFile(path) => write!(f, ", token file {}", path.display())?,
+            VaultAuth::AppRole { mount, .. } => write!(f, ", AppRole login at auth/{mount}")?,
+            VaultAuth::Kubernetes { mount, role, jwt_file } => {
+                write!(f, ", Kubernetes login at auth/{mount} as role {role} with {}", jwt_file.display())?;
+            }
+        }
+        write!(f, ", mounts: {}", self.mounts.join(", "))
+    }
+}
+
 impl VaultGrant {
     /// Checks the address and the mounts, without reading any file: an `https` address (or `http` on a
     /// loopback address), with no path, query or credentials; at least one mount, each made of plain segments

@@ -342,6 +342,12 @@ async fn a_component_asking_another_mount_is_refused_by_the_host() {
     let refused = lookup(&cluster, &config, &["variables", "get", "secret/greeting"]).await;
     assert_eq!(refused.code, EXIT_UPSTREAM, "{}", refused.stderr);
     assert!(refused.stderr.contains("the host refused the request to Vault"), "{}", refused.stderr);
+    // An id that climbs out of the mount (`kv1/../sys/...`, sent as Airflow's hvac would): refused too.
+    for id in ["kv1/../../sys/mounts", "kv1/%2e%2e/sys/mounts"] {
+        let refused = lookup(&cluster, &config, &["variables", "get", id]).await;
+        assert_eq!(refused.code, EXIT_UPSTREAM, "{id}: {}", refused.stderr);
+        assert!(refused.stderr.contains("the host refused the request to Vault"), "{id}: {}", refused.stderr);
+    }
     let logs = cluster.logs();
     assert!(
         logs.iter().all(|(_, line)| !line.contains(std::fs::read_to_string(&token).unwrap().trim())),
@@ -357,6 +363,17 @@ async fn a_chain_of_kubernetes_then_vault_answers_from_each_with_airflows_rules(
     let config = dir.path().join("chain.toml");
     let vault = vault_entry(&bao, "vault", "{}", &format!("token_file = \"{}\"", token.display()));
     std::fs::write(&config, format!("{}{vault}", kubernetes_entry(&cluster, "kubernetes"))).unwrap();
+    let listed = lookup(&cluster, &config, &["providers", "list"]).await;
+    assert!(
+        listed.stdout.contains(&format!(
+            "  2. vault  builtin:vault\n       kwargs: (none: defaults)\n       kubernetes API: not granted\n       \
+             vault: {}/, token file {}, mounts: secret\n",
+            bao.address,
+            token.display()
+        )),
+        "{}",
+        listed.stdout
+    );
     // Kubernetes holds `my_var`: its answer wins and Vault is not asked.
     let k8s = lookup(&cluster, &config, &["variables", "get", "my_var"]).await;
     assert_eq!((k8s.code, k8s.stdout.as_str()), (EXIT_FOUND, "my_secret_value\n"), "{}", k8s.stderr);

@@ -1064,6 +1064,9 @@ fn describe_chain(spec: &ChainSpec) -> String {
             }
             None => text.push_str("       kubernetes API: not granted\n"),
         }
+        if let Some(vault) = &p.vault {
+            let _ = writeln!(text, "       vault: {vault}");
+        }
         if p.env_prefixes.is_empty() {
             text.push_str("       environment: not granted\n");
         } else {
