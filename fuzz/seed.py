@@ -145,6 +145,27 @@ def main():
     ]:
         write("serve_http", name, "\x01" + answer)
 
+    # The Vault provider: KV read answers (first byte even; the second picks the status and KV version: 2 is
+    # 200 with KV 1, 10 is 200 with KV 2, 3 is 404, 4 is 403), then host-side paths and login answers (odd).
+    kv2 = {"request_id": "r", "data": {"data": {"conn_uri": "postgres://u:" + SECRET + "@h/db", "value": SECRET,
+                                                 "key": SECRET}, "metadata": {"version": 1}}}
+    kv1 = {"request_id": "r", "data": {"conn_type": "http", "password": SECRET, "port": 443, "extra": {"a": SECRET}}}
+    for name, pick, body in [
+        ("kv2", 10, json.dumps(kv2)),
+        ("kv1", 2, json.dumps(kv1)),
+        ("deleted", 11, json.dumps({"data": {"data": None, "metadata": {"deletion_time": "t"}}})),
+        ("not-found", 3, json.dumps({"errors": []})),
+        ("denied", 4, json.dumps({"errors": ["1 error occurred:\n\t* permission denied\n\n"]})),
+    ]:
+        write("vault", name, bytes([0, pick]) + body.encode())
+    for name, text in [
+        ("read", "/v1/secret/data/connections/db\n" + json.dumps({"auth": {"client_token": "s.0123456789",
+                                                                          "lease_duration": 3600}})),
+        ("climb", "/v1/secret/%2e%2e/sys/mounts\n" + json.dumps({"errors": ["invalid role or secret ID"]})),
+        ("team", "/v1/team/kv/data/x?version=2\n" + json.dumps({"errors": ["fuzz-secret-id-4b1d"]})),
+    ]:
+        write("vault", name, "\x01" + text)
+
 
 if __name__ == "__main__":
     main()

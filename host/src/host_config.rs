@@ -682,7 +682,8 @@ mod tests {
     fn the_example_configuration_is_valid() -> Result<(), HostConfigError> {
         let spec = parse(include_str!("../../examples/host-config.toml"))?;
         let names: Vec<&str> = spec.providers.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names, ["environment", "kubernetes", "files"]);
+        assert_eq!(names, ["environment", "kubernetes", "files", "vault"]);
+        assert_eq!(spec.providers[3].vault.as_ref().map(|v| v.mounts.clone()), Some(vec!["airflow".to_owned()]));
         assert_eq!(spec.providers[1].backend_kwargs, r#"{"namespace": "airflow", "config_label": null}"#);
         assert_eq!(
             spec.providers[2].files,
