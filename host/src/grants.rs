@@ -45,7 +45,8 @@ pub fn builtin_vault_mounts(backend_kwargs: &str) -> Result<Vec<String>, String>
     use wasm_secrets_provider_common::FromKwargs as _;
     let config = wasm_secrets_provider_vault::config::BackendConfig::from_json(backend_kwargs)
         .map_err(|e| format!("backend_kwargs: {e}"))?;
-    match config.fixed_mount() {
+    // hvac collapses the `//` a mount written with slashes makes: `secret/` is the mount `secret`.
+    match config.fixed_mount().map(|m| m.trim_matches('/')).filter(|m| !m.is_empty()) {
         Some(mount) => Ok(vec![mount.to_owned()]),
         None => Err("`mount_point` is null, so each key names its mount: list them in `vault.mounts`".to_owned()),
     }

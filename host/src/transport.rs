@@ -144,15 +144,19 @@ enum Session {
     /// how long after `obtained` a refusal may bring about another login; zero after an ordinary login, growing
     /// ([`LOGIN_BACKOFF`]) with each login a refusal brought about, so a store whose `lookup-self` keeps
     /// refusing fresh tokens (a role without Vault's default policy) cannot make every request log in.
+    /// `expires_at`: the end of its lease; a renewal that fails keeps it until then (retried after
+    /// [`LOGIN_BACKOFF`]'s first wait).
     Token {
         token: SecretString,
         obtained: tokio::time::Instant,
         renew_at: Option<tokio::time::Instant>,
+        expires_at: Option<tokio::time::Instant>,
         relogin_wait: Duration,
     },
-    /// The last login was refused: until `until`, requests get the refusal without a new login (a revoked
-    /// secret id, a locked-out role must not make every request log in); the wait doubles each time.
-    Refused { why: String, until: tokio::time::Instant, backoff: Duration },
+    /// The last login was refused (or, `unavailable`, answered 429 or 5xx): until `until`, requests get that
+    /// answer without a new login (a revoked secret id, a locked-out role, a sealed Vault must not make every
+    /// request log in); the wait doubles each time.
+    Refused { why: String, unavailable: bool, until: tokio::time::Instant, backoff: Duration },
 }
 
 /// The first wait after a refused login, and the longest.
@@ -445,20 +449,54 @@ impl StoreTransport {
     async fn credential(&self) -> Result<Credential, HttpError> {
         let internal = |e: ClusterConfigError| HttpError::InternalError(Some(e.to_string()));
         match &self.store {
-            Store::Kubernetes(source) | Store::Vault { credential: VaultCredential::File(source), .. } => {
-                source.token().map(Credential::Token).map_err(internal)
+            Store::Kubernetes(source) => source.token().map(Credential::Token).map_err(internal),
+            Store::Vault { credential: VaultCredential::File(source), .. } => {
+                let token = source.token().map_err(internal)?;
+                // The host cuts the token out of every answer: a short one ("root") would garble them.
+                Ok(if crate::vault::is_usable_token(token.expose_secret()) {
+                    Credential::Token(token)
+                } else {
+                    tracing::warn!("the Vault token file holds no usable token (8 printable characters or more)");
+                    Credential::Refused("the host's Vault token file holds no usable token".to_owned())
+                })
             }
             Store::Vault { credential: VaultCredential::Login { auth, session }, .. } => {
                 let mut session = session.lock().await;
                 let now = tokio::time::Instant::now();
-                match &*session {
+                let kept = match &*session {
                     Session::Token { token, renew_at, .. } if renew_at.is_none_or(|at| now < at) => {
                         return Ok(Credential::Token(token.clone()));
                     }
-                    Session::Refused { why, until, .. } if now < *until => return Ok(Credential::Refused(why.clone())),
-                    _ => {}
+                    Session::Refused { why, unavailable, until, .. } if now < *until => {
+                        return if *unavailable {
+                            Err(HttpError::DestinationUnavailable)
+                        } else {
+                            Ok(Credential::Refused(why.clone()))
+                        };
+                    }
+                    // Time to renew a token that still works: a failed renewal keeps it until its end.
+                    Session::Token { token, obtained, expires_at: Some(end), relogin_wait, .. } if now < *end => {
+                        Some((token.clone(), *obtained, *end, *relogin_wait))
+                    }
+                    _ => None,
+                };
+                let renewed = self.login(auth, &mut session, Duration::ZERO).await;
+                match (renewed, kept) {
+                    (Ok(Credential::Token(token)), _) => Ok(Credential::Token(token)),
+                    (_, Some((token, obtained, end, relogin_wait))) => {
+                        tracing::warn!("renewing the host's Vault token failed; using the current one until its end");
+                        let retry = now.checked_add(LOGIN_BACKOFF.0).map_or(end, |at| at.min(end));
+                        *session = Session::Token {
+                            token: token.clone(),
+                            obtained,
+                            renew_at: Some(retry),
+                            expires_at: Some(end),
+                            relogin_wait,
+                        };
+                        Ok(Credential::Token(token))
+                    }
+                    (other, None) => other,
                 }
-                self.login(auth, &mut session, Duration::ZERO).await
             }
         }
     }
@@ -496,8 +534,12 @@ impl StoreTransport {
                         }
                         (*relogin_wait * 2).clamp(LOGIN_BACKOFF.0, LOGIN_BACKOFF.1)
                     }
-                    Session::Refused { why, until, .. } if now < *until => {
-                        return Ok(Some(Credential::Refused(why.clone())));
+                    Session::Refused { why, unavailable, until, .. } if now < *until => {
+                        return if *unavailable {
+                            Err(HttpError::DestinationUnavailable)
+                        } else {
+                            Ok(Some(Credential::Refused(why.clone())))
+                        };
                     }
                     _ => LOGIN_BACKOFF.0,
                 };
@@ -541,8 +583,10 @@ impl StoreTransport {
                 _ => LOGIN_BACKOFF.0,
             };
             let why = error.for_provider();
-            *session = Session::Refused { why: why.clone(), until: tokio::time::Instant::now() + backoff, backoff };
-            Ok(Credential::Refused(why))
+            let unavailable = error.is_unavailable();
+            let until = tokio::time::Instant::now() + backoff;
+            *session = Session::Refused { why: why.clone(), unavailable, until, backoff };
+            if unavailable { Err(HttpError::DestinationUnavailable) } else { Ok(Credential::Refused(why)) }
         };
         let (path, body) = match crate::vault::login_request(auth) {
             Ok(Some(request)) => request,
@@ -560,6 +604,8 @@ impl StoreTransport {
             .body(Full::new(Bytes::from(body.expose_secret().to_owned())))
             .map_err(|_| HttpError::HttpRequestUriInvalid)?;
         request.headers_mut().remove(HOST);
+        // The lease runs from about when Vault issued the token: before the answer's way back.
+        let obtained = tokio::time::Instant::now();
         self.requests_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut counted = Counted { statuses: &self.statuses, status: None };
         let exchange = async {
@@ -579,10 +625,10 @@ impl StoreTransport {
         drop(counted);
         match crate::vault::parse_login(status, &answer, &mount, &body) {
             Ok(login) => {
-                let obtained = tokio::time::Instant::now();
-                let renew_at = login.lease.map(|lease| obtained.checked_add(crate::vault::renew_after(lease)));
-                let renew_at = renew_at.map(|at| at.unwrap_or(obtained));
-                *session = Session::Token { token: login.token.clone(), obtained, renew_at, relogin_wait };
+                let after = |d: Duration| obtained.checked_add(d).unwrap_or(obtained);
+                let renew_at = login.lease.map(|lease| after(crate::vault::renew_after(lease)));
+                let expires_at = login.lease.map(after);
+                *session = Session::Token { token: login.token.clone(), obtained, renew_at, expires_at, relogin_wait };
                 Ok(Credential::Token(login.token))
             }
             Err(e) => refused(e),

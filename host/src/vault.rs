@@ -325,22 +325,29 @@ pub fn parse_login(status: u16, body: &[u8], mount: &str, sent: &SecretString) -
     }
     let answer: Result<Answer, _> = serde_json::from_slice(body);
     if !(200..300).contains(&status) {
-        let errors = answer.map(|a| a.errors).unwrap_or_default();
-        let mut errors = summarize(&errors);
+        // The credential is cut from Vault's text before it is shortened (a long JWT would not match after).
+        let mut errors = answer.map(|a| a.errors).unwrap_or_default();
         if let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(sent.expose_secret()) {
             for value in fields.values().filter_map(serde_json::Value::as_str).filter(|v| !v.is_empty()) {
-                errors = errors.replace(value, "[REDACTED]").replace(&shown(value), "[REDACTED]");
+                for error in &mut errors {
+                    *error = error.replace(value, "[REDACTED]");
+                }
             }
         }
-        return Err(VaultLoginError::Refused { mount: mount.to_owned(), status, errors });
+        return Err(VaultLoginError::Refused { mount: mount.to_owned(), status, errors: summarize(&errors) });
     }
     let auth = answer
         .ok()
         .and_then(|a| a.auth)
-        .filter(|a| a.client_token.len() >= MIN_TOKEN_LEN && a.client_token.bytes().all(|b| b.is_ascii_graphic()))
+        .filter(|a| is_usable_token(&a.client_token))
         .ok_or_else(|| VaultLoginError::Unreadable(mount.to_owned()))?;
     let lease = (auth.lease_duration > 0).then(|| Duration::from_secs(auth.lease_duration).min(MAX_LEASE));
     Ok(Login { token: SecretString::from(auth.client_token), lease })
+}
+
+/// Whether `token` can be sent and redacted: at least [`MIN_TOKEN_LEN`] printable ASCII characters.
+pub fn is_usable_token(token: &str) -> bool {
+    token.len() >= MIN_TOKEN_LEN && token.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// Vault's error messages, one line, escaped, cut.
@@ -383,6 +390,12 @@ pub enum VaultLoginError {
 }
 
 impl VaultLoginError {
+    /// Whether the login failed because Vault could not answer it (429 or 5xx: sealed, standby, overloaded), not
+    /// because it refused the credential: the provider then sees `unavailable`, which the chain falls through.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Refused { status, .. } if *status == 429 || *status >= 500)
+    }
+
     /// What the provider (untrusted) is told: the auth mount and the status, never Vault's text (it could echo
     /// the credential) nor the host's paths. The host's log has the whole error.
     pub fn for_provider(&self) -> String {
@@ -535,6 +548,16 @@ mod tests {
             "Vault refused the host's login at auth/approle (HTTP 400): invalid role or secret ID"
         );
         assert_eq!(refused.for_provider(), "Vault refused the host's login at auth/approle (HTTP 400)");
+        assert!(!refused.is_unavailable());
+        for status in [429, 500, 503] {
+            assert!(parse_login(status, b"{}", "approle", &body).unwrap_err().is_unavailable(), "{status}");
+        }
+        // A long credential (a JWT) is cut out before Vault's text is shortened.
+        let jwt = format!("eyJ{}", "x".repeat(400));
+        let sent = SecretString::from(serde_json::json!({"role": "r", "jwt": jwt}).to_string());
+        let echo = serde_json::json!({"errors": [format!("token {jwt} is invalid")]}).to_string();
+        let cut = parse_login(403, echo.as_bytes(), "kubernetes", &sent).unwrap_err().to_string();
+        assert!(cut.contains("token [REDACTED] is invalid") && !cut.contains("xxxxxx"), "{cut}");
         // A server echoing the body: the credential is cut from the host's log line too.
         let echo = br#"{"errors":["bad body {\"role_id\":\"r-1\",\"secret_id\":\"s3cret\"}"]}"#;
         let echoed = parse_login(400, echo, "approle", &body).unwrap_err().to_string();

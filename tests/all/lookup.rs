@@ -474,7 +474,7 @@ async fn answer_size_and_memory_limits_agree() {
     assert_eq!(
         too_big,
         Err(LookupError::Upstream(
-            "the Kubernetes API answer is larger than the 8388608 bytes the host allows".to_owned()
+            "the answer of the Kubernetes API is larger than the 8388608 bytes the host allows".to_owned()
         ))
     );
     // A smaller memory limit cuts the answer bound with it (16 MiB: answers up to 2 MiB).
@@ -485,7 +485,7 @@ async fn answer_size_and_memory_limits_agree() {
     assert_eq!(
         small.get_variable("five", None).await,
         Err(LookupError::Upstream(
-            "the Kubernetes API answer is larger than the 2097152 bytes the host allows".to_owned()
+            "the answer of the Kubernetes API is larger than the 2097152 bytes the host allows".to_owned()
         ))
     );
 }

@@ -67,8 +67,9 @@ impl<'c, A: Api> Backend<'c, A> {
     /// The first secret found under `bases` for `key` (`_get_secret`), or `None`.
     fn find(&mut self, bases: &[String], key: &str) -> Result<Option<Fields>, LookupError> {
         for base in bases {
+            // Airflow's client turns a path it cannot split into "not found" and tries the next base.
             let Some(path) = request_path(self.config, base, key) else {
-                return Ok(None);
+                continue;
             };
             if let Some(fields) = self.read(&path)? {
                 return Ok(Some(fields));
@@ -412,6 +413,11 @@ mod tests {
         assert_eq!(backend.get_config("a").unwrap(), None);
         let mut listed = |_: &str| true;
         assert_eq!(backend.list_ids(Kind::Connection, None, &mut listed), Ok(()));
+        // A base under which Airflow's client cannot split the path is skipped, not the end of the search.
+        let mut skipping = Vault::default().with("/v1/conns/data/x", r#"{"value":"v"}"#);
+        let fallbacks = config(r#"{"mount_point": null, "variables_path": ["", "conns"]}"#);
+        assert_eq!(Backend::new(&fallbacks, &mut skipping).get_variable("/x", None).unwrap().as_deref(), Some("v"));
+        assert_eq!(skipping.requests, ["/v1/conns/data/x"]);
         let by_key = config(r#"{"mount_point": null, "multi_team": true}"#);
         let mut backend = Backend::new(&by_key, &mut vault);
         assert_eq!(backend.get_conn_value("my_db", None).unwrap(), None);
