@@ -305,7 +305,7 @@ pub const MAX_LEASE: Duration = Duration::from_secs(32 * 24 * 3600);
 
 /// The shortest client token accepted: the host redacts the token from every answer, so a one-character
 /// "token" would garble them.
-const MIN_TOKEN_LEN: usize = 8;
+pub const MIN_TOKEN_LEN: usize = 8;
 
 /// Reads a login answer: `auth.client_token` and `auth.lease_duration` (seconds) on 2xx; otherwise the
 /// refusal with Vault's `errors`, from which every string value of `sent` (the login body: the credential) is
