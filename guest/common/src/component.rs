@@ -111,6 +111,15 @@ impl From<WitItem> for Item {
     }
 }
 
+/// Records `message` on the host's log (the `host.log` import).
+pub fn log(level: crate::Level, message: &str) {
+    let level = match level {
+        crate::Level::Info => host::LogLevel::Info,
+        crate::Level::Warning => host::LogLevel::Warning,
+    };
+    host::log(level, message);
+}
+
 /// The host's live view, through the `host.view` import.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HostView;

@@ -31,7 +31,7 @@ pub mod provider;
 
 pub use error::LookupError;
 pub use kwargs::FromKwargs;
-pub use provider::{Lookups, Provider};
+pub use provider::{Level, Lookups, Provider};
 
 /// The WIT bindings of the `wasm-secrets:provider/provider` world: imports (`host`, `wasi:http`, ...) and
 /// the exported `lookup` trait.

@@ -12,6 +12,15 @@ use crate::error::LookupError;
 use crate::kwargs::FromKwargs;
 use crate::live::{Follow, Kind, NoFollow};
 
+/// Severity of a log record a provider sends to the host (the WIT `host.log-level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Informational.
+    Info,
+    /// Worth an operator's attention.
+    Warning,
+}
+
 /// One provider's lookups, mirroring the WIT `lookup` interface function for function. "Not found" is
 /// `Ok(None)`.
 pub trait Lookups {

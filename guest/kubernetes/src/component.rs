@@ -23,11 +23,7 @@ impl Api for HostApi {
     }
 
     fn log(&mut self, level: Level, message: &str) {
-        let level = match level {
-            Level::Info => host::LogLevel::Info,
-            Level::Warning => host::LogLevel::Warning,
-        };
-        host::log(level, message);
+        wasm_secrets_provider_common::component::log(level, message);
     }
 
     fn detected_namespace(&mut self) -> Result<String, String> {

@@ -18,13 +18,7 @@ use crate::selector::{is_label_key, is_label_value, is_team_scoped_id, queries};
 pub use wasm_secrets_provider_common::http::Response;
 
 /// Severity of a log record sent to the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// Informational.
-    Info,
-    /// Worth an operator's attention.
-    Warning,
-}
+pub use wasm_secrets_provider_common::Level;
 
 /// Everything the lookup needs from the outside world.
 pub trait Api {

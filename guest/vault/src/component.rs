@@ -1,6 +1,5 @@
 //! The component boundary: [`Backend`] over the `host` imports and the shared `wasi:http` transport.
 
-use wasm_secrets_provider_common::bindings::wasm_secrets::provider::host;
 use wasm_secrets_provider_common::component::Component;
 use wasm_secrets_provider_common::{LookupError, Lookups, Provider, http::Response};
 
@@ -22,11 +21,7 @@ impl Api for HostApi {
     }
 
     fn log(&mut self, level: Level, message: &str) {
-        let level = match level {
-            Level::Info => host::LogLevel::Info,
-            Level::Warning => host::LogLevel::Warning,
-        };
-        host::log(level, message);
+        wasm_secrets_provider_common::component::log(level, message);
     }
 }
 

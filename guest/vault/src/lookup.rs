@@ -20,13 +20,7 @@ use crate::config::BackendConfig;
 use crate::path::{names_a_team_namespace, request_path, split_key, team_paths};
 
 /// Severity of a log record sent to the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// Normal operation.
-    Info,
-    /// Something the operator should look at.
-    Warning,
-}
+pub use wasm_secrets_provider_common::Level;
 
 /// What a lookup needs from the host: one GET below the Vault server (the host adds the token and decides
 /// which server that is) and a log line.
