@@ -1064,8 +1064,9 @@ pub const ALLOWED_QUERY_PARAMETERS: [&str; 6] =
 /// The longest piece of a refused request that goes into the host's log (the rest is the guest's to choose).
 const MAX_SHOWN: usize = 200;
 
-/// `text`, from the guest, as the host's log may show it: escaped, at most [`MAX_SHOWN`] characters.
-fn shown(text: &str) -> String {
+/// `text`, from the guest or the store, as the host's log may show it: escaped, at most [`MAX_SHOWN`]
+/// characters (the rest is the sender's to choose).
+pub(crate) fn shown(text: &str) -> String {
     let escaped: String = text.chars().take(MAX_SHOWN).flat_map(char::escape_debug).collect();
     if text.chars().count() > MAX_SHOWN { format!("{escaped}…") } else { escaped }
 }

@@ -24,6 +24,7 @@ use http::uri::{Authority, Scheme};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::files::{MAX_TOKEN_BYTES, read_regular_text};
+use crate::transport::shown;
 
 /// The authority a Vault provider addresses; the host maps it to the configured server. `.invalid` never
 /// resolves, so the name means nothing outside this host.
@@ -179,14 +180,6 @@ pub enum VaultViolation {
 
 /// Request headers a Vault provider may send.
 pub const ALLOWED_VAULT_HEADERS: [&str; 3] = ["accept", "user-agent", "x-vault-request"];
-
-/// The longest piece of a refused request that goes into the host's log.
-const MAX_SHOWN: usize = 200;
-
-fn shown(text: &str) -> String {
-    let escaped: String = text.chars().take(MAX_SHOWN).flat_map(char::escape_debug).collect();
-    if text.chars().count() > MAX_SHOWN { format!("{escaped}…") } else { escaped }
-}
 
 /// The policy of a Vault provider's requests: `GET https://vault.invalid/v1/<mount>/<path>` where `<mount>` is
 /// one of `mounts` and `<path>` has at least one segment, at most a `version` query, and no header outside

@@ -157,11 +157,11 @@ fn status_error(status: u16, body: &[u8], path: &str) -> LookupError {
         .iter()
         .filter_map(|e| e.as_str().map(|s| s.split_whitespace().collect::<Vec<_>>().join(" ")))
         .collect();
-    let mut said = errors.join("; ");
-    if said.chars().count() > MAX_VAULT_MESSAGE {
-        said = said.chars().take(MAX_VAULT_MESSAGE).collect::<String>() + "…";
+    let joined = errors.join("; ");
+    let mut said: String = joined.chars().take(MAX_VAULT_MESSAGE).flat_map(char::escape_default).collect();
+    if joined.chars().count() > MAX_VAULT_MESSAGE {
+        said.push('…');
     }
-    let said: String = said.chars().flat_map(char::escape_default).collect::<String>().replace("\\u{2026}", "…");
     let said = if said.is_empty() { String::new() } else { format!(": {said}") };
     let message = format!("Vault answered HTTP {status} for GET {path}{said}");
     match status {
