@@ -46,6 +46,7 @@ use crate::cache::{CacheSettings, DEFAULT_MAX_ENTRIES, DEFAULT_TTL, Kind};
 use crate::error::describe_parse_error;
 use crate::grants::{builtin_env_prefixes, builtin_files, kwargs_keys};
 use crate::serve::ServeSettings;
+use crate::serve::access::Access;
 use crate::task::GrantError;
 use crate::vault::{VaultAuth, VaultGrant};
 
@@ -202,6 +203,21 @@ struct ServeSection {
     max_connections: Option<usize>,
     #[serde(default)]
     callers: Vec<CallerSection>,
+    #[serde(default)]
+    tokens: Vec<TokenSection>,
+}
+
+/// `[[serve.tokens]]`: a bearer token for callers over TCP (`serve --listen`), kept in its own file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenSection {
+    name: String,
+    token_file: PathBuf,
+    #[serde(default)]
+    all: bool,
+    grants: Option<Vec<String>>,
+    #[serde(default)]
+    teams: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -382,7 +398,7 @@ impl ChainSpec {
 const OVERFLOW_ID: u32 = 65534;
 
 fn serve_settings(section: ServeSection) -> Result<ServeSettings, String> {
-    use crate::serve::access::{Access, CallerGrant, MAX_CONNECTIONS_LIMIT, PeerMatch};
+    use crate::serve::access::{CallerGrant, MAX_CONNECTIONS_LIMIT, PeerMatch, TokenGrant};
     if let Some(n) = section.max_connections.filter(|n| !(1..=MAX_CONNECTIONS_LIMIT).contains(n)) {
         return Err(format!("`max_connections` must be between 1 and {MAX_CONNECTIONS_LIMIT}, got {n}"));
     }
@@ -399,27 +415,46 @@ fn serve_settings(section: ServeSection) -> Result<ServeSettings, String> {
                 "{OVERFLOW_ID} is the overflow id: processes of other user namespaces, whoever they are, show as it"
             )));
         }
-        let access = match (caller.all, caller.grants) {
-            (true, None) if caller.teams.is_empty() => Access::All,
-            (true, _) => return Err(at("`all = true` grants everything: it takes no `grants` or `teams`")),
-            (false, Some(grants)) if !grants.is_empty() => {
-                let grants = grants
-                    .iter()
-                    .map(|g| g.parse().map_err(|e: GrantError| at(&e.to_string())))
-                    .collect::<Result<_, _>>()?;
-                for team in &caller.teams {
-                    let grants = crate::task::TaskGrants { grants: Vec::new(), team: Some(team.clone()) };
-                    if let Some(problem) = grants.team_problem() {
-                        return Err(at(&format!("team `{team}`: {problem}")));
-                    }
-                }
-                Access::Grants { grants, teams: caller.teams }
-            }
-            (false, _) => return Err(at("grant something: `grants = [\"KIND:PATTERN\", ...]` or `all = true`")),
-        };
+        let access = serve_access(caller.all, caller.grants, caller.teams).map_err(|m| at(&m))?;
         callers.push(CallerGrant { peer, access });
     }
-    Ok(ServeSettings { socket_group: section.socket_group, max_connections: section.max_connections, callers })
+    let mut tokens: Vec<TokenGrant> = Vec::with_capacity(section.tokens.len());
+    for (i, token) in section.tokens.into_iter().enumerate() {
+        let at = |m: &str| format!("tokens[{i}]: {m}");
+        let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if token.name.is_empty() || token.name.len() > 64 || !token.name.chars().all(valid) {
+            return Err(at("`name` must be 1 to 64 letters, digits, `-`, `_` or `.` (the audit log shows it)"));
+        }
+        if tokens.iter().any(|t| t.name == token.name) {
+            return Err(at(&format!("the name `{}` is used twice", token.name)));
+        }
+        if token.token_file.as_os_str().is_empty() {
+            return Err(at("`token_file` is empty"));
+        }
+        let access = serve_access(token.all, token.grants, token.teams).map_err(|m| at(&m))?;
+        tokens.push(TokenGrant { name: token.name, token_file: token.token_file, digest: None, access });
+    }
+    Ok(ServeSettings { socket_group: section.socket_group, max_connections: section.max_connections, callers, tokens })
+}
+
+/// What a `[[serve.callers]]` or `[[serve.tokens]]` entry grants: `all = true`, or grants and teams.
+fn serve_access(all: bool, grants: Option<Vec<String>>, teams: Vec<String>) -> Result<Access, String> {
+    match (all, grants) {
+        (true, None) if teams.is_empty() => Ok(Access::All),
+        (true, _) => Err("`all = true` grants everything: it takes no `grants` or `teams`".to_owned()),
+        (false, Some(grants)) if !grants.is_empty() => {
+            let grants =
+                grants.iter().map(|g| g.parse().map_err(|e: GrantError| e.to_string())).collect::<Result<_, _>>()?;
+            for team in &teams {
+                let grants = crate::task::TaskGrants { grants: Vec::new(), team: Some(team.clone()) };
+                if let Some(problem) = grants.team_problem() {
+                    return Err(format!("team `{team}`: {problem}"));
+                }
+            }
+            Ok(Access::Grants { grants, teams })
+        }
+        (false, _) => Err("grant something: `grants = [\"KIND:PATTERN\", ...]` or `all = true`".to_owned()),
+    }
 }
 
 fn provider_spec(section: ProviderSection) -> Result<ProviderSpec, String> {
@@ -917,5 +952,54 @@ mod tests {
         );
         assert!(error("[serve]\nsocket = \"/x\"\n").contains("unknown field `socket`"));
         assert!(error("[[serve.callers]]\ngid = 65534\nall = true\n").contains("65534 is the overflow id"));
+    }
+
+    #[test]
+    fn serve_tokens_name_a_file_and_grants() {
+        use crate::serve::access::{Access, TokenGrant};
+        let provider = "[[providers]]\nname = \"k\"\ncomponent = \"builtin:kubernetes\"\n";
+        let config = |serve: &str| HostConfig::parse(&format!("{provider}{serve}"), Path::new("secrets.toml"));
+        let parsed = config(
+            "[[serve.tokens]]\nname = \"ci-runner\"\ntoken_file = \"/run/t\"\ngrants = [\"variable:etl_*\"]\n\
+             teams = [\"alpha\"]\n[[serve.tokens]]\nname = \"ops\"\ntoken_file = \"/run/o\"\nall = true\n",
+        )
+        .unwrap();
+        assert_eq!(
+            parsed.serve.tokens,
+            vec![
+                TokenGrant {
+                    name: "ci-runner".to_owned(),
+                    token_file: PathBuf::from("/run/t"),
+                    digest: None,
+                    access: Access::Grants {
+                        grants: vec!["variable:etl_*".parse().unwrap()],
+                        teams: vec!["alpha".to_owned()]
+                    },
+                },
+                TokenGrant {
+                    name: "ops".to_owned(),
+                    token_file: PathBuf::from("/run/o"),
+                    digest: None,
+                    access: Access::All
+                },
+            ]
+        );
+        let error = |serve: &str| config(serve).unwrap_err().to_string();
+        let entry = |name: &str, rest: &str| format!("[[serve.tokens]]\nname = \"{name}\"\n{rest}");
+        assert!(
+            error(&entry("a b", "token_file = \"/t\"\nall = true\n")).contains("tokens[0]: `name` must be 1 to 64"),
+        );
+        assert!(error(&entry("a", "all = true\n")).contains("missing field `token_file`"));
+        assert!(error(&entry("a", "token_file = \"\"\nall = true\n")).contains("tokens[0]: `token_file` is empty"));
+        assert!(error(&entry("a", "token_file = \"/t\"\n")).contains("tokens[0]: grant something"));
+        assert!(
+            error(&entry("a", "token_file = \"/t\"\ntoken = \"x\"\nall = true\n")).contains("unknown field `token`")
+        );
+        let twice = format!(
+            "{}{}",
+            entry("a", "token_file = \"/t\"\nall = true\n"),
+            entry("a", "token_file = \"/u\"\nall = true\n")
+        );
+        assert!(error(&twice).contains("tokens[1]: the name `a` is used twice"));
     }
 }

@@ -35,18 +35,34 @@ impl Drop for Daemon {
 impl Daemon {
     /// Starts `secrets --config CONFIG [--audit-log AUDIT] serve --socket SOCKET` for `cluster`'s environment.
     fn spawn(cluster: &Cluster, config: &Path, audit: Option<&Path>, socket: &Path) -> Child {
+        Self::spawn_with(cluster, config, audit, socket, &[])
+    }
+
+    /// [`Daemon::spawn`] with more arguments for `serve`.
+    fn spawn_with(cluster: &Cluster, config: &Path, audit: Option<&Path>, socket: &Path, more: &[&str]) -> Child {
         let mut command = secrets(cluster, config);
         if let Some(audit) = audit {
             command.arg("--audit-log").arg(audit);
         }
-        command.arg("serve").arg("--socket").arg(socket);
+        command.arg("serve").arg("--socket").arg(socket).args(more);
         command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
         command.spawn().expect("the daemon starts")
     }
 
     /// Starts the daemon and waits until it listens.
     pub fn start(cluster: &Cluster, config: &Path, audit: Option<&Path>, socket: &Path) -> Self {
-        let mut child = Self::spawn(cluster, config, audit, socket);
+        Self::start_with(cluster, config, audit, socket, &[]).0
+    }
+
+    /// [`Daemon::start`] with more arguments for `serve`; also returns the line saying where it listens.
+    fn start_with(
+        cluster: &Cluster,
+        config: &Path,
+        audit: Option<&Path>,
+        socket: &Path,
+        more: &[&str],
+    ) -> (Self, String) {
+        let mut child = Self::spawn_with(cluster, config, audit, socket, more);
         let stderr = child.stderr.take().unwrap();
         let (send, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -57,8 +73,8 @@ impl Daemon {
             }
         });
         let mut daemon = Self { child, socket: socket.to_owned(), lines, stderr: Vec::new() };
-        daemon.wait_for_line("listening on");
-        daemon
+        let line = daemon.wait_for_line("listening on");
+        (daemon, line)
     }
 
     /// Waits for a stderr line holding `text`; returns it.
@@ -726,4 +742,208 @@ async fn the_daemons_own_user_gets_probes_only_unless_granted() {
     let (status, metrics) = daemon.get("/metrics").await;
     assert_eq!(status, 200);
     assert!(metrics.contains("wasm_secrets_lookups_total{kind=\"variable\",outcome=\"found\"} 0\n"), "{metrics}");
+}
+
+/// `GET target` over TCP at `addr`, with `Authorization: Bearer TOKEN` when `token` is given, on its own
+/// connection: status, `WWW-Authenticate` (if sent) and body.
+async fn tcp_get(addr: std::net::SocketAddr, target: &str, token: Option<&str>) -> (u16, Option<String>, String) {
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect to the daemon");
+        let authorization = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n{authorization}Connection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.unwrap();
+        String::from_utf8(response).unwrap()
+    };
+    let response = tokio::time::timeout(BOUND, exchange).await.expect("the daemon answers in time");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or_else(|| panic!("a response head: {response:?}"));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
+    let challenge = head
+        .lines()
+        .find_map(|l| l.strip_prefix("www-authenticate: ").or_else(|| l.strip_prefix("WWW-Authenticate: ")))
+        .map(str::to_owned);
+    (status, challenge, body.to_owned())
+}
+
+fn tcp_json(answer: (u16, Option<String>, String)) -> (u16, Value) {
+    (answer.0, serde_json::from_str(&answer.2).unwrap_or_else(|e| panic!("not JSON ({e}): {}", answer.2)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tcp_a_bearer_token_admits_a_caller_with_its_grants() {
+    use rustix::process::Signal;
+    let cluster = cluster().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (ci_file, ops_file) = (dir.path().join("ci-token"), dir.path().join("ops-token"));
+    let ci = "ci-0123456789abcdef0123456789abcdef";
+    let ops = "ops-fedcba9876543210fedcba9876543210";
+    std::fs::write(&ci_file, format!("{ci}\n")).unwrap();
+    std::fs::write(&ops_file, ops).unwrap();
+    let uid = rustix::process::getuid().as_raw();
+    let serve = |ci_grants: &str| {
+        format!(
+            "[[serve.callers]]\nuid = {uid}\nall = true\n\
+             [[serve.tokens]]\nname = \"ci\"\ntoken_file = \"{}\"\ngrants = [{ci_grants}]\n\
+             [[serve.tokens]]\nname = \"ops\"\ntoken_file = \"{}\"\nall = true\n",
+            ci_file.display(),
+            ops_file.display()
+        )
+    };
+    let config_path = dir.path().join("host.toml");
+    std::fs::write(&config_path, config(&cluster, true, &serve(r#""variable:my_var""#))).unwrap();
+    let socket = dir.path().join("secrets.sock");
+    let audit = dir.path().join("audit.jsonl");
+    let (mut daemon, line) =
+        Daemon::start_with(&cluster, &config_path, Some(&audit), &socket, &["--listen", "127.0.0.1:0"]);
+    let addr: std::net::SocketAddr = line
+        .split(" and ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no TCP address in {line:?}"));
+    assert!(addr.ip().is_loopback() && addr.port() != 0, "{line}");
+
+    // Without a token: health and readiness only.
+    assert_eq!(tcp_json(tcp_get(addr, "/healthz", None).await), (200, json!({"status": "ok"})));
+    assert_eq!(tcp_json(tcp_get(addr, "/readyz", None).await), (200, json!({"status": "ready", "generation": 1})));
+    for token in [None, Some("ci-0123456789abcdef0123456789abcdeX"), Some(&ci[..31])] {
+        for target in ["/v1/variables/my_var", "/metrics", "/v1/connections/smtp_default/uri"] {
+            let (status, challenge, body) = tcp_get(addr, target, token).await;
+            assert_eq!((status, challenge.as_deref()), (401, Some("Bearer")), "{target} with {token:?}: {body}");
+            assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"], "unauthorized");
+        }
+    }
+    // A token reads what its entry grants.
+    let ci_reads = |target: &'static str| tcp_get(addr, target, Some(ci));
+    assert_eq!(tcp_json(ci_reads("/v1/variables/my_var").await), (200, json!({"value": "my_secret_value"})));
+    assert_eq!(tcp_json(ci_reads("/v1/connections/smtp_default/uri").await).0, 403);
+    assert_eq!(tcp_json(ci_reads("/v1/variables/my_var?team=alpha").await).0, 403);
+    assert_eq!(
+        tcp_json(tcp_get(addr, "/v1/connections/smtp_default/uri", Some(ops)).await),
+        (200, json!({"uri": "smtp://user:password@smtp.example.com:587"}))
+    );
+    let (status, _, metrics) = ci_reads("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("wasm_secrets_serve_requests_total{code=\"401\"} 9\n"), "{metrics}");
+    // The socket still serves its callers by peer credentials.
+    assert_eq!(daemon.get_json("/v1/connections/smtp_default/uri").await.0, 200);
+
+    // The audit log names token callers by their entry's name, never by the token.
+    let audit_text = std::fs::read_to_string(&audit).unwrap();
+    assert!(!audit_text.contains(ci) && !audit_text.contains(ops), "{audit_text}");
+    let lines: Vec<(String, String, String)> = audit_text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|l| {
+            let field = |k: &str| l[k].as_str().unwrap().to_owned();
+            (field("caller"), field("id"), field("outcome"))
+        })
+        .collect();
+    let line = |caller: &str, id: &str, outcome: &str| (caller.to_owned(), id.to_owned(), outcome.to_owned());
+    assert_eq!(
+        lines[..4],
+        [
+            line("token=ci", "my_var", "found"),
+            line("token=ci", "smtp_default", "refused"),
+            line("token=ci", "my_var", "refused"),
+            line("token=ops", "smtp_default", "found"),
+        ]
+    );
+
+    // A reload reads the token files again: a rotated token replaces the old one on connections already open.
+    let rotated = "ci-rotated-00000000000000000000000000";
+    std::fs::write(&ci_file, rotated).unwrap();
+    std::fs::write(&config_path, config(&cluster, true, &serve(r#""variable:*""#))).unwrap();
+    daemon.signal(Signal::HUP);
+    let reloaded = daemon.wait_for_line("reload");
+    assert!(reloaded.contains("reloaded the configuration (configuration 2"), "{reloaded}");
+    assert_eq!(tcp_get(addr, "/v1/variables/my_var", Some(ci)).await.0, 401);
+    assert_eq!(
+        tcp_json(tcp_get(addr, "/v1/variables/my_var?team=alpha", Some(rotated)).await).0,
+        403,
+        "no team granted"
+    );
+    assert_eq!(tcp_json(tcp_get(addr, "/v1/variables/my_var", Some(rotated)).await).0, 200);
+
+    // A configuration without tokens cannot be served while listening on TCP: the reload fails, the tokens stay.
+    std::fs::write(&config_path, config(&cluster, true, &format!("[[serve.callers]]\nuid = {uid}\nall = true\n")))
+        .unwrap();
+    daemon.signal(Signal::HUP);
+    let failed = daemon.wait_for_line("reload");
+    assert!(failed.contains("reload failed") && failed.contains("[serve] names none"), "{failed}");
+    assert_eq!(tcp_get(addr, "/v1/variables/my_var", Some(rotated)).await.0, 200);
+
+    // Idle TCP connections hold TCP slots only: the 65th is closed unanswered, the socket keeps answering.
+    let mut idle = Vec::new();
+    for _ in 0..64 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    let refused = async {
+        let deadline = Instant::now() + BOUND;
+        loop {
+            let mut extra = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let _ = extra.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+            let mut answer = Vec::new();
+            let _ = extra.read_to_end(&mut answer).await;
+            if answer.is_empty() {
+                break;
+            }
+            // The daemon had not accepted all 64 yet.
+            assert!(Instant::now() < deadline, "the 65th TCP connection is still answered");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(BOUND, refused).await.expect("bounded");
+    assert_eq!(daemon.get_json("/v1/variables/my_var").await, (200, json!({"value": "my_secret_value"})));
+    drop(idle);
+    let freed = async {
+        loop {
+            if let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await {
+                let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+                let mut answer = Vec::new();
+                let _ = stream.read_to_end(&mut answer).await;
+                if !answer.is_empty() {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(BOUND, freed).await.expect("closed connections free their TCP slots");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_is_refused_off_loopback_and_without_tokens() {
+    let cluster = cluster().await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "t".repeat(32)).unwrap();
+    let uid = rustix::process::getuid().as_raw();
+    let callers = format!("[[serve.callers]]\nuid = {uid}\nall = true\n");
+    let with_token = format!(
+        "{callers}[[serve.tokens]]\nname = \"t\"\ntoken_file = \"{}\"\ngrants = [\"variable:x\"]\n",
+        token_file.display()
+    );
+    let socket = dir.path().join("secrets.sock");
+    let config_path = dir.path().join("host.toml");
+    let refused = |serve: &str, listen: &str| {
+        std::fs::write(&config_path, config(&cluster, false, serve)).unwrap();
+        let output = Daemon::spawn_with(&cluster, &config_path, None, &socket, &["--listen", listen])
+            .wait_with_output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "--listen {listen}");
+        assert!(!socket.exists(), "no socket is left");
+        String::from_utf8(output.stderr).unwrap()
+    };
+    let stderr = refused(&with_token, "0.0.0.0:0");
+    assert!(stderr.contains("--listen 0.0.0.0:0: only a loopback address is served"), "{stderr}");
+    let stderr = refused(&with_token, "192.0.2.1:8080");
+    assert!(stderr.contains("only a loopback address"), "{stderr}");
+    let stderr = refused(&callers, "127.0.0.1:0");
+    assert!(stderr.contains("TCP callers are admitted by bearer token only, and [serve] names none"), "{stderr}");
+    // A short token is refused without being shown.
+    std::fs::write(&token_file, "short-token").unwrap();
+    let stderr = refused(&with_token, "127.0.0.1:0");
+    assert!(stderr.contains("[serve] tokens `t`: the token in ") && !stderr.contains("short-token"), "{stderr}");
 }

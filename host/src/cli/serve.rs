@@ -36,6 +36,13 @@ nobody else anything (refused when the daemon runs as root). The socket is mode 
 `[serve] socket_group = GID`; its directory must not be writable by others unless sticky. The audit log
 (--audit-log) names each caller as `uid=U gid=G pid=P`.
 
+With --listen 127.0.0.1:PORT the daemon also answers over TCP on that loopback address, to callers sending
+`Authorization: Bearer TOKEN` with a token of `[[serve.tokens]]` (name = N, token_file = PATH, and grants,
+teams or all = true as above; each token at least 32 characters, read at start and on every reload); the
+audit log names them `token=N`. Without a valid token only /healthz and /readyz answer (else 401). Any
+process of the node can reach the port, so at most 64 TCP connections are served at once, apart from the
+socket's.
+
 Signals: SIGHUP reloads the configuration file while serving (unchanged built-in providers with in-cluster
 access are kept, with their live views; a configuration that cannot be opened is reported and the previous
 one kept; socket_group and max_connections take effect on restart). SIGTERM or SIGINT stops accepting, lets requests in flight finish
@@ -43,7 +50,9 @@ one kept; socket_group and max_connections take effect on restart). SIGTERM or S
 
 Example:
   secrets --config /etc/wasm-secrets/host.toml --audit-log /var/log/wasm-secrets/audit.jsonl serve --socket /run/wasm-secrets/secrets.sock
-  curl --unix-socket /run/wasm-secrets/secrets.sock http://localhost/v1/variables/my_var";
+  curl --unix-socket /run/wasm-secrets/secrets.sock http://localhost/v1/variables/my_var
+  secrets --config host.toml serve --socket /run/wasm-secrets/secrets.sock --listen 127.0.0.1:8765
+  curl -H \"Authorization: Bearer $(cat /run/secrets/ci-token)\" http://127.0.0.1:8765/v1/variables/my_var";
 
 #[derive(Debug, Args)]
 #[command(after_help = SERVE_AFTER_HELP)]
@@ -51,6 +60,54 @@ pub(super) struct ServeArgs {
     /// The Unix socket to create (a stale one left by a daemon that died is replaced, a live one never).
     #[arg(long, value_name = "PATH")]
     socket: PathBuf,
+    /// Also answer over TCP on this loopback address (`127.0.0.1:PORT` or `[::1]:PORT`; port 0 picks one, shown
+    /// on stderr), to callers presenting a bearer token of `[[serve.tokens]]`. Every process of the node can
+    /// reach the port: the token is what admits a caller.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+}
+
+/// What the daemon is started as, which every configuration it serves (at start and on reload) must allow.
+#[derive(Debug, Clone, Copy)]
+struct Started {
+    /// The user it runs as.
+    uid: u32,
+    /// Its `--listen` address.
+    listen: Option<std::net::SocketAddr>,
+}
+
+impl Started {
+    /// Why `settings` cannot be served, if they cannot.
+    fn problem(&self, settings: &crate::serve::ServeSettings) -> Option<String> {
+        settings
+            .problem(self.uid)
+            .map(str::to_owned)
+            .or_else(|| self.listen.and_then(|addr| listen_problem(addr, settings)))
+    }
+}
+
+/// Why the daemon cannot listen on `addr` with `settings`, if it cannot: a TCP port is answered only on a
+/// loopback address (a port on another address would serve the network) and only to bearer tokens.
+fn listen_problem(addr: std::net::SocketAddr, settings: &crate::serve::ServeSettings) -> Option<String> {
+    if !addr.ip().is_loopback() {
+        return Some(format!(
+            "--listen {addr}: only a loopback address is served (127.0.0.1:PORT or [::1]:PORT); the daemon is \
+             node-local"
+        ));
+    }
+    settings.tokens.is_empty().then(|| {
+        format!(
+            "--listen {addr}: TCP callers are admitted by bearer token only, and [serve] names none \
+             ([[serve.tokens]] name = ..., token_file = ..., grants = [...])"
+        )
+    })
+}
+
+/// The host configuration with its `[serve]` token files read.
+fn config_with_tokens(global: &GlobalArgs, env: &dyn Environment) -> Result<HostConfig, Failure> {
+    let mut config = host_config(global, env)?;
+    config.serve.load_tokens().map_err(Failure::usage)?;
+    Ok(config)
 }
 
 /// Provider log records go to the process log as they come (a daemon has no end to print them at), with
@@ -80,9 +137,10 @@ pub(super) async fn run(
     err: &mut dyn Write,
 ) -> Result<(u8, Option<String>), Failure> {
     use tokio::signal::unix::{SignalKind, signal};
-    let config = host_config(global, env)?;
+    let config = config_with_tokens(global, env)?;
     let uid = rustix::process::getuid().as_raw();
-    if let Some(problem) = config.serve.problem(uid) {
+    let started = Started { uid, listen: args.listen };
+    if let Some(problem) = started.problem(&config.serve) {
         return Err(Failure::usage(problem));
     }
     let audit = match &global.audit_log {
@@ -97,14 +155,29 @@ pub(super) async fn run(
     let (mut hangup, mut terminate, mut interrupt) =
         (handle(SignalKind::hangup())?, handle(SignalKind::terminate())?, handle(SignalKind::interrupt())?);
     let socket = BoundSocket::bind(&args.socket, config.serve.socket_group).map_err(Failure::usage)?;
+    let tcp = match args.listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| Failure::usage(format_args!("--listen {addr}: cannot listen: {e}")))?,
+        ),
+        None => None,
+    };
+    let tcp_addr = match &tcp {
+        Some(listener) => {
+            let addr = listener.local_addr().map_err(|e| Failure::usage(format_args!("--listen: {e}")))?;
+            format!(" and {addr} (TCP, bearer tokens)")
+        }
+        None => String::new(),
+    };
     let daemon = Arc::new(Daemon::new(Arc::new(chain), config.serve.clone(), dialect, uid));
-    let _ = writeln!(err, "secrets serve: listening on {} (configuration 1)", socket.path().display());
+    let _ = writeln!(err, "secrets serve: listening on {}{tcp_addr} (configuration 1)", socket.path().display());
     let _ = err.flush();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let mut stop = Some(stop);
     // The daemon serves in its own task, so a reload (compiling components, listing live views) never stops it
     // accepting.
-    let mut serving = tokio::spawn(Arc::clone(&daemon).serve(socket, async {
+    let mut serving = tokio::spawn(Arc::clone(&daemon).serve(socket, tcp, async {
         let _ = stopped.await;
     }));
     type Reload<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = (HostConfig, Result<usize, Failure>)> + 'a>>;
@@ -118,13 +191,13 @@ pub(super) async fn run(
             && let Some(config) = current.take()
         {
             again = false;
-            reloading = Some(Box::pin(reload(global, env, &log, audit.clone(), config, &daemon, uid)));
+            reloading = Some(Box::pin(reload(global, env, &log, audit.clone(), config, &daemon, started)));
         }
         tokio::select! {
             served = &mut serving => break served,
             _ = hangup.recv() => match current.take() {
                 Some(config) => {
-                    reloading = Some(Box::pin(reload(global, env, &log, audit.clone(), config, &daemon, uid)));
+                    reloading = Some(Box::pin(reload(global, env, &log, audit.clone(), config, &daemon, started)));
                 }
                 None => {
                     again = true;
@@ -180,11 +253,11 @@ async fn reload(
     audit: Option<Arc<crate::audit::AuditLog>>,
     current: HostConfig,
     daemon: &Daemon,
-    uid: u32,
+    started: Started,
 ) -> (HostConfig, Result<usize, Failure>) {
     let opened = async {
-        let next = host_config(global, env)?;
-        if let Some(problem) = next.serve.problem(uid) {
+        let next = config_with_tokens(global, env)?;
+        if let Some(problem) = started.problem(&next.serve) {
             return Err(Failure::usage(problem));
         }
         let running = daemon.chain();

@@ -70,6 +70,93 @@ pub struct CallerGrant {
     pub access: Access,
 }
 
+/// One `[[serve.tokens]]` entry: a bearer token for callers over TCP on loopback (`serve --listen`), which
+/// carry no peer credentials the daemon could trust.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    /// The name the audit log gives its callers (`token=NAME`); never the token.
+    pub name: String,
+    /// The file holding the token, read when the daemon starts and on every reload.
+    pub token_file: std::path::PathBuf,
+    /// The token's digest once [`ServeSettings::load_tokens`] has read the file.
+    pub digest: Option<TokenDigest>,
+    /// What its callers may read.
+    pub access: Access,
+}
+
+/// The SHA-256 digest of a bearer token: what the daemon keeps instead of the token, and compares a presented
+/// token's digest with (a timing difference then says nothing about the token). `Debug` does not show it: a
+/// digest of a weak token can be searched offline.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TokenDigest([u8; 32]);
+
+impl std::fmt::Debug for TokenDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenDigest([REDACTED])")
+    }
+}
+
+impl TokenDigest {
+    /// The digest of `token`.
+    pub fn of(token: &[u8]) -> Self {
+        use sha2::Digest as _;
+        Self(sha2::Sha256::digest(token).into())
+    }
+
+    /// Equality without an early exit.
+    fn same(&self, other: &Self) -> bool {
+        self.0.iter().zip(other.0).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+}
+
+/// The shortest bearer token accepted (characters): a token is the only thing guarding the TCP listener, which
+/// every process of the node can reach.
+pub const MIN_BEARER_TOKEN_LEN: usize = 32;
+/// The largest token file read.
+pub const MAX_TOKEN_FILE_BYTES: u64 = 4 * 1024;
+
+/// Why a `[[serve.tokens]]` file cannot be used. Never holds the token.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenFileError {
+    /// The file could not be read.
+    #[error("[serve] tokens `{name}`: cannot read the token file {}: {reason}", .path.display())]
+    Read {
+        /// The entry's name.
+        name: String,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why (the OS's error kind).
+        reason: String,
+    },
+    /// The token is too short or holds characters a header cannot carry.
+    #[error(
+        "[serve] tokens `{name}`: the token in {} must be at least {MIN_BEARER_TOKEN_LEN} printable ASCII \
+         characters without spaces (e.g. `openssl rand -hex 32`)",
+        .path.display()
+    )]
+    Unusable {
+        /// The entry's name.
+        name: String,
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// Two entries hold the same token: its callers could not be told apart.
+    #[error("[serve] tokens `{name}` and `{other}` hold the same token")]
+    Duplicate {
+        /// The later entry.
+        name: String,
+        /// The earlier entry.
+        other: String,
+    },
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header value (the scheme is case-insensitive, RFC 9110), if it
+/// is one.
+pub fn bearer_token(authorization: &[u8]) -> Option<&[u8]> {
+    let (scheme, token) = authorization.split_at_checked(7)?;
+    (scheme.eq_ignore_ascii_case(b"bearer ") && !token.is_empty()).then_some(token)
+}
+
 /// The `[serve]` section of the host configuration (docs/serve.md).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ServeSettings {
@@ -80,6 +167,8 @@ pub struct ServeSettings {
     /// Who may read what. Empty: the daemon's own user may read everything, nobody else anything (refused for a
     /// daemon running as root: [`ServeSettings::problem`]).
     pub callers: Vec<CallerGrant>,
+    /// Bearer tokens for callers over TCP (`serve --listen`), each with its grants.
+    pub tokens: Vec<TokenGrant>,
 }
 
 /// Connections served at once unless `[serve] max_connections` says otherwise.
@@ -158,32 +247,89 @@ impl ServeSettings {
     /// team rules of tasks ([`ConfigKey::task_problem`], [`TaskGrants::team_problem`]) hold for every caller,
     /// whatever it is granted.
     pub fn check(&self, peer: &Peer, key: &ConfigKey, team: Option<&str>, daemon_uid: u32) -> Result<(), Refusal> {
-        let rules = TaskGrants { grants: Vec::new(), team: team.map(str::to_owned) };
-        if key.task_problem().is_some() || rules.team_problem().is_some() {
-            return Err(Refusal::InvalidId);
-        }
         if self.callers.is_empty() {
+            check_ids(key, team)?;
             return if peer.uid == daemon_uid { Ok(()) } else { Err(Refusal::UnknownCaller) };
         }
-        let mut refusal = Refusal::UnknownCaller;
-        for caller in self.callers.iter().filter(|c| c.peer.matches(peer)) {
-            match &caller.access {
-                Access::All => return Ok(()),
-                Access::Grants { grants, teams } => {
-                    if team.is_some_and(|t| !teams.iter().any(|x| x == t)) {
-                        refusal = Refusal::Team;
-                        continue;
-                    }
-                    // The id and team rules were checked above: what is left of `TaskGrants::allows` is the cover.
-                    if grants.iter().any(|g| g.covers(key)) {
-                        return Ok(());
-                    }
-                    refusal = Refusal::NotGranted;
-                }
+        check_access(self.callers.iter().filter(|c| c.peer.matches(peer)).map(|c| &c.access), key, team)
+    }
+
+    /// The `[[serve.tokens]]` entry whose token an `Authorization` header value carries, if one does. Every
+    /// entry is compared (no early exit).
+    pub fn token_entry(&self, authorization: &[u8]) -> Option<&TokenGrant> {
+        let digest = TokenDigest::of(bearer_token(authorization)?);
+        let mut found = None;
+        for entry in &self.tokens {
+            if entry.digest.is_some_and(|d| d.same(&digest)) && found.is_none() {
+                found = Some(entry);
             }
         }
-        Err(refusal)
+        found
     }
+
+    /// Whether the callers of the token entry `token` may read `key` for `team`: the rules of [`Self::check`].
+    pub fn check_token(&self, token: &TokenGrant, key: &ConfigKey, team: Option<&str>) -> Result<(), Refusal> {
+        check_access(std::iter::once(&token.access), key, team)
+    }
+
+    /// Reads every `[[serve.tokens]]` file and keeps its token's digest. Each token must be usable (at least
+    /// [`MIN_BEARER_TOKEN_LEN`] printable ASCII characters once trimmed) and held by one entry only.
+    pub fn load_tokens(&mut self) -> Result<(), TokenFileError> {
+        for i in 0..self.tokens.len() {
+            let entry = &self.tokens[i];
+            let text = crate::files::read_regular_text(&entry.token_file, MAX_TOKEN_FILE_BYTES).map_err(|e| {
+                TokenFileError::Read { name: entry.name.clone(), path: entry.token_file.clone(), reason: e.to_string() }
+            })?;
+            let token = text.trim();
+            if token.len() < MIN_BEARER_TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(TokenFileError::Unusable { name: entry.name.clone(), path: entry.token_file.clone() });
+            }
+            let digest = TokenDigest::of(token.as_bytes());
+            if let Some(other) = self.tokens[..i].iter().find(|t| t.digest == Some(digest)) {
+                return Err(TokenFileError::Duplicate { name: entry.name.clone(), other: other.name.clone() });
+            }
+            self.tokens[i].digest = Some(digest);
+        }
+        Ok(())
+    }
+}
+
+/// The id and team rules of tasks ([`ConfigKey::task_problem`], [`TaskGrants::team_problem`]), which hold for
+/// every caller, whatever it is granted.
+fn check_ids(key: &ConfigKey, team: Option<&str>) -> Result<(), Refusal> {
+    let rules = TaskGrants { grants: Vec::new(), team: team.map(str::to_owned) };
+    if key.task_problem().is_some() || rules.team_problem().is_some() {
+        return Err(Refusal::InvalidId);
+    }
+    Ok(())
+}
+
+/// Whether any of `entries` (a caller's, by uid, gid or token) lets it read `key` for `team`; the id and team
+/// rules first ([`check_ids`]). No entry at all is [`Refusal::UnknownCaller`].
+fn check_access<'a>(
+    entries: impl Iterator<Item = &'a Access>,
+    key: &ConfigKey,
+    team: Option<&str>,
+) -> Result<(), Refusal> {
+    check_ids(key, team)?;
+    let mut refusal = Refusal::UnknownCaller;
+    for access in entries {
+        match access {
+            Access::All => return Ok(()),
+            Access::Grants { grants, teams } => {
+                if team.is_some_and(|t| !teams.iter().any(|x| x == t)) {
+                    refusal = Refusal::Team;
+                    continue;
+                }
+                // The id and team rules were checked above: what is left of `TaskGrants::allows` is the cover.
+                if grants.iter().any(|g| g.covers(key)) {
+                    return Ok(());
+                }
+                refusal = Refusal::NotGranted;
+            }
+        }
+    }
+    Err(refusal)
 }
 
 #[cfg(test)]
@@ -256,5 +402,76 @@ mod tests {
         // The daemon's own user is nobody special once callers are configured.
         assert_eq!(settings.check(&peer(0, 0), &var("etl_a"), None, 0), Err(Refusal::UnknownCaller));
         assert_eq!(peer(1, 2).audit_name(), "uid=1 gid=2 pid=7");
+    }
+
+    fn token_entry(name: &str, dir: &std::path::Path, token: &str, access: Access) -> TokenGrant {
+        let token_file = dir.join(name);
+        std::fs::write(&token_file, token).unwrap();
+        TokenGrant { name: name.to_owned(), token_file, digest: None, access }
+    }
+
+    #[test]
+    fn bearer_tokens_name_their_entry_and_its_grants() {
+        let dir = tempfile::tempdir().unwrap();
+        let ci = "c".repeat(32);
+        let ops = format!("{}\n", "o".repeat(40));
+        let mut settings = ServeSettings {
+            tokens: vec![
+                token_entry("ci", dir.path(), &ci, grants(&["variable:etl_*"], &["alpha"])),
+                token_entry("ops", dir.path(), &ops, Access::All),
+            ],
+            ..ServeSettings::default()
+        };
+        assert_eq!(settings.token_entry(format!("Bearer {ci}").as_bytes()), None, "not read yet");
+        settings.load_tokens().unwrap();
+        let named = |header: &str| settings.token_entry(header.as_bytes()).map(|t| t.name.as_str());
+        assert_eq!(named(&format!("Bearer {ci}")), Some("ci"));
+        assert_eq!(named(&format!("bearer {ci}")), Some("ci"), "the scheme is case-insensitive");
+        assert_eq!(named(&format!("Bearer {}", "o".repeat(40))), Some("ops"), "the file's newline is trimmed");
+        assert_eq!(named(&format!("Bearer {ci}x")), None);
+        assert_eq!(named(&format!("Basic {ci}")), None);
+        assert_eq!(named(&format!("Bearer  {ci}")), None);
+        assert_eq!(named(&ci), None);
+        assert_eq!(named("Bearer "), None);
+        assert_eq!(named(""), None);
+        let entry = settings.token_entry(format!("Bearer {ci}").as_bytes()).unwrap();
+        let var = |k: &str| ConfigKey::Variable(k.into());
+        assert_eq!(settings.check_token(entry, &var("etl_a"), Some("alpha")), Ok(()));
+        assert_eq!(settings.check_token(entry, &var("etl_a"), Some("beta")), Err(Refusal::Team));
+        assert_eq!(settings.check_token(entry, &var("other"), None), Err(Refusal::NotGranted));
+        assert_eq!(settings.check_token(entry, &var("etl_a___b"), None), Err(Refusal::InvalidId));
+        // Tokens never reach Debug output.
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains(&ci) && shown.contains("TokenDigest([REDACTED])"), "{shown}");
+    }
+
+    #[test]
+    fn token_files_must_hold_one_long_token_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |tokens: Vec<TokenGrant>| {
+            let mut settings = ServeSettings { tokens, ..ServeSettings::default() };
+            settings.load_tokens().map(|()| settings).map_err(|e| e.to_string())
+        };
+        let short = "s".repeat(31);
+        let error = load(vec![token_entry("a", dir.path(), &short, Access::All)]).unwrap_err();
+        assert!(error.starts_with("[serve] tokens `a`: the token in ") && error.contains("at least 32"), "{error}");
+        assert!(!error.contains(&short), "{error}");
+        let spaced = format!("{} {}", "x".repeat(20), "y".repeat(20));
+        assert!(load(vec![token_entry("b", dir.path(), &spaced, Access::All)]).is_err());
+        let same = "d".repeat(32);
+        let error = load(vec![
+            token_entry("first", dir.path(), &same, Access::All),
+            token_entry("second", dir.path(), &same, Access::All),
+        ])
+        .unwrap_err();
+        assert_eq!(error, "[serve] tokens `second` and `first` hold the same token");
+        let missing = TokenGrant {
+            name: "gone".to_owned(),
+            token_file: dir.path().join("nothing"),
+            digest: None,
+            access: Access::All,
+        };
+        let error = load(vec![missing]).unwrap_err();
+        assert!(error.starts_with("[serve] tokens `gone`: cannot read the token file ") && error.contains("nothing"));
     }
 }

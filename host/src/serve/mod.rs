@@ -5,6 +5,12 @@
 //! and every process on the node asks it. Callers are identified by the kernel (the socket's peer
 //! credentials), granted by uid or gid ([`access`]), and audited by uid, gid and pid.
 //!
+//! With `--listen`, it also answers on a TCP port of a loopback address. Every process of the node can reach
+//! that port and the kernel says nothing trustworthy about who they are, so there a caller is whoever presents
+//! a bearer token of `[[serve.tokens]]` (`Authorization: Bearer TOKEN`), with that entry's grants; only
+//! `/healthz` and `/readyz` answer without one. TCP connections have their own, smaller, pool of slots, so
+//! processes holding TCP connections open never keep Unix-socket callers waiting.
+//!
 //! This module is the I/O edge (the socket, HTTP/1.1 through hyper, draining); [`route`] and [`access`] are
 //! the pure rules. Everything is bounded: connections served at once, the request head's size and time, a
 //! connection's lifetime, requests carry no body, and a lookup is bounded by the chain's own time limits.
@@ -42,9 +48,29 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 pub const MAX_PROBE_CONNECTIONS: usize = 4;
 /// How long a stopping daemon waits for the requests in flight.
 pub const DRAIN_TIME: Duration = Duration::from_secs(10);
+/// TCP connections (`--listen`) served at once; one more is closed at once. Anyone on the node can open them,
+/// so they do not share the Unix socket's slots.
+pub const MAX_TCP_CONNECTIONS: usize = 64;
 
 /// HTTP statuses counted in `wasm_secrets_serve_requests_total`.
-const COUNTED_STATUSES: [u16; 12] = [200, 400, 403, 404, 405, 413, 414, 500, 502, 503, 504, 0];
+const COUNTED_STATUSES: [u16; 13] = [200, 400, 401, 403, 404, 405, 413, 414, 500, 502, 503, 504, 0];
+
+/// Where a request came from, and so how its caller is known.
+#[derive(Debug, Clone, Copy)]
+pub enum Origin<'a> {
+    /// The Unix socket: the peer's credentials, admitted once for the connection.
+    Socket {
+        /// The peer.
+        peer: &'a Peer,
+        /// How it is served.
+        admission: Admission,
+    },
+    /// The TCP listener: the request's `Authorization` header value, if it has one.
+    Tcp {
+        /// The header's value.
+        authorization: Option<&'a [u8]>,
+    },
+}
 
 /// What the daemon serves: a chain and who may read from it. Replaced whole on reload, so a request sees one
 /// configuration from start to end.
@@ -121,14 +147,24 @@ impl Daemon {
         self.reload_failures.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The answer to `method` `target` from `peer`, admitted as `admission`: [`route::Route`], the grant check,
-    /// then the chain.
-    pub async fn respond(&self, peer: &Peer, admission: Admission, method: &str, target: &str) -> Response {
+    /// The answer to `method` `target` from `origin`: [`route::Route`], who the caller is, the grant check, then
+    /// the chain.
+    pub async fn respond(&self, origin: Origin<'_>, method: &str, target: &str) -> Response {
         let route = match Route::parse(method, target) {
             Ok(route) => route,
             Err(rejection) => return Response::json(Reply::error(rejection.status, rejection.kind, rejection.message)),
         };
         let served = self.served();
+        // Over TCP, everything but health and readiness needs a token; the entry it names is looked up in the
+        // settings served now, so a token a reload removed stops working on connections already open.
+        let token = match origin {
+            Origin::Tcp { authorization } => match authorization.and_then(|a| served.settings.token_entry(a)) {
+                Some(entry) => Some(entry),
+                None if matches!(route, Route::Health | Route::Ready) => None,
+                None => return Response::unauthorized(),
+            },
+            Origin::Socket { .. } => None,
+        };
         let reply = match route {
             Route::Health => Reply { status: 200, body: r#"{"status":"ok"}"#.to_owned() },
             Route::Ready if self.draining.load(Ordering::Relaxed) => {
@@ -140,13 +176,22 @@ impl Daemon {
             },
             Route::Metrics => return Response::text(self.render_metrics(&served)),
             // A probe's connection reads no secret and writes no audit line.
-            Route::Read { .. } if admission != Admission::Caller => {
+            Route::Read { .. } if matches!(origin, Origin::Socket { admission, .. } if admission != Admission::Caller) => {
                 Reply::error(403, "forbidden", &Refusal::ProbeOnly.to_string())
             }
             Route::Read { read, team } => {
-                let caller = peer.audit_name();
                 let lookup = read.lookup(team.as_deref());
-                match served.settings.check(peer, &read.grant_key(), team.as_deref(), self.daemon_uid) {
+                let key = read.grant_key();
+                let (caller, checked) = match (origin, token) {
+                    (_, Some(entry)) => {
+                        (format!("token={}", entry.name), served.settings.check_token(entry, &key, team.as_deref()))
+                    }
+                    (Origin::Socket { peer, .. }, None) => {
+                        (peer.audit_name(), served.settings.check(peer, &key, team.as_deref(), self.daemon_uid))
+                    }
+                    (Origin::Tcp { .. }, None) => return Response::unauthorized(),
+                };
+                match checked {
                     Err(refusal) => {
                         served.chain.audit_refused(Some(&caller), lookup);
                         match refusal {
@@ -212,32 +257,70 @@ impl Daemon {
         text
     }
 
-    /// Accepts connections on `socket` until `shutdown` completes, then stops accepting, lets the requests in
-    /// flight finish (at most [`DRAIN_TIME`]), removes the socket and returns. A peer that no grant names has its
-    /// connection closed at once ([`ServeSettings::admission`]): it holds no slot and writes no audit line; one
-    /// that runs as the daemon's own user is served health, readiness and metrics, on at most
-    /// [`MAX_PROBE_CONNECTIONS`] connections at once.
-    pub async fn serve(self: Arc<Self>, socket: BoundSocket, shutdown: impl std::future::Future<Output = ()>) {
+    /// Accepts connections on `socket` (and on `tcp`, when given) until `shutdown` completes, then stops
+    /// accepting, lets the requests in flight finish (at most [`DRAIN_TIME`]), removes the socket and returns. A
+    /// peer that no grant names has its connection closed at once ([`ServeSettings::admission`]): it holds no slot
+    /// and writes no audit line; one that runs as the daemon's own user is served health, readiness and metrics,
+    /// on at most [`MAX_PROBE_CONNECTIONS`] connections at once. TCP connections beyond [`MAX_TCP_CONNECTIONS`]
+    /// are closed at once.
+    pub async fn serve(
+        self: Arc<Self>,
+        socket: BoundSocket,
+        tcp: Option<tokio::net::TcpListener>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
         let limit = Arc::new(tokio::sync::Semaphore::new(self.settings().max_connections()));
         let probes = Arc::new(tokio::sync::Semaphore::new(MAX_PROBE_CONNECTIONS));
+        let tcp_limit = Arc::new(tokio::sync::Semaphore::new(MAX_TCP_CONNECTIONS));
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut connections = tokio::task::JoinSet::new();
         tokio::pin!(shutdown);
         loop {
-            let permit = tokio::select! {
-                permit = Arc::clone(&limit).acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
-                () = &mut shutdown => break,
+            let unix = async {
+                let permit = Arc::clone(&limit).acquire_owned().await;
+                (permit, socket.listener().accept().await)
             };
-            let stream = tokio::select! {
-                accepted = socket.listener().accept() => match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(e) => {
+            let tcp_accept = async {
+                match &tcp {
+                    Some(listener) => listener.accept().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let (permit, stream) = tokio::select! {
+                (permit, accepted) = unix => match (permit, accepted) {
+                    (Err(_), _) => break,
+                    (Ok(permit), Ok((stream, _))) => (permit, stream),
+                    (Ok(_), Err(e)) => {
                         // Out of descriptors, most likely: wait instead of spinning.
                         tracing::warn!("secrets serve: cannot accept a connection: {e}");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
                 },
+                accepted = tcp_accept => {
+                    match accepted {
+                        Ok((stream, _)) => match Arc::clone(&tcp_limit).try_acquire_owned() {
+                            Ok(permit) => {
+                                let _ = stream.set_nodelay(true);
+                                let daemon = Arc::clone(&self);
+                                let stopped = stopped.clone();
+                                connections.spawn(async move {
+                                    let _permit = permit;
+                                    daemon.connection(stream, None, stopped).await;
+                                });
+                            }
+                            Err(_) => {
+                                self.refused_connections.fetch_add(1, Ordering::Relaxed);
+                            }
+                        },
+                        Err(e) => {
+                            tracing::warn!("secrets serve: cannot accept a TCP connection: {e}");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                    while connections.try_join_next().is_some() {}
+                    continue;
+                }
                 () = &mut shutdown => break,
             };
             let Ok(cred) = stream.peer_cred() else { continue };
@@ -261,7 +344,7 @@ impl Daemon {
             let stopped = stopped.clone();
             connections.spawn(async move {
                 let _permits = (permit, probe_permit);
-                daemon.connection(stream, peer, admission, stopped).await;
+                daemon.connection(stream, Some((peer, admission)), stopped).await;
             });
             while connections.try_join_next().is_some() {}
         }
@@ -269,25 +352,34 @@ impl Daemon {
         // Stop listening now: a client connecting during the drain is refused at once instead of waiting in the
         // backlog.
         drop(socket);
+        drop(tcp);
         let _ = stop.send(true);
         let _ = tokio::time::timeout(DRAIN_TIME, async { while connections.join_next().await.is_some() {} }).await;
         connections.abort_all();
     }
 
-    async fn connection(
+    /// Serves one connection: from the Unix socket with its `peer` and admission, or from TCP (`None`).
+    async fn connection<S>(
         self: Arc<Self>,
-        stream: tokio::net::UnixStream,
-        peer: Peer,
-        admission: Admission,
+        stream: S,
+        peer: Option<(Peer, Admission)>,
         mut stopped: tokio::sync::watch::Receiver<bool>,
-    ) {
+    ) where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let daemon = Arc::clone(&self);
         let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
             let daemon = Arc::clone(&daemon);
             async move {
                 let response = if request.body().is_end_stream() {
                     let target = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
-                    daemon.respond(&peer, admission, request.method().as_str(), &target).await
+                    let origin = match &peer {
+                        Some((peer, admission)) => Origin::Socket { peer, admission: *admission },
+                        None => Origin::Tcp {
+                            authorization: request.headers().get(http::header::AUTHORIZATION).map(|v| v.as_bytes()),
+                        },
+                    };
+                    daemon.respond(origin, request.method().as_str(), &target).await
                 } else {
                     Response::json(Reply::error(413, "bad_request", "requests carry no body"))
                 };
@@ -337,6 +429,11 @@ impl Response {
         Self { status: 200, content_type: "text/plain; version=0.0.4", body }
     }
 
+    /// A TCP request without a token of `[[serve.tokens]]` (sent with `WWW-Authenticate: Bearer`).
+    fn unauthorized() -> Self {
+        Self::json(Reply::error(401, "unauthorized", "send a token of [serve] tokens: Authorization: Bearer TOKEN"))
+    }
+
     fn into_http(self) -> hyper::Response<Full<Bytes>> {
         let mut response = hyper::Response::new(Full::new(Bytes::from(self.body)));
         *response.status_mut() =
@@ -345,6 +442,9 @@ impl Response {
         response.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
         if self.status == 405 {
             response.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static("GET"));
+        }
+        if self.status == 401 {
+            response.headers_mut().insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
         }
         response
     }
