@@ -130,7 +130,8 @@ def main():
         f"users:\n- name: u\n  user:\n    password: \"{SECRET}\"\n    exec: {{command: x, apiVersion: client.authentication.k8s.io/v1}}\n"
     ))
 
-    # The daemon's HTTP surface: request lines (first byte even) and answers (odd).
+    # The daemon's HTTP surface: request lines (first byte 2 mod 4), answers (odd) and Authorization header
+    # values (a multiple of 4).
     for name, line in [
         ("conn-value", "GET /v1/connections/a%2Fb/value?team=alpha"),
         ("connection", "GET /v1/connections/smtp_default"),
@@ -138,7 +139,9 @@ def main():
         ("variable", "GET /v1/variables/k%C3%A9y?team=t"),
         ("post", "POST /healthz"),
     ]:
-        write("serve_http", name, "\x00" + line)
+        write("serve_http", name, "\x02" + line)
+    for name, value in [("bearer", "Bearer " + SECRET), ("bearer-lower", "bearer x"), ("basic", "Basic dTpw")]:
+        write("serve_http", name, "\x00" + value)
     for name, answer in [
         ("found", 'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 16\r\n\r\n{"value":"my_v"}'),
         ("not-found", "HTTP/1.1 404 Not Found\r\ncontent-length: 2\r\n\r\n{}"),

@@ -1,13 +1,17 @@
 //! The daemon's HTTP surface (`secrets serve`, docs/serve.md): a request line as `Route::parse` reads it (the
-//! first byte even), and an answer as the daemon's client reads it (`serve::client::parse_answer`, odd).
+//! first byte even, not a multiple of 4), an answer as the daemon's client reads it
+//! (`serve::client::parse_answer`, odd), and an `Authorization` header value as the TCP listener reads it
+//! (`serve::access::bearer_token`, a multiple of 4).
 //!
 //! Properties: no panic; a request that names a read is asked for again, exactly, by the client's own
 //! `Read::target` (the client and the daemon agree on every id and team), whenever that target fits the
 //! daemon's bound; the grant key of a read names the same id; an answer that parses has a body of exactly its
-//! `Content-Length` and a status from 100 to 599.
+//! `Content-Length` and a status from 100 to 599; a bearer token is the non-empty rest of the value after a
+//! `Bearer ` in any case.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use wasm_secrets::serve::access::bearer_token;
 use wasm_secrets::serve::client::parse_answer;
 use wasm_secrets::serve::route::{MAX_TARGET_BYTES, Read, Route};
 use wasm_secrets::task::ConfigKey;
@@ -18,6 +22,13 @@ fuzz_target!(|data: &[u8]| {
         if let Ok((status, body)) = parse_answer(rest) {
             assert!((100..=599).contains(&status), "status {status}");
             assert!(body.len() <= rest.len());
+        }
+        return;
+    }
+    if selector % 4 == 0 {
+        if let Some(token) = bearer_token(rest) {
+            assert!(!token.is_empty() && rest.len() == token.len() + 7 && rest.ends_with(token));
+            assert!(rest[..7].eq_ignore_ascii_case(b"bearer "));
         }
         return;
     }
