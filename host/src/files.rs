@@ -41,6 +41,34 @@ pub fn read_regular_text(path: &Path, max: u64) -> std::io::Result<String> {
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not valid UTF-8"))
 }
 
+/// [`read_regular_text`] of a file holding a credential the host checks callers against (a `[[serve.tokens]]`
+/// file): it must also be owned by the process's effective user or by root, and neither readable nor writable by
+/// others nor writable by its group (a Kubernetes Secret volume with `defaultMode: 0400` or `0440` qualifies).
+/// Anyone who may write such a file may admit themselves; anyone who may read it holds the credential.
+#[cfg(unix)]
+pub fn read_private_text(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let file = open_regular_file(path)?;
+    let meta = file.metadata()?;
+    let euid = rustix::process::geteuid().as_raw();
+    let problem = if meta.uid() != euid && meta.uid() != 0 {
+        Some("it is owned by another user than the daemon's or root")
+    } else if meta.mode() & 0o026 != 0 {
+        Some("others may read or write it, or its group may write it (chmod 0600 or 0400)")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, problem));
+    }
+    let mut bytes = Vec::new();
+    (&file).take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::new(std::io::ErrorKind::FileTooLarge, format!("it is larger than {max} bytes")));
+    }
+    String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not valid UTF-8"))
+}
+
 /// Checks, without reading it, that `path` is a regular file of at most `max` bytes (for files another
 /// library reads after us).
 pub fn check_regular_file(path: &Path, max: u64) -> std::io::Result<()> {

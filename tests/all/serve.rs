@@ -747,10 +747,15 @@ async fn the_daemons_own_user_gets_probes_only_unless_granted() {
 /// `GET target` over TCP at `addr`, with `Authorization: Bearer TOKEN` when `token` is given, on its own
 /// connection: status, `WWW-Authenticate` (if sent) and body.
 async fn tcp_get(addr: std::net::SocketAddr, target: &str, token: Option<&str>) -> (u16, Option<String>, String) {
+    let authorization = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    tcp_exchange(addr, &format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n{authorization}Connection: close\r\n\r\n"))
+        .await
+}
+
+/// `request` sent as it is over its own TCP connection: status, `WWW-Authenticate` (if sent) and body.
+async fn tcp_exchange(addr: std::net::SocketAddr, request: &str) -> (u16, Option<String>, String) {
     let exchange = async {
         let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect to the daemon");
-        let authorization = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-        let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n{authorization}Connection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await.unwrap();
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await.unwrap();
@@ -759,15 +764,63 @@ async fn tcp_get(addr: std::net::SocketAddr, target: &str, token: Option<&str>) 
     let response = tokio::time::timeout(BOUND, exchange).await.expect("the daemon answers in time");
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or_else(|| panic!("a response head: {response:?}"));
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
-    let challenge = head
-        .lines()
-        .find_map(|l| l.strip_prefix("www-authenticate: ").or_else(|| l.strip_prefix("WWW-Authenticate: ")))
-        .map(str::to_owned);
-    (status, challenge, body.to_owned())
+    (status, header(head, "www-authenticate"), body.to_owned())
+}
+
+/// The value of header `name` (lowercase) in a response head.
+fn header(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|l| {
+        let (key, value) = l.split_once(':')?;
+        key.eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
+    })
 }
 
 fn tcp_json(answer: (u16, Option<String>, String)) -> (u16, Value) {
     (answer.0, serde_json::from_str(&answer.2).unwrap_or_else(|e| panic!("not JSON ({e}): {}", answer.2)))
+}
+
+/// One request on a kept-alive connection: status, the `Connection` header and body (read to its
+/// `Content-Length`).
+async fn keep_alive_get(
+    stream: &mut tokio::net::TcpStream,
+    target: &str,
+    token: &str,
+) -> (u16, Option<String>, String) {
+    let exchange = async {
+        let request = format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buffer).await.unwrap();
+            assert!(n > 0, "the connection closed early: {:?}", String::from_utf8_lossy(&response));
+            response.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&response).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length: usize = header(head, "content-length").and_then(|l| l.parse().ok()).expect("a length");
+                if body.len() >= length {
+                    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
+                    return (status, header(head, "connection"), body.to_owned());
+                }
+            }
+        }
+    };
+    tokio::time::timeout(BOUND, exchange).await.expect("the daemon answers in time")
+}
+
+/// Writes a token file the daemon accepts (mode 0600).
+fn write_token(path: &Path, token: &str) {
+    std::fs::write(path, token).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// The TCP address of a `listening on ... and ADDR ...` line.
+fn tcp_address(line: &str) -> std::net::SocketAddr {
+    line.split(" and ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no TCP address in {line:?}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -778,12 +831,13 @@ async fn over_tcp_a_bearer_token_admits_a_caller_with_its_grants() {
     let (ci_file, ops_file) = (dir.path().join("ci-token"), dir.path().join("ops-token"));
     let ci = "ci-0123456789abcdef0123456789abcdef";
     let ops = "ops-fedcba9876543210fedcba9876543210";
-    std::fs::write(&ci_file, format!("{ci}\n")).unwrap();
-    std::fs::write(&ops_file, ops).unwrap();
+    write_token(&ci_file, &format!("{ci}\n"));
+    write_token(&ops_file, ops);
     let uid = rustix::process::getuid().as_raw();
     let serve = |ci_grants: &str| {
         format!(
-            "[[serve.callers]]\nuid = {uid}\nall = true\n\
+            "[serve]\nmax_connections = 2\n\
+             [[serve.callers]]\nuid = {uid}\nall = true\n\
              [[serve.tokens]]\nname = \"ci\"\ntoken_file = \"{}\"\ngrants = [{ci_grants}]\n\
              [[serve.tokens]]\nname = \"ops\"\ntoken_file = \"{}\"\nall = true\n",
             ci_file.display(),
@@ -796,24 +850,32 @@ async fn over_tcp_a_bearer_token_admits_a_caller_with_its_grants() {
     let audit = dir.path().join("audit.jsonl");
     let (mut daemon, line) =
         Daemon::start_with(&cluster, &config_path, Some(&audit), &socket, &["--listen", "127.0.0.1:0"]);
-    let addr: std::net::SocketAddr = line
-        .split(" and ")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no TCP address in {line:?}"));
+    let addr = tcp_address(&line);
     assert!(addr.ip().is_loopback() && addr.port() != 0, "{line}");
 
-    // Without a token: health and readiness only.
+    // Without a token: health and readiness only, and the connection is closed after the answer.
     assert_eq!(tcp_json(tcp_get(addr, "/healthz", None).await), (200, json!({"status": "ok"})));
     assert_eq!(tcp_json(tcp_get(addr, "/readyz", None).await), (200, json!({"status": "ready", "generation": 1})));
-    for token in [None, Some("ci-0123456789abcdef0123456789abcdeX"), Some(&ci[..31])] {
+    let wrong = "ci-0123456789abcdef0123456789abcdeX";
+    for token in [None, Some(wrong), Some(&ci[..31])] {
         for target in ["/v1/variables/my_var", "/metrics", "/v1/connections/smtp_default/uri"] {
             let (status, challenge, body) = tcp_get(addr, target, token).await;
             assert_eq!((status, challenge.as_deref()), (401, Some("Bearer")), "{target} with {token:?}: {body}");
             assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"], "unauthorized");
         }
     }
+    // A page that rebinds its own name to 127.0.0.1 sends that name as Host; two Authorization headers name no
+    // one caller.
+    let rebound = format!(
+        "GET /v1/variables/my_var HTTP/1.1\r\nHost: attacker.example:{}\r\nAuthorization: Bearer {ci}\r\n\r\n",
+        addr.port()
+    );
+    assert_eq!(tcp_exchange(addr, &rebound).await.0, 400);
+    let twice = format!(
+        "GET /v1/variables/my_var HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {ci}\r\nAuthorization: Bearer {ops}\r\n\r\n"
+    );
+    assert_eq!(tcp_exchange(addr, &twice).await.0, 400);
+
     // A token reads what its entry grants.
     let ci_reads = |target: &'static str| tcp_get(addr, target, Some(ci));
     assert_eq!(tcp_json(ci_reads("/v1/variables/my_var").await), (200, json!({"value": "my_secret_value"})));
@@ -826,6 +888,7 @@ async fn over_tcp_a_bearer_token_admits_a_caller_with_its_grants() {
     let (status, _, metrics) = ci_reads("/metrics").await;
     assert_eq!(status, 200);
     assert!(metrics.contains("wasm_secrets_serve_requests_total{code=\"401\"} 9\n"), "{metrics}");
+    assert!(metrics.contains("wasm_secrets_serve_requests_total{code=\"400\"} 2\n"), "{metrics}");
     // The socket still serves its callers by peer credentials.
     assert_eq!(daemon.get_json("/v1/connections/smtp_default/uri").await.0, 200);
 
@@ -851,74 +914,96 @@ async fn over_tcp_a_bearer_token_admits_a_caller_with_its_grants() {
         ]
     );
 
-    // A reload reads the token files again: a rotated token replaces the old one on connections already open.
-    let rotated = "ci-rotated-00000000000000000000000000";
-    std::fs::write(&ci_file, rotated).unwrap();
+    // A reload reads the token files again: a rotated token replaces the old one, on a connection kept open
+    // across the reload too.
+    let mut kept = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (status, connection, _) = keep_alive_get(&mut kept, "/v1/variables/my_var", ci).await;
+    assert_eq!((status, connection), (200, None), "a valid token keeps its connection");
+    let rotated = "ci-rotated-0123456789abcdefghijklmnop";
+    write_token(&ci_file, rotated);
     std::fs::write(&config_path, config(&cluster, true, &serve(r#""variable:*""#))).unwrap();
     daemon.signal(Signal::HUP);
-    let reloaded = daemon.wait_for_line("reload");
-    assert!(reloaded.contains("reloaded the configuration (configuration 2"), "{reloaded}");
+    let reloaded = daemon.wait_for_line("reloaded the configuration");
+    assert!(reloaded.contains("(configuration 2;"), "{reloaded}");
+    let (status, connection, _) = keep_alive_get(&mut kept, "/v1/variables/my_var", ci).await;
+    assert_eq!((status, connection.as_deref()), (401, Some("close")));
     assert_eq!(tcp_get(addr, "/v1/variables/my_var", Some(ci)).await.0, 401);
-    assert_eq!(
-        tcp_json(tcp_get(addr, "/v1/variables/my_var?team=alpha", Some(rotated)).await).0,
-        403,
-        "no team granted"
-    );
+    assert_eq!(tcp_json(tcp_get(addr, "/v1/variables/my_var?team=alpha", Some(rotated)).await).0, 403);
     assert_eq!(tcp_json(tcp_get(addr, "/v1/variables/my_var", Some(rotated)).await).0, 200);
 
-    // A configuration without tokens cannot be served while listening on TCP: the reload fails, the tokens stay.
+    // Deleting a token file revokes its token at the next reload, even one that fails for another reason.
+    std::fs::remove_file(&ci_file).unwrap();
+    std::fs::write(&config_path, "[[providers]]\nname = 1\n").unwrap();
+    daemon.signal(Signal::HUP);
+    let failed = daemon.wait_for_line("reload failed");
+    let problem = daemon.stderr.iter().find(|l| l.contains("tokens `ci`: cannot read the token file")).cloned();
+    assert!(problem.is_some_and(|l| l.contains("admits nobody")), "{:?}", daemon.stderr);
+    assert!(failed.contains("still serving the previous configuration"), "{failed}");
+    assert_eq!(tcp_get(addr, "/v1/variables/my_var", Some(rotated)).await.0, 401);
+    assert_eq!(tcp_get(addr, "/v1/connections/smtp_default/uri", Some(ops)).await.0, 200);
+    assert_eq!(tcp_json(tcp_get(addr, "/readyz", None).await).1["generation"], 2);
+
+    // A configuration without tokens cannot be served while listening on TCP: the reload fails.
     std::fs::write(&config_path, config(&cluster, true, &format!("[[serve.callers]]\nuid = {uid}\nall = true\n")))
         .unwrap();
     daemon.signal(Signal::HUP);
-    let failed = daemon.wait_for_line("reload");
-    assert!(failed.contains("reload failed") && failed.contains("[serve] names none"), "{failed}");
-    assert_eq!(tcp_get(addr, "/v1/variables/my_var", Some(rotated)).await.0, 200);
+    let failed = daemon.wait_for_line("reload failed");
+    assert!(failed.contains("[serve] names none"), "{failed}");
+    assert_eq!(tcp_get(addr, "/v1/connections/smtp_default/uri", Some(ops)).await.0, 200);
 
-    // Idle TCP connections hold TCP slots only: the 65th is closed unanswered, the socket keeps answering.
+    // The socket's slots (2 here) and the 64 TCP slots are apart: idle TCP connections hold TCP slots only ...
     let mut idle = Vec::new();
     for _ in 0..64 {
         idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
     }
     let refused = async {
-        let deadline = Instant::now() + BOUND;
         loop {
             let mut extra = tokio::net::TcpStream::connect(addr).await.unwrap();
-            let _ = extra.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+            let _ = extra.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
             let mut answer = Vec::new();
             let _ = extra.read_to_end(&mut answer).await;
             if answer.is_empty() {
                 break;
             }
             // The daemon had not accepted all 64 yet.
-            assert!(Instant::now() < deadline, "the 65th TCP connection is still answered");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
-    tokio::time::timeout(BOUND, refused).await.expect("bounded");
+    tokio::time::timeout(BOUND, refused).await.expect("the 65th TCP connection is closed unanswered");
     assert_eq!(daemon.get_json("/v1/variables/my_var").await, (200, json!({"value": "my_secret_value"})));
+    let (_, metrics) = daemon.get("/metrics").await;
+    assert!(metrics.contains("\nwasm_secrets_serve_refused_tcp_connections_total 1\n"), "{metrics}");
+    assert!(metrics.contains("\nwasm_secrets_serve_refused_connections_total 0\n"), "{metrics}");
     drop(idle);
-    let freed = async {
+    // ... and idle socket connections hold the socket's slots only.
+    let held = [
+        tokio::net::UnixStream::connect(&socket).await.unwrap(),
+        tokio::net::UnixStream::connect(&socket).await.unwrap(),
+    ];
+    let answered = async {
         loop {
-            if let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await {
-                let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
-                let mut answer = Vec::new();
-                let _ = stream.read_to_end(&mut answer).await;
-                if !answer.is_empty() {
-                    break;
-                }
+            // The TCP slots of the dropped connections come back as the daemon sees them closed.
+            let (status, _, body) = tcp_get(addr, "/v1/connections/smtp_default/uri", Some(ops)).await;
+            if status == 200 {
+                break body;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
-    tokio::time::timeout(BOUND, freed).await.expect("closed connections free their TCP slots");
+    let body = tokio::time::timeout(BOUND, answered).await.expect("TCP answers while the socket's slots are held");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"uri": "smtp://user:password@smtp.example.com:587"})
+    );
+    drop(held);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn listen_is_refused_off_loopback_and_without_tokens() {
+async fn listen_is_refused_off_loopback_without_tokens_and_on_a_taken_port() {
     let cluster = cluster().await;
     let dir = tempfile::tempdir().unwrap();
     let token_file = dir.path().join("token");
-    std::fs::write(&token_file, "t".repeat(32)).unwrap();
+    write_token(&token_file, "t0123456789abcdef0123456789abcdef");
     let uid = rustix::process::getuid().as_raw();
     let callers = format!("[[serve.callers]]\nuid = {uid}\nall = true\n");
     let with_token = format!(
@@ -936,14 +1021,34 @@ async fn listen_is_refused_off_loopback_and_without_tokens() {
         assert!(!socket.exists(), "no socket is left");
         String::from_utf8(output.stderr).unwrap()
     };
-    let stderr = refused(&with_token, "0.0.0.0:0");
-    assert!(stderr.contains("--listen 0.0.0.0:0: only a loopback address is served"), "{stderr}");
-    let stderr = refused(&with_token, "192.0.2.1:8080");
-    assert!(stderr.contains("only a loopback address"), "{stderr}");
+    for address in ["0.0.0.0:0", "192.0.2.1:8080", "[::]:0", "[::ffff:127.0.0.1]:0"] {
+        let stderr = refused(&with_token, address);
+        assert!(stderr.contains(&format!("--listen {address}: only a loopback address is served")), "{stderr}");
+    }
     let stderr = refused(&callers, "127.0.0.1:0");
     assert!(stderr.contains("TCP callers are admitted by bearer token only, and [serve] names none"), "{stderr}");
-    // A short token is refused without being shown.
-    std::fs::write(&token_file, "short-token").unwrap();
+    // A port another process listens on.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let stderr = refused(&with_token, &format!("127.0.0.1:{port}"));
+    assert!(stderr.contains(&format!("--listen 127.0.0.1:{port}: cannot listen")), "{stderr}");
+    drop(taken);
+    // At start, every token must be usable (and is never shown).
+    write_token(&token_file, "short-token");
     let stderr = refused(&with_token, "127.0.0.1:0");
     assert!(stderr.contains("[serve] tokens `t`: the token in ") && !stderr.contains("short-token"), "{stderr}");
+    write_token(&token_file, "t0123456789abcdef0123456789abcdef");
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let stderr = refused(&with_token, "127.0.0.1:0");
+    assert!(stderr.contains("others may read or write it"), "{stderr}");
+    // Without --listen, token files are not read: a missing one does not stop the daemon.
+    std::fs::remove_file(&token_file).unwrap();
+    std::fs::write(&config_path, config(&cluster, false, &with_token)).unwrap();
+    let (daemon, _) = Daemon::start_with(&cluster, &config_path, None, &socket, &[]);
+    assert!(
+        daemon.stderr.iter().any(|l| l.contains("[serve] tokens admit nobody without --listen")),
+        "{:?}",
+        daemon.stderr
+    );
+    assert_eq!(daemon.get_json("/healthz").await, (200, json!({"status": "ok"})));
 }

@@ -11,7 +11,7 @@ use clap::Args;
 use super::{EXIT_FOUND, Environment, Failure, GlobalArgs, host_config, open_chain_with};
 use crate::chain::Chain;
 use crate::host_config::HostConfig;
-use crate::serve::{BoundSocket, Daemon};
+use crate::serve::{BoundSocket, Daemon, ServeSettings};
 use crate::state::{LogLevel, LogSink};
 
 const SERVE_AFTER_HELP: &str = "\
@@ -36,12 +36,14 @@ nobody else anything (refused when the daemon runs as root). The socket is mode 
 `[serve] socket_group = GID`; its directory must not be writable by others unless sticky. The audit log
 (--audit-log) names each caller as `uid=U gid=G pid=P`.
 
-With --listen 127.0.0.1:PORT the daemon also answers over TCP on that loopback address, to callers sending
-`Authorization: Bearer TOKEN` with a token of `[[serve.tokens]]` (name = N, token_file = PATH, and grants,
-teams or all = true as above; each token at least 32 characters, read at start and on every reload); the
-audit log names them `token=N`. Without a valid token only /healthz and /readyz answer (else 401). Any
-process of the node can reach the port, so at most 64 TCP connections are served at once, apart from the
-socket's.
+With --listen 127.0.0.1:PORT the daemon also answers over TCP on that loopback address (and the same port of
+the other loopback address), to callers sending `Authorization: Bearer TOKEN` with a token of
+`[[serve.tokens]]` (name = N, token_file = PATH, and grants, teams or all = true as above; a file mode 0600 or
+0400 holding at least 32 characters; read at start and on every reload, so deleting a file and sending
+SIGHUP revokes its token); the audit log names them `token=N`. Without a valid token only /healthz and /readyz
+answer (else 401), and the connection is closed. Any process of the node can reach the port, so at most 64
+TCP connections are served at once, apart from the socket's; and any user may take the port while the daemon
+is down: prefer a port below 1024 (docs/serve.md).
 
 Signals: SIGHUP reloads the configuration file while serving (unchanged built-in providers with in-cluster
 access are kept, with their live views; a configuration that cannot be opened is reported and the previous
@@ -51,8 +53,8 @@ one kept; socket_group and max_connections take effect on restart). SIGTERM or S
 Example:
   secrets --config /etc/wasm-secrets/host.toml --audit-log /var/log/wasm-secrets/audit.jsonl serve --socket /run/wasm-secrets/secrets.sock
   curl --unix-socket /run/wasm-secrets/secrets.sock http://localhost/v1/variables/my_var
-  secrets --config host.toml serve --socket /run/wasm-secrets/secrets.sock --listen 127.0.0.1:8765
-  curl -H \"Authorization: Bearer $(cat /run/secrets/ci-token)\" http://127.0.0.1:8765/v1/variables/my_var";
+  secrets --config host.toml serve --socket /run/wasm-secrets/secrets.sock --listen 127.0.0.1:875
+  curl -H \"Authorization: Bearer $(cat /run/secrets/ci-token)\" http://127.0.0.1:875/v1/variables/my_var";
 
 #[derive(Debug, Args)]
 #[command(after_help = SERVE_AFTER_HELP)]
@@ -103,11 +105,15 @@ fn listen_problem(addr: std::net::SocketAddr, settings: &crate::serve::ServeSett
     })
 }
 
-/// The host configuration with its `[serve]` token files read.
-fn config_with_tokens(global: &GlobalArgs, env: &dyn Environment) -> Result<HostConfig, Failure> {
-    let mut config = host_config(global, env)?;
-    config.serve.load_tokens().map_err(Failure::usage)?;
-    Ok(config)
+impl Started {
+    /// Reads the `[serve]` token files of `settings` when the daemon listens on TCP (without `--listen` they
+    /// admit nobody and are not read). Returns what was wrong with them (those entries admit nobody).
+    fn load_tokens(&self, settings: &mut crate::serve::ServeSettings) -> Vec<String> {
+        if self.listen.is_none() {
+            return Vec::new();
+        }
+        settings.load_tokens().iter().map(ToString::to_string).collect()
+    }
 }
 
 /// Provider log records go to the process log as they come (a daemon has no end to print them at), with
@@ -137,11 +143,19 @@ pub(super) async fn run(
     err: &mut dyn Write,
 ) -> Result<(u8, Option<String>), Failure> {
     use tokio::signal::unix::{SignalKind, signal};
-    let config = config_with_tokens(global, env)?;
+    let mut config = host_config(global, env)?;
     let uid = rustix::process::getuid().as_raw();
     let started = Started { uid, listen: args.listen };
     if let Some(problem) = started.problem(&config.serve) {
         return Err(Failure::usage(problem));
+    }
+    // At start every token must be usable; on reload, an entry whose token is not admits nobody.
+    let problems = started.load_tokens(&mut config.serve);
+    if !problems.is_empty() {
+        return Err(Failure::usage(problems.join("; ")));
+    }
+    if args.listen.is_none() && !config.serve.tokens.is_empty() {
+        let _ = writeln!(err, "secrets serve: [serve] tokens admit nobody without --listen (their files are not read)");
     }
     let audit = match &global.audit_log {
         Some(path) => Some(Arc::new(crate::audit::AuditLog::open(path).map_err(Failure::usage)?)),
@@ -156,20 +170,15 @@ pub(super) async fn run(
         (handle(SignalKind::hangup())?, handle(SignalKind::terminate())?, handle(SignalKind::interrupt())?);
     let socket = BoundSocket::bind(&args.socket, config.serve.socket_group).map_err(Failure::usage)?;
     let tcp = match args.listen {
-        Some(addr) => Some(
-            tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| Failure::usage(format_args!("--listen {addr}: cannot listen: {e}")))?,
-        ),
-        None => None,
+        Some(addr) => listen(addr, err).await?,
+        None => Vec::new(),
     };
-    let tcp_addr = match &tcp {
-        Some(listener) => {
-            let addr = listener.local_addr().map_err(|e| Failure::usage(format_args!("--listen: {e}")))?;
-            format!(" and {addr} (TCP, bearer tokens)")
-        }
-        None => String::new(),
-    };
+    let tcp_addr: String = tcp
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .map(|addr| format!(" and {addr}"))
+        .chain((!tcp.is_empty()).then(|| " (TCP, bearer tokens)".to_owned()))
+        .collect();
     let daemon = Arc::new(Daemon::new(Arc::new(chain), config.serve.clone(), dialect, uid));
     let _ = writeln!(err, "secrets serve: listening on {}{tcp_addr} (configuration 1)", socket.path().display());
     let _ = err.flush();
@@ -180,7 +189,7 @@ pub(super) async fn run(
     let mut serving = tokio::spawn(Arc::clone(&daemon).serve(socket, tcp, async {
         let _ = stopped.await;
     }));
-    type Reload<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = (HostConfig, Result<usize, Failure>)> + 'a>>;
+    type Reload<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Reloaded> + 'a>>;
     let mut reloading: Option<Reload<'_>> = None;
     let mut current = Some(config);
     // A SIGHUP during a reload: another reload once this one ends, so the latest file is the one served.
@@ -204,13 +213,16 @@ pub(super) async fn run(
                     let _ = writeln!(err, "secrets serve: a reload is under way; another follows it");
                 }
             },
-            (config, outcome) = async {
+            Reloaded { config, outcome, problems } = async {
                 match reloading.as_mut() {
                     Some(reload) => reload.await,
                     None => std::future::pending().await,
                 }
             } => {
                 reloading = None;
+                for problem in problems {
+                    let _ = writeln!(err, "secrets serve: {problem}: it admits nobody until the file is fixed and the daemon reloaded");
+                }
                 let line = match outcome {
                     Ok(kept) => format!(
                         "secrets serve: reloaded the configuration (configuration {}; {kept} of {} providers kept)",
@@ -244,8 +256,19 @@ pub(super) async fn run(
     Ok((EXIT_FOUND, None))
 }
 
-/// Reads the configuration again and serves it, sharing every unchanged provider with the running chain.
-/// Returns the configuration now served (`current` when the reload failed) and how many providers were kept.
+/// What a reload did.
+struct Reloaded {
+    /// The configuration now served (the previous one when the reload failed).
+    config: HostConfig,
+    /// How many providers were kept, or why the reload failed.
+    outcome: Result<usize, Failure>,
+    /// What was wrong with the token files read (their entries admit nobody).
+    problems: Vec<String>,
+}
+
+/// Reads the configuration again and serves it, sharing every unchanged provider with the running chain. The
+/// token files are read again even when the rest fails to open, so that deleting or rewriting one always takes
+/// effect (tokens are revoked or rotated by their files).
 async fn reload(
     global: &GlobalArgs,
     env: &dyn Environment,
@@ -254,12 +277,14 @@ async fn reload(
     current: HostConfig,
     daemon: &Daemon,
     started: Started,
-) -> (HostConfig, Result<usize, Failure>) {
+) -> Reloaded {
+    let mut problems = Vec::new();
     let opened = async {
-        let next = config_with_tokens(global, env)?;
+        let mut next = host_config(global, env)?;
         if let Some(problem) = started.problem(&next.serve) {
             return Err(Failure::usage(problem));
         }
+        problems = started.load_tokens(&mut next.serve);
         let running = daemon.chain();
         let chain = open_chain_with(global, &next.chain, env, Arc::clone(log), audit, Some((&current.chain, &running)))
             .await?
@@ -282,10 +307,72 @@ async fn reload(
                 .filter(|l| running.links().iter().any(|r| r.provider.is_shared_with(&l.provider)))
                 .count();
             daemon.replace(Arc::new(chain), next.serve.clone());
-            (next, Ok(kept))
+            Reloaded { config: next, outcome: Ok(kept), problems }
         }
-        Err(failure) => (current, Err(failure)),
+        Err(failure) => {
+            let mut settings = ServeSettings::clone(&daemon.settings());
+            let problems = started.load_tokens(&mut settings);
+            daemon.refresh_tokens(settings.tokens);
+            Reloaded { config: current, outcome: Err(failure), problems }
+        }
     }
+}
+
+/// Listens on `addr` (a loopback address: [`listen_problem`]) and on the same port of the other loopback
+/// address (`[::1]` for `127.0.0.1`, and back), so that no other user can take that one and collect the tokens
+/// of clients that name `localhost` (which may resolve to either). Where the other family is not available the
+/// daemon listens on `addr` only; where another process holds it, the daemon does not start. Warns when the
+/// port is one any user may take while the daemon is not running.
+async fn listen(addr: std::net::SocketAddr, err: &mut dyn Write) -> Result<Vec<tokio::net::TcpListener>, Failure> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+    let cannot = |at: SocketAddr, e: std::io::Error| Failure::usage(format_args!("--listen {at}: cannot listen: {e}"));
+    let first = tokio::net::TcpListener::bind(addr).await.map_err(|e| cannot(addr, e))?;
+    let port = first.local_addr().map_err(|e| cannot(addr, e))?.port();
+    let other_ip = match addr.ip() {
+        IpAddr::V4(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        IpAddr::V6(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+    };
+    let other = SocketAddr::new(other_ip, port);
+    let mut listeners = vec![first];
+    match bind_only(other) {
+        Ok(listener) => listeners.push(listener),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            return Err(Failure::usage(format_args!(
+                "--listen {addr}: another process listens on {other}, where clients naming `localhost` may connect \
+                 and send it their tokens"
+            )));
+        }
+        Err(_) => {} // No such address family here: nobody else can listen there either.
+    }
+    if port >= unprivileged_port_start() {
+        let _ = writeln!(
+            err,
+            "secrets serve: warning: any user of this machine may listen on port {port} while the daemon is not \
+             running, and receive the tokens clients send; a port below {} is safer (docs/serve.md)",
+            unprivileged_port_start()
+        );
+    }
+    Ok(listeners)
+}
+
+/// A listener on `addr` alone (for `[::1]`, IPv6 only, which `::1` is anyway).
+fn bind_only(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+/// The lowest port an unprivileged process may listen on (`net.ipv4.ip_unprivileged_port_start`, 1024 when it
+/// cannot be read).
+fn unprivileged_port_start() -> u16 {
+    crate::files::read_regular_text(std::path::Path::new("/proc/sys/net/ipv4/ip_unprivileged_port_start"), 64)
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(1024)
 }
 
 /// `probe`'s endpoints.

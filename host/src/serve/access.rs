@@ -112,6 +112,9 @@ impl TokenDigest {
 /// The shortest bearer token accepted (characters): a token is the only thing guarding the TCP listener, which
 /// every process of the node can reach.
 pub const MIN_BEARER_TOKEN_LEN: usize = 32;
+/// The fewest different characters a bearer token must hold (`openssl rand -hex 32` gives about 16): refuses
+/// placeholders such as 32 times the same letter.
+pub const MIN_BEARER_TOKEN_CHARS: usize = 8;
 /// The largest token file read.
 pub const MAX_TOKEN_FILE_BYTES: u64 = 4 * 1024;
 
@@ -128,10 +131,11 @@ pub enum TokenFileError {
         /// Why (the OS's error kind).
         reason: String,
     },
-    /// The token is too short or holds characters a header cannot carry.
+    /// The token is too short, too uniform, or holds characters a header cannot carry.
     #[error(
         "[serve] tokens `{name}`: the token in {} must be at least {MIN_BEARER_TOKEN_LEN} printable ASCII \
-         characters without spaces (e.g. `openssl rand -hex 32`)",
+         characters without spaces, at least {MIN_BEARER_TOKEN_CHARS} of them different (e.g. `openssl rand -hex \
+         32`)",
         .path.display()
     )]
     Unusable {
@@ -148,6 +152,19 @@ pub enum TokenFileError {
         /// The earlier entry.
         other: String,
     },
+}
+
+/// Whether `token` may guard the TCP listener: at least [`MIN_BEARER_TOKEN_LEN`] printable ASCII characters
+/// (none a space), at least [`MIN_BEARER_TOKEN_CHARS`] of them different.
+pub fn is_usable_bearer_token(token: &str) -> bool {
+    let mut seen = [false; 128];
+    for b in token.bytes() {
+        if !b.is_ascii_graphic() {
+            return false;
+        }
+        seen[usize::from(b)] = true;
+    }
+    token.len() >= MIN_BEARER_TOKEN_LEN && seen.iter().filter(|s| **s).count() >= MIN_BEARER_TOKEN_CHARS
 }
 
 /// The token of an `Authorization: Bearer TOKEN` header value (the scheme is case-insensitive, RFC 9110), if it
@@ -272,25 +289,46 @@ impl ServeSettings {
         check_access(std::iter::once(&token.access), key, team)
     }
 
-    /// Reads every `[[serve.tokens]]` file and keeps its token's digest. Each token must be usable (at least
-    /// [`MIN_BEARER_TOKEN_LEN`] printable ASCII characters once trimmed) and held by one entry only.
-    pub fn load_tokens(&mut self) -> Result<(), TokenFileError> {
-        for i in 0..self.tokens.len() {
-            let entry = &self.tokens[i];
-            let text = crate::files::read_regular_text(&entry.token_file, MAX_TOKEN_FILE_BYTES).map_err(|e| {
-                TokenFileError::Read { name: entry.name.clone(), path: entry.token_file.clone(), reason: e.to_string() }
-            })?;
+    /// Reads every `[[serve.tokens]]` file ([`crate::files::read_private_text`]) and keeps its token's digest.
+    /// Returns what was wrong; an entry with a problem admits nobody: its file could not be read, its token is
+    /// not usable (at least [`MIN_BEARER_TOKEN_LEN`] printable ASCII characters once trimmed, at least
+    /// [`MIN_BEARER_TOKEN_CHARS`] different), or another entry holds the same token (then neither admits).
+    /// Deleting or emptying a token file therefore revokes its token at the next reload.
+    pub fn load_tokens(&mut self) -> Vec<TokenFileError> {
+        let mut problems = Vec::new();
+        for entry in &mut self.tokens {
+            entry.digest = None;
+            let text = match crate::files::read_private_text(&entry.token_file, MAX_TOKEN_FILE_BYTES) {
+                Ok(text) => text,
+                Err(e) => {
+                    let reason = e.to_string();
+                    problems.push(TokenFileError::Read {
+                        name: entry.name.clone(),
+                        path: entry.token_file.clone(),
+                        reason,
+                    });
+                    continue;
+                }
+            };
             let token = text.trim();
-            if token.len() < MIN_BEARER_TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(TokenFileError::Unusable { name: entry.name.clone(), path: entry.token_file.clone() });
+            if !is_usable_bearer_token(token) {
+                problems.push(TokenFileError::Unusable { name: entry.name.clone(), path: entry.token_file.clone() });
+                continue;
             }
-            let digest = TokenDigest::of(token.as_bytes());
-            if let Some(other) = self.tokens[..i].iter().find(|t| t.digest == Some(digest)) {
-                return Err(TokenFileError::Duplicate { name: entry.name.clone(), other: other.name.clone() });
-            }
-            self.tokens[i].digest = Some(digest);
+            entry.digest = Some(TokenDigest::of(token.as_bytes()));
         }
-        Ok(())
+        let digests: Vec<Option<TokenDigest>> = self.tokens.iter().map(|t| t.digest).collect();
+        for (i, digest) in digests.iter().enumerate() {
+            let Some(digest) = digest else { continue };
+            if let Some(j) = (0..i).find(|&j| digests[j] == Some(*digest)) {
+                let (name, other) = (self.tokens[i].name.clone(), self.tokens[j].name.clone());
+                problems.push(TokenFileError::Duplicate { name, other });
+            }
+            if digests.iter().enumerate().any(|(j, d)| j != i && *d == Some(*digest)) {
+                self.tokens[i].digest = None;
+            }
+        }
+        problems
     }
 }
 
@@ -405,16 +443,23 @@ mod tests {
     }
 
     fn token_entry(name: &str, dir: &std::path::Path, token: &str, access: Access) -> TokenGrant {
+        use std::os::unix::fs::PermissionsExt as _;
         let token_file = dir.join(name);
         std::fs::write(&token_file, token).unwrap();
+        std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
         TokenGrant { name: name.to_owned(), token_file, digest: None, access }
+    }
+
+    /// Distinct enough tokens: `seed` then the alphabet, cut to `len`.
+    fn token(seed: &str, len: usize) -> String {
+        format!("{seed}abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz")[..len].to_owned()
     }
 
     #[test]
     fn bearer_tokens_name_their_entry_and_its_grants() {
         let dir = tempfile::tempdir().unwrap();
-        let ci = "c".repeat(32);
-        let ops = format!("{}\n", "o".repeat(40));
+        let ci = token("ci-", 32);
+        let ops = format!("{}\n", token("ops-", 40));
         let mut settings = ServeSettings {
             tokens: vec![
                 token_entry("ci", dir.path(), &ci, grants(&["variable:etl_*"], &["alpha"])),
@@ -423,11 +468,11 @@ mod tests {
             ..ServeSettings::default()
         };
         assert_eq!(settings.token_entry(format!("Bearer {ci}").as_bytes()), None, "not read yet");
-        settings.load_tokens().unwrap();
+        assert!(settings.load_tokens().is_empty());
         let named = |header: &str| settings.token_entry(header.as_bytes()).map(|t| t.name.as_str());
         assert_eq!(named(&format!("Bearer {ci}")), Some("ci"));
         assert_eq!(named(&format!("bearer {ci}")), Some("ci"), "the scheme is case-insensitive");
-        assert_eq!(named(&format!("Bearer {}", "o".repeat(40))), Some("ops"), "the file's newline is trimmed");
+        assert_eq!(named(&format!("Bearer {}", token("ops-", 40))), Some("ops"), "the file's newline is trimmed");
         assert_eq!(named(&format!("Bearer {ci}x")), None);
         assert_eq!(named(&format!("Basic {ci}")), None);
         assert_eq!(named(&format!("Bearer  {ci}")), None);
@@ -448,30 +493,59 @@ mod tests {
     #[test]
     fn token_files_must_hold_one_long_token_each() {
         let dir = tempfile::tempdir().unwrap();
+        // Loads `tokens`: what was wrong, and which entries admit someone.
         let load = |tokens: Vec<TokenGrant>| {
             let mut settings = ServeSettings { tokens, ..ServeSettings::default() };
-            settings.load_tokens().map(|()| settings).map_err(|e| e.to_string())
+            let problems: Vec<String> = settings.load_tokens().iter().map(ToString::to_string).collect();
+            let usable: Vec<String> =
+                settings.tokens.iter().filter(|t| t.digest.is_some()).map(|t| t.name.clone()).collect();
+            (problems, usable)
         };
-        let short = "s".repeat(31);
-        let error = load(vec![token_entry("a", dir.path(), &short, Access::All)]).unwrap_err();
-        assert!(error.starts_with("[serve] tokens `a`: the token in ") && error.contains("at least 32"), "{error}");
-        assert!(!error.contains(&short), "{error}");
-        let spaced = format!("{} {}", "x".repeat(20), "y".repeat(20));
-        assert!(load(vec![token_entry("b", dir.path(), &spaced, Access::All)]).is_err());
-        let same = "d".repeat(32);
-        let error = load(vec![
+        let short = token("s", 31);
+        let (problems, usable) = load(vec![
+            token_entry("a", dir.path(), &short, Access::All),
+            token_entry("ok", dir.path(), &token("ok", 32), Access::All),
+        ]);
+        assert_eq!(usable, ["ok"], "an unusable entry admits nobody; the others do");
+        assert!(problems[0].starts_with("[serve] tokens `a`: the token in ") && problems[0].contains("at least 32"));
+        assert!(!problems[0].contains(&short), "{problems:?}");
+        let spaced = format!("{} {}", token("x", 20), token("y", 20));
+        assert_eq!(load(vec![token_entry("b", dir.path(), &spaced, Access::All)]).1, Vec::<String>::new());
+        let uniform = "ab".repeat(20);
+        assert_eq!(load(vec![token_entry("c", dir.path(), &uniform, Access::All)]).0.len(), 1, "2 characters only");
+        let same = token("d", 32);
+        let (problems, usable) = load(vec![
             token_entry("first", dir.path(), &same, Access::All),
             token_entry("second", dir.path(), &same, Access::All),
-        ])
-        .unwrap_err();
-        assert_eq!(error, "[serve] tokens `second` and `first` hold the same token");
+            token_entry("third", dir.path(), &token("t", 32), Access::All),
+        ]);
+        assert_eq!(problems, ["[serve] tokens `second` and `first` hold the same token"]);
+        assert_eq!(usable, ["third"], "neither holder of a shared token admits anyone");
         let missing = TokenGrant {
             name: "gone".to_owned(),
             token_file: dir.path().join("nothing"),
             digest: None,
             access: Access::All,
         };
-        let error = load(vec![missing]).unwrap_err();
-        assert!(error.starts_with("[serve] tokens `gone`: cannot read the token file ") && error.contains("nothing"));
+        let (problems, _) = load(vec![missing]);
+        assert!(
+            problems[0].starts_with("[serve] tokens `gone`: cannot read the token file ")
+                && problems[0].contains("nothing")
+        );
+        // A file others may read gives the token away; one others or the group may write admits its writer.
+        use std::os::unix::fs::PermissionsExt as _;
+        for mode in [0o604, 0o620, 0o602] {
+            let entry = token_entry("open", dir.path(), &token("open", 32), Access::All);
+            std::fs::set_permissions(&entry.token_file, std::fs::Permissions::from_mode(mode)).unwrap();
+            let (problems, usable) = load(vec![entry]);
+            assert!(
+                problems[0].contains("others may read or write it, or its group may write it"),
+                "{mode:o}: {problems:?}"
+            );
+            assert!(usable.is_empty());
+        }
+        let entry = token_entry("group-read", dir.path(), &token("g", 32), Access::All);
+        std::fs::set_permissions(&entry.token_file, std::fs::Permissions::from_mode(0o440)).unwrap();
+        assert_eq!(load(vec![entry]).1, ["group-read"]);
     }
 }

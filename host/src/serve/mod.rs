@@ -55,8 +55,8 @@ pub const MAX_TCP_CONNECTIONS: usize = 64;
 /// HTTP statuses counted in `wasm_secrets_serve_requests_total`.
 const COUNTED_STATUSES: [u16; 13] = [200, 400, 401, 403, 404, 405, 413, 414, 500, 502, 503, 504, 0];
 
-/// Where a request came from, and so how its caller is known.
-#[derive(Debug, Clone, Copy)]
+/// Where a request came from, and so how its caller is known. `Debug` does not show the `Authorization` header.
+#[derive(Clone, Copy)]
 pub enum Origin<'a> {
     /// The Unix socket: the peer's credentials, admitted once for the connection.
     Socket {
@@ -70,6 +70,19 @@ pub enum Origin<'a> {
         /// The header's value.
         authorization: Option<&'a [u8]>,
     },
+}
+
+impl std::fmt::Debug for Origin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Socket { peer, admission } => {
+                f.debug_struct("Socket").field("peer", peer).field("admission", admission).finish()
+            }
+            Self::Tcp { authorization } => {
+                f.debug_struct("Tcp").field("authorization", &authorization.map(|_| "[REDACTED]")).finish()
+            }
+        }
+    }
 }
 
 /// What the daemon serves: a chain and who may read from it. Replaced whole on reload, so a request sees one
@@ -90,6 +103,7 @@ pub struct Daemon {
     reloads: AtomicU64,
     reload_failures: AtomicU64,
     refused_connections: AtomicU64,
+    refused_tcp_connections: AtomicU64,
 }
 
 /// The chain and the counters only.
@@ -112,6 +126,7 @@ impl Daemon {
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
             refused_connections: AtomicU64::new(0),
+            refused_tcp_connections: AtomicU64::new(0),
         }
     }
 
@@ -140,6 +155,19 @@ impl Daemon {
         let generation = served.generation + 1;
         *served = Arc::new(Served { chain, settings: Arc::new(settings), generation });
         self.reloads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Serves `tokens` (read again from their files) in place of the `[[serve.tokens]]` served now, with the same
+    /// chain and generation: after a reload that failed, a token whose file was deleted or rewritten still stops
+    /// working.
+    pub fn refresh_tokens(&self, tokens: Vec<access::TokenGrant>) {
+        let mut served = self.served.write().unwrap_or_else(PoisonError::into_inner);
+        let settings = ServeSettings { tokens, ..ServeSettings::clone(&served.settings) };
+        *served = Arc::new(Served {
+            chain: Arc::clone(&served.chain),
+            settings: Arc::new(settings),
+            generation: served.generation,
+        });
     }
 
     /// Counts a reload that failed (the previous configuration stays).
@@ -254,6 +282,16 @@ impl Daemon {
             "wasm_secrets_serve_refused_connections_total {}",
             self.refused_connections.load(Ordering::Relaxed)
         );
+        let _ = writeln!(
+            text,
+            "# HELP wasm_secrets_serve_refused_tcp_connections_total TCP connections closed at once: every TCP slot taken."
+        );
+        let _ = writeln!(text, "# TYPE wasm_secrets_serve_refused_tcp_connections_total counter");
+        let _ = writeln!(
+            text,
+            "wasm_secrets_serve_refused_tcp_connections_total {}",
+            self.refused_tcp_connections.load(Ordering::Relaxed)
+        );
         text
     }
 
@@ -266,7 +304,7 @@ impl Daemon {
     pub async fn serve(
         self: Arc<Self>,
         socket: BoundSocket,
-        tcp: Option<tokio::net::TcpListener>,
+        tcp: Vec<tokio::net::TcpListener>,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         let limit = Arc::new(tokio::sync::Semaphore::new(self.settings().max_connections()));
@@ -281,9 +319,13 @@ impl Daemon {
                 (permit, socket.listener().accept().await)
             };
             let tcp_accept = async {
-                match &tcp {
-                    Some(listener) => listener.accept().await,
-                    None => std::future::pending().await,
+                match tcp.as_slice() {
+                    [] => std::future::pending().await,
+                    [one] => one.accept().await,
+                    [first, second, ..] => tokio::select! {
+                        accepted = first.accept() => accepted,
+                        accepted = second.accept() => accepted,
+                    },
                 }
             };
             let (permit, stream) = tokio::select! {
@@ -310,7 +352,7 @@ impl Daemon {
                                 });
                             }
                             Err(_) => {
-                                self.refused_connections.fetch_add(1, Ordering::Relaxed);
+                                self.refused_tcp_connections.fetch_add(1, Ordering::Relaxed);
                             }
                         },
                         Err(e) => {
@@ -371,20 +413,24 @@ impl Daemon {
         let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
             let daemon = Arc::clone(&daemon);
             async move {
-                let response = if request.body().is_end_stream() {
+                let authorization = request.headers().get(http::header::AUTHORIZATION).map(|v| v.as_bytes());
+                // Over TCP, a request without a valid token gets its answer, then the connection is closed: a caller
+                // without a token cannot hold a TCP slot to probe or guess on.
+                let close = peer.is_none() && authorization.is_none_or(|a| daemon.settings().token_entry(a).is_none());
+                let response = if let (None, Some(problem)) = (&peer, tcp_request_problem(request.headers())) {
+                    Response::json(Reply::error(400, "bad_request", problem))
+                } else if request.body().is_end_stream() {
                     let target = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
                     let origin = match &peer {
                         Some((peer, admission)) => Origin::Socket { peer, admission: *admission },
-                        None => Origin::Tcp {
-                            authorization: request.headers().get(http::header::AUTHORIZATION).map(|v| v.as_bytes()),
-                        },
+                        None => Origin::Tcp { authorization },
                     };
                     daemon.respond(origin, request.method().as_str(), &target).await
                 } else {
                     Response::json(Reply::error(413, "bad_request", "requests carry no body"))
                 };
                 daemon.count(response.status);
-                Ok::<_, Infallible>(response.into_http())
+                Ok::<_, Infallible>(response.into_http(close))
             }
         });
         let connection = hyper::server::conn::http1::Builder::new()
@@ -401,6 +447,23 @@ impl Daemon {
         connection.as_mut().graceful_shutdown();
         let _ = tokio::time::timeout(DRAIN_TIME, connection).await;
     }
+}
+
+/// Why a TCP request is refused before its route is read, if it is: a `Host` that is not a loopback address or
+/// `localhost` (a web page that rebinds its own name to 127.0.0.1 sends its name: DNS rebinding), or more than
+/// one `Authorization` header (which one would be the caller?).
+fn tcp_request_problem(headers: &http::HeaderMap) -> Option<&'static str> {
+    let host = headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or("", |(ip, _)| ip),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    let loopback =
+        name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if !loopback {
+        return Some("over TCP, the Host header must name a loopback address or localhost");
+    }
+    (headers.get_all(http::header::AUTHORIZATION).iter().count() > 1).then_some("more than one Authorization header")
 }
 
 /// An HTTP answer: status, content type and body (which may hold a secret: `Debug` shows its length).
@@ -434,7 +497,7 @@ impl Response {
         Self::json(Reply::error(401, "unauthorized", "send a token of [serve] tokens: Authorization: Bearer TOKEN"))
     }
 
-    fn into_http(self) -> hyper::Response<Full<Bytes>> {
+    fn into_http(self, close: bool) -> hyper::Response<Full<Bytes>> {
         let mut response = hyper::Response::new(Full::new(Bytes::from(self.body)));
         *response.status_mut() =
             http::StatusCode::from_u16(self.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
@@ -445,6 +508,9 @@ impl Response {
         }
         if self.status == 401 {
             response.headers_mut().insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+        }
+        if close {
+            response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
         }
         response
     }
