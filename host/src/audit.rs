@@ -8,11 +8,16 @@
 //! (and of several processes sharing the file) do not interleave. A line that cannot be written does not fail
 //! the lookup: it is counted (`wasm_secrets_audit_failures_total`) and the first failure is logged. The file
 //! must be this user's own and closed to others ([`AuditLog::open`]).
+//!
+//! A long-running daemon's trail grows without end, and a container has no logrotate: with a size limit
+//! ([`AuditLog::open_rotating`]) the file is renamed to `FILE.1` (replacing the previous one) once it reaches the
+//! limit, and a new `FILE` is started, so the trail takes at most about twice the limit.
 
 use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -80,11 +85,21 @@ pub struct Record<'a> {
     pub duration_us: u64,
 }
 
+/// The smallest size limit [`AuditLog::open_rotating`] takes: a smaller one would rotate every few lines.
+pub const MIN_ROTATE_BYTES: u64 = 64 * 1024;
+
 /// An open audit log.
 #[derive(Debug)]
 pub struct AuditLog {
     path: PathBuf,
-    file: File,
+    /// Written under the read lock (appends need no exclusion); replaced under the write lock by a rotation.
+    file: RwLock<File>,
+    /// Rotate once the file holds this many bytes.
+    max_bytes: Option<u64>,
+    /// The file's size as this process knows it (what it found at open, plus what it wrote).
+    size: AtomicU64,
+    /// Held by the one thread rotating.
+    rotating: Mutex<()>,
     failed_once: AtomicBool,
 }
 
@@ -92,8 +107,32 @@ impl AuditLog {
     /// Opens `path` for appending, creating it with mode 0600 when missing. An existing file must be a regular
     /// file (not a link, a FIFO or a device) owned by this process's user and closed to group and others:
     /// otherwise someone else could read the trail, rewrite it, or point it at another file.
-    #[cfg(unix)]
     pub fn open(path: &Path) -> Result<Self, AuditError> {
+        Self::open_with(path, None)
+    }
+
+    /// [`AuditLog::open`], rotating the file once it holds `max_bytes` (at least [`MIN_ROTATE_BYTES`]): it is
+    /// renamed to `FILE.1`, replacing the previous one, and a new file is started. Only one process should
+    /// write a rotating file: another one would go on appending to `FILE.1`.
+    pub fn open_rotating(path: &Path, max_bytes: u64) -> Result<Self, AuditError> {
+        Self::open_with(path, Some(max_bytes.max(MIN_ROTATE_BYTES)))
+    }
+
+    fn open_with(path: &Path, max_bytes: Option<u64>) -> Result<Self, AuditError> {
+        let (file, size) = Self::open_file(path)?;
+        Ok(Self {
+            path: path.to_owned(),
+            file: RwLock::new(file),
+            max_bytes,
+            size: AtomicU64::new(size),
+            rotating: Mutex::new(()),
+            failed_once: AtomicBool::new(false),
+        })
+    }
+
+    /// Opens the file at `path` for appending, with [`AuditLog::open`]'s checks; returns it and its size.
+    #[cfg(unix)]
+    fn open_file(path: &Path) -> Result<(File, u64), AuditError> {
         use rustix::fs::{Mode, OFlags};
         let open_error = |source| AuditError::Open { path: path.to_owned(), source };
         let flags =
@@ -115,13 +154,39 @@ impl AuditLog {
         if let Some(problem) = problem {
             return Err(AuditError::Untrusted { path: path.to_owned(), problem });
         }
-        Ok(Self { path: path.to_owned(), file: File::from(fd), failed_once: AtomicBool::new(false) })
+        let size = rustix::fs::fstat(&fd).map_err(|e| open_error(e.into()))?.st_size;
+        Ok((File::from(fd), u64::try_from(size).unwrap_or(0)))
     }
 
     /// Always [`AuditError::Unsupported`]: the checks need Unix ownership and modes.
     #[cfg(not(unix))]
-    pub fn open(_path: &Path) -> Result<Self, AuditError> {
+    fn open_file(_path: &Path) -> Result<(File, u64), AuditError> {
         Err(AuditError::Unsupported)
+    }
+
+    /// The name the file is rotated to: `FILE.1`.
+    pub fn rotated_path(&self) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push(".1");
+        PathBuf::from(name)
+    }
+
+    /// Renames the file to [`AuditLog::rotated_path`] and starts a new one, unless another thread is doing so.
+    /// A failure is reported once and writing goes on to the file already open; the next attempt comes after
+    /// another `max_bytes`.
+    fn rotate(&self, max_bytes: u64) -> Result<(), Option<String>> {
+        let Ok(_rotating) = self.rotating.try_lock() else { return Ok(()) };
+        // No line is written while the file changes (lines in flight finish first), so the size is exact.
+        let mut file = self.file.write().unwrap_or_else(PoisonError::into_inner);
+        if self.size.load(Ordering::Relaxed) < max_bytes {
+            return Ok(()); // Another thread rotated since.
+        }
+        self.size.store(0, Ordering::Relaxed);
+        std::fs::rename(&self.path, self.rotated_path()).map_err(|e| self.failed(&format!("cannot rotate it: {e}")))?;
+        let (new, size) = Self::open_file(&self.path).map_err(|e| self.failed(&format!("after rotating it: {e}")))?;
+        *file = new;
+        self.size.store(size, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The file's path.
@@ -145,15 +210,24 @@ impl AuditLog {
         let mut line = serde_json::to_vec(&record).map_err(|_| self.failed("the record could not be serialised"))?;
         line.push(b'\n');
         // One write call per line: with O_APPEND the kernel places it whole at the end of the file.
-        match (&self.file).write(&line) {
-            Ok(n) if n == line.len() => Ok(()),
-            Ok(_) => {
-                // End the partial line, so the next one is not glued to it.
-                let _ = (&self.file).write(b"\n");
-                Err(self.failed("a short write (is the disk full?)"))
-            }
-            Err(e) => Err(self.failed(&e.to_string())),
+        let (written, size) = {
+            let file = self.file.read().unwrap_or_else(PoisonError::into_inner);
+            let written = match (&*file).write(&line) {
+                Ok(n) if n == line.len() => Ok(()),
+                Ok(_) => {
+                    // End the partial line, so the next one is not glued to it.
+                    let _ = (&*file).write(b"\n");
+                    Err(self.failed("a short write (is the disk full?)"))
+                }
+                Err(e) => Err(self.failed(&e.to_string())),
+            };
+            // Counted under the lock, so a rotation never counts a line of the file it replaced.
+            (written, self.size.fetch_add(line.len() as u64, Ordering::Relaxed) + line.len() as u64)
+        };
+        if let Some(max_bytes) = self.max_bytes.filter(|max| size >= *max) {
+            self.rotate(max_bytes)?;
         }
+        written
     }
 
     fn failed(&self, why: &str) -> Option<String> {
@@ -295,6 +369,63 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn a_size_limit_rotates_the_file_to_dot_one_keeping_every_line_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        std::fs::write(&path, "{\"earlier\":1}\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let log = std::sync::Arc::new(AuditLog::open_rotating(&path, 1).unwrap());
+        assert_eq!(log.max_bytes, Some(MIN_ROTATE_BYTES), "the smallest limit");
+        let line_len = serde_json::to_vec(&record()).unwrap().len() as u64 + 1;
+        // Two threads write enough lines for three rotations.
+        let per_thread = (3 * MIN_ROTATE_BYTES / line_len) / 2 + 1;
+        let writers: Vec<_> = (0..2)
+            .map(|_| {
+                let log = std::sync::Arc::clone(&log);
+                std::thread::spawn(move || (0..per_thread).all(|_| log.write(&record()).is_ok()))
+            })
+            .collect();
+        assert!(writers.into_iter().all(|w| w.join().unwrap()), "every write succeeded");
+        let (current, rotated) =
+            (std::fs::read_to_string(&path).unwrap(), std::fs::read_to_string(log.rotated_path()).unwrap());
+        // The rotated file reached the limit and holds whole lines only; the current one is under it.
+        let (rotated_len, current_len) = (rotated.len() as u64, current.len() as u64);
+        // Lines of the other thread may land between the one that reached the limit and the rotation.
+        assert!((MIN_ROTATE_BYTES..MIN_ROTATE_BYTES + 64 * line_len).contains(&rotated_len), "{rotated_len}");
+        assert!(current_len < MIN_ROTATE_BYTES);
+        for text in [&current, &rotated] {
+            assert!(text.ends_with('\n'));
+            assert!(text.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"] == "secret"));
+        }
+        // The earlier line went with the first rotation, which a later one replaced.
+        assert!(!current.contains("earlier") && !rotated.contains("earlier"));
+        assert_eq!(log.rotated_path(), dir.path().join("audit.jsonl.1"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn one_writer_rotates_after_exactly_the_lines_that_reach_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open_rotating(&path, MIN_ROTATE_BYTES).unwrap();
+        let line_len = serde_json::to_vec(&record()).unwrap().len() as u64 + 1;
+        let per_file = MIN_ROTATE_BYTES.div_ceil(line_len);
+        for _ in 0..2 * per_file + 5 {
+            log.write(&record()).unwrap();
+        }
+        let lines = |p: &Path| std::fs::read_to_string(p).unwrap().lines().count() as u64;
+        assert_eq!((lines(&log.rotated_path()), lines(&path)), (per_file, 5));
     }
 
     #[test]

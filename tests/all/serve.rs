@@ -677,6 +677,25 @@ fn the_deployed_configuration_parses() {
     );
 }
 
+#[test]
+fn the_daemonsets_arguments_are_the_commands_own() {
+    // The container's args, as the DaemonSet lists them (`- --flag=value` lines after `args:`).
+    let manifest = include_str!("../../deploy/daemonset.yaml");
+    let start = manifest.find("          args:\n").expect("args") + "          args:\n".len();
+    let args: Vec<&str> = manifest[start..]
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .map_while(|l| l.strip_prefix("- "))
+        .collect();
+    assert!(args.contains(&"--audit-log-max-bytes=16777216") && args.contains(&"serve"), "{args:?}");
+    // They parse: the command gets as far as reading the configuration file, which is not on this machine.
+    let output = Command::new(env!("CARGO_BIN_EXE_secrets-e2e")).args(&args).env_clear().output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("/etc/wasm-secrets/host.toml") && !stderr.contains("argument"), "{stderr}");
+}
+
 /// The load test's short mode (scripts/load-serve.sh runs 64 clients for 30 s): 64 concurrent clients against
 /// a daemon in live mode, every answer from the live view (no list after the first ones) and none failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

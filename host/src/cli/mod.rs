@@ -131,6 +131,23 @@ struct GlobalArgs {
     /// that answered, whether the cache did, the outcome and the duration; never a value.
     #[arg(long, global = true, env = "WASM_SECRETS_AUDIT_LOG", value_name = "FILE")]
     audit_log: Option<PathBuf>,
+
+    /// Rotate the audit log once it holds this many bytes (at least 65536): it is renamed to FILE.1, replacing
+    /// the previous one, and a new FILE is started, so the trail takes about twice this at most. For a
+    /// long-running `secrets serve` without logrotate; one process per file. Default: no rotation.
+    #[arg(long, global = true, value_name = "BYTES", requires = "audit_log",
+          value_parser = clap::value_parser!(u64).range(crate::audit::MIN_ROTATE_BYTES..))]
+    audit_log_max_bytes: Option<u64>,
+}
+
+/// The audit log `--audit-log` names, rotated at `--audit-log-max-bytes`, if it names one.
+fn open_audit(global: &GlobalArgs) -> Result<Option<Arc<crate::audit::AuditLog>>, Failure> {
+    let Some(path) = &global.audit_log else { return Ok(None) };
+    let log = match global.audit_log_max_bytes {
+        Some(max) => crate::audit::AuditLog::open_rotating(path, max),
+        None => crate::audit::AuditLog::open(path),
+    };
+    Ok(Some(Arc::new(log.map_err(Failure::usage)?)))
 }
 
 /// `--dialect` values.
@@ -1142,10 +1159,7 @@ async fn open_chain(
     let log: LogSink = Arc::new(move |level, message| {
         records.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(level, message);
     });
-    let audit = match &global.audit_log {
-        Some(path) => Some(Arc::new(crate::audit::AuditLog::open(path).map_err(Failure::usage)?)),
-        None => None,
-    };
+    let audit = open_audit(global)?;
     open_chain_with(global, spec, env, log, audit, None).await
 }
 

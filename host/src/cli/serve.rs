@@ -157,10 +157,7 @@ pub(super) async fn run(
     if args.listen.is_none() && !config.serve.tokens.is_empty() {
         let _ = writeln!(err, "secrets serve: [serve] tokens admit nobody without --listen (their files are not read)");
     }
-    let audit = match &global.audit_log {
-        Some(path) => Some(Arc::new(crate::audit::AuditLog::open(path).map_err(Failure::usage)?)),
-        None => None,
-    };
+    let audit = super::open_audit(global)?;
     let log = provider_log();
     let chain =
         open_chain_with(global, &config.chain, env, Arc::clone(&log), audit.clone(), None).await?.with_metrics();
