@@ -174,3 +174,51 @@ async fn the_backend_class_tells_not_found_from_refused_from_unreachable() {
         "found my_secret_value\nmissing None\ndenied 403 forbidden\nunreachable unreachable\n"
     );
 }
+
+/// A Unix socket whose listen backlog is full refuses a connection at once (`EAGAIN`) rather than making it wait:
+/// the backend class's client waits and tries again until its deadline. The listener here takes nobody for
+/// 0.3 s, with its backlog full, then answers.
+const PY_FULL_BACKLOG: &str = r#"
+import socket, sys, threading, time
+from wasm_secrets_airflow.client import DaemonClient
+path = sys.argv[1]
+server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+server.bind(path)
+server.listen(0)
+fillers = []
+while True:
+    filler = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    filler.setblocking(False)
+    try:
+        filler.connect(path)
+    except BlockingIOError:
+        filler.close()
+        break
+    fillers.append(filler)
+def serve():
+    time.sleep(0.3)
+    for filler in fillers:
+        filler.close()
+    while True:
+        conn, _ = server.accept()
+        if conn.recv(4096):
+            conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n{"value":"my_v"}')
+        conn.close()
+threading.Thread(target=serve, daemon=True).start()
+print("backlog full:", len(fillers) > 0)
+print("answer:", DaemonClient(path, timeout=30).variable("x"))
+"#;
+
+#[test]
+fn the_backend_class_waits_for_a_daemon_whose_backlog_is_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(airflow_python())
+        .args(["-c", PY_FULL_BACKLOG])
+        .arg(dir.path().join("busy.sock"))
+        .env_clear()
+        .env("AIRFLOW_HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "backlog full: True\nanswer: my_v\n");
+}

@@ -767,26 +767,35 @@ async fn the_daemons_own_user_gets_probes_only_unless_granted() {
 /// connection: status, `WWW-Authenticate` (if sent) and body.
 async fn tcp_get(addr: std::net::SocketAddr, target: &str, token: Option<&str>) -> (u16, Option<String>, String) {
     let authorization = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    tcp_exchange(addr, &format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n{authorization}Connection: close\r\n\r\n"))
+    let (status, head, body) = tcp_exchange(
+        addr,
+        &format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n{authorization}Connection: close\r\n\r\n"),
+    )
+    .await;
+    (status, header(&head, "www-authenticate"), body)
+}
+
+/// `request` sent as it is over its own TCP connection, read until the daemon closes it: status, head and body.
+async fn tcp_exchange(addr: std::net::SocketAddr, request: &str) -> (u16, String, String) {
+    tokio::time::timeout(BOUND, try_tcp_exchange(addr, request))
         .await
+        .expect("the daemon answers in time")
+        .expect("the daemon answers")
 }
 
-/// `request` sent as it is over its own TCP connection: status, `WWW-Authenticate` (if sent) and body.
-async fn tcp_exchange(addr: std::net::SocketAddr, request: &str) -> (u16, Option<String>, String) {
-    let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect to the daemon");
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).await.unwrap();
-        String::from_utf8(response).unwrap()
-    };
-    let response = tokio::time::timeout(BOUND, exchange).await.expect("the daemon answers in time");
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or_else(|| panic!("a response head: {response:?}"));
+/// [`tcp_exchange`], `None` when the connection is refused, reset or closed without an answer.
+async fn try_tcp_exchange(addr: std::net::SocketAddr, request: &str) -> Option<(u16, String, String)> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.ok()?;
+    let response = String::from_utf8(response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n")?;
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
-    (status, header(head, "www-authenticate"), body.to_owned())
+    Some((status, head.to_owned(), body.to_owned()))
 }
 
-/// The value of header `name` (lowercase) in a response head.
+/// The value of header `name` in a response head.
 fn header(head: &str, name: &str) -> Option<String> {
     head.lines().find_map(|l| {
         let (key, value) = l.split_once(':')?;
@@ -833,13 +842,16 @@ fn write_token(path: &Path, token: &str) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
-/// The TCP address of a `listening on ... and ADDR ...` line.
-fn tcp_address(line: &str) -> std::net::SocketAddr {
-    line.split(" and ")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no TCP address in {line:?}"))
+/// The TCP addresses of a `listening on PATH and ADDR [and ADDR] (TCP, ...` line.
+fn tcp_addresses(line: &str) -> Vec<std::net::SocketAddr> {
+    let addresses: Vec<_> = line.split(" and ").skip(1).filter_map(|a| a.split(' ').next()?.parse().ok()).collect();
+    assert!(!addresses.is_empty(), "no TCP address in {line:?}");
+    addresses
+}
+
+/// Whether this machine has an IPv6 loopback address to listen on.
+fn has_ipv6_loopback() -> bool {
+    std::net::TcpListener::bind("[::1]:0").is_ok()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -853,27 +865,42 @@ async fn over_tcp_a_bearer_token_admits_a_caller_with_its_grants() {
     write_token(&ci_file, &format!("{ci}\n"));
     write_token(&ops_file, ops);
     let uid = rustix::process::getuid().as_raw();
-    let serve = |ci_grants: &str| {
-        format!(
-            "[serve]\nmax_connections = 2\n\
-             [[serve.callers]]\nuid = {uid}\nall = true\n\
-             [[serve.tokens]]\nname = \"ci\"\ntoken_file = \"{}\"\ngrants = [{ci_grants}]\n\
-             [[serve.tokens]]\nname = \"ops\"\ntoken_file = \"{}\"\nall = true\n",
-            ci_file.display(),
-            ops_file.display()
-        )
+    let callers = format!("[serve]\nmax_connections = 2\n[[serve.callers]]\nuid = {uid}\nall = true\n");
+    let ci_entry = |grants: &str| {
+        format!("[[serve.tokens]]\nname = \"ci\"\ntoken_file = \"{}\"\ngrants = [{grants}]\n", ci_file.display())
     };
+    let ops_entry = format!("[[serve.tokens]]\nname = \"ops\"\ntoken_file = \"{}\"\nall = true\n", ops_file.display());
+    let serve = |ci_grants: &str| format!("{callers}{}{ops_entry}", ci_entry(ci_grants));
     let config_path = dir.path().join("host.toml");
     std::fs::write(&config_path, config(&cluster, true, &serve(r#""variable:my_var""#))).unwrap();
     let socket = dir.path().join("secrets.sock");
     let audit = dir.path().join("audit.jsonl");
     let (mut daemon, line) =
         Daemon::start_with(&cluster, &config_path, Some(&audit), &socket, &["--listen", "127.0.0.1:0"]);
-    let addr = tcp_address(&line);
-    assert!(addr.ip().is_loopback() && addr.port() != 0, "{line}");
+    let addresses = tcp_addresses(&line);
+    let addr = addresses[0];
+    assert!(addr.ip() == std::net::Ipv4Addr::LOCALHOST && addr.port() != 0, "{line}");
+    // The same port of the other loopback address is held and served too, where the machine has one.
+    if has_ipv6_loopback() {
+        assert_eq!(addresses[1..], [std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))]);
+    } else {
+        assert_eq!(addresses.len(), 1, "{line}");
+    }
+    // A port above the unprivileged ones' start: the daemon warns that others may take it while it is down.
+    let start: u16 =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap().trim().parse().unwrap();
+    let warned = daemon
+        .stderr
+        .iter()
+        .any(|l| l.contains(&format!("may listen on port {} while the daemon is not running", addr.port())));
+    assert_eq!(warned, addr.port() >= start, "{:?}", daemon.stderr);
 
     // Without a token: health and readiness only, and the connection is closed after the answer.
-    assert_eq!(tcp_json(tcp_get(addr, "/healthz", None).await), (200, json!({"status": "ok"})));
+    let (status, head, body) = tcp_exchange(addr, "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
+    assert_eq!(
+        (status, header(&head, "connection").as_deref(), body.as_str()),
+        (200, Some("close"), r#"{"status":"ok"}"#)
+    );
     assert_eq!(tcp_json(tcp_get(addr, "/readyz", None).await), (200, json!({"status": "ready", "generation": 1})));
     let wrong = "ci-0123456789abcdef0123456789abcdeX";
     for token in [None, Some(wrong), Some(&ci[..31])] {
@@ -883,31 +910,44 @@ async fn over_tcp_a_bearer_token_admits_a_caller_with_its_grants() {
             assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"], "unauthorized");
         }
     }
+    // What the socket refuses anyway is refused alike: a method other than GET (a CORS preflight), a body.
+    let preflight = format!("OPTIONS /v1/variables/my_var HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    assert_eq!(tcp_exchange(addr, &preflight).await.0, 405);
     // A page that rebinds its own name to 127.0.0.1 sends that name as Host; two Authorization headers name no
     // one caller.
     let rebound = format!(
-        "GET /v1/variables/my_var HTTP/1.1\r\nHost: attacker.example:{}\r\nAuthorization: Bearer {ci}\r\n\r\n",
+        "GET /v1/variables/my_var HTTP/1.1\r\nHost: attacker.example:{}\r\nAuthorization: Bearer {ci}\r\nConnection: close\r\n\r\n",
         addr.port()
     );
     assert_eq!(tcp_exchange(addr, &rebound).await.0, 400);
     let twice = format!(
-        "GET /v1/variables/my_var HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {ci}\r\nAuthorization: Bearer {ops}\r\n\r\n"
+        "GET /v1/variables/my_var HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {ci}\r\nAuthorization: Bearer {ops}\r\nConnection: close\r\n\r\n"
     );
     assert_eq!(tcp_exchange(addr, &twice).await.0, 400);
 
-    // A token reads what its entry grants.
+    // A token reads what its entry grants, whichever loopback name the client sends as Host.
+    for host in ["localhost".to_owned(), format!("localhost:{}", addr.port()), format!("[::1]:{}", addr.port())] {
+        let request = format!(
+            "GET /v1/variables/my_var HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {ci}\r\nConnection: close\r\n\r\n"
+        );
+        assert_eq!(tcp_exchange(addr, &request).await.0, 200, "Host: {host}");
+    }
     let ci_reads = |target: &'static str| tcp_get(addr, target, Some(ci));
     assert_eq!(tcp_json(ci_reads("/v1/variables/my_var").await), (200, json!({"value": "my_secret_value"})));
     assert_eq!(tcp_json(ci_reads("/v1/connections/smtp_default/uri").await).0, 403);
     assert_eq!(tcp_json(ci_reads("/v1/variables/my_var?team=alpha").await).0, 403);
-    assert_eq!(
-        tcp_json(tcp_get(addr, "/v1/connections/smtp_default/uri", Some(ops)).await),
-        (200, json!({"uri": "smtp://user:password@smtp.example.com:587"}))
-    );
+    for served in &addresses {
+        assert_eq!(
+            tcp_json(tcp_get(*served, "/v1/connections/smtp_default/uri", Some(ops)).await),
+            (200, json!({"uri": "smtp://user:password@smtp.example.com:587"})),
+            "{served}"
+        );
+    }
     let (status, _, metrics) = ci_reads("/metrics").await;
     assert_eq!(status, 200);
     assert!(metrics.contains("wasm_secrets_serve_requests_total{code=\"401\"} 9\n"), "{metrics}");
     assert!(metrics.contains("wasm_secrets_serve_requests_total{code=\"400\"} 2\n"), "{metrics}");
+    assert!(metrics.contains("wasm_secrets_serve_requests_total{code=\"405\"} 1\n"), "{metrics}");
     // The socket still serves its callers by peer credentials.
     assert_eq!(daemon.get_json("/v1/connections/smtp_default/uri").await.0, 200);
 
@@ -923,15 +963,13 @@ async fn over_tcp_a_bearer_token_admits_a_caller_with_its_grants() {
         })
         .collect();
     let line = |caller: &str, id: &str, outcome: &str| (caller.to_owned(), id.to_owned(), outcome.to_owned());
-    assert_eq!(
-        lines[..4],
-        [
-            line("token=ci", "my_var", "found"),
-            line("token=ci", "smtp_default", "refused"),
-            line("token=ci", "my_var", "refused"),
-            line("token=ops", "smtp_default", "found"),
-        ]
-    );
+    let mut expected = vec![line("token=ci", "my_var", "found"); 4];
+    expected.extend([
+        line("token=ci", "smtp_default", "refused"),
+        line("token=ci", "my_var", "refused"),
+        line("token=ops", "smtp_default", "found"),
+    ]);
+    assert_eq!(lines[..7], expected);
 
     // A reload reads the token files again: a rotated token replaces the old one, on a connection kept open
     // across the reload too.
@@ -950,41 +988,15 @@ async fn over_tcp_a_bearer_token_admits_a_caller_with_its_grants() {
     assert_eq!(tcp_json(tcp_get(addr, "/v1/variables/my_var?team=alpha", Some(rotated)).await).0, 403);
     assert_eq!(tcp_json(tcp_get(addr, "/v1/variables/my_var", Some(rotated)).await).0, 200);
 
-    // Deleting a token file revokes its token at the next reload, even one that fails for another reason.
-    std::fs::remove_file(&ci_file).unwrap();
-    std::fs::write(&config_path, "[[providers]]\nname = 1\n").unwrap();
-    daemon.signal(Signal::HUP);
-    let failed = daemon.wait_for_line("reload failed");
-    let problem = daemon.stderr.iter().find(|l| l.contains("tokens `ci`: cannot read the token file")).cloned();
-    assert!(problem.is_some_and(|l| l.contains("admits nobody")), "{:?}", daemon.stderr);
-    assert!(failed.contains("still serving the previous configuration"), "{failed}");
-    assert_eq!(tcp_get(addr, "/v1/variables/my_var", Some(rotated)).await.0, 401);
-    assert_eq!(tcp_get(addr, "/v1/connections/smtp_default/uri", Some(ops)).await.0, 200);
-    assert_eq!(tcp_json(tcp_get(addr, "/readyz", None).await).1["generation"], 2);
-
-    // A configuration without tokens cannot be served while listening on TCP: the reload fails.
-    std::fs::write(&config_path, config(&cluster, true, &format!("[[serve.callers]]\nuid = {uid}\nall = true\n")))
-        .unwrap();
-    daemon.signal(Signal::HUP);
-    let failed = daemon.wait_for_line("reload failed");
-    assert!(failed.contains("[serve] names none"), "{failed}");
-    assert_eq!(tcp_get(addr, "/v1/connections/smtp_default/uri", Some(ops)).await.0, 200);
-
     // The socket's slots (2 here) and the 64 TCP slots are apart: idle TCP connections hold TCP slots only ...
     let mut idle = Vec::new();
     for _ in 0..64 {
         idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
     }
+    let healthz = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
     let refused = async {
-        loop {
-            let mut extra = tokio::net::TcpStream::connect(addr).await.unwrap();
-            let _ = extra.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
-            let mut answer = Vec::new();
-            let _ = extra.read_to_end(&mut answer).await;
-            if answer.is_empty() {
-                break;
-            }
-            // The daemon had not accepted all 64 yet.
+        // Until the daemon has accepted all 64, the extra connection is still answered.
+        while try_tcp_exchange(addr, healthz).await.is_some() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
@@ -999,11 +1011,13 @@ async fn over_tcp_a_bearer_token_admits_a_caller_with_its_grants() {
         tokio::net::UnixStream::connect(&socket).await.unwrap(),
         tokio::net::UnixStream::connect(&socket).await.unwrap(),
     ];
+    let ops_request = format!(
+        "GET /v1/connections/smtp_default/uri HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {ops}\r\nConnection: close\r\n\r\n"
+    );
     let answered = async {
         loop {
             // The TCP slots of the dropped connections come back as the daemon sees them closed.
-            let (status, _, body) = tcp_get(addr, "/v1/connections/smtp_default/uri", Some(ops)).await;
-            if status == 200 {
+            if let Some((200, _, body)) = try_tcp_exchange(addr, &ops_request).await {
                 break body;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -1015,6 +1029,39 @@ async fn over_tcp_a_bearer_token_admits_a_caller_with_its_grants() {
         json!({"uri": "smtp://user:password@smtp.example.com:587"})
     );
     drop(held);
+
+    // A reload that fails still revokes: an entry the new file no longer names admits nobody ...
+    let broken = format!(
+        "{}\n[[providers]]\nname = \"broken\"\ncomponent = \"{}\"\n",
+        config(&cluster, true, &format!("{callers}{ops_entry}")),
+        dir.path().join("no-such-component.wasm").display()
+    );
+    std::fs::write(&config_path, broken).unwrap();
+    daemon.signal(Signal::HUP);
+    let failed = daemon.wait_for_line("reload failed");
+    assert!(failed.contains("still serving the previous configuration"), "{failed}");
+    assert_eq!(tcp_get(addr, "/v1/variables/my_var", Some(rotated)).await.0, 401, "the ci entry is gone");
+    assert_eq!(tcp_get(addr, "/v1/connections/smtp_default/uri", Some(ops)).await.0, 200);
+    // ... and so does a deleted token file, even when the new file cannot be read at all.
+    std::fs::remove_file(&ops_file).unwrap();
+    std::fs::write(&config_path, "[[providers]]\nname = 1\n").unwrap();
+    daemon.signal(Signal::HUP);
+    daemon.wait_for_line("reload failed");
+    let problem = daemon.stderr.iter().find(|l| l.contains("tokens `ops`: cannot read the token file")).cloned();
+    assert!(problem.is_some_and(|l| l.contains("admits nobody")), "{:?}", daemon.stderr);
+    assert_eq!(tcp_get(addr, "/v1/connections/smtp_default/uri", Some(ops)).await.0, 401);
+    assert_eq!(tcp_json(tcp_get(addr, "/readyz", None).await).1["generation"], 2);
+
+    // A configuration without tokens is served: every TCP read is then refused, and stderr says so.
+    write_token(&ci_file, rotated);
+    std::fs::write(&config_path, config(&cluster, true, &callers)).unwrap();
+    daemon.signal(Signal::HUP);
+    let reloaded = daemon.wait_for_line("reloaded the configuration");
+    assert!(reloaded.contains("(configuration 3;"), "{reloaded}");
+    assert!(daemon.stderr.iter().any(|l| l.contains("[serve] names no tokens: every TCP read")), "{:?}", daemon.stderr);
+    assert_eq!(tcp_get(addr, "/v1/variables/my_var", Some(rotated)).await.0, 401);
+    assert_eq!(tcp_json(tcp_get(addr, "/healthz", None).await).0, 200);
+    assert_eq!(daemon.get_json("/v1/variables/my_var").await.0, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1040,7 +1087,7 @@ async fn listen_is_refused_off_loopback_without_tokens_and_on_a_taken_port() {
         assert!(!socket.exists(), "no socket is left");
         String::from_utf8(output.stderr).unwrap()
     };
-    for address in ["0.0.0.0:0", "192.0.2.1:8080", "[::]:0", "[::ffff:127.0.0.1]:0"] {
+    for address in ["0.0.0.0:0", "192.0.2.1:8080", "[::]:0", "[::ffff:127.0.0.1]:0", "127.0.0.2:0"] {
         let stderr = refused(&with_token, address);
         assert!(stderr.contains(&format!("--listen {address}: only a loopback address is served")), "{stderr}");
     }
@@ -1052,6 +1099,13 @@ async fn listen_is_refused_off_loopback_without_tokens_and_on_a_taken_port() {
     let stderr = refused(&with_token, &format!("127.0.0.1:{port}"));
     assert!(stderr.contains(&format!("--listen 127.0.0.1:{port}: cannot listen")), "{stderr}");
     drop(taken);
+    // The same port of the other loopback address, held by another process.
+    if has_ipv6_loopback() {
+        let taken = std::net::TcpListener::bind("[::1]:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let stderr = refused(&with_token, &format!("127.0.0.1:{port}"));
+        assert!(stderr.contains(&format!("another process listens on [::1]:{port}")), "{stderr}");
+    }
     // At start, every token must be usable (and is never shown).
     write_token(&token_file, "short-token");
     let stderr = refused(&with_token, "127.0.0.1:0");

@@ -87,10 +87,8 @@ class DaemonClient:
             return remaining
 
         request = f"GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode("ascii")
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        with self._connect(left) as sock:
             try:
-                sock.settimeout(left())
-                sock.connect(self.socket_path)
                 sock.settimeout(left())
                 sock.sendall(request)
                 chunks, size = [], 0
@@ -108,6 +106,31 @@ class DaemonClient:
             except OSError as e:
                 raise DaemonError(0, "unreachable", f"cannot ask the daemon at {self.socket_path}: {e.strerror}") from None
         return _parse(b"".join(chunks))
+
+    def _connect(self, left) -> socket.socket:
+        """A socket connected to the daemon within the deadline ``left`` counts down to. A Unix socket whose listen
+        backlog is full refuses a connection at once (``EAGAIN``) instead of making it wait, as TCP would: the
+        daemon is busy, not gone, so that is retried, waiting 5 ms doubling to 100 ms, until the deadline."""
+        pause = 0.005
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(left())
+                sock.connect(self.socket_path)
+                return sock
+            except BlockingIOError:
+                sock.close()
+                time.sleep(min(pause, left()))
+                pause = min(pause * 2, 0.1)
+            except socket.timeout:
+                sock.close()
+                raise DaemonError(0, "timeout", f"no answer within {self.timeout} s") from None
+            except OSError as e:
+                sock.close()
+                raise DaemonError(0, "unreachable", f"cannot ask the daemon at {self.socket_path}: {e.strerror}") from None
+            except BaseException:
+                sock.close()
+                raise
 
     def get(self, path: str, field: str, team_name: str | None = None) -> str | None:
         """``GET path`` (``?team=`` when given): the answer's ``field``, ``None`` when not found."""

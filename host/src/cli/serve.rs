@@ -39,11 +39,11 @@ nobody else anything (refused when the daemon runs as root). The socket is mode 
 With --listen 127.0.0.1:PORT the daemon also answers over TCP on that loopback address (and the same port of
 the other loopback address), to callers sending `Authorization: Bearer TOKEN` with a token of
 `[[serve.tokens]]` (name = N, token_file = PATH, and grants, teams or all = true as above; a file mode 0600 or
-0400 holding at least 32 characters; read at start and on every reload, so deleting a file and sending
-SIGHUP revokes its token); the audit log names them `token=N`. Without a valid token only /healthz and /readyz
+0400 holding at least 32 characters; read at start and on every reload, so deleting a file or removing its
+entry, then SIGHUP, revokes its token); the audit log names them `token=N`. Without a valid token only /healthz and /readyz
 answer (else 401), and the connection is closed. Any process of the node can reach the port, so at most 64
-TCP connections are served at once, apart from the socket's; and any user may take the port while the daemon
-is down: prefer a port below 1024 (docs/serve.md).
+TCP connections are served at once, apart from the socket's; and any process may take the port while the
+daemon is down: prefer a port below 1024, name it literally and keep it out of proxies (docs/serve.md).
 
 Signals: SIGHUP reloads the configuration file while serving (unchanged built-in providers with in-cluster
 access are kept, with their live views; a configuration that cannot be opened is reported and the previous
@@ -81,17 +81,17 @@ struct Started {
 impl Started {
     /// Why `settings` cannot be served, if they cannot.
     fn problem(&self, settings: &crate::serve::ServeSettings) -> Option<String> {
-        settings
-            .problem(self.uid)
-            .map(str::to_owned)
-            .or_else(|| self.listen.and_then(|addr| listen_problem(addr, settings)))
+        settings.problem(self.uid).map(str::to_owned)
     }
 }
 
-/// Why the daemon cannot listen on `addr` with `settings`, if it cannot: a TCP port is answered only on a
-/// loopback address (a port on another address would serve the network) and only to bearer tokens.
+/// Why the daemon cannot start listening on `addr` with `settings`, if it cannot: a TCP port is answered only
+/// on `127.0.0.1` or `[::1]` (a port on another address would serve the network; another address of 127/8
+/// would leave `127.0.0.1`, where clients naming `localhost` connect, to whoever takes it) and only to bearer
+/// tokens. (A reload may remove every token: that is how the last one is revoked.)
 fn listen_problem(addr: std::net::SocketAddr, settings: &crate::serve::ServeSettings) -> Option<String> {
-    if !addr.ip().is_loopback() {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    if addr.ip() != Ipv4Addr::LOCALHOST && addr.ip() != Ipv6Addr::LOCALHOST {
         return Some(format!(
             "--listen {addr}: only a loopback address is served (127.0.0.1:PORT or [::1]:PORT); the daemon is \
              node-local"
@@ -112,7 +112,11 @@ impl Started {
         if self.listen.is_none() {
             return Vec::new();
         }
-        settings.load_tokens().iter().map(ToString::to_string).collect()
+        let mut problems: Vec<String> = settings.load_tokens().iter().map(ToString::to_string).collect();
+        if settings.tokens.is_empty() {
+            problems.push("[serve] names no tokens: every TCP read".to_owned());
+        }
+        problems
     }
 }
 
@@ -147,6 +151,9 @@ pub(super) async fn run(
     let uid = rustix::process::getuid().as_raw();
     let started = Started { uid, listen: args.listen };
     if let Some(problem) = started.problem(&config.serve) {
+        return Err(Failure::usage(problem));
+    }
+    if let Some(problem) = args.listen.and_then(|addr| listen_problem(addr, &config.serve)) {
         return Err(Failure::usage(problem));
     }
     // At start every token must be usable; on reload, an entry whose token is not admits nobody.
@@ -218,7 +225,7 @@ pub(super) async fn run(
             } => {
                 reloading = None;
                 for problem in problems {
-                    let _ = writeln!(err, "secrets serve: {problem}: it admits nobody until the file is fixed and the daemon reloaded");
+                    let _ = writeln!(err, "secrets serve: {problem}: it admits nobody until fixed and reloaded");
                 }
                 let line = match outcome {
                     Ok(kept) => format!(
@@ -276,8 +283,11 @@ async fn reload(
     started: Started,
 ) -> Reloaded {
     let mut problems = Vec::new();
+    // The token entries of the new file, once it parsed: a reload that fails later still drops the others.
+    let mut named_tokens: Option<Vec<String>> = None;
     let opened = async {
         let mut next = host_config(global, env)?;
+        named_tokens = Some(next.serve.tokens.iter().map(|t| t.name.clone()).collect());
         if let Some(problem) = started.problem(&next.serve) {
             return Err(Failure::usage(problem));
         }
@@ -307,9 +317,15 @@ async fn reload(
             Reloaded { config: next, outcome: Ok(kept), problems }
         }
         Err(failure) => {
+            // Tokens are revoked by their files and their entries: read the served entries' files again, and keep
+            // only the entries the new file still names (when it could be read).
+            let generation = daemon.generation();
             let mut settings = ServeSettings::clone(&daemon.settings());
-            let problems = started.load_tokens(&mut settings);
-            daemon.refresh_tokens(settings.tokens);
+            if let Some(names) = named_tokens {
+                settings.tokens.retain(|t| names.contains(&t.name));
+            }
+            let problems = if started.listen.is_some() { started.load_tokens(&mut settings) } else { Vec::new() };
+            daemon.refresh_tokens(generation, settings.tokens);
             Reloaded { config: current, outcome: Err(failure), problems }
         }
     }
@@ -323,33 +339,48 @@ async fn reload(
 async fn listen(addr: std::net::SocketAddr, err: &mut dyn Write) -> Result<Vec<tokio::net::TcpListener>, Failure> {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
     let cannot = |at: SocketAddr, e: std::io::Error| Failure::usage(format_args!("--listen {at}: cannot listen: {e}"));
-    let first = tokio::net::TcpListener::bind(addr).await.map_err(|e| cannot(addr, e))?;
-    let port = first.local_addr().map_err(|e| cannot(addr, e))?.port();
     let other_ip = match addr.ip() {
         IpAddr::V4(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
         IpAddr::V6(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
     };
-    let other = SocketAddr::new(other_ip, port);
-    let mut listeners = vec![first];
-    match bind_only(other) {
-        Ok(listener) => listeners.push(listener),
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            return Err(Failure::usage(format_args!(
-                "--listen {addr}: another process listens on {other}, where clients naming `localhost` may connect \
-                 and send it their tokens"
-            )));
+    // Port 0: the port picked for `addr` may be in use on the other address; a few tries pick another.
+    let tries = if addr.port() == 0 { 8 } else { 1 };
+    for _ in 0..tries {
+        let first = bind_only(addr).map_err(|e| cannot(addr, e))?;
+        let port = first.local_addr().map_err(|e| cannot(addr, e))?.port();
+        let other = SocketAddr::new(other_ip, port);
+        let listeners = match bind_only(other) {
+            Ok(second) => vec![first, second],
+            // No such address family here (no IPv6, or no IPv4 loopback): nobody can listen there either.
+            Err(e)
+                if matches!(
+                    rustix::io::Errno::from_io_error(&e),
+                    Some(rustix::io::Errno::AFNOSUPPORT | rustix::io::Errno::ADDRNOTAVAIL)
+                ) =>
+            {
+                vec![first]
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && addr.port() == 0 => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                return Err(Failure::usage(format_args!(
+                    "--listen {addr}: another process listens on {other}, where clients naming `localhost` may \
+                     connect and send it their tokens"
+                )));
+            }
+            Err(e) => return Err(cannot(other, e)),
+        };
+        let start = unprivileged_port_start();
+        if port >= start {
+            let _ = writeln!(
+                err,
+                "secrets serve: warning: any process of this network namespace may listen on port {port} while the \
+                 daemon is not running, and receive the tokens clients send; a port below {start} is safer \
+                 (docs/serve.md)"
+            );
         }
-        Err(_) => {} // No such address family here: nobody else can listen there either.
+        return Ok(listeners);
     }
-    if port >= unprivileged_port_start() {
-        let _ = writeln!(
-            err,
-            "secrets serve: warning: any user of this machine may listen on port {port} while the daemon is not \
-             running, and receive the tokens clients send; a port below {} is safer (docs/serve.md)",
-            unprivileged_port_start()
-        );
-    }
-    Ok(listeners)
+    Err(Failure::usage(format_args!("--listen {addr}: no port was free on both loopback addresses")))
 }
 
 /// A listener on `addr` alone (for `[::1]`, IPv6 only, which `::1` is anyway).

@@ -159,9 +159,12 @@ impl Daemon {
 
     /// Serves `tokens` (read again from their files) in place of the `[[serve.tokens]]` served now, with the same
     /// chain and generation: after a reload that failed, a token whose file was deleted or rewritten still stops
-    /// working.
-    pub fn refresh_tokens(&self, tokens: Vec<access::TokenGrant>) {
+    /// working. Nothing changes unless `generation` is still the one served (the tokens were read from it).
+    pub fn refresh_tokens(&self, generation: u64, tokens: Vec<access::TokenGrant>) {
         let mut served = self.served.write().unwrap_or_else(PoisonError::into_inner);
+        if served.generation != generation {
+            return;
+        }
         let settings = ServeSettings { tokens, ..ServeSettings::clone(&served.settings) };
         *served = Arc::new(Served {
             chain: Arc::clone(&served.chain),
@@ -178,11 +181,15 @@ impl Daemon {
     /// The answer to `method` `target` from `origin`: [`route::Route`], who the caller is, the grant check, then
     /// the chain.
     pub async fn respond(&self, origin: Origin<'_>, method: &str, target: &str) -> Response {
+        self.respond_with(&self.served(), origin, method, target).await
+    }
+
+    /// [`Daemon::respond`] with the configuration `served` (one snapshot for the whole request).
+    async fn respond_with(&self, served: &Served, origin: Origin<'_>, method: &str, target: &str) -> Response {
         let route = match Route::parse(method, target) {
             Ok(route) => route,
             Err(rejection) => return Response::json(Reply::error(rejection.status, rejection.kind, rejection.message)),
         };
-        let served = self.served();
         // Over TCP, everything but health and readiness needs a token; the entry it names is looked up in the
         // settings served now, so a token a reload removed stops working on connections already open.
         let token = match origin {
@@ -202,7 +209,7 @@ impl Daemon {
                 status: 200,
                 body: serde_json::json!({ "status": "ready", "generation": served.generation }).to_string(),
             },
-            Route::Metrics => return Response::text(self.render_metrics(&served)),
+            Route::Metrics => return Response::text(self.render_metrics(served)),
             // A probe's connection reads no secret and writes no audit line.
             Route::Read { .. } if matches!(origin, Origin::Socket { admission, .. } if admission != Admission::Caller) => {
                 Reply::error(403, "forbidden", &Refusal::ProbeOnly.to_string())
@@ -414,9 +421,12 @@ impl Daemon {
             let daemon = Arc::clone(&daemon);
             async move {
                 let authorization = request.headers().get(http::header::AUTHORIZATION).map(|v| v.as_bytes());
+                // One configuration for the whole request: the token that admits it is the one that keeps its
+                // connection open.
+                let served = daemon.served();
                 // Over TCP, a request without a valid token gets its answer, then the connection is closed: a caller
                 // without a token cannot hold a TCP slot to probe or guess on.
-                let close = peer.is_none() && authorization.is_none_or(|a| daemon.settings().token_entry(a).is_none());
+                let close = peer.is_none() && authorization.is_none_or(|a| served.settings.token_entry(a).is_none());
                 let response = if let (None, Some(problem)) = (&peer, tcp_request_problem(request.headers())) {
                     Response::json(Reply::error(400, "bad_request", problem))
                 } else if request.body().is_end_stream() {
@@ -425,7 +435,7 @@ impl Daemon {
                         Some((peer, admission)) => Origin::Socket { peer, admission: *admission },
                         None => Origin::Tcp { authorization },
                     };
-                    daemon.respond(origin, request.method().as_str(), &target).await
+                    daemon.respond_with(&served, origin, request.method().as_str(), &target).await
                 } else {
                     Response::json(Reply::error(413, "bad_request", "requests carry no body"))
                 };
