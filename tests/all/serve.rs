@@ -910,7 +910,7 @@ async fn over_tcp_a_bearer_token_admits_a_caller_with_its_grants() {
             assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"], "unauthorized");
         }
     }
-    // What the socket refuses anyway is refused alike: a method other than GET (a CORS preflight), a body.
+    // What the socket refuses anyway is refused alike: a method other than GET (here a CORS preflight).
     let preflight = "OPTIONS /v1/variables/my_var HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     assert_eq!(tcp_exchange(addr, preflight).await.0, 405);
     // A page that rebinds its own name to 127.0.0.1 sends that name as Host; two Authorization headers name no
