@@ -88,6 +88,9 @@ pub struct Record<'a> {
 /// The smallest size limit [`AuditLog::open_rotating`] takes: a smaller one would rotate every few lines.
 pub const MIN_ROTATE_BYTES: u64 = 64 * 1024;
 
+/// How long after a failed rotation the next is tried.
+pub const ROTATE_RETRY: Duration = Duration::from_secs(10);
+
 /// An open audit log.
 #[derive(Debug)]
 pub struct AuditLog {
@@ -98,8 +101,10 @@ pub struct AuditLog {
     max_bytes: Option<u64>,
     /// The file's size as this process knows it (what it found at open, plus what it wrote).
     size: AtomicU64,
-    /// Held by the one thread rotating.
-    rotating: Mutex<()>,
+    /// Held by the one thread rotating; when the last attempt failed, when to try again.
+    rotating: Mutex<Option<std::time::Instant>>,
+    /// How long after a failed rotation the next is tried ([`ROTATE_RETRY`]).
+    rotate_retry: Duration,
     failed_once: AtomicBool,
 }
 
@@ -112,8 +117,10 @@ impl AuditLog {
     }
 
     /// [`AuditLog::open`], rotating the file once it holds `max_bytes` (at least [`MIN_ROTATE_BYTES`]): it is
-    /// renamed to `FILE.1`, replacing the previous one, and a new file is started. Only one process should
-    /// write a rotating file: another one would go on appending to `FILE.1`.
+    /// renamed to `FILE.1`, replacing the previous one, and a new file is started. When that fails (tried again
+    /// every [`ROTATE_RETRY`]), the file grows to twice the limit, and lines past that are dropped (and counted),
+    /// so the trail never takes more than three times the limit. Only one process should write a rotating file:
+    /// another one would go on appending to `FILE.1`.
     pub fn open_rotating(path: &Path, max_bytes: u64) -> Result<Self, AuditError> {
         Self::open_with(path, Some(max_bytes.max(MIN_ROTATE_BYTES)))
     }
@@ -125,7 +132,8 @@ impl AuditLog {
             file: RwLock::new(file),
             max_bytes,
             size: AtomicU64::new(size),
-            rotating: Mutex::new(()),
+            rotating: Mutex::new(None),
+            rotate_retry: ROTATE_RETRY,
             failed_once: AtomicBool::new(false),
         })
     }
@@ -166,27 +174,86 @@ impl AuditLog {
 
     /// The name the file is rotated to: `FILE.1`.
     pub fn rotated_path(&self) -> PathBuf {
+        self.sibling(".1")
+    }
+
+    /// The file's name with `suffix` appended.
+    fn sibling(&self, suffix: &str) -> PathBuf {
         let mut name = self.path.clone().into_os_string();
-        name.push(".1");
+        name.push(suffix);
         PathBuf::from(name)
     }
 
-    /// Renames the file to [`AuditLog::rotated_path`] and starts a new one, unless another thread is doing so.
-    /// A failure is reported once and writing goes on to the file already open; the next attempt comes after
-    /// another `max_bytes`.
-    fn rotate(&self, max_bytes: u64) -> Result<(), Option<String>> {
-        let Ok(_rotating) = self.rotating.try_lock() else { return Ok(()) };
+    /// Renames the file to [`AuditLog::rotated_path`] and starts a new one, unless another thread is doing so or
+    /// the last attempt failed less than [`ROTATE_RETRY`] ago. Returns what to log when it fails (writing then
+    /// goes on to the file already open, up to twice the limit).
+    fn rotate(&self, max_bytes: u64) -> Option<String> {
+        let mut retry_at = match self.rotating.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        };
+        if retry_at.is_some_and(|at| std::time::Instant::now() < at) {
+            return None;
+        }
         // No line is written while the file changes (lines in flight finish first), so the size is exact.
         let mut file = self.file.write().unwrap_or_else(PoisonError::into_inner);
         if self.size.load(Ordering::Relaxed) < max_bytes {
-            return Ok(()); // Another thread rotated since.
+            return None; // Another thread rotated since.
         }
-        self.size.store(0, Ordering::Relaxed);
-        std::fs::rename(&self.path, self.rotated_path()).map_err(|e| self.failed(&format!("cannot rotate it: {e}")))?;
-        let (new, size) = Self::open_file(&self.path).map_err(|e| self.failed(&format!("after rotating it: {e}")))?;
-        *file = new;
-        self.size.store(size, Ordering::Relaxed);
-        Ok(())
+        match self.start_new_file() {
+            Ok(new) => {
+                *file = new;
+                self.size.store(0, Ordering::Relaxed);
+                *retry_at = None;
+                None
+            }
+            Err(why) => {
+                *retry_at = Some(std::time::Instant::now() + self.rotate_retry);
+                Some(format!(
+                    "cannot rotate the audit log {}: {why} (tried again in {} s; past twice its limit, lines are \
+                     dropped and counted in wasm_secrets_audit_failures_total)",
+                    self.path.display(),
+                    self.rotate_retry.as_secs()
+                ))
+            }
+        }
+    }
+
+    /// Creates the next file first (`FILE.new`, exclusively, mode 0600, never through a link), then renames the
+    /// file to `FILE.1` and the new one to `FILE`: a failure at any step leaves the file in place and open.
+    #[cfg(unix)]
+    fn start_new_file(&self) -> Result<File, String> {
+        use rustix::fs::{Mode, OFlags};
+        let fresh = self.sibling(".new");
+        // A leftover of an interrupted rotation, or anything else at that name (a link is removed, not followed).
+        match std::fs::remove_file(&fresh) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(format!("cannot remove {}: {e}", fresh.display()));
+            }
+            _ => {}
+        }
+        let flags =
+            OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(&fresh, flags, Mode::from_raw_mode(0o600))
+            .map_err(|e| format!("cannot create {}: {e}", fresh.display()))?;
+        let undo = |why: String| {
+            let _ = std::fs::remove_file(&fresh);
+            why
+        };
+        std::fs::rename(&self.path, self.rotated_path())
+            .map_err(|e| undo(format!("cannot rename it to {}: {e}", self.rotated_path().display())))?;
+        if let Err(e) = std::fs::rename(&fresh, &self.path) {
+            // Put the file back where it was: the open descriptor still writes to it.
+            let _ = std::fs::rename(self.rotated_path(), &self.path);
+            return Err(undo(format!("cannot rename {} to it: {e}", fresh.display())));
+        }
+        Ok(File::from(fd))
+    }
+
+    #[cfg(not(unix))]
+    fn start_new_file(&self) -> Result<File, String> {
+        Err("rotation needs Unix".to_owned())
     }
 
     /// The file's path.
@@ -194,9 +261,10 @@ impl AuditLog {
         &self.path
     }
 
-    /// Appends `record` as one line. On failure, the message to log for the first failure of this log (`None`
-    /// for later ones: one warning, not one per lookup).
-    pub fn write(&self, record: &Record<'_>) -> Result<(), Option<String>> {
+    /// Appends `record` as one line. `Ok` when it was written, with a message to log when the rotation that
+    /// followed failed; on failure, the message to log for the first failure of this log (`None` for later ones:
+    /// one warning, not one per lookup).
+    pub fn write(&self, record: &Record<'_>) -> Result<Option<String>, Option<String>> {
         let (caller, id, key, team) =
             (record.caller.map(cut), cut(record.id), record.key.map(cut), record.team.map(cut));
         let record = Record {
@@ -209,25 +277,32 @@ impl AuditLog {
         };
         let mut line = serde_json::to_vec(&record).map_err(|_| self.failed("the record could not be serialised"))?;
         line.push(b'\n');
+        // A file that could not be rotated stops at twice its limit: the volume it is on stays bounded.
+        if let Some(max_bytes) = self.max_bytes
+            && self.size.load(Ordering::Relaxed) >= max_bytes.saturating_mul(2)
+        {
+            let rotated = self.rotate(max_bytes);
+            if self.size.load(Ordering::Relaxed) >= max_bytes.saturating_mul(2) {
+                return Err(rotated.or_else(|| self.failed("it is past twice its limit and not rotated: line dropped")));
+            }
+        }
         // One write call per line: with O_APPEND the kernel places it whole at the end of the file.
         let (written, size) = {
             let file = self.file.read().unwrap_or_else(PoisonError::into_inner);
-            let written = match (&*file).write(&line) {
-                Ok(n) if n == line.len() => Ok(()),
-                Ok(_) => {
+            let (written, bytes) = match (&*file).write(&line) {
+                Ok(n) if n == line.len() => (Ok(()), n),
+                Ok(n) => {
                     // End the partial line, so the next one is not glued to it.
-                    let _ = (&*file).write(b"\n");
-                    Err(self.failed("a short write (is the disk full?)"))
+                    let ended = (&*file).write(b"\n").unwrap_or(0);
+                    (Err(self.failed("a short write (is the disk full?)")), n + ended)
                 }
-                Err(e) => Err(self.failed(&e.to_string())),
+                Err(e) => (Err(self.failed(&e.to_string())), 0),
             };
             // Counted under the lock, so a rotation never counts a line of the file it replaced.
-            (written, self.size.fetch_add(line.len() as u64, Ordering::Relaxed) + line.len() as u64)
+            (written, self.size.fetch_add(bytes as u64, Ordering::Relaxed) + bytes as u64)
         };
-        if let Some(max_bytes) = self.max_bytes.filter(|max| size >= *max) {
-            self.rotate(max_bytes)?;
-        }
-        written
+        let rotated = self.max_bytes.filter(|max| size >= *max).and_then(|max| self.rotate(max));
+        written.map(|()| rotated)
     }
 
     fn failed(&self, why: &str) -> Option<String> {
@@ -349,11 +424,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
         let log = AuditLog::open(&path).unwrap();
-        assert_eq!(log.write(&record()), Ok(()));
+        assert_eq!(log.write(&record()), Ok(None));
         let long = "x".repeat(MAX_FIELD_CHARS + 5);
         let second =
             Record { key: None, error: None, outcome: "found", cached: true, stale: true, id: &long, ..record() };
-        assert_eq!(log.write(&second), Ok(()));
+        assert_eq!(log.write(&second), Ok(None));
         drop(log);
         // Reopened: appended to.
         AuditLog::open(&path).unwrap().write(&record()).unwrap();
@@ -371,47 +446,83 @@ mod tests {
         }
     }
 
+    fn private_file(path: &Path, text: &str) {
+        std::fs::write(path, text).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+
+    fn lines(path: &Path) -> Vec<String> {
+        std::fs::read_to_string(path).unwrap().lines().map(str::to_owned).collect()
+    }
+
     #[test]
     fn a_size_limit_rotates_the_file_to_dot_one_keeping_every_line_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
-        std::fs::write(&path, "{\"earlier\":1}\n").unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
+        private_file(&path, "{\"earlier\":1}\n");
         let log = std::sync::Arc::new(AuditLog::open_rotating(&path, 1).unwrap());
         assert_eq!(log.max_bytes, Some(MIN_ROTATE_BYTES), "the smallest limit");
         let line_len = serde_json::to_vec(&record()).unwrap().len() as u64 + 1;
-        // Two threads write enough lines for three rotations.
-        let per_thread = (3 * MIN_ROTATE_BYTES / line_len) / 2 + 1;
+        // Two threads write one and a half limits' worth: exactly one rotation.
+        let per_thread = 3 * MIN_ROTATE_BYTES / line_len / 4;
         let writers: Vec<_> = (0..2)
             .map(|_| {
                 let log = std::sync::Arc::clone(&log);
-                std::thread::spawn(move || (0..per_thread).all(|_| log.write(&record()).is_ok()))
+                std::thread::spawn(move || (0..per_thread).all(|_| log.write(&record()) == Ok(None)))
             })
             .collect();
         assert!(writers.into_iter().all(|w| w.join().unwrap()), "every write succeeded");
-        let (current, rotated) =
-            (std::fs::read_to_string(&path).unwrap(), std::fs::read_to_string(log.rotated_path()).unwrap());
-        // The rotated file reached the limit and holds whole lines only; the current one is under it.
-        let (rotated_len, current_len) = (rotated.len() as u64, current.len() as u64);
-        // Lines of the other thread may land between the one that reached the limit and the rotation.
-        assert!((MIN_ROTATE_BYTES..MIN_ROTATE_BYTES + 64 * line_len).contains(&rotated_len), "{rotated_len}");
-        assert!(current_len < MIN_ROTATE_BYTES);
-        for text in [&current, &rotated] {
-            assert!(text.ends_with('\n'));
-            assert!(text.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"] == "secret"));
+        let (rotated, current) = (lines(&log.rotated_path()), lines(&path));
+        // Every line is whole and in one of the two files; the rotated one holds the earlier line.
+        assert_eq!(rotated.len() + current.len(), 2 * per_thread as usize + 1);
+        assert_eq!(rotated[0], "{\"earlier\":1}");
+        for line in rotated[1..].iter().chain(&current) {
+            assert_eq!(serde_json::from_str::<serde_json::Value>(line).unwrap()["kind"], "secret", "{line}");
         }
-        // The earlier line went with the first rotation, which a later one replaced.
-        assert!(!current.contains("earlier") && !rotated.contains("earlier"));
+        // The rotated file reached the limit (lines of the other thread may land between the one that reached it
+        // and the rotation); the current one is under it.
+        let rotated_len = std::fs::metadata(log.rotated_path()).unwrap().len();
+        assert!((MIN_ROTATE_BYTES..MIN_ROTATE_BYTES + 64 * line_len).contains(&rotated_len), "{rotated_len}");
+        assert!(std::fs::metadata(&path).unwrap().len() < MIN_ROTATE_BYTES);
         assert_eq!(log.rotated_path(), dir.path().join("audit.jsonl.1"));
+        assert!(!dir.path().join("audit.jsonl.new").exists());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn a_rotation_that_fails_keeps_the_file_and_stops_it_at_twice_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let mut log = AuditLog::open_rotating(&path, MIN_ROTATE_BYTES).unwrap();
+        log.rotate_retry = Duration::ZERO;
+        // `FILE.1` is a directory that is not empty: the rename fails.
+        std::fs::create_dir(log.rotated_path()).unwrap();
+        std::fs::write(log.rotated_path().join("x"), "").unwrap();
+        let line_len = serde_json::to_vec(&record()).unwrap().len() as u64 + 1;
+        let per_limit = MIN_ROTATE_BYTES.div_ceil(line_len) as usize;
+        let twice = (2 * MIN_ROTATE_BYTES).div_ceil(line_len) as usize;
+        let outcomes: Vec<_> = (0..3 * per_limit).map(|_| log.write(&record())).collect();
+        let failed_rotation = |o: &Result<Option<String>, Option<String>>| matches!(o, Ok(Some(m)) if m.contains("cannot rotate the audit log") && m.contains("cannot rename it to"));
+        // Under the limit: written. From the limit to twice it: written, and the rotation that failed said why.
+        assert!(outcomes[..per_limit - 1].iter().all(|o| *o == Ok(None)));
+        assert!(outcomes[per_limit - 1..twice].iter().all(failed_rotation), "{:?}", &outcomes[per_limit - 1..twice]);
+        // Past twice the limit: dropped (a failure).
+        assert!(matches!(&outcomes[twice], Err(Some(m)) if m.contains("cannot rotate")), "{:?}", outcomes[twice]);
+        assert!(outcomes[twice + 1..].iter().all(|o| matches!(o, Err(Some(_)))), "{outcomes:?}");
+        assert_eq!(lines(&path).len(), twice);
+        assert!(!dir.path().join("audit.jsonl.new").exists(), "the new file is removed when the rename fails");
+        // Once the rename can succeed, the next line rotates and is written to a new file.
+        std::fs::remove_dir_all(log.rotated_path()).unwrap();
+        assert_eq!(log.write(&record()), Ok(None));
+        assert_eq!((lines(&log.rotated_path()).len(), lines(&path).len()), (twice, 1));
     }
 
     #[test]

@@ -550,12 +550,17 @@ impl Chain {
         let Some(audit) = &self.audit else {
             return;
         };
-        if let Err(first) = audit.write(record) {
-            if let Some(metrics) = &self.metrics {
-                metrics.record_audit_failure();
-            }
-            if let Some(message) = first {
-                (self.log)(LogLevel::Warning, &message);
+        match audit.write(record) {
+            Ok(None) => {}
+            // Written, but the rotation after it failed.
+            Ok(Some(message)) => (self.log)(LogLevel::Warning, &message),
+            Err(first) => {
+                if let Some(metrics) = &self.metrics {
+                    metrics.record_audit_failure();
+                }
+                if let Some(message) = first {
+                    (self.log)(LogLevel::Warning, &message);
+                }
             }
         }
     }

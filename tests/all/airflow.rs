@@ -176,11 +176,11 @@ async fn the_backend_class_tells_not_found_from_refused_from_unreachable() {
 }
 
 /// A Unix socket whose listen backlog is full refuses a connection at once (`EAGAIN`) rather than making it wait:
-/// the backend class's client waits and tries again until its deadline. The listener here takes nobody for
-/// 0.3 s, with its backlog full, then answers.
+/// the backend class's client waits and tries again until its deadline. The listener here takes nobody, with its
+/// backlog full, past a first client's deadline (0.2 s: a timeout), then for 0.3 s more, then answers.
 const PY_FULL_BACKLOG: &str = r#"
 import socket, sys, threading, time
-from wasm_secrets_airflow.client import DaemonClient
+from wasm_secrets_airflow.client import DaemonClient, DaemonError
 path = sys.argv[1]
 server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 server.bind(path)
@@ -204,8 +204,12 @@ def serve():
         if conn.recv(4096):
             conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n{"value":"my_v"}')
         conn.close()
-threading.Thread(target=serve, daemon=True).start()
 print("backlog full:", len(fillers) > 0)
+try:
+    DaemonClient(path, timeout=0.2).variable("x")
+except DaemonError as e:
+    print("busy past the deadline:", e.kind)
+threading.Thread(target=serve, daemon=True).start()
 print("answer:", DaemonClient(path, timeout=30).variable("x"))
 "#;
 
@@ -220,5 +224,8 @@ fn the_backend_class_waits_for_a_daemon_whose_backlog_is_full() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "backlog full: True\nanswer: my_v\n");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "backlog full: True\nbusy past the deadline: timeout\nanswer: my_v\n"
+    );
 }

@@ -108,12 +108,16 @@ class DaemonClient:
         return _parse(b"".join(chunks))
 
     def _connect(self, left) -> socket.socket:
-        """A socket connected to the daemon within the deadline ``left`` counts down to. A Unix socket whose listen
-        backlog is full refuses a connection at once (``EAGAIN``) instead of making it wait, as TCP would: the
-        daemon is busy, not gone, so that is retried, waiting 5 ms doubling to 100 ms, until the deadline."""
+        """A socket connected to the daemon within the deadline ``left`` counts down to. On Linux, a Unix socket
+        whose listen backlog is full refuses a connection at once (``EAGAIN``) instead of making it wait, as TCP
+        would: the daemon is busy, not gone, so that is retried, waiting 5 ms doubling to 100 ms, until the
+        deadline. (Other systems answer ``ECONNREFUSED`` there, which fails at once.)"""
         pause = 0.005
         while True:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            except OSError as e:
+                raise DaemonError(0, "unreachable", f"cannot open a socket: {e.strerror}") from None
             try:
                 sock.settimeout(left())
                 sock.connect(self.socket_path)
