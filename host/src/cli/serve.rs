@@ -112,11 +112,21 @@ impl Started {
         if self.listen.is_none() {
             return Vec::new();
         }
-        let mut problems: Vec<String> = settings.load_tokens().iter().map(ToString::to_string).collect();
-        if settings.tokens.is_empty() {
-            problems.push("[serve] names no tokens: every TCP read".to_owned());
+        settings.load_tokens().iter().map(ToString::to_string).collect()
+    }
+
+    /// [`Started::load_tokens`] on reload, as the lines stderr shows: an entry with a problem admits nobody, and
+    /// a configuration without tokens refuses every TCP read.
+    fn reload_tokens(&self, settings: &mut crate::serve::ServeSettings) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .load_tokens(settings)
+            .into_iter()
+            .map(|problem| format!("{problem} (the entry admits nobody until that is fixed and the daemon reloaded)"))
+            .collect();
+        if self.listen.is_some() && settings.tokens.is_empty() {
+            lines.push("[serve] names no tokens: every TCP read is refused (401)".to_owned());
         }
-        problems
+        lines
     }
 }
 
@@ -225,7 +235,7 @@ pub(super) async fn run(
             } => {
                 reloading = None;
                 for problem in problems {
-                    let _ = writeln!(err, "secrets serve: {problem}: it admits nobody until fixed and reloaded");
+                    let _ = writeln!(err, "secrets serve: {problem}");
                 }
                 let line = match outcome {
                     Ok(kept) => format!(
@@ -266,7 +276,7 @@ struct Reloaded {
     config: HostConfig,
     /// How many providers were kept, or why the reload failed.
     outcome: Result<usize, Failure>,
-    /// What was wrong with the token files read (their entries admit nobody).
+    /// What was wrong with the tokens read (stderr lines).
     problems: Vec<String>,
 }
 
@@ -291,7 +301,7 @@ async fn reload(
         if let Some(problem) = started.problem(&next.serve) {
             return Err(Failure::usage(problem));
         }
-        problems = started.load_tokens(&mut next.serve);
+        problems = started.reload_tokens(&mut next.serve);
         let running = daemon.chain();
         let chain = open_chain_with(global, &next.chain, env, Arc::clone(log), audit, Some((&current.chain, &running)))
             .await?
@@ -324,7 +334,7 @@ async fn reload(
             if let Some(names) = named_tokens {
                 settings.tokens.retain(|t| names.contains(&t.name));
             }
-            let problems = if started.listen.is_some() { started.load_tokens(&mut settings) } else { Vec::new() };
+            let problems = started.reload_tokens(&mut settings);
             daemon.refresh_tokens(generation, settings.tokens);
             Reloaded { config: current, outcome: Err(failure), problems }
         }
