@@ -26,7 +26,11 @@ pub const MAX_COMPONENT_BYTES: u64 = 64 * 1024 * 1024;
 /// The content of the regular file at `path`, at most `max` bytes. Errors keep the OS's kind (`NotFound`
 /// for a missing file); something other than a regular file is `InvalidInput`, a larger file `FileTooLarge`.
 pub fn read_regular_file(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
-    let mut file = open_regular_file(path)?;
+    read_at_most(&open_regular_file(path)?, max)
+}
+
+/// The rest of `file`, at most `max` bytes (a larger file is `FileTooLarge`, never a partial read).
+fn read_at_most(mut file: &std::fs::File, max: u64) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     (&mut file).take(max + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > max {
@@ -35,10 +39,14 @@ pub fn read_regular_file(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// `bytes` as UTF-8 text.
+fn utf8(bytes: Vec<u8>) -> std::io::Result<String> {
+    String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not valid UTF-8"))
+}
+
 /// [`read_regular_file`] as UTF-8 text.
 pub fn read_regular_text(path: &Path, max: u64) -> std::io::Result<String> {
-    String::from_utf8(read_regular_file(path, max)?)
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not valid UTF-8"))
+    utf8(read_regular_file(path, max)?)
 }
 
 /// [`read_regular_text`] of a file holding a credential the host checks callers against (a `[[serve.tokens]]`
@@ -61,12 +69,7 @@ pub fn read_private_text(path: &Path, max: u64) -> std::io::Result<String> {
     if let Some(problem) = problem {
         return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, problem));
     }
-    let mut bytes = Vec::new();
-    (&file).take(max + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > max {
-        return Err(std::io::Error::new(std::io::ErrorKind::FileTooLarge, format!("it is larger than {max} bytes")));
-    }
-    String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not valid UTF-8"))
+    utf8(read_at_most(&file, max)?)
 }
 
 /// Checks, without reading it, that `path` is a regular file of at most `max` bytes (for files another

@@ -55,8 +55,8 @@ pub const MAX_TCP_CONNECTIONS: usize = 64;
 /// HTTP statuses counted in `wasm_secrets_serve_requests_total`.
 const COUNTED_STATUSES: [u16; 13] = [200, 400, 401, 403, 404, 405, 413, 414, 500, 502, 503, 504, 0];
 
-/// Where a request came from, and so how its caller is known. `Debug` does not show the `Authorization` header.
-#[derive(Clone, Copy)]
+/// Where a request came from, and so how its caller is known.
+#[derive(Debug, Clone, Copy)]
 pub enum Origin<'a> {
     /// The Unix socket: the peer's credentials, admitted once for the connection.
     Socket {
@@ -65,24 +65,12 @@ pub enum Origin<'a> {
         /// How it is served.
         admission: Admission,
     },
-    /// The TCP listener: the request's `Authorization` header value, if it has one.
+    /// The TCP listener: the `[[serve.tokens]]` entry the request's `Authorization` header names
+    /// ([`ServeSettings::token_entry`] of the settings the request is answered with), if it names one.
     Tcp {
-        /// The header's value.
-        authorization: Option<&'a [u8]>,
+        /// The entry.
+        token: Option<&'a access::TokenGrant>,
     },
-}
-
-impl std::fmt::Debug for Origin<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Socket { peer, admission } => {
-                f.debug_struct("Socket").field("peer", peer).field("admission", admission).finish()
-            }
-            Self::Tcp { authorization } => {
-                f.debug_struct("Tcp").field("authorization", &authorization.map(|_| "[REDACTED]")).finish()
-            }
-        }
-    }
 }
 
 /// What the daemon serves: a chain and who may read from it. Replaced whole on reload, so a request sees one
@@ -190,16 +178,10 @@ impl Daemon {
             Ok(route) => route,
             Err(rejection) => return Response::json(Reply::error(rejection.status, rejection.kind, rejection.message)),
         };
-        // Over TCP, everything but health and readiness needs a token; the entry it names is looked up in the
-        // settings served now, so a token a reload removed stops working on connections already open.
-        let token = match origin {
-            Origin::Tcp { authorization } => match authorization.and_then(|a| served.settings.token_entry(a)) {
-                Some(entry) => Some(entry),
-                None if matches!(route, Route::Health | Route::Ready) => None,
-                None => return Response::unauthorized(),
-            },
-            Origin::Socket { .. } => None,
-        };
+        // Over TCP, everything but health and readiness needs a token.
+        if matches!(origin, Origin::Tcp { token: None }) && !matches!(route, Route::Health | Route::Ready) {
+            return Response::unauthorized();
+        }
         let reply = match route {
             Route::Health => Reply { status: 200, body: r#"{"status":"ok"}"#.to_owned() },
             Route::Ready if self.draining.load(Ordering::Relaxed) => {
@@ -217,14 +199,14 @@ impl Daemon {
             Route::Read { read, team } => {
                 let lookup = read.lookup(team.as_deref());
                 let key = read.grant_key();
-                let (caller, checked) = match (origin, token) {
-                    (_, Some(entry)) => {
+                let (caller, checked) = match origin {
+                    Origin::Tcp { token: Some(entry) } => {
                         (format!("token={}", entry.name), served.settings.check_token(entry, &key, team.as_deref()))
                     }
-                    (Origin::Socket { peer, .. }, None) => {
+                    Origin::Socket { peer, .. } => {
                         (peer.audit_name(), served.settings.check(peer, &key, team.as_deref(), self.daemon_uid))
                     }
-                    (Origin::Tcp { .. }, None) => return Response::unauthorized(),
+                    Origin::Tcp { token: None } => return Response::unauthorized(),
                 };
                 match checked {
                     Err(refusal) => {
@@ -251,53 +233,39 @@ impl Daemon {
 
     /// The chain's metrics (when it counts them) and the daemon's own.
     fn render_metrics(&self, served: &Served) -> String {
-        use std::fmt::Write as _;
         let mut text = served.chain.render_metrics().unwrap_or_default();
-        text.push_str(
-            "# HELP wasm_secrets_serve_requests_total HTTP requests answered by the daemon, by status (0: other).\n",
+        let requests: Vec<(String, u64)> = COUNTED_STATUSES
+            .iter()
+            .zip(&self.requests)
+            .map(|(status, count)| (format!("{{code=\"{status}\"}}"), count.load(Ordering::Relaxed)))
+            .collect();
+        counter(
+            &mut text,
+            "serve_requests_total",
+            "HTTP requests answered by the daemon, by status (0: other).",
+            &requests,
         );
-        text.push_str("# TYPE wasm_secrets_serve_requests_total counter\n");
-        for (status, count) in COUNTED_STATUSES.iter().zip(&self.requests) {
-            let _ = writeln!(
-                text,
-                "wasm_secrets_serve_requests_total{{code=\"{status}\"}} {}",
-                count.load(Ordering::Relaxed)
-            );
-        }
-        let _ = writeln!(
-            text,
-            "# HELP wasm_secrets_serve_reloads_total Configurations reloaded (SIGHUP), and reloads that failed."
+        let reloads = [
+            ("{result=\"ok\"}".to_owned(), self.reloads.load(Ordering::Relaxed)),
+            ("{result=\"failed\"}".to_owned(), self.reload_failures.load(Ordering::Relaxed)),
+        ];
+        counter(
+            &mut text,
+            "serve_reloads_total",
+            "Configurations reloaded (SIGHUP), and reloads that failed.",
+            &reloads,
         );
-        let _ = writeln!(text, "# TYPE wasm_secrets_serve_reloads_total counter");
-        let _ = writeln!(
-            text,
-            "wasm_secrets_serve_reloads_total{{result=\"ok\"}} {}",
-            self.reloads.load(Ordering::Relaxed)
+        counter(
+            &mut text,
+            "serve_refused_connections_total",
+            "Connections closed at once: no grant names the peer.",
+            &[(String::new(), self.refused_connections.load(Ordering::Relaxed))],
         );
-        let _ = writeln!(
-            text,
-            "wasm_secrets_serve_reloads_total{{result=\"failed\"}} {}",
-            self.reload_failures.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            text,
-            "# HELP wasm_secrets_serve_refused_connections_total Connections closed at once: no grant names the peer."
-        );
-        let _ = writeln!(text, "# TYPE wasm_secrets_serve_refused_connections_total counter");
-        let _ = writeln!(
-            text,
-            "wasm_secrets_serve_refused_connections_total {}",
-            self.refused_connections.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            text,
-            "# HELP wasm_secrets_serve_refused_tcp_connections_total TCP connections closed at once: every TCP slot taken."
-        );
-        let _ = writeln!(text, "# TYPE wasm_secrets_serve_refused_tcp_connections_total counter");
-        let _ = writeln!(
-            text,
-            "wasm_secrets_serve_refused_tcp_connections_total {}",
-            self.refused_tcp_connections.load(Ordering::Relaxed)
+        counter(
+            &mut text,
+            "serve_refused_tcp_connections_total",
+            "TCP connections closed at once: every TCP slot taken.",
+            &[(String::new(), self.refused_tcp_connections.load(Ordering::Relaxed))],
         );
         text
     }
@@ -420,20 +388,26 @@ impl Daemon {
         let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
             let daemon = Arc::clone(&daemon);
             async move {
-                let authorization = request.headers().get(http::header::AUTHORIZATION).map(|v| v.as_bytes());
-                // One configuration for the whole request: the token that admits it is the one that keeps its
-                // connection open.
+                // One configuration for the whole request: the token is looked up in the settings served now (so a
+                // token a reload removed stops working on connections already open), once.
                 let served = daemon.served();
+                let token = match peer {
+                    Some(_) => None,
+                    None => request
+                        .headers()
+                        .get(http::header::AUTHORIZATION)
+                        .and_then(|a| served.settings.token_entry(a.as_bytes())),
+                };
                 // Over TCP, a request without a valid token gets its answer, then the connection is closed: a caller
                 // without a token cannot hold a TCP slot to probe or guess on.
-                let close = peer.is_none() && authorization.is_none_or(|a| served.settings.token_entry(a).is_none());
+                let close = peer.is_none() && token.is_none();
                 let response = if let (None, Some(problem)) = (&peer, tcp_request_problem(request.headers())) {
                     Response::json(Reply::error(400, "bad_request", problem))
                 } else if request.body().is_end_stream() {
                     let target = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
                     let origin = match &peer {
                         Some((peer, admission)) => Origin::Socket { peer, admission: *admission },
-                        None => Origin::Tcp { authorization },
+                        None => Origin::Tcp { token },
                     };
                     daemon.respond_with(&served, origin, request.method().as_str(), &target).await
                 } else {
@@ -456,6 +430,17 @@ impl Daemon {
         }
         connection.as_mut().graceful_shutdown();
         let _ = tokio::time::timeout(DRAIN_TIME, connection).await;
+    }
+}
+
+/// Appends counter `wasm_secrets_NAME` in Prometheus text: its help, its type, and one sample per `(labels,
+/// value)` (labels written `{k="v"}`, or empty).
+fn counter(text: &mut String, name: &str, help: &str, samples: &[(String, u64)]) {
+    use std::fmt::Write as _;
+    let _ = writeln!(text, "# HELP wasm_secrets_{name} {help}");
+    let _ = writeln!(text, "# TYPE wasm_secrets_{name} counter");
+    for (labels, value) in samples {
+        let _ = writeln!(text, "wasm_secrets_{name}{labels} {value}");
     }
 }
 
