@@ -42,6 +42,24 @@ pub enum AuditError {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// The lock file of a rotating log (`FILE.lock`) could not be opened or locked, or is not one this process
+    /// alone controls.
+    #[error("cannot use the audit log's lock file {lock}: {problem}")]
+    Lock {
+        /// The lock file.
+        lock: PathBuf,
+        /// What went wrong.
+        problem: String,
+    },
+    /// Another process writes the file with rotation: a second writer would go on appending to `FILE.1` after
+    /// the first rotated it.
+    #[error("another process writes the rotating audit log {path} (it holds the lock on {lock}); one process per file")]
+    InUse {
+        /// The file.
+        path: PathBuf,
+        /// The lock file, `FILE.lock`.
+        lock: PathBuf,
+    },
     /// The platform has no ownership and mode bits to check.
     #[error("the audit log needs Unix file ownership and modes")]
     Unsupported,
@@ -106,6 +124,8 @@ pub struct AuditLog {
     /// How long after a failed rotation the next is tried ([`ROTATE_RETRY`]).
     rotate_retry: Duration,
     failed_once: AtomicBool,
+    /// With rotation: `FILE.lock`, locked (`flock`, exclusive) for as long as the log is open.
+    _lock: Option<File>,
 }
 
 impl AuditLog {
@@ -119,14 +139,20 @@ impl AuditLog {
     /// [`AuditLog::open`], rotating the file once it holds `max_bytes` (at least [`MIN_ROTATE_BYTES`]): it is
     /// renamed to `FILE.1`, replacing the previous one, and a new file is started. When that fails (tried again
     /// every [`ROTATE_RETRY`]), the file grows to twice the limit, and lines past that are dropped (and counted),
-    /// so the trail never takes more than three times the limit. Only one process should write a rotating file:
-    /// another one would go on appending to `FILE.1`.
+    /// so the trail never takes more than three times the limit. Only one process may write a rotating file
+    /// (another one would go on appending to `FILE.1`): the log holds an exclusive lock on `FILE.lock` while
+    /// open, and a second process is refused ([`AuditError::InUse`]).
     pub fn open_rotating(path: &Path, max_bytes: u64) -> Result<Self, AuditError> {
         Self::open_with(path, Some(max_bytes.max(MIN_ROTATE_BYTES)))
     }
 
     fn open_with(path: &Path, max_bytes: Option<u64>) -> Result<Self, AuditError> {
+        // The log first: a path that cannot be a log leaves no lock file behind.
         let (file, size) = Self::open_file(path)?;
+        let lock = match max_bytes {
+            Some(_) => Self::lock(path)?,
+            None => None,
+        };
         Ok(Self {
             path: path.to_owned(),
             file: RwLock::new(file),
@@ -135,7 +161,56 @@ impl AuditLog {
             rotating: Mutex::new(None),
             rotate_retry: ROTATE_RETRY,
             failed_once: AtomicBool::new(false),
+            _lock: lock,
         })
+    }
+
+    /// Opens `FILE.lock` (created mode 0600, never through a link) and locks it exclusively, without waiting.
+    /// On a file system without `flock` (`ENOLCK`, `EOPNOTSUPP`: some network file systems) the log goes on
+    /// unlocked, with a warning: the lock guards against a mistake, and rotation does not need it.
+    #[cfg(unix)]
+    fn lock(path: &Path) -> Result<Option<File>, AuditError> {
+        use rustix::fs::{FlockOperation, Mode, OFlags};
+        use rustix::io::Errno;
+        let mut name = path.to_owned().into_os_string();
+        name.push(".lock");
+        let lock = PathBuf::from(name);
+        let refused = |problem: String| AuditError::Lock { lock: lock.clone(), problem };
+        let flags = OFlags::RDONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = match rustix::fs::open(&lock, flags, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => fd,
+            Err(Errno::LOOP) => return Err(refused("it is a symbolic link".to_owned())),
+            Err(e) => return Err(refused(std::io::Error::from(e).to_string())),
+        };
+        // Like the log itself: a lock file someone else owns or can open could be held to stop the daemon starting.
+        let problem = crate::files::ownership_problem(
+            &fd,
+            rustix::fs::FileType::RegularFile,
+            0o077,
+            "readable or writable by group or others",
+        )
+        .map_err(|e| refused(e.to_string()))?;
+        if let Some(problem) = problem {
+            return Err(refused(format!("it is {problem}")));
+        }
+        match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(Some(File::from(fd))),
+            Err(Errno::WOULDBLOCK) => Err(AuditError::InUse { path: path.to_owned(), lock }),
+            Err(e @ (Errno::NOLCK | Errno::OPNOTSUPP)) => {
+                tracing::warn!(
+                    "the audit log {} is rotated without its lock ({}: {e}): make sure one process writes it",
+                    path.display(),
+                    lock.display()
+                );
+                Ok(None)
+            }
+            Err(e) => Err(refused(std::io::Error::from(e).to_string())),
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn lock(_path: &Path) -> Result<Option<File>, AuditError> {
+        Err(AuditError::Unsupported)
     }
 
     /// Opens the file at `path` for appending, with [`AuditLog::open`]'s checks; returns it and its size.
@@ -537,6 +612,43 @@ mod tests {
         }
         let lines = |p: &Path| std::fs::read_to_string(p).unwrap().lines().count() as u64;
         assert_eq!((lines(&log.rotated_path()), lines(&path)), (per_file, 5));
+    }
+
+    #[test]
+    fn a_second_rotating_writer_of_one_file_is_refused_until_the_first_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let first = AuditLog::open_rotating(&path, MIN_ROTATE_BYTES).unwrap();
+        let refused = AuditLog::open_rotating(&path, MIN_ROTATE_BYTES).unwrap_err();
+        assert!(matches!(&refused, AuditError::InUse { lock, .. } if *lock == dir.path().join("audit.jsonl.lock")));
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "another process writes the rotating audit log {} (it holds the lock on {}.lock); one process per file",
+                path.display(),
+                path.display()
+            )
+        );
+        // Without rotation nothing is renamed under another writer: appending is allowed.
+        assert!(AuditLog::open(&path).is_ok());
+        drop(first);
+        assert!(AuditLog::open_rotating(&path, MIN_ROTATE_BYTES).is_ok(), "the lock goes with the log");
+        // A lock file that is a link is not followed, and one others may open is not trusted.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let linked = dir.path().join("linked.jsonl");
+            std::os::unix::fs::symlink(dir.path().join("elsewhere"), dir.path().join("linked.jsonl.lock")).unwrap();
+            let refused = AuditLog::open_rotating(&linked, MIN_ROTATE_BYTES).unwrap_err().to_string();
+            assert!(refused.ends_with("linked.jsonl.lock: it is a symbolic link"), "{refused}");
+            assert!(!dir.path().join("elsewhere").exists());
+            let shared = dir.path().join("shared.jsonl");
+            std::fs::write(dir.path().join("shared.jsonl.lock"), "").unwrap();
+            let lock = dir.path().join("shared.jsonl.lock");
+            std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let refused = AuditLog::open_rotating(&shared, MIN_ROTATE_BYTES).unwrap_err().to_string();
+            assert!(refused.ends_with("it is readable or writable by group or others"), "{refused}");
+        }
     }
 
     #[test]

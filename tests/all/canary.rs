@@ -2,6 +2,7 @@
 //! line of a secrets file and a stored payload, then every CLI command driven through its error paths. The
 //! value must never appear on stderr, in the output of a failed command, in any log event up to trace level
 //! (every crate's, through a global subscriber), or in the `Debug` output of the library's types.
+//! The Vault provider's sweep is `vault::no_planted_credential_or_payload_leaks_from_the_vault_provider`.
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -11,7 +12,7 @@ use crate::cli::shared_cache_dir;
 use crate::support::{Cluster, NAMESPACE, b64};
 
 /// Every planted value contains this.
-const CANARY: &str = "canary-4b1d";
+pub(crate) const CANARY: &str = "canary-4b1d";
 const TOKEN: &str = "canary-4b1d-token-value";
 const PASSWORD: &str = "canary-4b1d-password";
 const KWARG: &str = "canary-4b1d-kwarg";
@@ -19,7 +20,7 @@ const FILE_LINE: &str = "canary-4b1d-file-line";
 const PAYLOAD: &str = "canary-4b1d-payload";
 
 /// The log lines (of every test in this process, at trace level) that contained the canary.
-fn leaked_log_lines() -> Arc<Mutex<Vec<String>>> {
+pub(crate) fn leaked_log_lines() -> Arc<Mutex<Vec<String>>> {
     static LEAKS: OnceLock<Arc<Mutex<Vec<String>>>> = OnceLock::new();
     Arc::clone(LEAKS.get_or_init(|| {
         let leaks = Arc::new(Mutex::new(Vec::new()));

@@ -62,7 +62,11 @@ impl Daemon {
         socket: &Path,
         more: &[&str],
     ) -> (Self, String) {
-        let mut child = Self::spawn_with(cluster, config, audit, socket, more);
+        Self::attach(Self::spawn_with(cluster, config, audit, socket, more), socket)
+    }
+
+    /// A daemon started as `child` (stderr piped), once it listens on `socket`; and the line saying so.
+    fn attach(mut child: Child, socket: &Path) -> (Self, String) {
         let stderr = child.stderr.take().unwrap();
         let (send, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -761,6 +765,67 @@ async fn the_daemons_own_user_gets_probes_only_unless_granted() {
     let (status, metrics) = daemon.get("/metrics").await;
     assert_eq!(status, 200);
     assert!(metrics.contains("wasm_secrets_lookups_total{kind=\"variable\",outcome=\"found\"} 0\n"), "{metrics}");
+}
+
+/// The soft and hard open-file limits of process `pid`, from /proc.
+fn open_files_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    let mut fields = line["Max open files".len()..].split_whitespace().map(str::to_owned);
+    (fields.next().unwrap(), fields.next().unwrap())
+}
+
+/// The daemon raises its soft open-file limit to what its slots need (here 700 connections and 256 more),
+/// within the hard limit; under a hard limit below that, it serves anyway and says so at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_raises_its_open_file_limit_to_what_its_connections_need() {
+    let cluster = cluster().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("host.toml");
+    let serve = format!(
+        "[serve]\nmax_connections = 700\n[[serve.callers]]\nuid = {}\nall = true\n",
+        rustix::process::getuid().as_raw()
+    );
+    std::fs::write(&config_path, config(&cluster, false, &serve)).unwrap();
+    let (_, hard) = open_files_limits(std::process::id());
+    if hard != "unlimited" {
+        assert!(hard.parse::<u64>().unwrap() >= 956, "this test needs a hard open-file limit of 956 or more: {hard}");
+    }
+    // `ulimit` in a shell that then runs the daemon: first a soft limit of 64, then soft and hard limits of 100.
+    for (ulimit, soft, warned) in [("-Sn 64", "956", false), ("-n 100", "100", true)] {
+        let socket = dir.path().join(format!("secrets-{soft}.sock"));
+        let command = secrets(&cluster, &config_path);
+        let daemon = Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit {ulimit} && exec \"$0\" \"$@\""))
+            .arg(command.get_program())
+            .args(command.get_args())
+            .arg("serve")
+            .arg("--socket")
+            .arg(&socket)
+            .env_clear()
+            .envs(command.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (daemon, _) = Daemon::attach(daemon, &socket);
+        let limits = open_files_limits(daemon.child.id());
+        let expected_hard = if warned { "100".to_owned() } else { hard.clone() };
+        assert_eq!(limits, (soft.to_owned(), expected_hard), "{ulimit}");
+        let warning = daemon.stderr.iter().find(|l| l.contains("open-file limit")).cloned();
+        if warned {
+            let warning = warning.expect("a warning");
+            assert!(
+                warning.contains("the open-file limit is 100") && warning.contains("need about 956 descriptors"),
+                "{warning}"
+            );
+        } else {
+            assert_eq!(warning, None);
+        }
+        assert_eq!(daemon.get_json("/readyz").await, (200, json!({"status": "ready", "generation": 1})), "{ulimit}");
+    }
 }
 
 /// `GET target` over TCP at `addr`, with `Authorization: Bearer TOKEN` when `token` is given, on its own

@@ -717,3 +717,178 @@ async fn airflows_vault_backend_and_ours_answer_alike() {
     assert!(ours.iter().filter(|a| !a["value"].is_null()).count() >= 15, "mostly found values, not alike Nones");
     println!("{table}");
 }
+
+/// A server or proxy that echoes what it was sent: an HTTP server on loopback answering every request `status`
+/// with the whole request (its head, where the token is, and its body, where a login's credential is) as
+/// Vault's `errors`, one per line. Answers until the runtime stops; returns its address and the requests it received.
+async fn echo_server(status: u16) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&received);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let log = std::sync::Arc::clone(&log);
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0_u8; 4096];
+                // The head, then as many bytes as its Content-Length says.
+                let complete = |r: &[u8]| {
+                    let text = String::from_utf8_lossy(r);
+                    let Some(end) = text.find("\r\n\r\n") else { return false };
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    r.len() >= end + 4 + length
+                };
+                while !complete(&request) && request.len() < 65536 {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let request = String::from_utf8_lossy(&request).into_owned();
+                log.lock().unwrap().push(request.clone());
+                // Every line of the request, the token's header and the login body first: the component cuts
+                // Vault's messages after a few hundred characters.
+                let (mut errors, rest): (Vec<&str>, Vec<&str>) = request
+                    .split("\r\n")
+                    .partition(|line| line.to_ascii_lowercase().contains("token") || line.starts_with('{'));
+                errors.extend(rest);
+                let body = json!({ "errors": errors }).to_string();
+                let answer = format!(
+                    "HTTP/1.1 {status} Echo\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (address, received)
+}
+
+/// The canary sweep of tests/all/canary.rs for the Vault provider: a token, an AppRole role id and secret id,
+/// a password, a stored payload and a kwargs value all carry one distinctive value; every failing lookup of
+/// the CLI (bad stored values, refused tokens and logins, a server that echoes the request, kwargs the host or
+/// the component refuses) must not show it on stdout or stderr, no log event at trace level may hold it, nor the
+/// `Debug` or message of the host's login and of its refusal.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_planted_credential_or_payload_leaks_from_the_vault_provider() {
+    use crate::canary::CANARY;
+    let leaks = crate::canary::leaked_log_lines();
+    let (cluster, bao) = (Cluster::start().await, Bao::seeded());
+    let token = format!("{CANARY}-vault-token");
+    bao.ok(&["token", "create", &format!("-id={token}"), "-policy=airflow-read", "-ttl=1h"]);
+    bao.ok(&["auth", "enable", "approle"]);
+    bao.ok(&["write", "auth/approle/role/airflow", "token_policies=airflow-read", "token_ttl=1h"]);
+    let (role_id, secret_id) = (format!("{CANARY}-role-id"), format!("{CANARY}-secret-id"));
+    bao.ok(&["write", "auth/approle/role/airflow/role-id", &format!("role_id={role_id}")]);
+    bao.ok(&["write", "auth/approle/role/airflow/custom-secret-id", &format!("secret_id={secret_id}")]);
+    let (password, payload, kwarg) =
+        (format!("{CANARY}-password"), format!("{CANARY}-payload"), format!("{CANARY}-kwarg"));
+    bao.put("secret", "connections/bad_port", &json!({"conn_uri": format!("postgresql://u:{password}@db:99999/x")}));
+    bao.put(
+        "secret",
+        "connections/bad_json",
+        &json!({"conn_type": "x", "password": password, "port": format!("x{payload}")}),
+    );
+    bao.put("secret", "connections/bad_extra", &json!({"conn_uri": format!("x://h?__extra__={payload}")}));
+
+    let token_file = bao.file("token", &token);
+    let wrong_token_file = bao.file("wrong-token", &format!("{CANARY}-not-a-token"));
+    let role_file = bao.file("role_id", &role_id);
+    let secret_file = bao.file("secret_id", &secret_id);
+    let wrong_secret_file = bao.file("wrong-secret-id", &format!("{CANARY}-not-the-secret-id"));
+    let by_token = |file: &Path| format!("token_file = \"{}\"", file.display());
+    let mounted = |file: &Path| format!("token_file = \"{}\", mounts = [\"secret\"]", file.display());
+    let by_approle = |secret: &Path| {
+        format!("approle = {{ role_id_file = \"{}\", secret_id_file = \"{}\" }}", role_file.display(), secret.display())
+    };
+    let (echo, echoed) = echo_server(403).await;
+    let at = |address: &str, auth: &str, kwargs: &str| {
+        format!(
+            "[[providers]]\nname = \"vault\"\ncomponent = \"builtin:vault\"\nbackend_kwargs = {kwargs}\n\
+             vault = {{ address = \"{address}\", {auth} }}\n"
+        )
+    };
+    let configs = [
+        ("token", at(&bao.address, &by_token(&token_file), "{}")),
+        ("approle", at(&bao.address, &by_approle(&secret_file), "{}")),
+        ("refused token", at(&bao.address, &by_token(&wrong_token_file), "{}")),
+        ("refused login", at(&bao.address, &by_approle(&wrong_secret_file), "{}")),
+        ("echoed token", at(&echo, &by_token(&token_file), "{}")),
+        ("echoed login", at(&echo, &by_approle(&secret_file), "{}")),
+        // Without `mounts` the host reads the kwargs (to know the mount to grant); with it, the component does.
+        ("token in kwargs", at(&bao.address, &by_token(&token_file), &format!("{{ token = \"{kwarg}\" }}"))),
+        (
+            "token in kwargs, read by the component",
+            at(&bao.address, &mounted(&token_file), &format!("{{ token = \"{kwarg}\" }}")),
+        ),
+        (
+            "bad kwargs value",
+            at(&bao.address, &by_token(&token_file), &format!("{{ kv_engine_version = \"{kwarg}\" }}")),
+        ),
+        (
+            "bad kwargs value, read by the component",
+            at(&bao.address, &mounted(&token_file), &format!("{{ kv_engine_version = \"{kwarg}\" }}")),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut found = Vec::new();
+    for (name, toml) in &configs {
+        let config = dir.path().join("vault.toml");
+        std::fs::write(&config, toml).unwrap();
+        for args in [
+            &["connections", "get", "bad_port"][..],
+            &["connections", "get", "bad_json", "-o", "json"],
+            &["connections", "get", "bad_extra", "--dialect", "server"],
+            &["variables", "get", "greeting"],
+            &["config", "get-value", "sql_alchemy_conn"],
+        ] {
+            let run = lookup(&cluster, &config, args).await;
+            assert!(!run.stderr.contains(CANARY), "{name}: {args:?}: stderr: {}", run.stderr);
+            if run.code == EXIT_FOUND {
+                found.push(format!("{name}: {}", args.join(" ")));
+            } else {
+                assert!(!run.stdout.contains(CANARY), "{name}: {args:?}: stdout of a failure: {}", run.stdout);
+            }
+            if name.starts_with("echoed") {
+                assert!(run.stderr.contains("HTTP 403"), "{name}: {args:?}: the echo's refusal: {}", run.stderr);
+            }
+        }
+    }
+    // Both good logins read the greeting and the config value; every other run fails.
+    assert_eq!(
+        found,
+        [
+            "token: variables get greeting",
+            "token: config get-value sql_alchemy_conn",
+            "approle: variables get greeting",
+            "approle: config get-value sql_alchemy_conn"
+        ]
+    );
+    // The echo server was sent the planted token and the planted login, and answered them back.
+    let echoed = echoed.lock().unwrap().clone();
+    assert!(echoed.iter().any(|r| r.to_ascii_lowercase().contains(&format!("x-vault-token: {token}"))), "{echoed:?}");
+    assert!(echoed.iter().any(|r| r.contains(&secret_id) && r.contains(&role_id)), "{echoed:?}");
+
+    // The host's login, and its refusal by a server echoing the credential, as Debug and messages show them.
+    let body = json!({"auth": {"client_token": token, "lease_duration": 60}}).to_string();
+    let sent = secrecy::SecretString::from(json!({"role_id": role_id, "secret_id": secret_id}).to_string());
+    let login = wasm_secrets::vault::parse_login(200, body.as_bytes(), "approle", &sent).unwrap();
+    assert!(!format!("{login:?}").contains(CANARY), "{login:?}");
+    let echo = json!({"errors": [format!("bad login {{\"role_id\":\"{role_id}\",\"secret_id\":\"{secret_id}\"}}")]});
+    let refused = wasm_secrets::vault::parse_login(403, echo.to_string().as_bytes(), "approle", &sent).unwrap_err();
+    assert!(!format!("{refused:?} {refused}").contains(CANARY), "{refused:?} {refused}");
+    assert!(refused.to_string().contains("[REDACTED]"), "{refused}");
+
+    let leaked = leaks.lock().unwrap().clone();
+    assert!(leaked.is_empty(), "log events held a planted value: {leaked:#?}");
+}

@@ -174,6 +174,7 @@ pub(super) async fn run(
     if args.listen.is_none() && !config.serve.tokens.is_empty() {
         let _ = writeln!(err, "secrets serve: [serve] tokens admit nobody without --listen (their files are not read)");
     }
+    raise_open_files_limit(crate::serve::descriptors_needed(&config.serve, args.listen.is_some()), err);
     let audit = super::open_audit(global)?;
     let log = provider_log();
     let chain =
@@ -402,6 +403,30 @@ fn bind_only(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListe
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(1024)
+}
+
+/// Raises the soft open-file limit to the `needed` descriptors ([`crate::serve::raised_open_files_limit`]),
+/// and warns when the limit stays below them: connections past it would wait in the backlog while accept fails.
+fn raise_open_files_limit(needed: u64, err: &mut dyn Write) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let mut soft = limit.current;
+    if let Some(target) = crate::serve::raised_open_files_limit(limit.current, limit.maximum, needed) {
+        match setrlimit(Resource::Nofile, Rlimit { current: Some(target), maximum: limit.maximum }) {
+            Ok(()) => soft = Some(target),
+            Err(e) => {
+                let _ = writeln!(err, "secrets serve: warning: cannot raise the open-file limit to {target}: {e}");
+            }
+        }
+    }
+    if let Some(soft) = soft.filter(|&soft| soft < needed) {
+        let _ = writeln!(
+            err,
+            "secrets serve: warning: the open-file limit is {soft}, and the connections the daemon serves at once \
+             ([serve] max_connections, and TCP with --listen) need about {needed} descriptors: connections past the limit \
+             wait until others close (raise `ulimit -n`, systemd's LimitNOFILE or the container's limit)"
+        );
+    }
 }
 
 /// The lowest port an unprivileged process may listen on (`net.ipv4.ip_unprivileged_port_start`, 1024 when it

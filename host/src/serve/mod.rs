@@ -52,6 +52,29 @@ pub const DRAIN_TIME: Duration = Duration::from_secs(10);
 /// so they do not share the Unix socket's slots.
 pub const MAX_TCP_CONNECTIONS: usize = 64;
 
+/// Descriptors the daemon holds besides its connections' own: its listeners, the audit log, the providers'
+/// connections to their APIs and the live views' watches, files being read, and connections being refused.
+pub const DESCRIPTOR_HEADROOM: u64 = 256;
+
+/// The open-file limit the daemon needs: a descriptor for every connection it serves at once on the socket
+/// (`max_connections`; its probes' connections take one of those slots too) and, with `--listen`, over TCP,
+/// plus [`DESCRIPTOR_HEADROOM`].
+pub fn descriptors_needed(settings: &ServeSettings, tcp: bool) -> u64 {
+    let tcp = if tcp { MAX_TCP_CONNECTIONS } else { 0 };
+    let connections = settings.max_connections().saturating_add(tcp);
+    u64::try_from(connections).unwrap_or(u64::MAX).saturating_add(DESCRIPTOR_HEADROOM)
+}
+
+/// The soft open-file limit to set when the limits are `soft` and `hard` (`None`: unlimited) and `needed`
+/// descriptors are: `needed`, or the hard limit when that is lower; `None` when the soft limit is enough or
+/// cannot be raised. The usual soft limit is 1024 (the hard one far higher, systemd's 524288): with
+/// `max_connections = 4096`, accept would fail with EMFILE long before the daemon's own bound.
+pub fn raised_open_files_limit(soft: Option<u64>, hard: Option<u64>, needed: u64) -> Option<u64> {
+    let soft = soft?;
+    let target = hard.map_or(needed, |hard| hard.min(needed));
+    (target > soft).then_some(target)
+}
+
 /// HTTP statuses counted in `wasm_secrets_serve_requests_total`.
 const COUNTED_STATUSES: [u16; 13] = [200, 400, 401, 403, 404, 405, 413, 414, 500, 502, 503, 504, 0];
 
@@ -508,5 +531,30 @@ impl Response {
             response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_soft_open_file_limit_is_raised_to_what_is_needed_within_the_hard_limit() {
+        assert_eq!(raised_open_files_limit(Some(1024), Some(524_288), 4_420), Some(4_420));
+        assert_eq!(raised_open_files_limit(Some(1024), None, 4_420), Some(4_420), "no hard limit");
+        assert_eq!(raised_open_files_limit(Some(1024), Some(2048), 4_420), Some(2048), "as far as the hard limit");
+        assert_eq!(raised_open_files_limit(Some(1024), Some(1024), 4_420), None, "already at the hard limit");
+        assert_eq!(raised_open_files_limit(Some(8192), Some(524_288), 4_420), None, "enough already");
+        assert_eq!(raised_open_files_limit(None, None, 4_420), None, "unlimited");
+    }
+
+    #[test]
+    fn descriptors_count_every_slot_and_the_headroom() {
+        let settings = ServeSettings { max_connections: Some(700), ..ServeSettings::default() };
+        assert_eq!(descriptors_needed(&settings, false), 700 + 256);
+        assert_eq!(descriptors_needed(&settings, true), 700 + 64 + 256);
+        assert_eq!(descriptors_needed(&ServeSettings::default(), false), 256 + 256);
+        let unbounded = ServeSettings { max_connections: Some(usize::MAX), ..ServeSettings::default() };
+        assert_eq!(descriptors_needed(&unbounded, true), u64::MAX, "saturates instead of overflowing");
     }
 }
