@@ -422,9 +422,10 @@ fn raise_open_files_limit(needed: u64, err: &mut dyn Write) {
     if let Some(soft) = soft.filter(|&soft| soft < needed) {
         let _ = writeln!(
             err,
-            "secrets serve: warning: the open-file limit is {soft}, and the connections the daemon serves at once \
-             ([serve] max_connections, and TCP with --listen) need about {needed} descriptors: connections past the limit \
-             wait until others close (raise `ulimit -n`, systemd's LimitNOFILE or the container's limit)"
+            "secrets serve: warning: the open-file limit is {soft}, and the connections the daemon serves at \
+             once ([serve] max_connections, and TCP with --listen) need about {needed} descriptors: connections \
+             past the limit wait until others close (raise `ulimit -n`, systemd's LimitNOFILE or the container's \
+             limit)"
         );
     }
 }

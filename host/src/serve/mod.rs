@@ -540,12 +540,12 @@ mod tests {
 
     #[test]
     fn the_soft_open_file_limit_is_raised_to_what_is_needed_within_the_hard_limit() {
-        assert_eq!(raised_open_files_limit(Some(1024), Some(524_288), 4_420), Some(4_420));
-        assert_eq!(raised_open_files_limit(Some(1024), None, 4_420), Some(4_420), "no hard limit");
-        assert_eq!(raised_open_files_limit(Some(1024), Some(2048), 4_420), Some(2048), "as far as the hard limit");
-        assert_eq!(raised_open_files_limit(Some(1024), Some(1024), 4_420), None, "already at the hard limit");
-        assert_eq!(raised_open_files_limit(Some(8192), Some(524_288), 4_420), None, "enough already");
-        assert_eq!(raised_open_files_limit(None, None, 4_420), None, "unlimited");
+        assert_eq!(raised_open_files_limit(Some(1024), Some(524_288), 4_416), Some(4_416));
+        assert_eq!(raised_open_files_limit(Some(1024), None, 4_416), Some(4_416), "no hard limit");
+        assert_eq!(raised_open_files_limit(Some(1024), Some(2048), 4_416), Some(2048), "as far as the hard limit");
+        assert_eq!(raised_open_files_limit(Some(1024), Some(1024), 4_416), None, "already at the hard limit");
+        assert_eq!(raised_open_files_limit(Some(8192), Some(524_288), 4_416), None, "enough already");
+        assert_eq!(raised_open_files_limit(None, None, 4_416), None, "unlimited");
     }
 
     #[test]
