@@ -65,6 +65,46 @@ pub enum AuditError {
     Unsupported,
 }
 
+/// `path` with `suffix` appended to its file name (`FILE.1`, `FILE.lock`).
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.to_owned().into_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Why [`open_own_file`] did not give a file.
+#[cfg(unix)]
+enum Refusal {
+    /// The system refused.
+    Io(std::io::Error),
+    /// The file is not one this process alone controls: what it is.
+    Untrusted(&'static str),
+}
+
+/// Opens `path` with `access` (created mode 0600 when missing, never through a link, without blocking on a
+/// FIFO) and checks on the descriptor that it is a regular file of this process's user, closed to group and
+/// others: the checks the log and its lock file share.
+#[cfg(unix)]
+fn open_own_file(path: &Path, access: rustix::fs::OFlags) -> Result<rustix::fd::OwnedFd, Refusal> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = access | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = match rustix::fs::open(path, flags, Mode::from_raw_mode(0o600)) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::LOOP) => return Err(Refusal::Untrusted("a symbolic link")),
+        Err(e) => return Err(Refusal::Io(e.into())),
+    };
+    match crate::files::ownership_problem(
+        &fd,
+        rustix::fs::FileType::RegularFile,
+        0o077,
+        "readable or writable by group or others",
+    ) {
+        Ok(None) => Ok(fd),
+        Ok(Some(problem)) => Err(Refusal::Untrusted(problem)),
+        Err(e) => Err(Refusal::Io(e)),
+    }
+}
+
 /// The longest caller, id or team an audit line holds; longer ones are cut, with `…`, so one line stays small
 /// enough to be written whole.
 pub const MAX_FIELD_CHARS: usize = 1024;
@@ -170,29 +210,18 @@ impl AuditLog {
     /// unlocked, with a warning: the lock guards against a mistake, and rotation does not need it.
     #[cfg(unix)]
     fn lock(path: &Path) -> Result<Option<File>, AuditError> {
-        use rustix::fs::{FlockOperation, Mode, OFlags};
+        use rustix::fs::{FlockOperation, OFlags};
         use rustix::io::Errno;
-        let mut name = path.to_owned().into_os_string();
-        name.push(".lock");
-        let lock = PathBuf::from(name);
+        let lock = with_suffix(path, ".lock");
         let refused = |problem: String| AuditError::Lock { lock: lock.clone(), problem };
-        let flags = OFlags::RDONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let fd = match rustix::fs::open(&lock, flags, Mode::from_raw_mode(0o600)) {
-            Ok(fd) => fd,
-            Err(Errno::LOOP) => return Err(refused("it is a symbolic link".to_owned())),
-            Err(e) => return Err(refused(std::io::Error::from(e).to_string())),
-        };
-        // Like the log itself: a lock file someone else owns or can open could be held to stop the daemon starting.
-        let problem = crate::files::ownership_problem(
-            &fd,
-            rustix::fs::FileType::RegularFile,
-            0o077,
-            "readable or writable by group or others",
-        )
-        .map_err(|e| refused(e.to_string()))?;
-        if let Some(problem) = problem {
-            return Err(refused(format!("it is {problem}")));
-        }
+        // Checked like the log itself: a lock file someone else owns or can open could be held to stop the daemon
+        // starting.
+        let fd = open_own_file(&lock, OFlags::RDONLY).map_err(|refusal| {
+            refused(match refusal {
+                Refusal::Io(e) => e.to_string(),
+                Refusal::Untrusted(problem) => format!("it is {problem}"),
+            })
+        })?;
         match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => Ok(Some(File::from(fd))),
             Err(Errno::WOULDBLOCK) => Err(AuditError::InUse { path: path.to_owned(), lock }),
@@ -216,27 +245,12 @@ impl AuditLog {
     /// Opens the file at `path` for appending, with [`AuditLog::open`]'s checks; returns it and its size.
     #[cfg(unix)]
     fn open_file(path: &Path) -> Result<(File, u64), AuditError> {
-        use rustix::fs::{Mode, OFlags};
+        use rustix::fs::OFlags;
         let open_error = |source| AuditError::Open { path: path.to_owned(), source };
-        let flags =
-            OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let fd = match rustix::fs::open(path, flags, Mode::from_raw_mode(0o600)) {
-            Ok(fd) => fd,
-            Err(rustix::io::Errno::LOOP) => {
-                return Err(AuditError::Untrusted { path: path.to_owned(), problem: "a symbolic link" });
-            }
-            Err(e) => return Err(open_error(e.into())),
-        };
-        let problem = crate::files::ownership_problem(
-            &fd,
-            rustix::fs::FileType::RegularFile,
-            0o077,
-            "readable or writable by group or others",
-        )
-        .map_err(open_error)?;
-        if let Some(problem) = problem {
-            return Err(AuditError::Untrusted { path: path.to_owned(), problem });
-        }
+        let fd = open_own_file(path, OFlags::WRONLY | OFlags::APPEND).map_err(|refusal| match refusal {
+            Refusal::Io(source) => open_error(source),
+            Refusal::Untrusted(problem) => AuditError::Untrusted { path: path.to_owned(), problem },
+        })?;
         let size = rustix::fs::fstat(&fd).map_err(|e| open_error(e.into()))?.st_size;
         Ok((File::from(fd), u64::try_from(size).unwrap_or(0)))
     }
@@ -254,9 +268,7 @@ impl AuditLog {
 
     /// The file's name with `suffix` appended.
     fn sibling(&self, suffix: &str) -> PathBuf {
-        let mut name = self.path.clone().into_os_string();
-        name.push(suffix);
-        PathBuf::from(name)
+        with_suffix(&self.path, suffix)
     }
 
     /// Renames the file to [`AuditLog::rotated_path`] and starts a new one, unless another thread is doing so or

@@ -174,10 +174,14 @@ const DB_URI: &str = "postgresql://user:p%40ss@db.example.com:5432/mydb?sslmode=
 
 /// A `[[providers]]` entry of `builtin:vault` with `kwargs` (a TOML inline table) and `auth` (TOML keys).
 fn vault_entry(bao: &Bao, name: &str, kwargs: &str, auth: &str) -> String {
+    vault_entry_at(&bao.address, name, kwargs, auth)
+}
+
+/// [`vault_entry`] for the server at `address`.
+fn vault_entry_at(address: &str, name: &str, kwargs: &str, auth: &str) -> String {
     format!(
         "[[providers]]\nname = \"{name}\"\ncomponent = \"builtin:vault\"\nbackend_kwargs = {kwargs}\n\
-         vault = {{ address = \"{}\", {auth} }}\n",
-        bao.address
+         vault = {{ address = \"{address}\", {auth} }}\n"
     )
 }
 
@@ -720,7 +724,8 @@ async fn airflows_vault_backend_and_ours_answer_alike() {
 
 /// A server or proxy that echoes what it was sent: an HTTP server on loopback answering every request `status`
 /// with the whole request (its head, where the token is, and its body, where a login's credential is) as
-/// Vault's `errors`, one per line. Answers until the runtime stops; returns its address and the requests it received.
+/// Vault's `errors`, one per line. Answers until the runtime stops; returns its address and the requests it
+/// received.
 async fn echo_server(status: u16) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -812,12 +817,7 @@ async fn no_planted_credential_or_payload_leaks_from_the_vault_provider() {
         format!("approle = {{ role_id_file = \"{}\", secret_id_file = \"{}\" }}", role_file.display(), secret.display())
     };
     let (echo, echoed) = echo_server(403).await;
-    let at = |address: &str, auth: &str, kwargs: &str| {
-        format!(
-            "[[providers]]\nname = \"vault\"\ncomponent = \"builtin:vault\"\nbackend_kwargs = {kwargs}\n\
-             vault = {{ address = \"{address}\", {auth} }}\n"
-        )
-    };
+    let at = |address: &str, auth: &str, kwargs: &str| vault_entry_at(address, "vault", kwargs, auth);
     let configs = [
         ("token", at(&bao.address, &by_token(&token_file), "{}")),
         ("approle", at(&bao.address, &by_approle(&secret_file), "{}")),
